@@ -1,0 +1,39 @@
+# Liveloop: `make demo` serves a demo organisation on 127.0.0.1:8000; `make test` runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
+
+.PHONY: demo test serve bench check lock clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(RUNTIME): $(PY) requirements.lock pyproject.toml
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+$(DEV): $(RUNTIME) requirements-dev.lock
+	$(PY) -m pip install -q -r requirements-dev.lock
+	touch $@
+
+demo: $(RUNTIME)
+	$(VENV)/bin/liveloop demo
+
+serve: $(RUNTIME)
+	$(VENV)/bin/liveloop serve
+
+check: $(DEV)
+	$(PY) manage.py makemigrations --check --dry-run
+
+test: check
+	$(PY) -m pytest
+
+bench: $(DEV)
+	$(PY) bench/ingest.py
+
+clean:
+	rm -rf $(VENV) var

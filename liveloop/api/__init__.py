@@ -1,0 +1,18 @@
+from ninja import NinjaAPI
+
+from liveloop.api.auth import ApiKeyAuth
+
+api = NinjaAPI(
+    title="Liveloop API",
+    version="1",
+    description="Events in, figures out. Every id is scoped to the organisation of the API key; "
+                "ids of other organisations answer 404. Money is integer fen.",
+    auth=ApiKeyAuth(),
+    urls_namespace="api",
+)
+
+from liveloop.api import accounts, events, lives  # noqa: E402  (routers register on import)
+
+api.add_router("/", events.router)
+api.add_router("/", lives.router)
+api.add_router("/", accounts.router)

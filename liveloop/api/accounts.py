@@ -1,0 +1,57 @@
+from ninja import Status, Field, Router, Schema
+from ninja.errors import HttpError
+
+from liveloop.lives.models import Account
+from liveloop.promoters.models import Team
+
+router = Router(tags=["organisation"])
+
+
+class AccountIn(Schema):
+    name: str = Field(min_length=1, max_length=80)
+    channels_id: str = Field("", max_length=64)
+
+
+class AccountOut(Schema):
+    id: int
+    name: str
+    channels_id: str
+
+
+class TeamIn(Schema):
+    name: str = Field(min_length=1, max_length=80)
+    region: str = Field("", max_length=40)
+
+
+class TeamOut(Schema):
+    id: int
+    name: str
+    region: str
+
+
+class Problem(Schema):
+    detail: str
+
+
+@router.get("/accounts", response=list[AccountOut], summary="Broadcasting accounts (视频号)")
+def list_accounts(request):
+    return list(Account.objects.for_org(request.auth).order_by("name"))
+
+
+@router.post("/accounts", response={201: AccountOut, 409: Problem})
+def create_account(request, payload: AccountIn):
+    if Account.objects.for_org(request.auth).filter(name=payload.name).exists():
+        raise HttpError(409, "name: an account with this name exists")
+    return Status(201, Account.objects.create(org=request.auth, **payload.dict()))
+
+
+@router.get("/teams", response=list[TeamOut], summary="Stores and teams")
+def list_teams(request):
+    return list(Team.objects.for_org(request.auth).order_by("name"))
+
+
+@router.post("/teams", response={201: TeamOut, 409: Problem})
+def create_team(request, payload: TeamIn):
+    if Team.objects.for_org(request.auth).filter(name=payload.name).exists():
+        raise HttpError(409, "name: a team with this name exists")
+    return Status(201, Team.objects.create(org=request.auth, **payload.dict()))

@@ -1,0 +1,259 @@
+import csv
+import io
+from datetime import datetime
+from typing import Literal
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from ninja import Status, Field, Router, Schema
+from ninja.errors import HttpError
+from pydantic import field_validator
+
+from liveloop.analytics.queries import SORTABLE, live_summary, promoter_rows
+from liveloop.events.models import Event
+from liveloop.lives import services
+from liveloop.lives.models import Account, Live
+from liveloop.promoters.models import DEFAULT_CAP, Promoter
+from liveloop.promoters.services import EnrolmentError, NewPromoter, enrol
+from liveloop.rules.attribution import MODES
+
+router = Router(tags=["lives"])
+
+Mode = Literal[MODES]
+
+
+def aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("needs a UTC offset, e.g. 2026-12-01T20:00:00+08:00")
+    return value
+
+
+class ProgrammeIn(Schema):
+    cap: int = Field(DEFAULT_CAP, ge=1, le=DEFAULT_CAP)
+    mode: Mode = "first_touch"
+    binding_days: int = Field(30, ge=1, le=365)
+    is_open: bool = True
+
+
+class ProgrammePatch(Schema):
+    cap: int | None = Field(None, ge=1, le=DEFAULT_CAP)
+    mode: Mode | None = None
+    binding_days: int | None = Field(None, ge=1, le=365)
+    is_open: bool | None = None
+
+
+class ProgrammeOut(Schema):
+    cap: int
+    mode: str
+    binding_days: int
+    is_open: bool
+    promoters: int
+
+
+class LiveIn(Schema):
+    title: str = Field(min_length=1, max_length=120)
+    account: int = Field(description="id of one of the organisation's accounts")
+    announced_at: datetime
+    programme: ProgrammeIn = ProgrammeIn()
+
+    _aware = field_validator("announced_at")(aware)
+
+
+class LiveOut(Schema):
+    id: str
+    title: str
+    account: int
+    account_name: str
+    announced_at: datetime
+    state: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    cancelled_at: datetime | None
+    programme: ProgrammeOut
+
+
+class Summary(Schema):
+    live: str
+    state: str
+    reservations: int
+    reservations_lapsed: bool
+    entered: int
+    buyers: int
+    orders: int
+    gmv: int
+    refunded: int
+    net: int
+    follows: int
+    captures: int
+    peak_online: int
+
+
+class PromoterRow(Schema):
+    promoter: str | None = Field(description="code; null for the unattributed row")
+    name: str | None
+    team: str | None
+    reservations: int
+    entered: int
+    buyers: int
+    orders: int
+    gmv: int
+    refunded: int
+    net: int
+    follows: int
+    captures: int
+
+
+class PromoterIn(Schema):
+    name: str = Field(min_length=1, max_length=80)
+    phone: str = Field("", max_length=20, pattern=r"^(\+?[0-9]{5,19})?$")
+    team: str = Field("", max_length=80)
+    code: str = Field("", max_length=32, pattern=r"^[A-Za-z0-9_-]*$")
+
+
+class PromoterOut(Schema):
+    code: str
+    name: str
+    phone: str
+    team: str | None
+
+
+class Problem(Schema):
+    detail: str
+
+
+def _live(request, live_id: str) -> Live:
+    return get_object_or_404(Live.objects.for_org(request.auth)
+                             .select_related("account", "programme"), public_id=live_id)
+
+
+def _live_out(live: Live) -> dict:
+    p = live.programme
+    return {"id": live.public_id, "title": live.title, "account": live.account_id,
+            "account_name": live.account.name, "announced_at": live.announced_at,
+            "state": live.state, "started_at": live.started_at, "ended_at": live.ended_at,
+            "cancelled_at": live.cancelled_at,
+            "programme": {"cap": p.cap, "mode": p.mode, "binding_days": p.binding_days,
+                          "is_open": p.is_open, "promoters": p.enrolments.count()}}
+
+
+@router.get("/lives", response=list[LiveOut], summary="Lives, newest announced first")
+def list_lives(request, state: Literal["scheduled", "live", "ended", "cancelled"] | None = None,
+               limit: int = Field(100, ge=1, le=500), offset: int = Field(0, ge=0)):
+    qs = Live.objects.for_org(request.auth).select_related("account", "programme").order_by("-announced_at")
+    if state:
+        qs = qs.filter(state=state)
+    return [_live_out(live) for live in qs[offset:offset + limit]]
+
+
+@router.post("/lives", response={201: LiveOut, 422: Problem})
+def create_live(request, payload: LiveIn):
+    account = Account.objects.for_org(request.auth).filter(pk=payload.account).first()
+    if account is None:
+        raise HttpError(422, "account: no such account in this organisation")
+    live = services.create_live(request.auth, account=account, title=payload.title,
+                                announced_at=payload.announced_at, **payload.programme.dict())
+    return Status(201, _live_out(_live(request, live.public_id)))
+
+
+@router.get("/lives/{live_id}", response=LiveOut)
+def read_live(request, live_id: str):
+    return _live_out(_live(request, live_id))
+
+
+def _transition(request, live_id, action):
+    live = _live(request, live_id)
+    try:
+        action(live)
+    except services.TransitionError as error:
+        raise HttpError(409, str(error)) from None
+    return _live_out(_live(request, live_id))
+
+
+@router.post("/lives/{live_id}/cancel", response={200: LiveOut, 409: Problem},
+             summary="Cancel a scheduled live: its reservations reset to zero")
+def cancel_live(request, live_id: str):
+    return _transition(request, live_id, services.cancel_live)
+
+
+@router.post("/lives/{live_id}/start", response={200: LiveOut, 409: Problem},
+             summary="The live goes on air (more than 1 h after the announced time: reservations lapse)")
+def start_live(request, live_id: str):
+    return _transition(request, live_id, services.start_live)
+
+
+@router.post("/lives/{live_id}/end", response={200: LiveOut, 409: Problem})
+def end_live(request, live_id: str):
+    return _transition(request, live_id, services.end_live)
+
+
+@router.get("/lives/{live_id}/programme", response=ProgrammeOut)
+def read_programme(request, live_id: str):
+    return _live_out(_live(request, live_id))["programme"]
+
+
+@router.patch("/lives/{live_id}/programme", response={200: ProgrammeOut, 409: Problem, 422: Problem})
+def update_programme(request, live_id: str, payload: ProgrammePatch):
+    live = _live(request, live_id)
+    programme = live.programme
+    changes = payload.dict(exclude_unset=True, exclude_none=True)
+    rules_change = {k for k in ("mode", "binding_days")
+                    if k in changes and changes[k] != getattr(programme, k)}
+    if rules_change and Event.objects.for_org(request.auth).filter(live=live).exists():
+        # Changing who-gets-credit after events arrived would rewrite earned credit.
+        raise HttpError(409, f"{', '.join(sorted(rules_change))}: cannot change once the live has events")
+    if "cap" in changes and changes["cap"] < programme.enrolments.count():
+        raise HttpError(422, f"cap: below the {programme.enrolments.count()} promoters already enrolled")
+    for key, value in changes.items():
+        setattr(programme, key, value)
+    programme.save()
+    return _live_out(_live(request, live_id))["programme"]
+
+
+@router.get("/lives/{live_id}/summary", response=Summary,
+            summary="The live's figures (docs/events.md, Counting)")
+def summary(request, live_id: str):
+    live = _live(request, live_id)
+    return {"live": live.public_id, "state": live.state, **live_summary(live)}
+
+
+@router.get("/lives/{live_id}/promoters", response={200: list[PromoterRow], 422: Problem},
+            summary="Figures per promoter plus the unattributed row; ?format=csv for a spreadsheet")
+def promoters(request, live_id: str, sort: str = Field("-reservations", description=f"one of {', '.join(SORTABLE)}; prefix - for descending"),
+              team: str | None = None, format: Literal["json", "csv"] = "json"):
+    live = _live(request, live_id)
+    try:
+        rows = promoter_rows(live, sort=sort, team=team)
+    except ValueError as error:
+        raise HttpError(422, str(error)) from None
+    if format == "csv":
+        return _csv(live, rows)
+    return Status(200, rows)
+
+
+def _csv(live, rows) -> HttpResponse:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    columns = list(PromoterRow.model_fields)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([row[c] if row[c] is not None else "" for c in columns])
+    # A BOM so Excel on Chinese Windows opens UTF-8 names correctly.
+    response = HttpResponse("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{live.public_id}-promoters.csv"'
+    return response
+
+
+@router.post("/lives/{live_id}/promoters", response={201: list[PromoterOut], 409: Problem, 422: Problem},
+             summary="Enrol one promoter (object) or many (array, at most 1,000): all or none")
+def add_promoters(request, live_id: str, payload: PromoterIn | list[PromoterIn]):
+    live = _live(request, live_id)
+    people = payload if isinstance(payload, list) else [payload]
+    if len(people) > DEFAULT_CAP:
+        raise HttpError(422, f"at most {DEFAULT_CAP} promoters per request")
+    try:
+        enrolled = enrol(live.programme, [NewPromoter(**p.dict()) for p in people])
+    except EnrolmentError as error:
+        raise HttpError(409, str(error)) from None
+    enrolled = Promoter.objects.for_org(request.auth).filter(pk__in=[p.pk for p in enrolled]).select_related("team")
+    return Status(201, [{"code": p.code, "name": p.name, "phone": p.masked_phone,
+                  "team": p.team.name if p.team else None} for p in enrolled])

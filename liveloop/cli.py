@@ -1,0 +1,194 @@
+"""The `liveloop` command. Each subcommand is a thin shell over a service function."""
+import json
+import os
+import sys
+from itertools import islice
+from pathlib import Path
+
+import click
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "liveloop.settings")
+    import django
+
+    django.setup()
+
+
+def _migrate(verbosity: int = 0) -> None:
+    from django.conf import settings
+    from django.core.management import call_command
+
+    Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True)
+    call_command("migrate", interactive=False, verbosity=verbosity)
+
+
+def _org(slug: str):
+    from liveloop.orgs.models import Organisation
+
+    org = Organisation.objects.filter(slug=slug).first()
+    if org is None:
+        raise click.ClickException(f"no organisation with slug {slug!r}")
+    return org
+
+
+@click.group(help="Liveloop: promoter programmes, attribution and live analytics.")
+def main():
+    _setup()
+
+
+@main.command(help="Create the tables (or bring them up to date).")
+def migrate():
+    _migrate(verbosity=1)
+
+
+@main.command(help="Serve Liveloop over HTTP (gunicorn, the way production runs it).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host, port, workers):
+    _serve(host, port, workers)
+
+
+def _serve(host: str, port: int, workers: int) -> None:
+    # exec so that signals (Ctrl-C, kill) reach gunicorn directly.
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "liveloop.wsgi:application",
+                               "--bind", f"{host}:{port}", "--workers", str(workers),
+                               "--threads", "4", "--access-logfile", "-", "--timeout", "60"])
+
+
+@main.command(help="Create, seed and serve the demo organisation.")
+@click.option("--serve/--no-serve", default=True, help="Serve after seeding.")
+@click.option("--seed", default=1, show_default=True, type=int, help="Random seed: same seed, same data.")
+@click.option("--scale", default=1.0, show_default=True, type=float,
+              help="Fraction of the full demo size (1.0 ≈ 100,000 reservations).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def demo(serve, seed, scale, host, port):
+    from liveloop.demo.seed import DEMO_PASSWORD, DEMO_SLUG, DEMO_USER, seed_demo
+
+    _migrate()
+    if _demo_exists(DEMO_SLUG):
+        click.echo(f"The demo organisation '{DEMO_SLUG}' exists already; keeping it.")
+    else:
+        seed_demo(seed=seed, scale=scale, echo=click.echo)
+    base = f"http://{host}:{port}"
+    click.echo("")
+    click.echo(f"  Liveloop demo  {base}/")
+    click.echo(f"  login: {DEMO_USER} / {DEMO_PASSWORD}")
+    click.echo(f"  API:   {base}/api/v1/docs  (OpenAPI: {base}/api/v1/openapi.json)")
+    click.echo("")
+    if serve:
+        _serve(host, port, 2)
+
+
+def _demo_exists(slug: str) -> bool:
+    from liveloop.orgs.models import Organisation
+
+    return Organisation.objects.filter(slug=slug).exists()
+
+
+@main.group(help="Organisations.")
+def org():
+    pass
+
+
+@org.command("create", help="Create an organisation; prints its slug and a new API key (once).")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def org_create(name, as_json):
+    from liveloop.orgs.services import create_org
+
+    _migrate()
+    organisation, key = create_org(name)
+    if as_json:
+        click.echo(json.dumps({"slug": organisation.slug, "name": organisation.name, "api_key": key},
+                              ensure_ascii=False))
+    else:
+        click.echo(f"slug:    {organisation.slug}")
+        click.echo(f"api key: {key}   (shown once: store it now)")
+
+
+def _read_events(path: Path):
+    """Yield decoded events from a JSON array or NDJSON file."""
+    with path.open("rb") as handle:
+        head = handle.read(4096).lstrip()
+        handle.seek(0)
+        if head.startswith(b"["):
+            data = json.load(handle)
+            if not isinstance(data, list):
+                raise click.ClickException("a JSON file must hold an array of events")
+            yield from data
+            return
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise click.ClickException(f"line {number}: not JSON ({error})") from None
+
+
+@main.command("ingest", help="Ingest events from a JSON array or NDJSON file.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--org", "slug", required=True, help="The organisation's slug.")
+@click.option("--batch", default=1000, show_default=True, type=click.IntRange(1, 1000))
+def ingest_file(file, slug, batch):
+    from tqdm import tqdm
+
+    from liveloop.events.ingest import IngestResult, ingest
+
+    organisation = _org(slug)
+    total = IngestResult()
+    events = _read_events(file)
+    offset = 0
+    with tqdm(total=file.stat().st_size, unit="B", unit_scale=True, desc="ingest") as bar:
+        position = 0
+        while chunk := list(islice(events, batch)):
+            result = ingest(organisation, chunk, source="file")
+            total.add(result, offset)
+            offset += len(chunk)
+            # Bytes are an estimate for arrays; the bar still tells how far along we are.
+            size = sum(len(json.dumps(e, ensure_ascii=False).encode()) + 1 for e in chunk)
+            position += size
+            bar.update(size)
+    click.echo(f"accepted {total.accepted}, duplicates {total.duplicates}, rejected {len(total.rejected)}")
+    for rejection in total.rejected[:20]:
+        click.echo(f"  event {rejection['index']} ({rejection['id']}): {rejection['error']}")
+    if len(total.rejected) > 20:
+        click.echo(f"  … and {len(total.rejected) - 20} more")
+
+
+@main.command(help="Recompute every derived table from the event log.")
+@click.option("--org", "slug", default=None, help="Only this organisation.")
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 and name every difference.")
+def rebuild(slug, check):
+    from tqdm import tqdm
+
+    from liveloop.events import rebuild as rebuilding
+    from liveloop.events.models import Event
+    from liveloop.orgs.models import Organisation
+
+    organisations = [_org(slug)] if slug else list(Organisation.objects.order_by("pk"))
+    found = []
+    for organisation in organisations:
+        count = Event.objects.for_org(organisation).count()
+        with tqdm(total=count, unit="ev", desc=organisation.slug, disable=None) as bar:
+            attribution, problems = rebuilding.replay(organisation, progress=bar.update)
+        problems += rebuilding.differences(organisation, attribution)
+        if check:
+            found += [f"{organisation.slug}: {p}" for p in problems]
+        else:
+            rebuilding.replace(organisation, attribution)
+            click.echo(f"{organisation.slug}: rebuilt from {count} events")
+    if check:
+        for line in found[:50]:
+            click.echo(line)
+        if len(found) > 50:
+            click.echo(f"… and {len(found) - 50} more differences")
+        if found:
+            sys.exit(1)
+        click.echo(f"no difference ({len(organisations)} organisation(s))")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""The one write path for facts: every source (HTTP, files, WeChat push, demo, the operator's
+own state changes) ends in `ingest` or `apply_events`.
+
+One call is one transaction: deduplicate by id, resolve lives and promoter codes, let
+`rules.attribution` decide credit, append to the log and add the deltas to the derived tables.
+Events are applied in the order given, which is the order of the log's sequence, so a replay
+(`liveloop.events.rebuild`) reaches the same state.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from django.db import connection, transaction
+
+from liveloop.analytics.models import LiveStats, PromoterStats
+from liveloop.events.models import Event, LiveViewer, Order
+from liveloop.lives.models import Live
+from liveloop.promoters.models import Enrolment
+from liveloop.rules.attribution import FIGURES, Attribution, Fact, LiveState, OrderState, Rejected, ViewerState
+from liveloop.rules.events import EventError, IncomingEvent, parse_event
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict] = field(default_factory=list)
+    notes: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"accepted": self.accepted, "duplicates": self.duplicates,
+                "rejected": self.rejected, "notes": self.notes}
+
+    def add(self, other: "IngestResult", offset: int = 0) -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.rejected += [{**r, "index": r["index"] + offset} for r in other.rejected]
+        self.notes += [{**n, "index": n["index"] + offset} for n in other.notes]
+
+
+def ingest(org, raw_events: list, source: str = "api", now: datetime | None = None) -> IngestResult:
+    """Validate and apply a batch of decoded JSON events for one organisation."""
+    now = now or datetime.now(timezone.utc)
+    result = IngestResult()
+    parsed: list[tuple[int, IncomingEvent]] = []
+    for index, raw in enumerate(raw_events):
+        try:
+            parsed.append((index, parse_event(raw, now)))
+        except EventError as error:
+            event_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+            result.rejected.append({"index": index, "id": event_id, "error": str(error)})
+    applied = apply_events(org, parsed, source)
+    result.accepted = applied.accepted
+    result.duplicates = applied.duplicates
+    result.rejected = sorted(result.rejected + applied.rejected, key=lambda r: r["index"])
+    result.notes = applied.notes
+    return result
+
+
+def _chunks(items, size=500):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def apply_events(org, events: list[tuple[int, IncomingEvent]], source: str) -> IngestResult:
+    result = IngestResult()
+    with transaction.atomic():
+        _lock_org(org)
+        fresh = _drop_duplicates(org, events, result)
+        if fresh:
+            _apply(org, fresh, source, result)
+    return result
+
+
+def _lock_org(org) -> None:
+    # Serialise ingest per organisation so the log's sequence is the order of application.
+    # SQLite already serialises writers (BEGIN IMMEDIATE, see settings).
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [org.pk])
+
+
+def _drop_duplicates(org, events, result: IngestResult):
+    ids = {event.id for _, event in events}
+    seen = set()
+    for chunk in _chunks(ids):
+        seen.update(Event.objects.for_org(org).filter(eid__in=chunk).values_list("eid", flat=True))
+    fresh = []
+    for index, event in events:
+        if event.id in seen:
+            result.duplicates += 1
+        else:
+            seen.add(event.id)
+            fresh.append((index, event))
+    return fresh
+
+
+def _apply(org, events, source: str, result: IngestResult) -> None:
+    public_ids = {e.live for _, e in events if e.live is not None}
+    lives = {}
+    for chunk in _chunks(public_ids):
+        for live in (Live.objects.for_org(org).filter(public_id__in=chunk)
+                     .select_related("programme", "stats")):
+            lives[live.public_id] = live
+    states = {live.pk: LiveState(mode=live.programme.mode, binding_days=live.programme.binding_days,
+                                 state=live.state, peak_online=live.stats.peak_online,
+                                 lapsed=live.stats.reservations_lapsed)
+              for live in lives.values()}
+    live_ids = list(states)
+
+    codes = {e.promoter for _, e in events if e.promoter is not None}
+    members = {}
+    for chunk in _chunks(codes):
+        members.update({(live_id, code): promoter_id for live_id, code, promoter_id in
+                        Enrolment.objects.for_org(org)
+                        .filter(programme__live_id__in=live_ids, promoter__code__in=chunk)
+                        .values_list("programme__live_id", "promoter__code", "promoter_id")})
+
+    viewer_ids = {e.viewer for _, e in events if e.live in lives}
+    known_viewers = {}
+    viewers = {}
+    for chunk in _chunks(viewer_ids):
+        for row in LiveViewer.objects.for_org(org).filter(live_id__in=live_ids, viewer__in=chunk):
+            key = (row.live_id, row.viewer)
+            known_viewers[key] = row.pk
+            viewers[key] = ViewerState(row.bound_id, row.bound_at, row.reserved, row.reserved_for_id,
+                                       row.entered, row.bought, row.followed, row.captured)
+
+    order_ids = {e.order for _, e in events if e.order is not None}
+    known_orders = {}
+    orders = {}
+    for chunk in _chunks(order_ids):
+        for row in Order.objects.for_org(org).filter(order__in=chunk):
+            known_orders[row.order] = row.pk
+            orders[row.order] = OrderState(row.live_id, row.viewer, row.promoter_id, row.paid, row.refunded)
+
+    attribution = Attribution(lives=states, viewers=viewers, orders=orders)
+    rows = []
+    for index, event in events:
+        live = lives.get(event.live) if event.live is not None else None
+        if event.live is not None and live is None:
+            result.rejected.append({"index": index, "id": event.id,
+                                    "error": f"live: unknown live {event.live!r} in this organisation"})
+            continue
+        promoter_id = None
+        if event.promoter is not None:
+            promoter_id = members.get((live.pk, event.promoter)) if live else None
+            if promoter_id is None:
+                result.notes.append({"index": index, "id": event.id,
+                                     "note": f"promoter {event.promoter!r} is not in this live's "
+                                             "programme: kept, not used for attribution"})
+        fact = Fact(event.type, live.pk if live else None, event.viewer, promoter_id, event.order,
+                    event.amount, event.count, event.at, event.attrs)
+        try:
+            attribution.apply(fact)
+        except Rejected as error:
+            result.rejected.append({"index": index, "id": event.id, "error": str(error)})
+            continue
+        rows.append(Event(org=org, eid=event.id, type=event.type, live_id=fact.live,
+                          viewer=event.viewer, promoter_code=event.promoter, promoter_id=promoter_id,
+                          order=event.order, amount=event.amount, count=event.count, at=event.at,
+                          touchpoint=event.touchpoint, attrs=event.attrs, source=source))
+    Event.objects.bulk_create(rows, batch_size=500)
+    result.accepted = len(rows)
+    write_state(org, attribution, known_viewers, known_orders)
+
+
+def write_state(org, attribution: Attribution, known_viewers: dict, known_orders: dict) -> None:
+    """Write what `attribution` changed: new and changed viewers and orders, figure deltas."""
+    new_viewers, changed_viewers = [], []
+    for key in attribution.changed_viewers:
+        v = attribution.viewers[key]
+        values = (v.bound, v.bound_at, v.reserved, v.reserved_for, v.entered, v.bought, v.followed,
+                  v.captured)
+        if key in known_viewers:
+            changed_viewers.append((values[0], connection.ops.adapt_datetimefield_value(values[1]),
+                                    *values[2:], known_viewers[key]))
+        else:
+            new_viewers.append(LiveViewer(org=org, live_id=key[0], viewer=key[1], bound_id=v.bound,
+                                          bound_at=v.bound_at, reserved=v.reserved,
+                                          reserved_for_id=v.reserved_for, entered=v.entered,
+                                          bought=v.bought, followed=v.followed, captured=v.captured))
+    LiveViewer.objects.bulk_create(new_viewers, batch_size=500)
+    _execute_many(
+        f"UPDATE {LiveViewer._meta.db_table} SET bound_id=%s, bound_at=%s, reserved=%s, "
+        "reserved_for_id=%s, entered=%s, bought=%s, followed=%s, captured=%s WHERE id=%s",
+        changed_viewers)
+
+    new_orders, changed_orders = [], []
+    for order_id in attribution.changed_orders:
+        o = attribution.orders[order_id]
+        if order_id in known_orders:
+            changed_orders.append((o.refunded, known_orders[order_id]))
+        else:
+            new_orders.append(Order(org=org, live_id=o.live, order=order_id, viewer=o.viewer,
+                                    promoter_id=o.promoter, paid=o.paid, refunded=o.refunded))
+    Order.objects.bulk_create(new_orders, batch_size=500)
+    _execute_many(f"UPDATE {Order._meta.db_table} SET refunded=%s WHERE id=%s", changed_orders)
+
+    sets = ", ".join(f"{name} = {name} + %s" for name in FIGURES)
+    table = PromoterStats._meta.db_table
+    attributed, unattributed = [], []
+    for (live_id, promoter_id), delta in attribution.stats.items():
+        if not any(delta):
+            continue
+        if promoter_id is None:
+            unattributed.append((*delta, org.pk, live_id))
+        else:
+            attributed.append((*delta, org.pk, live_id, promoter_id))
+    _execute_many(f"UPDATE {table} SET {sets} WHERE org_id=%s AND live_id=%s AND promoter_id=%s",
+                  attributed)
+    _execute_many(f"UPDATE {table} SET {sets} WHERE org_id=%s AND live_id=%s AND promoter_id IS NULL",
+                  unattributed)
+
+    for live_id in attribution.reset_lives:
+        PromoterStats.objects.for_org(org).filter(live_id=live_id).update(reservations=0)
+        LiveViewer.objects.for_org(org).filter(live_id=live_id, reserved=True).update(
+            reserved=False, reserved_for=None)
+    for live_id in attribution.changed_lives:
+        live = attribution.lives[live_id]
+        LiveStats.objects.for_org(org).filter(live_id=live_id).update(
+            peak_online=live.peak_online, reservations_lapsed=live.lapsed)
+        Live.objects.for_org(org).filter(pk=live_id).update(state=live.state)
+
+
+def _execute_many(sql: str, params: list) -> None:
+    if params:
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, params)

@@ -1,0 +1,64 @@
+from django.db import models
+
+from liveloop.orgs.models import TenantModel
+
+
+class Event(TenantModel):
+    """The append-only log: every accepted fact, in the order it was accepted (seq).
+
+    Nothing updates or deletes rows here. `promoter` is the programme member the event's
+    code resolved to when it was accepted (null when absent or not in the programme), so a
+    replay attributes exactly as ingest did even if the programme changes later.
+    """
+    seq = models.BigAutoField(primary_key=True)
+    eid = models.CharField(max_length=128)
+    type = models.CharField(max_length=20)
+    live = models.ForeignKey("lives.Live", null=True, on_delete=models.PROTECT, related_name="+")
+    viewer = models.CharField(max_length=128)
+    promoter_code = models.CharField(max_length=32, null=True)
+    promoter = models.ForeignKey("promoters.Promoter", null=True, on_delete=models.PROTECT,
+                                 related_name="+")
+    order = models.CharField(max_length=64, null=True)
+    amount = models.BigIntegerField(null=True)
+    count = models.BigIntegerField(null=True)
+    at = models.DateTimeField()
+    touchpoint = models.CharField(max_length=16, null=True)
+    attrs = models.JSONField(null=True)
+    source = models.CharField(max_length=16, default="api")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "eid"], name="event_org_eid")]
+
+
+class LiveViewer(TenantModel):
+    """Derived: one viewer's standing in one live — binding and which firsts already counted."""
+    live = models.ForeignKey("lives.Live", on_delete=models.CASCADE, related_name="+")
+    viewer = models.CharField(max_length=128)
+    bound = models.ForeignKey("promoters.Promoter", null=True, on_delete=models.CASCADE,
+                              related_name="+")
+    bound_at = models.DateTimeField(null=True)
+    reserved = models.BooleanField(default=False)
+    reserved_for = models.ForeignKey("promoters.Promoter", null=True, on_delete=models.CASCADE,
+                                     related_name="+")
+    entered = models.BooleanField(default=False)
+    bought = models.BooleanField(default=False)
+    followed = models.BooleanField(default=False)
+    captured = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "live", "viewer"],
+                                               name="liveviewer_org_live_viewer")]
+
+
+class Order(TenantModel):
+    """Derived: an order as paid and refunded so far, and who it is credited to."""
+    live = models.ForeignKey("lives.Live", on_delete=models.CASCADE, related_name="+")
+    order = models.CharField(max_length=64)
+    viewer = models.CharField(max_length=128)
+    promoter = models.ForeignKey("promoters.Promoter", null=True, on_delete=models.CASCADE,
+                                 related_name="+")
+    paid = models.BigIntegerField()
+    refunded = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "order"], name="order_org_order")]

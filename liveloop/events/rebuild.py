@@ -1,0 +1,116 @@
+"""Replay the log and compare with, or replace, the derived state.
+
+The replay runs the same `rules.attribution` as ingest over every accepted event in sequence
+order, starting from nothing; what it ends with is what the derived tables must hold.
+"""
+from __future__ import annotations
+
+from dataclasses import astuple
+from typing import Callable
+
+from django.db import transaction
+
+from liveloop.analytics.models import LiveStats, PromoterStats
+from liveloop.events.ingest import _lock_org
+from liveloop.events.models import Event, LiveViewer, Order
+from liveloop.lives.models import Live
+from liveloop.rules.attribution import FIGURES, Attribution, Fact, LiveState, Rejected, ViewerState
+
+DEFAULT_VIEWER = astuple(ViewerState())
+
+
+def replay(org, progress: Callable[[int], None] | None = None) -> tuple[Attribution, list[str]]:
+    lives = {live.pk: LiveState(mode=live.programme.mode, binding_days=live.programme.binding_days)
+             for live in Live.objects.for_org(org).select_related("programme")}
+    attribution = Attribution(lives=lives)
+    problems = []
+    rows = (Event.objects.for_org(org).order_by("seq")
+            .values_list("seq", "type", "live_id", "viewer", "promoter_id", "order", "amount",
+                         "count", "at", "attrs"))
+    done = 0
+    for seq, *fields in rows.iterator(chunk_size=5000):
+        try:
+            attribution.apply(Fact(*fields))
+        except Rejected as error:
+            problems.append(f"event seq {seq} is in the log but a replay rejects it: {error}")
+        done += 1
+        if progress and done % 5000 == 0:
+            progress(5000)
+    if progress:
+        progress(done % 5000)
+    return attribution, problems
+
+
+def _stored(org):
+    stats = {(r[0], r[1]): list(r[2:]) for r in
+             PromoterStats.objects.for_org(org).values_list("live_id", "promoter_id", *FIGURES)}
+    viewers = {(r[0], r[1]): tuple(r[2:]) for r in
+               LiveViewer.objects.for_org(org).values_list(
+                   "live_id", "viewer", "bound_id", "bound_at", "reserved", "reserved_for_id",
+                   "entered", "bought", "followed", "captured")}
+    orders = {r[0]: tuple(r[1:]) for r in Order.objects.for_org(org).values_list(
+        "order", "live_id", "viewer", "promoter_id", "paid", "refunded")}
+    lives = {r[0]: tuple(r[1:]) for r in LiveStats.objects.for_org(org).values_list(
+        "live_id", "live__state", "peak_online", "reservations_lapsed")}
+    return stats, viewers, orders, lives
+
+
+def differences(org, attribution: Attribution) -> list[str]:
+    stats, viewers, orders, lives = _stored(org)
+    names = {pk: public_id for pk, public_id in Live.objects.for_org(org).values_list("pk", "public_id")}
+    found = []
+    for key in sorted(set(stats) | set(attribution.stats), key=lambda k: (k[0], k[1] or 0)):
+        stored = stats.get(key)
+        if stored is None:
+            found.append(f"live {names.get(key[0])}: no stored row for promoter {key[1]}")
+            continue
+        replayed = attribution.stats.get(key, [0] * len(FIGURES))
+        for name, a, b in zip(FIGURES, stored, replayed):
+            if a != b:
+                who = "unattributed" if key[1] is None else f"promoter {key[1]}"
+                found.append(f"live {names.get(key[0])} {who} {name}: stored {a}, replay {b}")
+    replayed_viewers = {k: astuple(v) for k, v in attribution.viewers.items()
+                        if astuple(v) != DEFAULT_VIEWER}
+    stored_viewers = {k: v for k, v in viewers.items() if v != DEFAULT_VIEWER}
+    for key in set(stored_viewers) | set(replayed_viewers):
+        if stored_viewers.get(key) != replayed_viewers.get(key):
+            found.append(f"live {names.get(key[0])} viewer {key[1]}: stored {stored_viewers.get(key)}, "
+                         f"replay {replayed_viewers.get(key)}")
+    replayed_orders = {k: astuple(o) for k, o in attribution.orders.items()}
+    for key in set(orders) | set(replayed_orders):
+        if orders.get(key) != replayed_orders.get(key):
+            found.append(f"order {key}: stored {orders.get(key)}, replay {replayed_orders.get(key)}")
+    for live_id, live in attribution.lives.items():
+        replayed = (live.state, live.peak_online, live.lapsed)
+        if lives.get(live_id) != replayed:
+            found.append(f"live {names.get(live_id)}: stored (state, peak online, lapsed) "
+                         f"{lives.get(live_id)}, replay {replayed}")
+    return found
+
+
+@transaction.atomic
+def replace(org, attribution: Attribution) -> None:
+    """Overwrite the derived tables with a replay's totals (the log is untouched)."""
+    _lock_org(org)
+    LiveViewer.objects.for_org(org).delete()
+    Order.objects.for_org(org).delete()
+    LiveViewer.objects.bulk_create(
+        [LiveViewer(org=org, live_id=live_id, viewer=viewer, bound_id=v.bound, bound_at=v.bound_at,
+                    reserved=v.reserved, reserved_for_id=v.reserved_for, entered=v.entered,
+                    bought=v.bought, followed=v.followed, captured=v.captured)
+         for (live_id, viewer), v in attribution.viewers.items() if astuple(v) != DEFAULT_VIEWER],
+        batch_size=2000)
+    Order.objects.bulk_create(
+        [Order(org=org, live_id=o.live, order=order_id, viewer=o.viewer, promoter_id=o.promoter,
+               paid=o.paid, refunded=o.refunded) for order_id, o in attribution.orders.items()],
+        batch_size=2000)
+    rows = list(PromoterStats.objects.for_org(org))
+    for row in rows:
+        for name, value in zip(FIGURES, attribution.stats.get((row.live_id, row.promoter_id),
+                                                              [0] * len(FIGURES))):
+            setattr(row, name, value)
+    PromoterStats.objects.bulk_update(rows, FIGURES, batch_size=500)
+    for live_id, live in attribution.lives.items():
+        LiveStats.objects.for_org(org).filter(live_id=live_id).update(
+            peak_online=live.peak_online, reservations_lapsed=live.lapsed)
+        Live.objects.for_org(org).filter(pk=live_id).update(state=live.state)

@@ -1,0 +1,84 @@
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils.text import slugify
+
+
+class TenantQuerySet(models.QuerySet):
+    def for_org(self, org):
+        return self.filter(org=org)
+
+
+class TenantModel(models.Model):
+    """Every tenant table carries org and is read through `objects.for_org(org)`."""
+    org = models.ForeignKey("orgs.Organisation", on_delete=models.CASCADE)
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class Organisation(models.Model):
+    BRAND, AGENCY = "brand", "agency"
+    KINDS = [(BRAND, "brand"), (AGENCY, "agency")]
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=8, choices=KINDS, default=BRAND)
+    # An agency (服务商/MCN) owns its client brands; their members see only their own brand.
+    agency = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="clients")
+    timezone = models.CharField(max_length=64, default="Asia/Shanghai")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.name
+
+    @staticmethod
+    def unique_slug(name: str) -> str:
+        base = slugify(name)[:40] or "org"
+        slug, n = base, 1
+        while Organisation.objects.filter(slug=slug).exists():
+            n += 1
+            slug = f"{base}-{n}"
+        return slug
+
+
+class Member(TenantModel):
+    OWNER, OPERATOR, FINANCE, VIEWER = "owner", "operator", "finance", "viewer"
+    ROLES = [(OWNER, "owner"), (OPERATOR, "operator"), (FINANCE, "finance"), (VIEWER, "viewer")]
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="memberships")
+    role = models.CharField(max_length=8, choices=ROLES)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "user"], name="member_org_user")]
+
+
+class ApiKey(TenantModel):
+    """Keys are shown once; only a SHA-256 of the key is stored (keys are 256-bit random,
+    so a slow hash adds nothing)."""
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(max_length=12)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    @staticmethod
+    def hash(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, org, name: str) -> tuple["ApiKey", str]:
+        secret = secrets.token_urlsafe(32)
+        key = f"ll_{secret}"
+        return cls.objects.create(org=org, name=name, prefix=key[:10], digest=cls.hash(key)), key
+
+    @classmethod
+    def lookup(cls, key: str):
+        return (cls.objects.select_related("org")
+                .filter(digest=cls.hash(key), revoked_at__isnull=True).first())

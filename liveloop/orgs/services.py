@@ -1,0 +1,35 @@
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from liveloop.orgs.models import ApiKey, Member, Organisation
+
+
+@transaction.atomic
+def create_org(name: str, *, slug: str | None = None, kind: str = Organisation.BRAND,
+               agency: Organisation | None = None) -> tuple[Organisation, str]:
+    """A new organisation and its first API key (returned once, never stored in clear)."""
+    org = Organisation.objects.create(name=name, slug=slug or Organisation.unique_slug(name),
+                                      kind=kind, agency=agency)
+    _, key = ApiKey.issue(org, "default")
+    return org, key
+
+
+def add_member(org: Organisation, username: str, role: str, password: str | None = None) -> Member:
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(username=username)
+    if password is not None:
+        user.set_password(password)
+        user.save()
+    elif created:
+        user.set_unusable_password()
+        user.save()
+    member, _ = Member.objects.update_or_create(org=org, user=user, defaults={"role": role})
+    return member
+
+
+def orgs_of(user):
+    """Organisations a signed-in user may open: their own, and an agency's client brands."""
+    if not user.is_authenticated:
+        return Organisation.objects.none()
+    own = Organisation.objects.filter(member__user=user)
+    return (own | Organisation.objects.filter(agency__in=own)).distinct().order_by("name")

@@ -1,0 +1,82 @@
+import secrets
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from liveloop.orgs.models import TenantModel
+from liveloop.rules import attribution
+
+DEFAULT_CAP = 1000
+
+
+def new_code() -> str:
+    alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+    return "P" + "".join(secrets.choice(alphabet) for _ in range(6))
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678: enough for an operator to tell people apart, not to call them."""
+    if len(phone) >= 7:
+        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+    return "*" * len(phone)
+
+
+class Team(TenantModel):
+    """A store (门店) or team; promoters belong to one, reports roll up by it."""
+    name = models.CharField(max_length=80)
+    region = models.CharField(max_length=40, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "name"], name="team_org_name")]
+
+    def __str__(self):
+        return self.name
+
+
+class Promoter(TenantModel):
+    """A person who promotes the brand's lives. The code is theirs across lives; joining a
+    live's programme is an Enrolment."""
+    code = models.CharField(max_length=32)
+    name = models.CharField(max_length=80)
+    phone = models.CharField(max_length=20, blank=True, default="")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="promoters")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "code"], name="promoter_org_code"),
+            models.UniqueConstraint(fields=["org", "phone"], condition=~models.Q(phone=""),
+                                    name="promoter_org_phone"),
+        ]
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_phone(self.phone)
+
+    def __str__(self):
+        return f"{self.name} ({self.code})"
+
+
+class Programme(TenantModel):
+    """One promoter programme per live (直播预约推广)."""
+    MODES = [(m, m) for m in attribution.MODES]
+
+    live = models.OneToOneField("lives.Live", on_delete=models.CASCADE, related_name="programme")
+    cap = models.PositiveIntegerField(default=DEFAULT_CAP,
+                                      validators=[MinValueValidator(1), MaxValueValidator(DEFAULT_CAP)])
+    mode = models.CharField(max_length=12, choices=MODES, default=attribution.FIRST_TOUCH)
+    binding_days = models.PositiveIntegerField(default=30,
+                                               validators=[MinValueValidator(1), MaxValueValidator(365)])
+    is_open = models.BooleanField(default=True)
+
+
+class Enrolment(TenantModel):
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="enrolments")
+    promoter = models.ForeignKey(Promoter, on_delete=models.CASCADE, related_name="enrolments")
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "programme", "promoter"],
+                                               name="enrolment_org_programme_promoter")]

@@ -1,0 +1,229 @@
+"""Attribution and counting (docs/events.md "How an event is applied" and "Counting").
+
+Pure: no Django. The same `Attribution` object serves two callers:
+
+- ingest preloads the state of the viewers, orders and lives a batch touches, applies the
+  batch, and writes back what changed plus the *deltas* of every figure;
+- rebuild starts from nothing, replays the whole log in sequence order, and ends with the
+  *totals*, which must equal what ingest wrote.
+
+Because both go through `apply`, the incremental state and a replay cannot drift apart by
+construction; `liveloop rebuild --check` and the property tests verify it.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+FIGURES = ("reservations", "entered", "buyers", "orders", "gmv", "refunded", "follows", "captures")
+RESERVATIONS, ENTERED, BUYERS, ORDERS, GMV, REFUNDED, FOLLOWS, CAPTURES = range(len(FIGURES))
+
+FIRST_TOUCH = "first_touch"
+LAST_TOUCH = "last_touch"
+MODES = (FIRST_TOUCH, LAST_TOUCH)
+# Going live more than this after the announced time lets reservations lapse (PRODUCT.md).
+LAPSE_AFTER = timedelta(hours=1)
+
+SCHEDULED, LIVE, ENDED, CANCELLED = "scheduled", "live", "ended", "cancelled"
+TRANSITIONS = {
+    "live_started": ({SCHEDULED}, LIVE),
+    "live_ended": ({LIVE}, ENDED),
+    "live_cancelled": ({SCHEDULED}, CANCELLED),
+}
+
+
+@dataclass(slots=True)
+class Fact:
+    """An accepted event as attribution sees it: ids resolved, promoter already checked
+    against the live's programme (None when absent or not a programme member)."""
+    type: str
+    live: int | None
+    viewer: str
+    promoter: int | None
+    order: str | None
+    amount: int | None
+    count: int | None
+    at: datetime
+    attrs: dict | None = None
+
+
+@dataclass(slots=True)
+class LiveState:
+    mode: str = FIRST_TOUCH
+    binding_days: int = 30
+    state: str = SCHEDULED
+    peak_online: int = 0
+    lapsed: bool = False
+
+
+@dataclass(slots=True)
+class ViewerState:
+    bound: int | None = None
+    bound_at: datetime | None = None
+    reserved: bool = False
+    reserved_for: int | None = None
+    entered: bool = False
+    bought: bool = False
+    followed: bool = False
+    captured: bool = False
+
+
+@dataclass(slots=True)
+class OrderState:
+    live: int
+    viewer: str
+    promoter: int | None
+    paid: int
+    refunded: int = 0
+
+
+class Rejected(Exception):
+    pass
+
+
+def binding_at(viewer: ViewerState, at: datetime, binding_days: int) -> int | None:
+    """The promoter holding the viewer at `at`, or None once the binding has run out."""
+    if viewer.bound is None:
+        return None
+    if at - viewer.bound_at >= timedelta(days=binding_days):
+        return None
+    return viewer.bound
+
+
+def touch(viewer: ViewerState, promoter: int, at: datetime, mode: str, binding_days: int) -> None:
+    """A reservation or room entry through a programme promoter's link."""
+    if mode == LAST_TOUCH or binding_at(viewer, at, binding_days) is None:
+        viewer.bound = promoter
+        viewer.bound_at = at
+
+
+def order_credit(fact_promoter: int | None, viewer: ViewerState, at: datetime,
+                 binding_days: int) -> int | None:
+    """The platform's own sharer record (the event's promoter) wins over the binding."""
+    if fact_promoter is not None:
+        return fact_promoter
+    return binding_at(viewer, at, binding_days)
+
+
+def _zero() -> list[int]:
+    return [0] * len(FIGURES)
+
+
+@dataclass
+class Attribution:
+    lives: dict[int, LiveState]
+    viewers: dict[tuple[int, str], ViewerState] = field(default_factory=dict)
+    orders: dict[str, OrderState] = field(default_factory=dict)
+    # (live, promoter or None) -> figures: deltas for ingest, totals for a rebuild.
+    stats: defaultdict = field(default_factory=lambda: defaultdict(_zero))
+    changed_viewers: set = field(default_factory=set)
+    changed_orders: set = field(default_factory=set)
+    changed_lives: set = field(default_factory=set)
+    reset_lives: set = field(default_factory=set)
+
+    def apply(self, fact: Fact) -> None:
+        """Apply one accepted fact, or raise Rejected without changing anything."""
+        kind = fact.type
+        if fact.live is None:  # a capture outside any live: kept in the log, counted org-wide later
+            return
+        live = self.lives[fact.live]
+        if kind in TRANSITIONS:
+            self._transition(fact, live)
+            return
+        if live.state == CANCELLED:
+            raise Rejected("live is cancelled")
+        if kind == "online":
+            if fact.count > live.peak_online:
+                live.peak_online = fact.count
+                self.changed_lives.add(fact.live)
+            return
+        if kind == "order_refund":
+            self._refund(fact)
+            return
+        if kind == "room_leave":
+            return
+        if kind == "order_paid" and fact.order in self.orders:
+            raise Rejected(f"order {fact.order} was already paid by another event")
+
+        key = (fact.live, fact.viewer)
+        viewer = self.viewers.get(key)
+        if viewer is None:
+            viewer = self.viewers[key] = ViewerState()
+        before = (viewer.bound, viewer.bound_at, viewer.reserved, viewer.reserved_for,
+                  viewer.entered, viewer.bought, viewer.followed, viewer.captured)
+        days = live.binding_days
+        if fact.promoter is not None and kind in ("reservation", "room_enter"):
+            touch(viewer, fact.promoter, fact.at, live.mode, days)
+
+        if kind == "order_paid":
+            credited = order_credit(fact.promoter, viewer, fact.at, days)
+            self.orders[fact.order] = OrderState(fact.live, fact.viewer, credited, fact.amount)
+            self.changed_orders.add(fact.order)
+            row = self.stats[(fact.live, credited)]
+            row[ORDERS] += 1
+            row[GMV] += fact.amount
+            if not viewer.bought:
+                viewer.bought = True
+                row[BUYERS] += 1
+        else:
+            credited = binding_at(viewer, fact.at, days)
+            if kind == "reservation":
+                if not viewer.reserved:
+                    viewer.reserved = True
+                    viewer.reserved_for = credited
+                    self.stats[(fact.live, credited)][RESERVATIONS] += 1
+            elif kind == "reservation_cancel":
+                if viewer.reserved:
+                    self.stats[(fact.live, viewer.reserved_for)][RESERVATIONS] -= 1
+                    viewer.reserved = False
+                    viewer.reserved_for = None
+            elif kind == "room_enter":
+                if not viewer.entered:
+                    viewer.entered = True
+                    self.stats[(fact.live, credited)][ENTERED] += 1
+            elif kind == "follow":
+                if not viewer.followed:
+                    viewer.followed = True
+                    self.stats[(fact.live, credited)][FOLLOWS] += 1
+            elif kind == "capture":
+                if not viewer.captured:
+                    viewer.captured = True
+                    self.stats[(fact.live, credited)][CAPTURES] += 1
+        after = (viewer.bound, viewer.bound_at, viewer.reserved, viewer.reserved_for,
+                 viewer.entered, viewer.bought, viewer.followed, viewer.captured)
+        if after != before:
+            self.changed_viewers.add(key)
+
+    def _refund(self, fact: Fact) -> None:
+        order = self.orders.get(fact.order)
+        if order is None:
+            raise Rejected(f"refund on unknown order {fact.order}")
+        if order.live != fact.live:
+            raise Rejected(f"order {fact.order} belongs to another live")
+        if order.refunded + fact.amount > order.paid:
+            raise Rejected(f"refund exceeds amount paid ({order.paid})")
+        order.refunded += fact.amount
+        self.changed_orders.add(fact.order)
+        self.stats[(fact.live, order.promoter)][REFUNDED] += fact.amount
+
+    def _transition(self, fact: Fact, live: LiveState) -> None:
+        allowed_from, to = TRANSITIONS[fact.type]
+        if live.state not in allowed_from:
+            raise Rejected(f"a {live.state} live cannot become {to}")
+        live.state = to
+        self.changed_lives.add(fact.live)
+        if to == LIVE:
+            announced = (fact.attrs or {}).get("announced_at")
+            live.lapsed = announced is not None and fact.at - datetime.fromisoformat(announced) > LAPSE_AFTER
+        elif to == CANCELLED:
+            # Cancelling a preview resets its reservations (PRODUCT.md); the log keeps them.
+            self.reset_lives.add(fact.live)
+            for (live_id, _), row in self.stats.items():
+                if live_id == fact.live:
+                    row[RESERVATIONS] = 0  # ingest also zeroes the stored rows it did not load
+            for (live_id, viewer_id), viewer in self.viewers.items():
+                if live_id == fact.live and viewer.reserved:
+                    viewer.reserved = False
+                    viewer.reserved_for = None
+                    self.changed_viewers.add((live_id, viewer_id))

@@ -1,0 +1,145 @@
+"""The event contract (docs/events.md, v1): validation and normalisation of one incoming event.
+
+Pure: no Django. `parse_event` turns a decoded JSON object into an `IncomingEvent` or raises
+`EventError` naming the field and the reason, so each rejection in a batch can say what was wrong.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+EVENT_TYPES = frozenset({
+    "reservation", "reservation_cancel", "room_enter", "room_leave",
+    "order_paid", "order_refund", "follow", "capture", "online",
+})
+# Written by Liveloop itself when an operator changes a live's state; never accepted from producers.
+SYSTEM_TYPES = frozenset({"live_started", "live_ended", "live_cancelled"})
+ORDER_TYPES = frozenset({"order_paid", "order_refund"})
+TOUCHPOINTS = frozenset({
+    "article", "short_video", "moments", "community", "wecom",
+    "personal", "mini_program", "live", "public",
+})
+FIELDS = frozenset({"id", "type", "live", "viewer", "promoter", "order", "amount", "count",
+                    "at", "touchpoint", "attrs"})
+
+MAX_ID = 128
+MAX_CODE = 32
+MAX_ORDER = 64
+MAX_ATTRS_BYTES = 2048
+# ¥10 billion in fen: far above any real order, far below 64-bit overflow of any sum we keep.
+MAX_AMOUNT = 10**12
+MAX_COUNT = 10**9
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+class EventError(ValueError):
+    pass
+
+
+@dataclass(slots=True)
+class IncomingEvent:
+    id: str
+    type: str
+    live: str | None
+    viewer: str
+    promoter: str | None
+    order: str | None
+    amount: int | None
+    count: int | None
+    at: datetime  # aware, UTC
+    touchpoint: str | None
+    attrs: dict | None
+
+
+def _text(raw: dict, field: str, limit: int, required: bool) -> str | None:
+    value = raw.get(field)
+    if value is None:
+        if required:
+            raise EventError(f"{field}: required")
+        return None
+    if not isinstance(value, str):
+        raise EventError(f"{field}: must be a string")
+    if not 1 <= len(value) <= limit:
+        raise EventError(f"{field}: must be 1–{limit} characters")
+    if not value.isprintable():
+        raise EventError(f"{field}: must contain printable characters only")
+    return value
+
+
+def _integer(raw: dict, field: str, limit: int, required: bool, unit: str = "") -> int | None:
+    value = raw.get(field)
+    if value is None:
+        if required:
+            raise EventError(f"{field}: required")
+        return None
+    # bool is an int in Python; a float (even 129.0) means someone computed money in floats.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise EventError(f"{field}: must be an integer{unit}")
+    if value < 0:
+        raise EventError(f"{field}: must not be negative")
+    if value > limit:
+        raise EventError(f"{field}: must be at most {limit}")
+    return value
+
+
+def parse_time(value, now: datetime) -> datetime:
+    if not isinstance(value, str):
+        raise EventError("at: required, an ISO 8601 time with offset")
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise EventError("at: not an ISO 8601 time") from None
+    if at.tzinfo is None:
+        raise EventError("at: needs a UTC offset, e.g. +08:00")
+    at = at.astimezone(timezone.utc)
+    if at > now + FUTURE_TOLERANCE:
+        raise EventError("at: more than one day in the future")
+    return at
+
+
+def parse_event(raw, now: datetime) -> IncomingEvent:
+    if not isinstance(raw, dict):
+        raise EventError("event: must be a JSON object")
+    unknown = raw.keys() - FIELDS
+    if unknown:
+        raise EventError(f"{sorted(unknown)[0]}: unknown field")
+    event_id = _text(raw, "id", MAX_ID, True)
+    kind = raw.get("type")
+    if kind not in EVENT_TYPES:
+        raise EventError(f"type: unknown type {kind!r}" if kind is not None else "type: required")
+    live = _text(raw, "live", MAX_ID, kind != "capture")
+    viewer = _text(raw, "viewer", MAX_ID, True)
+    promoter = _text(raw, "promoter", MAX_CODE, False)
+    is_order = kind in ORDER_TYPES
+    order = raw.get("order")
+    if is_order and isinstance(order, int) and not isinstance(order, bool):
+        raise EventError("order: must be a string (64-bit ids lose digits as JSON numbers)")
+    order = _text(raw, "order", MAX_ORDER, is_order)
+    amount = _integer(raw, "amount", MAX_AMOUNT, is_order, " number of fen")
+    count = _integer(raw, "count", MAX_COUNT, kind == "online")
+    if not is_order and (order is not None or amount is not None):
+        raise EventError(f"{'order' if order is not None else 'amount'}: only for order events")
+    at = parse_time(raw.get("at"), now)
+    touchpoint = raw.get("touchpoint")
+    if touchpoint is not None and touchpoint not in TOUCHPOINTS:
+        raise EventError(f"touchpoint: must be one of {', '.join(sorted(TOUCHPOINTS))}")
+    attrs = raw.get("attrs")
+    if attrs is not None:
+        attrs = _attrs(attrs)
+    return IncomingEvent(event_id, kind, live, viewer, promoter, order, amount, count, at,
+                         touchpoint, attrs)
+
+
+def _attrs(attrs) -> dict:
+    import json
+
+    if not isinstance(attrs, dict):
+        raise EventError("attrs: must be an object")
+    for key, value in attrs.items():
+        if isinstance(value, (dict, list)):
+            raise EventError(f"attrs.{key}: must be a string, number, boolean or null (attrs is flat)")
+        if isinstance(value, float) and value != value:
+            raise EventError(f"attrs.{key}: NaN is not allowed")
+    if len(json.dumps(attrs, ensure_ascii=False).encode()) > MAX_ATTRS_BYTES:
+        raise EventError(f"attrs: larger than {MAX_ATTRS_BYTES} bytes")
+    return attrs

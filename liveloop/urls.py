@@ -1,0 +1,8 @@
+from django.urls import include, path
+
+from liveloop.api import api
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("", include("liveloop.web.urls")),
+]

@@ -1,0 +1,56 @@
+"""Named actors and small factories shared by the suite (see STYLE.md: one line per permission test)."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.test import Client
+
+from liveloop.lives.models import Account
+from liveloop.lives.services import create_live
+from liveloop.orgs.models import Member
+from liveloop.orgs.services import add_member, create_org
+from liveloop.promoters.services import NewPromoter, enrol
+
+EVENING = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)  # 20:00 in Shanghai
+
+
+class Tenant:
+    """An organisation with an API key, an account and an API client carrying the key."""
+
+    def __init__(self, name: str):
+        self.org, self.key = create_org(name)
+        self.account = Account.objects.create(org=self.org, name=f"{name} 官方号")
+        self.api = Client(HTTP_AUTHORIZATION=f"Bearer {self.key}")
+
+    def live(self, title="双十二预热直播", announced_at=EVENING, promoters=(), **programme):
+        live = create_live(self.org, account=self.account, title=title, announced_at=announced_at,
+                           **programme)
+        if promoters:
+            enrol(live.programme, [NewPromoter(name=f"推广员{code}", code=code) for code in promoters])
+        return live
+
+    def send(self, events, **headers):
+        return self.api.post("/api/v1/events", events, content_type="application/json", **headers)
+
+
+@pytest.fixture
+def brand(db):
+    return Tenant("山茶集")
+
+
+@pytest.fixture
+def outsider(db):
+    return Tenant("别家品牌")
+
+
+@pytest.fixture
+def owner(brand):
+    add_member(brand.org, "owner", Member.OWNER, password="correct horse battery")
+    client = Client()
+    assert client.login(username="owner", password="correct horse battery")
+    return client
+
+
+def event(id, type, live, viewer, at=None, **fields):
+    """One event in the contract's JSON shape; `at` defaults to the live's evening."""
+    at = at or EVENING + timedelta(minutes=1)
+    return {"id": id, "type": type, "live": live, "viewer": viewer, "at": at.isoformat(), **fields}
