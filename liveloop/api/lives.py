@@ -5,7 +5,7 @@ from typing import Literal
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Status, Field, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import field_validator
 
@@ -138,7 +138,7 @@ def _live_out(live: Live) -> dict:
 
 @router.get("/lives", response=list[LiveOut], summary="Lives, newest announced first")
 def list_lives(request, state: Literal["scheduled", "live", "ended", "cancelled"] | None = None,
-               limit: int = Field(100, ge=1, le=500), offset: int = Field(0, ge=0)):
+               limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0)):
     qs = Live.objects.for_org(request.auth).select_related("account", "programme").order_by("-announced_at")
     if state:
         qs = qs.filter(state=state)
@@ -218,7 +218,7 @@ def summary(request, live_id: str):
 
 @router.get("/lives/{live_id}/promoters", response={200: list[PromoterRow], 422: Problem},
             summary="Figures per promoter plus the unattributed row; ?format=csv for a spreadsheet")
-def promoters(request, live_id: str, sort: str = Field("-reservations", description=f"one of {', '.join(SORTABLE)}; prefix - for descending"),
+def promoters(request, live_id: str, sort: str = Query("-reservations", description=f"one of {', '.join(SORTABLE)}; prefix - for descending"),
               team: str | None = None, format: Literal["json", "csv"] = "json"):
     live = _live(request, live_id)
     try:
