@@ -115,7 +115,10 @@ def _read_events(path: Path):
         head = handle.read(4096).lstrip()
         handle.seek(0)
         if head.startswith(b"["):
-            data = json.load(handle)
+            try:
+                data = json.load(handle)
+            except ValueError as error:  # also a file that is not UTF-8
+                raise click.ClickException(f"not a JSON array of events ({error})") from None
             if not isinstance(data, list):
                 raise click.ClickException("a JSON file must hold an array of events")
             yield from data
@@ -124,7 +127,7 @@ def _read_events(path: Path):
             if line.strip():
                 try:
                     yield json.loads(line)
-                except json.JSONDecodeError as error:
+                except ValueError as error:  # JSONDecodeError, or a line that is not UTF-8
                     raise click.ClickException(f"line {number}: not JSON ({error})") from None
 
 

@@ -54,3 +54,9 @@ def event(id, type, live, viewer, at=None, **fields):
     """One event in the contract's JSON shape; `at` defaults to the live's evening."""
     at = at or EVENING + timedelta(minutes=1)
     return {"id": id, "type": type, "live": live, "viewer": viewer, "at": at.isoformat(), **fields}
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    # The default hasher costs ~0.7 s a login; tests check who may log in, not the hash.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,14 +1,12 @@
-import csv
-import io
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal, Union
 
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
-from pydantic import field_validator
+from pydantic import Discriminator, Tag, field_validator
 
+from liveloop.analytics.exports import promoter_csv_response
 from liveloop.analytics.queries import SORTABLE, live_summary, promoter_rows
 from liveloop.events.models import Event
 from liveloop.lives import services
@@ -108,6 +106,11 @@ class PromoterIn(Schema):
     phone: str = Field("", max_length=20, pattern=r"^(\+?[0-9]{5,19})?$")
     team: str = Field("", max_length=80)
     code: str = Field("", max_length=32, pattern=r"^[A-Za-z0-9_-]*$")
+
+
+# Chosen by the body's shape, so a 422 names the fields of the one shape sent (not both).
+PromotersIn = Annotated[Union[Annotated[PromoterIn, Tag("one")], Annotated[list[PromoterIn], Tag("many")]],
+                        Discriminator(lambda body: "many" if isinstance(body, list) else "one")]
 
 
 class PromoterOut(Schema):
@@ -226,26 +229,13 @@ def promoters(request, live_id: str, sort: str = Query("-reservations", descript
     except ValueError as error:
         raise HttpError(422, str(error)) from None
     if format == "csv":
-        return _csv(live, rows)
+        return promoter_csv_response(live, rows)
     return Status(200, rows)
-
-
-def _csv(live, rows) -> HttpResponse:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    columns = list(PromoterRow.model_fields)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([row[c] if row[c] is not None else "" for c in columns])
-    # A BOM so Excel on Chinese Windows opens UTF-8 names correctly.
-    response = HttpResponse("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{live.public_id}-promoters.csv"'
-    return response
 
 
 @router.post("/lives/{live_id}/promoters", response={201: list[PromoterOut], 409: Problem, 422: Problem},
              summary="Enrol one promoter (object) or many (array, at most 1,000): all or none")
-def add_promoters(request, live_id: str, payload: PromoterIn | list[PromoterIn]):
+def add_promoters(request, live_id: str, payload: Body[PromotersIn]):
     live = _live(request, live_id)
     people = payload if isinstance(payload, list) else [payload]
     if len(people) > DEFAULT_CAP:
@@ -254,6 +244,7 @@ def add_promoters(request, live_id: str, payload: PromoterIn | list[PromoterIn])
         enrolled = enrol(live.programme, [NewPromoter(**p.dict()) for p in people])
     except EnrolmentError as error:
         raise HttpError(409, str(error)) from None
-    enrolled = Promoter.objects.for_org(request.auth).filter(pk__in=[p.pk for p in enrolled]).select_related("team")
+    # In the order sent, so a caller can pair each person with the code they got.
+    loaded = Promoter.objects.for_org(request.auth).select_related("team").in_bulk([p.pk for p in enrolled])
     return Status(201, [{"code": p.code, "name": p.name, "phone": p.masked_phone,
-                  "team": p.team.name if p.team else None} for p in enrolled])
+                  "team": p.team.name if p.team else None} for p in (loaded[q.pk] for q in enrolled)])

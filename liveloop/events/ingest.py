@@ -92,7 +92,6 @@ def _drop_duplicates(org, events, result: IngestResult):
         if event.id in seen:
             result.duplicates += 1
         else:
-            seen.add(event.id)
             fresh.append((index, event))
     return fresh
 
@@ -138,7 +137,13 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
 
     attribution = Attribution(lives=states, viewers=viewers, orders=orders)
     rows = []
+    # Only an accepted id makes a later one a duplicate: a rejected event may be resent,
+    # corrected, under the same id in the same batch.
+    accepted_ids = set()
     for index, event in events:
+        if event.id in accepted_ids:
+            result.duplicates += 1
+            continue
         live = lives.get(event.live) if event.live is not None else None
         if event.live is not None and live is None:
             result.rejected.append({"index": index, "id": event.id,
@@ -162,6 +167,7 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
                           viewer=event.viewer, promoter_code=event.promoter, promoter_id=promoter_id,
                           order=event.order, amount=event.amount, count=event.count, at=event.at,
                           touchpoint=event.touchpoint, attrs=event.attrs, source=source))
+        accepted_ids.add(event.id)
     Event.objects.bulk_create(rows, batch_size=500)
     result.accepted = len(rows)
     write_state(org, attribution, known_viewers, known_orders)

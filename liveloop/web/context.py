@@ -1,0 +1,45 @@
+"""Which organisation a signed-in person is working in: one place, reused by every page."""
+from functools import wraps
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.utils import timezone
+
+from liveloop.orgs.services import orgs_of
+
+SESSION_KEY = "org"
+
+
+def pick_org(orgs, chosen):
+    """The organisation chosen in the session if it is still one the user may open, else the first."""
+    for org in orgs:
+        if str(org.pk) == str(chosen):
+            return org
+    return orgs[0] if orgs else None
+
+
+def choose_org(request, org_id: str) -> bool:
+    if not org_id.isdigit() or not orgs_of(request.user).filter(pk=int(org_id)).exists():
+        return False
+    request.session[SESSION_KEY] = int(org_id)
+    return True
+
+
+def org_view(view):
+    """A page of one organisation: sign-in required, called as view(request, org, ...).
+
+    Sets request.org and request.orgs (for the header's switcher). Rendering happens inside the
+    organisation's time zone, so templates show its local times.
+    """
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        request.orgs = list(orgs_of(request.user))
+        org = pick_org(request.orgs, request.session.get(SESSION_KEY))
+        if org is None:
+            return render(request, "web/no_org.html", status=403)
+        request.org = org
+        with timezone.override(ZoneInfo(org.timezone)):
+            return view(request, org, *args, **kwargs)
+    return wrapped

@@ -1,0 +1,92 @@
+"""The pages' vocabulary: figure and state labels, table columns and how they sort."""
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+
+from liveloop.analytics.queries import SORTABLE
+from liveloop.rules.attribution import CANCELLED, ENDED, LIVE, SCHEDULED
+
+STATE_LABELS = {
+    SCHEDULED: _("Scheduled"),
+    LIVE: _("On air"),
+    ENDED: _("Ended"),
+    CANCELLED: _("Cancelled"),
+}
+
+TEXT, COUNT, MONEY = "text", "count", "money"
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    kind: str = COUNT
+    sort_key: str = ""  # the name promoter_rows sorts this column by, when not the key
+
+    @property
+    def sort_field(self) -> str:
+        return self.sort_key or self.key
+
+    @property
+    def first_sort(self) -> str:
+        # Names read best A→Z; figures are looked at biggest first.
+        return self.sort_field if self.kind == TEXT else f"-{self.sort_field}"
+
+
+SUMMARY_FIGURES = (
+    Column("reservations", _("Reservations")),
+    Column("entered", _("Entered the room")),
+    Column("buyers", _("Buyers")),
+    Column("orders", _("Orders")),
+    Column("gmv", _("GMV"), MONEY),
+    Column("refunded", _("Refunded"), MONEY),
+    Column("net", _("Net"), MONEY),
+    Column("follows", _("Follows")),
+    Column("captures", _("Captures")),
+    Column("peak_online", _("Peak online")),
+)
+
+PROMOTER_COLUMNS = (
+    Column("promoter", _("Code"), TEXT, sort_key="code"),
+    Column("name", _("Name"), TEXT),
+    Column("team", _("Team / store"), TEXT),
+    Column("reservations", _("Reservations")),
+    Column("entered", _("Entered")),
+    Column("buyers", _("Buyers")),
+    Column("orders", _("Orders")),
+    Column("gmv", _("GMV"), MONEY),
+    Column("refunded", _("Refunded"), MONEY),
+    Column("net", _("Net"), MONEY),
+    Column("follows", _("Follows")),
+    Column("captures", _("Captures")),
+)
+
+DEFAULT_SORT = "-reservations"
+
+
+def clean_sort(raw: str | None) -> str:
+    """A sort the query accepts; anything else (a hand-edited URL) falls back to the default."""
+    if raw and raw.removeprefix("-") in SORTABLE:
+        return raw
+    return DEFAULT_SORT
+
+
+@dataclass(frozen=True)
+class Header:
+    column: Column
+    sort: str          # the sort a click on this header asks for
+    direction: str     # "asc", "desc" or "" when the table is not sorted by this column
+
+
+def headers(columns, current: str) -> list[Header]:
+    """Clicking the sorted column toggles its direction; another column starts at its first_sort."""
+    result = []
+    for column in columns:
+        field = column.sort_field
+        if current.removeprefix("-") == field:
+            descending = current.startswith("-")
+            result.append(Header(column, field if descending else f"-{field}",
+                                 "desc" if descending else "asc"))
+        else:
+            result.append(Header(column, column.first_sort, ""))
+    return result

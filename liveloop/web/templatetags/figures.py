@@ -1,0 +1,38 @@
+"""Formatting at the edge: money arrives as integer fen and leaves as ¥ text, never via float."""
+import operator
+
+from django import template
+
+from liveloop.web.tables import MONEY, STATE_LABELS, TEXT
+
+register = template.Library()
+
+
+@register.filter
+def yuan(fen) -> str:
+    """12900 → "¥129.00", -5 → "-¥0.05", 1234500 → "¥12,345.00"."""
+    # operator.index refuses floats and Decimals: a fractional fen is a bug upstream, not a rounding.
+    fen = operator.index(fen)
+    whole, cents = divmod(abs(fen), 100)
+    return f"{'-' if fen < 0 else ''}¥{whole:,}.{cents:02d}"
+
+
+@register.filter
+def count(value) -> str:
+    return f"{operator.index(value):,}"
+
+
+@register.filter
+def state_label(state: str) -> str:
+    return STATE_LABELS.get(state, state)
+
+
+@register.filter
+def cell(row: dict, column) -> str:
+    """A row's value for a column, formatted by the column's kind (text stays autoescaped)."""
+    value = row[column.key]
+    if column.kind == MONEY:
+        return yuan(value)
+    if column.kind == TEXT:
+        return "" if value is None else value
+    return count(value)

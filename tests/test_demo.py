@@ -1,0 +1,160 @@
+"""The demo: generated deterministically, seeded through ingest, believable, rebuildable."""
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+from django.db import IntegrityError
+
+from liveloop.analytics.queries import live_summary, promoter_rows
+from liveloop.demo.seed import DEMO_PASSWORD, DEMO_SLUG, DEMO_USER, DemoError, seed_demo
+from liveloop.demo.simulator import make_plan, simulate
+from liveloop.events.models import Event
+from liveloop.events.rebuild import differences, replay
+from liveloop.lives.models import Account
+from liveloop.orgs.models import Member, Organisation
+from liveloop.promoters.models import Enrolment, Promoter, Team
+from liveloop.rules.attribution import LAPSE_AFTER
+from liveloop.rules.events import parse_event
+
+# 00:30 in Shanghai: the hardest hour, when last night's live ended only about two hours ago.
+NOW = datetime(2026, 11, 26, 16, 30, tzinfo=timezone.utc)
+SCALE = 0.02
+
+
+def generated(seed=1, now=NOW, scale=SCALE):
+    return simulate(make_plan(seed, now), scale, "Lended", "Lnext")
+
+
+def facts(events):
+    return Counter(tuple(sorted((k, v) for k, v in e.items() if k not in ("id", "at", "attrs")))
+                   for e in events)
+
+
+def test_same_seed_same_events_other_seed_other_events():
+    first = generated()
+    assert first == generated()
+    assert first != generated(seed=2)
+    # Another day and hour moves the times, never who does what.
+    later = generated(now=NOW + timedelta(days=5, hours=13, minutes=7))
+    assert [e["at"] for e in later] != [e["at"] for e in first]
+    assert facts(later) == facts(first)
+
+
+def test_generated_events_keep_the_contract_and_their_order():
+    events = generated()
+    assert len({e["id"] for e in events}) == len(events)
+    parsed = [parse_event(e, NOW) for e in events]  # raises on any contract violation
+    times = [p.at for p in parsed]
+    assert times == sorted(times)
+    assert times[-1] <= NOW
+    paid = {p.order: p for p in parsed if p.type == "order_paid"}
+    for p in parsed:
+        if p.type == "order_refund":
+            assert paid[p.order].at < p.at
+    assert all(3900 <= p.amount for p in paid.values())
+    entries = [p for p in parsed if p.type == "room_enter"]
+    women = sum(p.attrs["gender"] == "f" for p in entries) / len(entries)
+    assert 0.70 < women < 0.82
+    assert {p.touchpoint for p in entries if p.promoter} <= {
+        "community", "moments", "wecom", "article", "short_video", "personal"}
+    assert {p.touchpoint for p in entries if not p.promoter} == {"public", "live"}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_demo_seeds_a_believable_brand_through_ingest():
+    lines = []
+    demo = seed_demo(seed=1, scale=SCALE, echo=lines.append, now=NOW)
+    org, ended, upcoming = demo.org, demo.ended, demo.upcoming
+
+    assert org.slug == DEMO_SLUG and org.name == "山茶集"
+    assert Member.objects.get(org=org, user__username=DEMO_USER).role == Member.OWNER
+    assert Member.objects.get(org=org).user.check_password(DEMO_PASSWORD)
+    assert Account.objects.for_org(org).count() == 3
+    teams = Team.objects.for_org(org)
+    assert teams.count() == 20
+    assert {t.region for t in teams} == {"浙江", "上海", "江苏", "广东", "北京", "四川"}
+    promoters = Promoter.objects.for_org(org)
+    assert promoters.filter(team=None).count() == 0
+    assert all(len(p.phone) == 11 and p.phone.isdigit() for p in promoters)
+
+    assert ended.state == "ended"
+    assert abs(ended.started_at - ended.announced_at) <= LAPSE_AFTER
+    assert timedelta(hours=2) <= ended.ended_at - ended.started_at <= timedelta(hours=3)
+    assert Enrolment.objects.for_org(org).filter(programme__live=ended).count() == 1000
+    assert upcoming.state == "scheduled"
+    assert upcoming.announced_at > NOW
+    returning = (Enrolment.objects.for_org(org).filter(programme__live=upcoming,
+                                                       promoter__enrolments__programme__live=ended))
+    assert 200 <= returning.count() < Enrolment.objects.for_org(org).filter(
+        programme__live=upcoming).count()
+
+    # Every generated event went through ingest, once, from the demo source.
+    events = generated()
+    assert Event.objects.for_org(org).filter(source="demo").count() == len(events) == demo.events
+
+    figures = live_summary(ended)
+    assert figures["reservations_lapsed"] is False
+    # The figures are those of the generated events: same seed, same figures.
+    assert figures["entered"] == len({e["viewer"] for e in events
+                                      if e["type"] == "room_enter" and e["live"] == "Lended"})
+    assert figures["orders"] == sum(e["type"] == "order_paid" for e in events)
+    assert figures["gmv"] == sum(e["amount"] for e in events if e["type"] == "order_paid")
+    assert figures["peak_online"] == max(e["count"] for e in events if e["type"] == "online")
+    assert 0.02 < figures["orders"] / figures["entered"] < 0.06
+    assert 0 < figures["refunded"] < figures["gmv"]
+    assert 0 < figures["follows"] and 0 < figures["captures"]
+    assert 0.8 * 2000 < figures["reservations"] < 1.4 * 2000
+
+    rows = promoter_rows(ended)
+    unattributed = rows[0]
+    assert unattributed["promoter"] is None and unattributed["reservations"] > 0
+    brought = sorted((r["reservations"] for r in rows[1:]), reverse=True)
+    assert len(brought) == 1000
+    assert sum(brought[:100]) > sum(brought) / 2
+    assert brought.count(0) >= 50
+
+    coming = live_summary(upcoming)
+    assert 0.1 * figures["reservations"] <= coming["reservations"] <= 0.2 * figures["reservations"]
+    assert coming["entered"] == 0
+
+    attribution, problems = replay(org)
+    assert problems == []
+    assert differences(org, attribution) == []
+
+    assert "山茶集" in lines[0]
+    assert f"{demo.events:,}" in lines[-1]
+
+    # The organisation exists now: a second seeding fails whole, it does not half-seed.
+    with pytest.raises(IntegrityError):
+        seed_demo(seed=1, scale=SCALE, echo=lines.append, now=NOW)
+    assert Event.objects.for_org(org).count() == len(events) + 2  # + live_started, live_ended
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_demo_command_seeds_once_and_keeps_it():
+    from liveloop.cli import main
+
+    runner = CliRunner()
+    first = runner.invoke(main, ["demo", "--no-serve", "--scale", "0.005", "--seed", "3"])
+    assert first.exit_code == 0, first.output
+    assert "已导入" in first.output and f"{DEMO_USER} / {DEMO_PASSWORD}" in first.output
+    again = runner.invoke(main, ["demo", "--no-serve"])
+    assert again.exit_code == 0, again.output
+    assert "exists already" in again.output
+
+
+def test_a_rejected_demo_event_is_an_error(monkeypatch, db):
+    from liveloop.demo import seed
+
+    def broken(plan, scale, ended_live, upcoming_live):
+        return [{"id": "demo-x-1", "type": "order_refund", "live": ended_live, "viewer": "v",
+                 "order": "404", "amount": 100, "at": NOW.isoformat()}]
+
+    monkeypatch.setattr(seed, "simulate", broken)
+    with pytest.raises(DemoError, match="refund on unknown order"):
+        seed_demo(seed=1, scale=SCALE, echo=lambda line: None, now=NOW)
+    assert not Event.objects.filter(eid="demo-x-1").exists()
+    assert not Organisation.objects.filter(slug=DEMO_SLUG).exists()
