@@ -13,7 +13,9 @@ class TenantQuerySet(models.QuerySet):
 
 class TenantModel(models.Model):
     """Every tenant table carries org and is read through `objects.for_org(org)`."""
-    org = models.ForeignKey("orgs.Organisation", on_delete=models.CASCADE)
+    # No index of its own: every tenant table's unique constraints and hot indexes start
+    # with org, and a lone org index misleads PostgreSQL's planner on large tenants.
+    org = models.ForeignKey("orgs.Organisation", on_delete=models.CASCADE, db_index=False)
     objects = TenantQuerySet.as_manager()
 
     class Meta:
