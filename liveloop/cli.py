@@ -110,13 +110,14 @@ def org_create(name, as_json):
 
 
 def _read_events(path: Path):
-    """Yield decoded events from a JSON array or NDJSON file."""
+    """Yield decoded events from a JSON array or NDJSON file (UTF-8, with or without a BOM)."""
+    bom = b"\xef\xbb\xbf"  # files saved by Windows editors often start with one
     with path.open("rb") as handle:
-        head = handle.read(4096).lstrip()
+        head = handle.read(4096).removeprefix(bom).lstrip()
         handle.seek(0)
         if head.startswith(b"["):
             try:
-                data = json.load(handle)
+                data = json.loads(handle.read().removeprefix(bom))
             except ValueError as error:  # also a file that is not UTF-8
                 raise click.ClickException(f"not a JSON array of events ({error})") from None
             if not isinstance(data, list):
@@ -124,6 +125,8 @@ def _read_events(path: Path):
             yield from data
             return
         for number, line in enumerate(handle, 1):
+            if number == 1:
+                line = line.removeprefix(bom)
             if line.strip():
                 try:
                     yield json.loads(line)

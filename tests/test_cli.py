@@ -161,6 +161,15 @@ def test_a_file_that_is_not_utf8_is_a_clear_error(brand, tmp_path):
     assert "line 1: not JSON" in result.output
 
 
+def test_a_json_array_with_a_byte_order_mark_is_read(brand, tmp_path):
+    live = brand.live()
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps([event("b1", "reservation", live.public_id, "V1")]).encode())
+    result = run("ingest", path, "--org", brand.org.slug)
+    assert result.exit_code == 0, result.output
+    assert "accepted 1, duplicates 0, rejected 0" in result.output
+
+
 def test_ingest_into_an_unknown_org(brand, tmp_path):
     path = _write_json(tmp_path / "events.json", _events(brand.live(promoters=["A"])))
     result = run("ingest", path, "--org", "no-such-brand")

@@ -222,7 +222,7 @@ def test_check_names_a_tampered_figure_and_rebuild_repairs_it(brand, busy):
 
     result = run("--check", "--org", brand.org.slug)
     assert result.exit_code == 1
-    assert (f"{brand.org.slug}: live {busy.public_id} promoter {row.promoter_id} entered: "
+    assert (f"{brand.org.slug}: live {busy.public_id} promoter {row.promoter.code} entered: "
             "stored 2, replay 1") in result.output
     assert PromoterStats.objects.get(pk=row.pk).entered == 2  # --check changes nothing
 

@@ -1,3 +1,4 @@
+from django.db import IntegrityError, transaction
 from ninja import Status, Field, Router, Schema
 from ninja.errors import HttpError
 
@@ -40,9 +41,7 @@ def list_accounts(request):
 
 @router.post("/accounts", response={201: AccountOut, 409: Problem})
 def create_account(request, payload: AccountIn):
-    if Account.objects.for_org(request.auth).filter(name=payload.name).exists():
-        raise HttpError(409, "name: an account with this name exists")
-    return Status(201, Account.objects.create(org=request.auth, **payload.dict()))
+    return Status(201, _create_unique(Account, request.auth, payload, "an account with this name exists"))
 
 
 @router.get("/teams", response=list[TeamOut], summary="Stores and teams")
@@ -52,6 +51,13 @@ def list_teams(request):
 
 @router.post("/teams", response={201: TeamOut, 409: Problem})
 def create_team(request, payload: TeamIn):
-    if Team.objects.for_org(request.auth).filter(name=payload.name).exists():
-        raise HttpError(409, "name: a team with this name exists")
-    return Status(201, Team.objects.create(org=request.auth, **payload.dict()))
+    return Status(201, _create_unique(Team, request.auth, payload, "a team with this name exists"))
+
+
+def _create_unique(model, org, payload, taken: str):
+    # The unique constraint decides, so two simultaneous requests cannot both pass a check.
+    try:
+        with transaction.atomic():
+            return model.objects.create(org=org, **payload.dict())
+    except IntegrityError:
+        raise HttpError(409, f"name: {taken}") from None

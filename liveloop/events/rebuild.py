@@ -14,6 +14,7 @@ from liveloop.analytics.models import LiveStats, PromoterStats
 from liveloop.events.ingest import _lock_org
 from liveloop.events.models import Event, LiveViewer, Order
 from liveloop.lives.models import Live
+from liveloop.promoters.models import Promoter
 from liveloop.rules.attribution import FIGURES, Attribution, Fact, LiveState, Rejected, ViewerState
 
 DEFAULT_VIEWER = astuple(ViewerState())
@@ -57,17 +58,18 @@ def _stored(org):
 
 def differences(org, attribution: Attribution) -> list[str]:
     stats, viewers, orders, lives = _stored(org)
-    names = {pk: public_id for pk, public_id in Live.objects.for_org(org).values_list("pk", "public_id")}
+    names = dict(Live.objects.for_org(org).values_list("pk", "public_id"))
+    codes = dict(Promoter.objects.for_org(org).values_list("pk", "code"))
     found = []
     for key in sorted(set(stats) | set(attribution.stats), key=lambda k: (k[0], k[1] or 0)):
         stored = stats.get(key)
         if stored is None:
-            found.append(f"live {names.get(key[0])}: no stored row for promoter {key[1]}")
+            found.append(f"live {names.get(key[0])}: no stored row for promoter {codes.get(key[1], key[1])}")
             continue
         replayed = attribution.stats.get(key, [0] * len(FIGURES))
         for name, a, b in zip(FIGURES, stored, replayed):
             if a != b:
-                who = "unattributed" if key[1] is None else f"promoter {key[1]}"
+                who = "unattributed" if key[1] is None else f"promoter {codes.get(key[1], key[1])}"
                 found.append(f"live {names.get(key[0])} {who} {name}: stored {a}, replay {b}")
     replayed_viewers = {k: astuple(v) for k, v in attribution.viewers.items()
                         if astuple(v) != DEFAULT_VIEWER}

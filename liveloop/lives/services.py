@@ -7,7 +7,7 @@ from liveloop.analytics.models import LiveStats, PromoterStats
 from liveloop.events.ingest import apply_events
 from liveloop.lives.models import Account, Live, new_public_id
 from liveloop.promoters.models import Programme
-from liveloop.rules.events import IncomingEvent
+from liveloop.rules.events import SYSTEM_ID_PREFIX, IncomingEvent
 
 
 class TransitionError(Exception):
@@ -50,7 +50,7 @@ def _transition(live: Live, kind: str, at: datetime | None, **stamp) -> Live:
     at = at or datetime.now(timezone.utc)
     # The announced time travels with the fact so a replay decides the lapse the same way
     # even if the live is rescheduled afterwards.
-    event = IncomingEvent(id=f"system:{live.public_id}:{kind}", type=kind, live=live.public_id,
+    event = IncomingEvent(id=f"{SYSTEM_ID_PREFIX}{live.public_id}:{kind}", type=kind, live=live.public_id,
                           viewer="system", promoter=None, order=None, amount=None, count=None,
                           at=at, touchpoint=None,
                           attrs={"announced_at": live.announced_at.isoformat()})

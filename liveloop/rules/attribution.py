@@ -26,6 +26,8 @@ MODES = (FIRST_TOUCH, LAST_TOUCH)
 LAPSE_AFTER = timedelta(hours=1)
 
 SCHEDULED, LIVE, ENDED, CANCELLED = "scheduled", "live", "ended", "cancelled"
+STATE_WORDS = {SCHEDULED: "scheduled", LIVE: "on air", ENDED: "ended", CANCELLED: "cancelled"}
+VERBS = {"live_started": "start", "live_ended": "end", "live_cancelled": "be cancelled"}
 TRANSITIONS = {
     "live_started": ({SCHEDULED}, LIVE),
     "live_ended": ({LIVE}, ENDED),
@@ -210,7 +212,7 @@ class Attribution:
     def _transition(self, fact: Fact, live: LiveState) -> None:
         allowed_from, to = TRANSITIONS[fact.type]
         if live.state not in allowed_from:
-            raise Rejected(f"a {live.state} live cannot become {to}")
+            raise Rejected(f"the live is {STATE_WORDS[live.state]}: it cannot {VERBS[fact.type]}")
         live.state = to
         self.changed_lives.add(fact.live)
         if to == LIVE:

@@ -14,6 +14,7 @@ EVENT_TYPES = frozenset({
 })
 # Written by Liveloop itself when an operator changes a live's state; never accepted from producers.
 SYSTEM_TYPES = frozenset({"live_started", "live_ended", "live_cancelled"})
+SYSTEM_ID_PREFIX = "system:"  # ids of SYSTEM_TYPES events; a producer's id could otherwise block them
 ORDER_TYPES = frozenset({"order_paid", "order_refund"})
 TOUCHPOINTS = frozenset({
     "article", "short_video", "moments", "community", "wecom",
@@ -104,6 +105,8 @@ def parse_event(raw, now: datetime) -> IncomingEvent:
     if unknown:
         raise EventError(f"{sorted(unknown)[0]}: unknown field")
     event_id = _text(raw, "id", MAX_ID, True)
+    if event_id.startswith(SYSTEM_ID_PREFIX):
+        raise EventError(f"id: the prefix {SYSTEM_ID_PREFIX!r} is reserved for Liveloop's own events")
     kind = raw.get("type")
     if kind not in EVENT_TYPES:
         raise EventError(f"type: unknown type {kind!r}" if kind is not None else "type: required")

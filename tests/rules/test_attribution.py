@@ -255,13 +255,13 @@ def test_live_transitions():
 
 
 @pytest.mark.parametrize("path, kind, message", [
-    ((), "live_ended", "a scheduled live cannot become ended"),
-    (("live_started",), "live_started", "a live live cannot become live"),
-    (("live_started",), "live_cancelled", "a live live cannot become cancelled"),
-    (("live_started", "live_ended"), "live_started", "a ended live cannot become live"),
-    (("live_started", "live_ended"), "live_cancelled", "a ended live cannot become cancelled"),
-    (("live_cancelled",), "live_started", "a cancelled live cannot become live"),
-    (("live_cancelled",), "live_cancelled", "a cancelled live cannot become cancelled"),
+    ((), "live_ended", "the live is scheduled: it cannot end"),
+    (("live_started",), "live_started", "the live is on air: it cannot start"),
+    (("live_started",), "live_cancelled", "the live is on air: it cannot be cancelled"),
+    (("live_started", "live_ended"), "live_started", "the live is ended: it cannot start"),
+    (("live_started", "live_ended"), "live_cancelled", "the live is ended: it cannot be cancelled"),
+    (("live_cancelled",), "live_started", "the live is cancelled: it cannot start"),
+    (("live_cancelled",), "live_cancelled", "the live is cancelled: it cannot be cancelled"),
 ])
 def test_invalid_transitions_are_rejected(path, kind, message):
     attribution = engine()

@@ -281,3 +281,7 @@ def test_event_must_be_an_object(value):
 ])
 def test_every_error_names_its_field(event, field):
     assert refused(event).startswith(f"{field}: ")
+
+
+def test_ids_with_the_system_prefix_are_reserved():
+    assert refused(raw(id="system:L1:live_started")).startswith("id: the prefix 'system:' is reserved")
