@@ -339,3 +339,9 @@ def test_every_string_is_translated_and_compiled():
             assert msgstr, f"untranslated: {msgid}"
             # gettext reads the compiled .mo: a mismatch means compilemessages was not run.
             assert translation.gettext(msgid) == msgstr, msgid
+
+
+def test_an_english_browser_still_gets_chinese_until_the_switch(client, db):
+    # Operators' phones may be set to English; Chinese stays the default unless chosen.
+    html = client.get("/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "登录" in html
