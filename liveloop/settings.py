@@ -55,12 +55,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_htmx",
     "ninja",  # serves the API docs page's Swagger UI from our own static files, not a CDN
     "liveloop.orgs",
     "liveloop.lives",
     "liveloop.promoters",
     "liveloop.events",
     "liveloop.analytics",
+    "liveloop.notify",
     "liveloop.web",
 ]
 
@@ -73,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

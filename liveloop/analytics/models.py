@@ -35,3 +35,23 @@ class LiveStats(TenantModel):
     peak_online = models.BigIntegerField(default=0)
     # Went live more than an hour after the announced time: reservations lapsed (kept, flagged).
     reservations_lapsed = models.BooleanField(default=False)
+
+
+class LiveMinute(TenantModel):
+    """Derived: the same figure changes as PromoterStats, bucketed by the minute of the event's
+    `at` (UTC). Charts and the real-time view read these rows, never the log. Reservations are
+    the net change in that minute; a live's cancellation reset is not a flow and is not here."""
+    live = models.ForeignKey("lives.Live", on_delete=models.CASCADE, related_name="+")
+    minute = models.DateTimeField()
+    reservations = models.BigIntegerField(default=0)
+    entered = models.BigIntegerField(default=0)
+    buyers = models.BigIntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
+    gmv = models.BigIntegerField(default=0)
+    refunded = models.BigIntegerField(default=0)
+    follows = models.BigIntegerField(default=0)
+    captures = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "live", "minute"],
+                                               name="liveminute_org_live_minute")]

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 import orjson
 from django.db import connection, transaction
 
-from liveloop.analytics.models import LiveStats, PromoterStats
+from liveloop.analytics.models import LiveMinute, LiveStats, PromoterStats
 from liveloop.events.models import Event, LiveViewer, Order
 from liveloop.lives.models import Live
 from liveloop.promoters.models import Enrolment
@@ -115,7 +115,7 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
     for chunk in _chunks(codes):
         members.update({(live_id, code): promoter_id for live_id, code, promoter_id in
                         Enrolment.objects.for_org(org)
-                        .filter(programme__live_id__in=live_ids, promoter__code__in=chunk)
+                        .filter(programme__live_id__in=live_ids, promoter__code__in=chunk, active=True)
                         .values_list("programme__live_id", "promoter__code", "promoter_id")})
 
     viewer_ids = {e.viewer for _, e in events if e.live in lives}
@@ -208,6 +208,10 @@ def write_state(org, attribution: Attribution, known_viewers: dict, known_orders
             where=f"t.org_id = {int(org.pk)} AND t.live_id = v.live_id AND "
                   "(t.promoter_id = v.promoter_id OR (t.promoter_id IS NULL AND v.promoter_id IS NULL))")
 
+    minutes = [(live_id, adapt_time(minute), *delta)
+               for (live_id, minute), delta in attribution.minutes.items() if any(delta)]
+    _add_minutes(org, minutes)
+
     for live_id in attribution.reset_lives:
         PromoterStats.objects.for_org(org).filter(live_id=live_id).update(reservations=0)
         LiveViewer.objects.for_org(org).filter(live_id=live_id, reserved=True).update(
@@ -272,3 +276,24 @@ def _update(model, types: dict[str, str], rows, *, sets: str, where: str) -> Non
             # SQLite prepares this once and runs it per row (UPDATE … FROM needs SQLite ≥ 3.33).
             cursor.executemany(f"WITH v ({', '.join(columns)}) AS (VALUES ({', '.join(['%s'] * len(columns))})) "
                                f"UPDATE {table} AS t SET {sets} FROM v WHERE {where}", rows)
+
+
+def _add_minutes(org, rows) -> None:
+    """Add per-minute deltas, creating the minute's row when it is the first event in it."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(LiveMinute._meta.db_table)
+    columns = ("live_id", "minute", *FIGURES)
+    adds = ", ".join(f"{f} = {table}.{f} + excluded.{f}" for f in FIGURES)
+    conflict = f"ON CONFLICT (org_id, live_id, minute) DO UPDATE SET {adds}"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            types = ("bigint", "timestamptz", *["bigint"] * len(FIGURES))
+            arrays = ", ".join(f"CAST(%s AS {t}[])" for t in types)
+            cursor.execute(f"INSERT INTO {table} (org_id, {', '.join(columns)}) "
+                           f"SELECT {int(org.pk)}, * FROM unnest({arrays}) {conflict}",
+                           [list(column) for column in zip(*rows)])
+        else:
+            cursor.executemany(f"INSERT INTO {table} (org_id, {', '.join(columns)}) "
+                               f"VALUES ({int(org.pk)}, {', '.join(['%s'] * len(columns))}) {conflict}",
+                               rows)

@@ -10,7 +10,7 @@ from typing import Callable
 
 from django.db import transaction
 
-from liveloop.analytics.models import LiveStats, PromoterStats
+from liveloop.analytics.models import LiveMinute, LiveStats, PromoterStats
 from liveloop.events.ingest import _lock_org
 from liveloop.events.models import Event, LiveViewer, Order
 from liveloop.lives.models import Live
@@ -53,11 +53,13 @@ def _stored(org):
         "order", "live_id", "viewer", "promoter_id", "paid", "refunded")}
     lives = {r[0]: tuple(r[1:]) for r in LiveStats.objects.for_org(org).values_list(
         "live_id", "live__state", "peak_online", "reservations_lapsed")}
-    return stats, viewers, orders, lives
+    minutes = {(r[0], r[1]): list(r[2:]) for r in
+               LiveMinute.objects.for_org(org).values_list("live_id", "minute", *FIGURES)}
+    return stats, viewers, orders, lives, minutes
 
 
 def differences(org, attribution: Attribution) -> list[str]:
-    stats, viewers, orders, lives = _stored(org)
+    stats, viewers, orders, lives, minutes = _stored(org)
     names = dict(Live.objects.for_org(org).values_list("pk", "public_id"))
     codes = dict(Promoter.objects.for_org(org).values_list("pk", "code"))
     found = []
@@ -82,6 +84,12 @@ def differences(org, attribution: Attribution) -> list[str]:
     for key in set(orders) | set(replayed_orders):
         if orders.get(key) != replayed_orders.get(key):
             found.append(f"order {key}: stored {orders.get(key)}, replay {replayed_orders.get(key)}")
+    replayed_minutes = {k: v for k, v in attribution.minutes.items() if any(v)}
+    stored_minutes = {k: v for k, v in minutes.items() if any(v)}
+    for key in sorted(set(stored_minutes) | set(replayed_minutes)):
+        if stored_minutes.get(key) != replayed_minutes.get(key):
+            found.append(f"live {names.get(key[0])} minute {key[1]:%Y-%m-%d %H:%M}Z: stored "
+                         f"{stored_minutes.get(key)}, replay {replayed_minutes.get(key)}")
     for live_id, live in attribution.lives.items():
         replayed = (live.state, live.peak_online, live.lapsed)
         if lives.get(live_id) != replayed:
@@ -105,6 +113,11 @@ def replace(org, attribution: Attribution) -> None:
     Order.objects.bulk_create(
         [Order(org=org, live_id=o.live, order=order_id, viewer=o.viewer, promoter_id=o.promoter,
                paid=o.paid, refunded=o.refunded) for order_id, o in attribution.orders.items()],
+        batch_size=2000)
+    LiveMinute.objects.for_org(org).delete()
+    LiveMinute.objects.bulk_create(
+        [LiveMinute(org=org, live_id=live_id, minute=minute, **dict(zip(FIGURES, figures)))
+         for (live_id, minute), figures in attribution.minutes.items() if any(figures)],
         batch_size=2000)
     rows = list(PromoterStats.objects.for_org(org))
     for row in rows:

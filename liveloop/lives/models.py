@@ -34,6 +34,9 @@ class Live(TenantModel):
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lives")
     title = models.CharField(max_length=120)
     announced_at = models.DateTimeField()
+    # The platform's own preview (直播预告) link that viewers reserve on; the invite page hands
+    # them on to it after recording which promoter brought them.
+    preview_url = models.URLField(max_length=500, blank=True, default="")
     # State changes are facts in the event log (live_started…); these columns mirror them.
     state = models.CharField(max_length=10, choices=STATES, default=attribution.SCHEDULED)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -5,8 +5,10 @@ from django.db import transaction
 
 from liveloop.analytics.models import LiveStats, PromoterStats
 from liveloop.events.ingest import apply_events
+from liveloop.events.models import LiveViewer
 from liveloop.lives.models import Account, Live, new_public_id
-from liveloop.promoters.models import Programme
+from liveloop.notify.models import Notice
+from liveloop.promoters.models import JoinCode, Programme
 from liveloop.rules.events import SYSTEM_ID_PREFIX, IncomingEvent
 
 
@@ -20,7 +22,8 @@ def create_live(org, *, account: Account, title: str, announced_at: datetime,
     public_id = public_id or _free_public_id()
     live = Live.objects.create(org=org, account=account, title=title, announced_at=announced_at,
                                public_id=public_id)
-    Programme.objects.create(org=org, live=live, **programme)
+    programme = Programme.objects.create(org=org, live=live, **programme)
+    JoinCode.objects.create(org=org, programme=programme)  # the recruit QR: many people, one code
     LiveStats.objects.create(org=org, live=live)
     PromoterStats.objects.create(org=org, live=live, promoter=None)
     return live
@@ -41,8 +44,15 @@ def end_live(live: Live, at: datetime | None = None) -> Live:
     return _transition(live, "live_ended", at, ended_at=True)
 
 
+@transaction.atomic
 def cancel_live(live: Live, at: datetime | None = None) -> Live:
-    return _transition(live, "live_cancelled", at, cancelled_at=True)
+    """Cancel a preview: reservations reset to zero and every reserver is queued a notice."""
+    reservers = list(LiveViewer.objects.for_org(live.org).filter(live=live, reserved=True)
+                     .values_list("viewer", flat=True))
+    live = _transition(live, "live_cancelled", at, cancelled_at=True)
+    Notice.objects.bulk_create([Notice(org=live.org, kind=Notice.LIVE_CANCELLED, live=live, recipient=viewer)
+                                for viewer in reservers], ignore_conflicts=True)
+    return live
 
 
 @transaction.atomic

@@ -76,7 +76,29 @@ class Enrolment(TenantModel):
     programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="enrolments")
     promoter = models.ForeignKey(Promoter, on_delete=models.CASCADE, related_name="enrolments")
     joined_at = models.DateTimeField(auto_now_add=True)
+    # A disabled promoter keeps their row and past credit; new events naming their code are
+    # no longer attributed to them (ingest resolves active enrolments only).
+    active = models.BooleanField(default=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "programme", "promoter"],
                                                name="enrolment_org_programme_promoter")]
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class JoinCode(TenantModel):
+    """A way into a programme: the recruit QR (many people, 多人码) or a one-person invite
+    code (单人码) that is used up by the first person who joins with it."""
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="join_codes")
+    # Global: the join link carries only this token.
+    token = models.CharField(max_length=32, unique=True, default=new_token)
+    single_use = models.BooleanField(default=False)
+    used_by = models.ForeignKey(Promoter, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)

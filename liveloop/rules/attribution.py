@@ -108,6 +108,10 @@ def order_credit(fact_promoter: int | None, viewer: ViewerState, at: datetime,
     return binding_at(viewer, at, binding_days)
 
 
+def minute_of(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
 def _zero() -> list[int]:
     return [0] * len(FIGURES)
 
@@ -119,6 +123,8 @@ class Attribution:
     orders: dict[str, OrderState] = field(default_factory=dict)
     # (live, promoter or None) -> figures: deltas for ingest, totals for a rebuild.
     stats: defaultdict = field(default_factory=lambda: defaultdict(_zero))
+    # (live, minute) -> figures: the same changes bucketed by the minute of the event's `at`.
+    minutes: defaultdict = field(default_factory=lambda: defaultdict(_zero))
     changed_viewers: set = field(default_factory=set)
     changed_orders: set = field(default_factory=set)
     changed_lives: set = field(default_factory=set)
@@ -162,36 +168,35 @@ class Attribution:
             credited = order_credit(fact.promoter, viewer, fact.at, days)
             self.orders[fact.order] = OrderState(fact.live, fact.viewer, credited, fact.amount)
             self.changed_orders.add(fact.order)
-            row = self.stats[(fact.live, credited)]
-            row[ORDERS] += 1
-            row[GMV] += fact.amount
+            self._count(fact, credited, ORDERS, 1)
+            self._count(fact, credited, GMV, fact.amount)
             if not viewer.bought:
                 viewer.bought = True
-                row[BUYERS] += 1
+                self._count(fact, credited, BUYERS, 1)
         else:
             credited = binding_at(viewer, fact.at, days)
             if kind == "reservation":
                 if not viewer.reserved:
                     viewer.reserved = True
                     viewer.reserved_for = credited
-                    self.stats[(fact.live, credited)][RESERVATIONS] += 1
+                    self._count(fact, credited, RESERVATIONS, 1)
             elif kind == "reservation_cancel":
                 if viewer.reserved:
-                    self.stats[(fact.live, viewer.reserved_for)][RESERVATIONS] -= 1
+                    self._count(fact, viewer.reserved_for, RESERVATIONS, -1)
                     viewer.reserved = False
                     viewer.reserved_for = None
             elif kind == "room_enter":
                 if not viewer.entered:
                     viewer.entered = True
-                    self.stats[(fact.live, credited)][ENTERED] += 1
+                    self._count(fact, credited, ENTERED, 1)
             elif kind == "follow":
                 if not viewer.followed:
                     viewer.followed = True
-                    self.stats[(fact.live, credited)][FOLLOWS] += 1
+                    self._count(fact, credited, FOLLOWS, 1)
             elif kind == "capture":
                 if not viewer.captured:
                     viewer.captured = True
-                    self.stats[(fact.live, credited)][CAPTURES] += 1
+                    self._count(fact, credited, CAPTURES, 1)
         after = (viewer.bound, viewer.bound_at, viewer.reserved, viewer.reserved_for,
                  viewer.entered, viewer.bought, viewer.followed, viewer.captured)
         if after != before:
@@ -207,7 +212,13 @@ class Attribution:
             raise Rejected(f"refund exceeds amount paid ({order.paid})")
         order.refunded += fact.amount
         self.changed_orders.add(fact.order)
-        self.stats[(fact.live, order.promoter)][REFUNDED] += fact.amount
+        self._count(fact, order.promoter, REFUNDED, fact.amount)
+
+    def _count(self, fact: Fact, promoter: int | None, figure: int, amount: int) -> None:
+        self.stats[(fact.live, promoter)][figure] += amount
+        # The same change in the minute it happened, for charts and the real-time view. A
+        # cancelled live's reset is not a flow and stays out of the minutes.
+        self.minutes[(fact.live, minute_of(fact.at))][figure] += amount
 
     def _transition(self, fact: Fact, live: LiveState) -> None:
         allowed_from, to = TRANSITIONS[fact.type]

@@ -1,0 +1,56 @@
+"""The per-minute figures, the recruit code, disabled promoters and the cancel notices."""
+from datetime import timedelta
+
+from liveloop.analytics.models import LiveMinute
+from liveloop.analytics.queries import live_summary
+from liveloop.lives.services import cancel_live
+from liveloop.notify.models import Notice
+from liveloop.promoters.models import Enrolment, JoinCode
+from liveloop.rules.attribution import FIGURES
+from tests.conftest import EVENING, event
+
+
+def test_minutes_add_up_to_the_live_and_sit_in_the_minute_of_at(brand):
+    live = brand.live(promoters=["A"])
+    L = live.public_id
+    first, later = EVENING + timedelta(seconds=5), EVENING + timedelta(minutes=7, seconds=59)
+    brand.send([event("r1", "reservation", L, "V1", promoter="A", at=first),
+                event("r2", "reservation", L, "V2", at=first),
+                event("e1", "room_enter", L, "V1", at=later),
+                event("o1", "order_paid", L, "V1", order="O1", amount=12900, at=later),
+                event("f1", "order_refund", L, "V1", order="O1", amount=900, at=later)])
+    rows = {row.minute: row for row in LiveMinute.objects.for_org(brand.org).filter(live=live)}
+    assert set(rows) == {EVENING, EVENING + timedelta(minutes=7)}
+    assert rows[EVENING].reservations == 2
+    assert (rows[EVENING + timedelta(minutes=7)].gmv, rows[EVENING + timedelta(minutes=7)].refunded) == (12900, 900)
+    summary = live_summary(live)
+    for figure in FIGURES:
+        assert sum(getattr(row, figure) for row in rows.values()) == summary[figure]
+
+
+def test_a_live_gets_a_recruit_code_for_many_people(brand):
+    live = brand.live()
+    code = JoinCode.objects.for_org(brand.org).get(programme__live=live)
+    assert not code.single_use and len(code.token) >= 16
+
+
+def test_a_disabled_promoter_is_no_longer_credited(brand):
+    live = brand.live(promoters=["A"])
+    L = live.public_id
+    brand.send([event("r1", "reservation", L, "V1", promoter="A")])
+    Enrolment.objects.for_org(brand.org).update(active=False)
+    body = brand.send([event("r2", "reservation", L, "V2", promoter="A")]).json()
+    assert body["accepted"] == 1 and body["notes"][0]["id"] == "r2"
+    assert live_summary(live)["reservations"] == 2
+
+
+def test_cancelling_queues_one_notice_per_reserver(brand):
+    live = brand.live(promoters=["A"])
+    L = live.public_id
+    brand.send([event("r1", "reservation", L, "V1", promoter="A"), event("r2", "reservation", L, "V2"),
+                event("r3", "reservation", L, "V3"), event("c3", "reservation_cancel", L, "V3")])
+    cancel_live(live, at=EVENING - timedelta(hours=2))
+    notices = Notice.objects.for_org(brand.org).filter(live=live)
+    assert sorted(notices.values_list("recipient", flat=True)) == ["V1", "V2"]
+    assert set(notices.values_list("kind", "state")) == {(Notice.LIVE_CANCELLED, Notice.QUEUED)}
+    assert live_summary(live)["reservations"] == 0
