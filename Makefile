@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: demo test serve bench check lock clean
+.PHONY: demo test e2e serve bench check lock clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ check: $(DEV)
 
 test: check
 	$(PY) -m pytest
+
+# Only the browser tests (they also run in `make test`); screenshots land in test-results/.
+e2e: $(DEV)
+	$(PY) -m pytest -m e2e tests/e2e
 
 bench: $(DEV)
 	$(PY) bench/ingest.py

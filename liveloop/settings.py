@@ -147,6 +147,10 @@ INGEST_MAX_EVENTS = 1000
 INGEST_MAX_BYTES = 4 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BYTES
 
+# Promoter posters draw Chinese with this font ("path" or "path#index" for a .ttc); empty finds
+# Noto Sans CJK SC through fontconfig, then the pinned cvttf_NotoSansCJK_Regular package.
+LIVELOOP_CJK_FONT = env_str("LIVELOOP_CJK_FONT", "")
+
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SESSION_COOKIE_HTTPONLY = True

@@ -4,5 +4,6 @@ from liveloop.api import api
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("", include("liveloop.web.phone.urls")),
     path("", include("liveloop.web.urls")),
 ]

@@ -60,3 +60,15 @@ def event(id, type, live, viewer, at=None, **fields):
 def fast_passwords(settings):
     # The default hasher costs ~0.7 s a login; tests check who may log in, not the hash.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    # A request activates its language in the thread; start every test from the default so
+    # no test depends on which page the previous one rendered.
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()

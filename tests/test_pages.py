@@ -7,16 +7,19 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import openpyxl
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 from django.utils import translation
 
 from liveloop.analytics.exports import PROMOTER_COLUMNS
 from liveloop.analytics.queries import promoter_rows
 from liveloop.api.lives import PromoterRow
+from liveloop.lives.models import Account, Live
 from liveloop.lives.services import cancel_live, end_live, start_live
-from liveloop.orgs.models import Member
-from liveloop.orgs.services import add_member
+from liveloop.orgs.models import Member, Organisation
+from liveloop.orgs.services import add_member, create_org
 from liveloop.promoters.services import NewPromoter, enrol
 from liveloop.web.templatetags.figures import yuan
 from tests.conftest import EVENING, event
@@ -31,7 +34,9 @@ def page(client, url, **params):
 
 
 def body_rows(html):
-    """The promoter table's body rows, as lists of cell texts."""
+    """The promoter table's (or else the first table's) body rows, as lists of cell texts."""
+    if '<table class="data promoters">' in html:
+        html = html.split('<table class="data promoters">', 1)[1]
     tbody = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
     return [[re.sub(r"<[^>]+>", "", cell).strip()
              for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
@@ -127,6 +132,37 @@ def test_the_session_chooses_among_several_organisations(owner, brand, outsider)
     assert "山茶集的直播" in html and "别家的直播" not in html
 
 
+def _member(org, username, role):
+    add_member(org, username, role, password="another-long-pass")
+    client = Client()
+    client.force_login(Member.objects.get(org=org, user__username=username).user)
+    return client
+
+
+def test_an_agency_member_switches_between_client_brands(db, brand):
+    agency, _ = create_org("星河服务商", kind=Organisation.AGENCY)
+    client_a, _ = create_org("客户甲", agency=agency)
+    client_b, _ = create_org("客户乙", agency=agency)
+    Account.objects.create(org=client_b, name="乙的号")
+    staff = _member(agency, "agent", Member.OPERATOR)
+    html = page(staff, "/")
+    switcher = html.split('id="org-select"', 1)[1].split("</select>", 1)[0]
+    for org in (agency, client_a, client_b):
+        assert f'value="{org.pk}"' in switcher
+    assert f'value="{brand.org.pk}"' not in switcher
+    staff.post("/org/", {"org": client_b.pk})
+    assert staff.post("/lives/new/", {"account": Account.objects.get(org=client_b).pk, "title": "乙的直播",
+                                      "announced_at": "2026-12-01T20:00", "cap": "1000", "mode": "first_touch",
+                                      "binding_days": "30"}).status_code == 302
+    assert Live.objects.get(title="乙的直播").org == client_b
+    # A brand's own member sees only that brand: no switcher at all.
+    own = _member(client_a, "brand-only", Member.OWNER)
+    html = page(own, "/")
+    assert 'id="org-select"' not in html and "客户乙" not in html
+    assert own.post("/org/", {"org": client_b.pk}).status_code == 302
+    assert "客户甲" in page(own, "/") and "客户乙" not in page(own, "/")
+
+
 def test_switching_to_a_foreign_organisation_is_ignored(owner, brand, outsider):
     brand.live(title="山茶集的直播")
     outsider.live(title="别家的直播")
@@ -211,7 +247,7 @@ def test_filter_by_team(owner, ranked):
     url = f"/lives/{ranked.public_id}/"
     html = page(owner, url, team="杭州门店")
     assert codes(html) == ["P2", "P1"]
-    assert UNATTRIBUTED not in html
+    assert UNATTRIBUTED not in [cells[0] for cells in body_rows(html)]
     assert '<option value="杭州门店" selected>' in html and '<option value="上海门店">' in html
     assert codes(page(owner, url, team="杭州门店", sort="name")) == ["P1", "P2"]  # 一号 < 二号
     assert "这场直播的该团队还没有推广员" in page(owner, url, team="没有这个门店")
@@ -257,6 +293,14 @@ def test_csv_page_has_the_rows_of_promoter_rows(owner, brand, ranked):
     api = brand.api.get(f"/api/v1/lives/{ranked.public_id}/promoters", {"format": "csv"})
     assert whole.content == api.content
     assert len(read_csv(whole)) == 4
+
+
+def test_exports_are_complete_past_one_page(owner, brand):
+    live = brand.live()
+    enrol(live.programme, [NewPromoter(name=f"推广员{n}", code=f"C{n:03d}") for n in range(120)])
+    sheet = openpyxl.load_workbook(io.BytesIO(owner.get(f"/lives/{live.public_id}/promoters.xlsx").content)).active
+    assert sheet.max_row == 1 + 121
+    assert len(promoter_rows(live)) == 121
 
 
 def test_csv_columns_are_the_api_row():
@@ -312,22 +356,27 @@ def test_login_page_switches_language_too(client, db):
     assert "Sign in" in html and "Username" in html
 
 
+PO_LINE = re.compile(r'^(msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?) (".*")$')
+
+
 def po_entries(path):
-    """(msgid, msgstr) pairs of a .po file, continuation lines joined."""
+    """The entries of a .po file as dicts keyed msgctxt/msgid/msgid_plural/msgstr/msgstr[n],
+    continuation lines joined; the header (empty msgid) left out."""
     entries, current, field = [], {}, None
     for line in path.read_text(encoding="utf-8").splitlines() + [""]:
-        if line.startswith(("msgid ", "msgstr ")):
-            field, _, literal = line.partition(" ")
-            if field == "msgid" and current:
+        if not line.strip():
+            if current.get("msgid"):
+                assert not current.get("fuzzy"), f"fuzzy entry in the catalogue: {current['msgid']}"
                 entries.append(current)
-                current = {}
-            current[field] = ast.literal_eval(literal)  # C string literals read the same in Python
+            current, field = {}, None
+        elif line.startswith("#,") and "fuzzy" in line:
+            current["fuzzy"] = True
+        elif match := PO_LINE.match(line):
+            field = match.group(1)
+            current[field] = ast.literal_eval(match.group(2))  # C string literals read the same in Python
         elif line.startswith('"') and field:
             current[field] += ast.literal_eval(line)
-        elif line.startswith("#, fuzzy") and current.get("msgid") is not None:
-            raise AssertionError("fuzzy entry in the catalogue")
-    entries.append(current)
-    return [(e["msgid"], e["msgstr"]) for e in entries if e.get("msgid")]
+    return entries
 
 
 def test_every_string_is_translated_and_compiled():
@@ -335,10 +384,19 @@ def test_every_string_is_translated_and_compiled():
     entries = po_entries(po)
     assert len(entries) > 40
     with translation.override("zh-hans"):
-        for msgid, msgstr in entries:
-            assert msgstr, f"untranslated: {msgid}"
+        for entry in entries:
+            msgid, context = entry["msgid"], entry.get("msgctxt")
             # gettext reads the compiled .mo: a mismatch means compilemessages was not run.
-            assert translation.gettext(msgid) == msgstr, msgid
+            if "msgid_plural" in entry:
+                assert entry.get("msgstr[0]"), f"untranslated: {msgid}"
+                plural = entry["msgid_plural"]
+                got = (translation.npgettext(context, msgid, plural, 1) if context
+                       else translation.ngettext(msgid, plural, 1))
+                assert got == entry["msgstr[0]"], msgid
+            else:
+                assert entry.get("msgstr"), f"untranslated: {msgid}"
+                got = translation.pgettext(context, msgid) if context else translation.gettext(msgid)
+                assert got == entry["msgstr"], msgid
 
 
 def test_an_english_browser_still_gets_chinese_until_the_switch(client, db):

@@ -1,11 +1,29 @@
 """Spreadsheet exports of the derived figures, shared by the API and the pages."""
 import csv
+import io
+from decimal import Decimal
 
 from django.http import HttpResponse
+from django.utils.translation import gettext, gettext_lazy as _
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
 
 # The order of the API's PromoterRow; money stays integer fen so spreadsheets sum exactly.
 PROMOTER_COLUMNS = ("promoter", "name", "team", "reservations", "entered", "buyers", "orders",
                     "gmv", "refunded", "net", "follows", "captures")
+MONEY_COLUMNS = frozenset({"gmv", "refunded", "net"})
+
+# The workbook is for people (finance lives in Excel): headers in the reader's language, the
+# same words as the live page's table, money in yuan.
+XLSX_HEADERS = {
+    "promoter": _("Code"), "name": _("Name"), "team": _("Team / store"),
+    "reservations": _("Reservations"), "entered": _("Entered"), "buyers": _("Buyers"),
+    "orders": _("Orders"), "gmv": _("GMV"), "refunded": _("Refunded"), "net": _("Net"),
+    "follows": _("Follows"), "captures": _("Captures"),
+}
+YUAN_FORMAT = "#,##0.00"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def write_promoter_csv(rows, out) -> None:
@@ -22,4 +40,55 @@ def promoter_csv_response(live, rows) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{live.public_id}-promoters.csv"'
     write_promoter_csv(rows, response)
+    return response
+
+
+def yuan(fen: int) -> Decimal:
+    """Integer fen as an exact yuan amount: 12900 → Decimal('129.00'), never through a float."""
+    return Decimal(fen) / 100
+
+
+def _text(sheet, value) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=value)
+    # openpyxl reads a string starting with "=" as a formula: a promoter named "=HYPERLINK(…)"
+    # must stay text in the finance team's spreadsheet.
+    if isinstance(value, str):
+        cell.data_type = "s"
+    return cell
+
+
+def promoter_workbook(live, rows) -> bytes:
+    """One sheet: the promoter rows (unattributed first, labelled), headers translated."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(live.public_id)
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    header = []
+    for column in PROMOTER_COLUMNS:
+        cell = _text(sheet, str(XLSX_HEADERS[column]))
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    unattributed = gettext("Natural traffic (unattributed)")
+    for row in rows:
+        cells = []
+        for column in PROMOTER_COLUMNS:
+            value = row[column]
+            if column in MONEY_COLUMNS:
+                cell = WriteOnlyCell(sheet, value=yuan(value))
+                cell.number_format = YUAN_FORMAT
+            elif column == "name" and row["promoter"] is None:
+                cell = _text(sheet, unattributed)
+            else:
+                cell = _text(sheet, "" if value is None else value)
+            cells.append(cell)
+        sheet.append(cells)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def promoter_xlsx_response(live, rows) -> HttpResponse:
+    response = HttpResponse(promoter_workbook(live, rows), content_type=XLSX_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{live.public_id}-promoters.xlsx"'
     return response

@@ -1,10 +1,15 @@
 """Reads for pages, API and exports: small derived tables only, never a scan of the log."""
-from django.db.models import F, Sum
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
 
 from liveloop.analytics.models import LiveStats, PromoterStats
+from liveloop.lives.models import Account, Live
 from liveloop.rules.attribution import FIGURES
 
 SORTABLE = (*FIGURES, "net", "code", "name", "team")
+ROLLUP_FIGURES = (*FIGURES, "net")
 
 
 def live_summary(live) -> dict:
@@ -18,23 +23,136 @@ def live_summary(live) -> dict:
     return figures
 
 
-def promoter_rows(live, sort: str = "-reservations", team: str | None = None):
-    """One dict per promoter of the live, plus the unattributed row (promoter None) first."""
+def _row(values: dict) -> dict:
+    return {"promoter": values["promoter__code"], "name": values["promoter__name"],
+            "team": values["promoter__team__name"],
+            **{name: values[name] for name in ROLLUP_FIGURES}}
+
+
+class PromoterTable:
+    """The promoter rows of one live as a sliceable sequence: a Paginator reads count() and
+    one page (LIMIT/OFFSET at the database), an export iterates them all."""
+
+    def __init__(self, queryset):
+        self.queryset = queryset
+
+    def count(self) -> int:
+        return self.queryset.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [_row(values) for values in self.queryset[index]]
+        return _row(self.queryset[index])
+
+    def __iter__(self):
+        return (_row(values) for values in self.queryset.iterator(chunk_size=2000))
+
+
+def promoter_table(live, sort: str = "-reservations", team: str | None = None,
+                   search: str | None = None) -> PromoterTable:
+    """Promoters of the live plus the unattributed row (promoter None), which comes first.
+
+    `search` keeps promoters whose code or name contains it (any case); like a team filter it
+    leaves the unattributed row out, since that row has neither.
+    """
     field = sort.lstrip("-")
     if field not in SORTABLE:
         raise ValueError(f"sort: one of {', '.join(SORTABLE)} (prefix - for descending)")
     order = {"code": "promoter__code", "name": "promoter__name", "team": "promoter__team__name"}.get(field, field)
     qs = (PromoterStats.objects.for_org(live.org).filter(live=live)
-          .annotate(net=F("gmv") - F("refunded"))
+          .annotate(net=F("gmv") - F("refunded"),
+                    attributed=Case(When(promoter__isnull=True, then=Value(0)), default=Value(1),
+                                    output_field=IntegerField()))
           .values("promoter_id", "promoter__code", "promoter__name", "promoter__team__name",
                   "net", *FIGURES))
     if team:
         qs = qs.filter(promoter__team__name=team)
-    qs = qs.order_by(f"-{order}" if sort.startswith("-") else order, "promoter__code")
-    rows = []
-    for row in qs:
-        rows.append({"promoter": row["promoter__code"], "name": row["promoter__name"],
-                     "team": row["promoter__team__name"],
-                     **{name: row[name] for name in (*FIGURES, "net")}})
-    rows.sort(key=lambda r: r["promoter"] is not None)  # unattributed first; stable keeps the order
+    if search:
+        qs = qs.filter(Q(promoter__code__icontains=search) | Q(promoter__name__icontains=search))
+    qs = qs.order_by("attributed", f"-{order}" if sort.startswith("-") else order, "promoter__code")
+    return PromoterTable(qs)
+
+
+def promoter_rows(live, sort: str = "-reservations", team: str | None = None,
+                  search: str | None = None) -> list[dict]:
+    """One dict per promoter of the live, plus the unattributed row (promoter None) first."""
+    return list(promoter_table(live, sort=sort, team=team, search=search))
+
+
+def _sums(rows: dict) -> dict:
+    figures = {name: rows.get(name) or 0 for name in FIGURES}
+    figures["net"] = figures["gmv"] - figures["refunded"]
+    return figures
+
+
+def team_rollup(live) -> dict:
+    """The live's figures by team/store: {"teams": [...], "no_team": row|None, "unattributed": row}.
+
+    Each team row has team, region, promoters (enrolled) and every figure plus net. Promoters
+    without a team are their own row; the unattributed row (natural traffic) is kept apart, so
+    teams + no_team + unattributed add up to live_summary.
+    """
+    stats = PromoterStats.objects.for_org(live.org).filter(live=live)
+    sums = {name: Sum(name) for name in FIGURES}
+    grouped = (stats.filter(promoter__isnull=False)
+               .values("promoter__team_id", "promoter__team__name", "promoter__team__region")
+               .annotate(promoters=Count("pk"), **sums)
+               .order_by("promoter__team__name"))
+    teams, no_team = [], None
+    for values in grouped:
+        row = {"team": values["promoter__team__name"], "region": values["promoter__team__region"] or "",
+               "promoters": values["promoters"], **_sums(values)}
+        if values["promoter__team_id"] is None:
+            no_team = row
+        else:
+            teams.append(row)
+    teams.sort(key=lambda row: (-row["net"], -row["reservations"], row["team"]))
+    unattributed = _sums(stats.filter(promoter__isnull=True).aggregate(**sums))
+    return {"teams": teams, "no_team": no_team, "unattributed": unattributed}
+
+
+def account_rollup(org, since: datetime | None = None, until: datetime | None = None) -> list[dict]:
+    """Per broadcasting account: its lives (announced in [since, until) when given) and the sum
+    of their figures. Accounts without a live in the range are listed with zeros."""
+    lives = Live.objects.for_org(org)
+    if since is not None:
+        lives = lives.filter(announced_at__gte=since)
+    if until is not None:
+        lives = lives.filter(announced_at__lt=until)
+    counts = dict(lives.order_by().values("account").annotate(n=Count("pk")).values_list("account", "n"))
+    figures = {values["live__account"]: values for values in
+               PromoterStats.objects.for_org(org).filter(live__in=lives.values("pk"))
+               .order_by().values("live__account").annotate(**{name: Sum(name) for name in FIGURES})}
+    rows = [{"account": account, "name": account.name, "lives": counts.get(account.pk, 0),
+             **_sums(figures.get(account.pk, {}))}
+            for account in Account.objects.for_org(org).order_by("name")]
+    rows.sort(key=lambda row: (-row["net"], -row["lives"], row["name"]))
     return rows
+
+
+PERCENT = Decimal("0.1")
+
+
+def rate(part: int, whole: int) -> Decimal | None:
+    """part / whole as a percentage to one decimal (half up); None when whole is zero."""
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(PERCENT, rounding=ROUND_HALF_UP)
+
+
+def funnel(summary: dict) -> list[dict]:
+    """Reservations → entered → buyers, each step with its rate from the step before.
+
+    Entered can pass reservations (public traffic enters without reserving), so a step rate
+    above 100% is a fact, not an error.
+    """
+    steps, previous = [], None
+    for key in ("reservations", "entered", "buyers"):
+        value = summary[key]
+        steps.append({"key": key, "value": value,
+                      "rate": None if previous is None else rate(value, previous)})
+        previous = value
+    return steps

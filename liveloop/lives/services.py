@@ -9,6 +9,7 @@ from liveloop.events.models import LiveViewer
 from liveloop.lives.models import Account, Live, new_public_id
 from liveloop.notify.models import Notice
 from liveloop.promoters.models import JoinCode, Programme
+from liveloop.rules.attribution import SCHEDULED
 from liveloop.rules.events import SYSTEM_ID_PREFIX, IncomingEvent
 
 
@@ -18,14 +19,24 @@ class TransitionError(Exception):
 
 @transaction.atomic
 def create_live(org, *, account: Account, title: str, announced_at: datetime,
-                public_id: str | None = None, **programme) -> Live:
+                public_id: str | None = None, preview_url: str = "", **programme) -> Live:
     public_id = public_id or _free_public_id()
     live = Live.objects.create(org=org, account=account, title=title, announced_at=announced_at,
-                               public_id=public_id)
+                               public_id=public_id, preview_url=preview_url)
     programme = Programme.objects.create(org=org, live=live, **programme)
     JoinCode.objects.create(org=org, programme=programme)  # the recruit QR: many people, one code
     LiveStats.objects.create(org=org, live=live)
     PromoterStats.objects.create(org=org, live=live, promoter=None)
+    return live
+
+
+def update_live(live: Live, *, title: str, announced_at: datetime, preview_url: str) -> Live:
+    """Edit a preview before it airs. The state and its facts are not touched: a lapse is
+    decided from the announced time carried by the live_started event itself."""
+    if live.state != SCHEDULED:
+        raise TransitionError(f"only a scheduled live can be edited (this one is {live.state})")
+    live.title, live.announced_at, live.preview_url = title, announced_at, preview_url
+    live.save(update_fields=["title", "announced_at", "preview_url"])
     return live
 
 

@@ -1,10 +1,13 @@
 """Joining a live's programme: one person, one code in the organisation, at most `cap` a live."""
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from django.db import transaction
 
 from liveloop.analytics.models import PromoterStats
-from liveloop.promoters.models import Enrolment, Programme, Promoter, Team, new_code
+from liveloop.promoters.models import Enrolment, JoinCode, Programme, Promoter, Team, new_code
+
+MAX_INVITE_CODES = 50  # one request's worth of one-person codes: a page of QR codes to hand out
 
 
 class EnrolmentError(Exception):
@@ -69,3 +72,47 @@ def _free_code(org) -> str:
         code = new_code()
         if not Promoter.objects.for_org(org).filter(code=code).exists():
             return code
+
+
+def recruit_code(programme: Programme) -> JoinCode:
+    """The programme's recruit QR code (多人码); made here for a live created before codes existed."""
+    code = (JoinCode.objects.filter(programme=programme, single_use=False, revoked_at__isnull=True)
+            .order_by("pk").first())
+    return code or JoinCode.objects.create(org=programme.org, programme=programme)
+
+
+def set_recruiting(programme: Programme, is_open: bool) -> Programme:
+    """Close or reopen recruiting: a closed programme's join links answer "closed"."""
+    Programme.objects.filter(pk=programme.pk).update(is_open=is_open)
+    programme.is_open = is_open
+    return programme
+
+
+def set_active(enrolment: Enrolment, active: bool) -> Enrolment:
+    """Disable or re-enable a promoter in one live. A disabled promoter keeps past credit and
+    their place against the cap; events naming their code from now on are not credited to them."""
+    if enrolment.active != active:
+        enrolment.active = active
+        enrolment.disabled_at = None if active else datetime.now(timezone.utc)
+        enrolment.save(update_fields=["active", "disabled_at"])
+    return enrolment
+
+
+@transaction.atomic
+def create_invite_codes(programme: Programme, count: int) -> list[JoinCode]:
+    """`count` one-person codes (单人码): each lets the first person who joins with it in."""
+    if not 1 <= count <= MAX_INVITE_CODES:
+        raise EnrolmentError(f"between 1 and {MAX_INVITE_CODES} codes at a time")
+    return [JoinCode.objects.create(org=programme.org, programme=programme, single_use=True)
+            for _ in range(count)]
+
+
+def revoke_invite_code(code: JoinCode) -> JoinCode:
+    """Withdraw an unused one-person code; a used one already did its job and stays as a record."""
+    revoked = (JoinCode.objects.filter(pk=code.pk, single_use=True, used_by__isnull=True,
+                                       used_at__isnull=True, revoked_at__isnull=True)
+               .update(revoked_at=datetime.now(timezone.utc)))
+    code.refresh_from_db()
+    if not revoked and code.revoked_at is None:
+        raise EnrolmentError("only an unused one-person code can be revoked")
+    return code

@@ -1,11 +1,21 @@
 """Reads the operator pages need beyond analytics.queries; every one scoped by organisation."""
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum, Value
+import calendar
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from liveloop.analytics.models import PromoterStats
+from liveloop.events.models import LiveViewer
 from liveloop.lives.models import Live
-from liveloop.promoters.models import Enrolment, Team
+from liveloop.notify.models import Notice
+from liveloop.orgs.models import ApiKey, Member
+from liveloop.promoters.models import Enrolment, JoinCode, Programme, Team
 from liveloop.rules.attribution import CANCELLED, ENDED, LIVE, SCHEDULED
 
 
@@ -32,9 +42,120 @@ def lives_overview(org):
 
 def live_of(org, public_id: str) -> Live:
     """The organisation's live, or 404 — also for another organisation's id."""
-    return get_object_or_404(Live.objects.for_org(org).select_related("account", "stats"),
+    return get_object_or_404(Live.objects.for_org(org).select_related("account", "stats", "programme"),
                              public_id=public_id)
 
 
 def team_names(org) -> list[str]:
     return list(Team.objects.for_org(org).order_by("name").values_list("name", flat=True))
+
+
+def reservers(live) -> int:
+    """Viewers holding a reservation now: the people a cancellation would notify."""
+    return LiveViewer.objects.for_org(live.org).filter(live=live, reserved=True).count()
+
+
+def notices_queued(live) -> int:
+    return Notice.objects.for_org(live.org).filter(live=live, kind=Notice.LIVE_CANCELLED).count()
+
+
+# The calendar
+
+@dataclass
+class Day:
+    date: date
+    in_month: bool
+    today: bool
+    lives: list = field(default_factory=list)
+
+
+@dataclass
+class Month:
+    first: date
+    weeks: list[list[Day]]
+
+    @property
+    def previous(self) -> str:
+        return (self.first - timedelta(days=1)).strftime("%Y-%m")
+
+    @property
+    def next(self) -> str:
+        return (self.first + timedelta(days=31)).replace(day=1).strftime("%Y-%m")
+
+
+def parse_month(raw: str | None, today: date) -> date:
+    """"2026-11" → date(2026, 11, 1); anything else (or a year far off) → this month."""
+    try:
+        year, month = (int(part) for part in (raw or "").split("-"))
+        if 2000 <= year <= 2999:  # keeps the grid and its prev/next links inside what dates can hold
+            return date(year, month, 1)
+    except ValueError:
+        pass
+    return today.replace(day=1)
+
+
+def month_calendar(org, raw_month: str | None) -> Month:
+    """The weeks (Monday first) around a month with each day's lives, in the organisation's zone."""
+    zone = ZoneInfo(org.timezone)
+    today = timezone.localtime(timezone.now(), zone).date()
+    first = parse_month(raw_month, today)
+    weeks = calendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
+    start = datetime.combine(weeks[0][0], time(), tzinfo=zone)
+    end = datetime.combine(weeks[-1][-1] + timedelta(days=1), time(), tzinfo=zone)
+    by_day = defaultdict(list)
+    for live in (Live.objects.for_org(org).select_related("account")
+                 .filter(announced_at__gte=start, announced_at__lt=end).order_by("announced_at", "pk")):
+        by_day[timezone.localtime(live.announced_at, zone).date()].append(live)
+    return Month(first, [[Day(day, day.month == first.month, day == today, by_day[day]) for day in week]
+                         for week in weeks])
+
+
+# The programme page
+
+def programme_of(org, public_id: str) -> Programme:
+    return get_object_or_404(Programme.objects.for_org(org).select_related("live", "live__account"),
+                             live__public_id=public_id)
+
+
+def enrolment_counts(programme) -> dict:
+    return programme.enrolments.aggregate(enrolled=Count("pk"), disabled=Count("pk", filter=Q(active=False)))
+
+
+def enrolments(programme, search: str | None = None):
+    qs = (Enrolment.objects.for_org(programme.org).filter(programme=programme)
+          .select_related("promoter", "promoter__team").order_by("promoter__code"))
+    if search:
+        qs = qs.filter(Q(promoter__code__icontains=search) | Q(promoter__name__icontains=search))
+    return qs
+
+
+def enrolment_of(programme, code: str) -> Enrolment:
+    return get_object_or_404(Enrolment.objects.for_org(programme.org).select_related("promoter", "promoter__team"),
+                             programme=programme, promoter__code=code)
+
+
+def invite_codes(programme):
+    return (JoinCode.objects.for_org(programme.org).filter(programme=programme, single_use=True)
+            .select_related("used_by").order_by("-created_at", "-pk"))
+
+
+def invite_code_of(programme, pk: int) -> JoinCode:
+    return get_object_or_404(invite_codes(programme), pk=pk)
+
+
+# Settings
+
+def members(org):
+    return Member.objects.for_org(org).select_related("user").order_by("user__username")
+
+
+def member_of(org, pk: int) -> Member:
+    return get_object_or_404(members(org), pk=pk)
+
+
+def api_keys(org):
+    return ApiKey.objects.for_org(org).order_by("-created_at", "-pk")
+
+
+def api_key_of(org, pk: int) -> ApiKey:
+    return get_object_or_404(api_keys(org), pk=pk)

@@ -1,16 +1,36 @@
 """The pages' vocabulary: figure and state labels, table columns and how they sort."""
 from dataclasses import dataclass
 
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_lazy as _, pgettext_lazy
 
 from liveloop.analytics.queries import SORTABLE
-from liveloop.rules.attribution import CANCELLED, ENDED, LIVE, SCHEDULED
+from liveloop.orgs.models import Member
+from liveloop.rules.attribution import CANCELLED, ENDED, FIRST_TOUCH, LAST_TOUCH, LIVE, SCHEDULED
 
 STATE_LABELS = {
     SCHEDULED: _("Scheduled"),
     LIVE: _("On air"),
     ENDED: _("Ended"),
     CANCELLED: _("Cancelled"),
+}
+
+MODE_LABELS = {
+    FIRST_TOUCH: _("First touch"),
+    LAST_TOUCH: _("Last touch"),
+}
+
+# A context: "Viewer" is also the person watching a live, a different word in Chinese.
+ROLE_LABELS = {
+    Member.OWNER: pgettext_lazy("member role", "Owner"),
+    Member.OPERATOR: pgettext_lazy("member role", "Operator"),
+    Member.FINANCE: pgettext_lazy("member role", "Finance"),
+    Member.VIEWER: pgettext_lazy("member role", "Viewer"),
+}
+
+FUNNEL_LABELS = {
+    "reservations": _("Reservations"),
+    "entered": _("Entered the room"),
+    "buyers": _("Buyers"),
 }
 
 TEXT, COUNT, MONEY = "text", "count", "money"
@@ -60,6 +80,9 @@ PROMOTER_COLUMNS = (
     Column("follows", _("Follows")),
     Column("captures", _("Captures")),
 )
+
+# The roll-ups show every figure the promoter table shows, in the same order.
+ROLLUP_COLUMNS = tuple(c for c in PROMOTER_COLUMNS if c.kind != TEXT)
 
 DEFAULT_SORT = "-reservations"
 

@@ -6,12 +6,33 @@ from liveloop.web import views
 app_name = "web"
 
 urlpatterns = [
-    path("", views.lives, name="lives"),
+    path("", views.lives_list, name="lives"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("org/", views.switch_org, name="switch_org"),
-    path("lives/<str:public_id>/", views.live, name="live"),
+    path("calendar/", views.live_calendar, name="calendar"),
+    # Before lives/<public_id>/: public ids start with "L", so "new" is never one.
+    path("lives/new/", views.new_live, name="new_live"),
+    path("lives/<str:public_id>/", views.live_page, name="live"),
+    path("lives/<str:public_id>/edit/", views.edit_live, name="edit_live"),
+    path("lives/<str:public_id>/cancel/", views.cancel_live, name="cancel_live"),
     path("lives/<str:public_id>/promoters.csv", views.live_promoters_csv, name="live_promoters_csv"),
+    path("lives/<str:public_id>/promoters.xlsx", views.live_promoters_xlsx, name="live_promoters_xlsx"),
+    path("lives/<str:public_id>/programme/", views.programme_page, name="programme"),
+    path("lives/<str:public_id>/programme/recruiting/", views.programme_recruiting,
+         name="programme_recruiting"),
+    path("lives/<str:public_id>/programme/codes/", views.programme_codes, name="programme_codes"),
+    path("lives/<str:public_id>/programme/codes/<int:code_id>/revoke/", views.programme_code_revoke,
+         name="programme_code_revoke"),
+    path("lives/<str:public_id>/programme/promoters/<str:code>/active/", views.programme_promoter_active,
+         name="programme_promoter_active"),
+    path("settings/", views.settings_page, name="settings"),
+    path("settings/members/", views.member_add, name="member_add"),
+    path("settings/members/<int:member_id>/role/", views.member_role, name="member_role"),
+    path("settings/members/<int:member_id>/remove/", views.member_remove, name="member_remove"),
+    path("settings/keys/", views.key_create, name="key_create"),
+    path("settings/keys/<int:key_id>/revoke/", views.key_revoke, name="key_revoke"),
+    path("settings/timezone/", views.timezone_change, name="timezone"),
     # set_language: the header's 中文/English switch posts here.
     path("i18n/", include("django.conf.urls.i18n")),
 ]

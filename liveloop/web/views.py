@@ -1,57 +1,46 @@
-"""Operator pages: each view parses, checks membership (org_view), calls a query, renders."""
+"""Operator pages: each view parses, checks membership (org_view) and permission (requires),
+calls a query or a service, renders. htmx requests get only the fragment that changed."""
+import base64
+
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 
-from liveloop.analytics.exports import promoter_csv_response
-from liveloop.analytics.queries import live_summary, promoter_rows
+from liveloop.analytics.exports import promoter_csv_response, promoter_xlsx_response
+from liveloop.analytics.queries import account_rollup, funnel, live_summary, promoter_table, team_rollup
+from liveloop.lives import services as lives
+from liveloop.promoters import services as promoters
+from liveloop.promoters.links import own_page_url
+from liveloop.promoters.qr import qr_svg
+from liveloop.rules.attribution import CANCELLED, SCHEDULED
 from liveloop.web import queries
-from liveloop.web.context import choose_org, org_view
-from liveloop.web.tables import PROMOTER_COLUMNS, SUMMARY_FIGURES, clean_sort, headers
+from liveloop.web.context import choose_org, org_view, requires
+from liveloop.web.forms import (ApiKeyForm, InviteCodesForm, LiveEditForm, LiveForm, MemberAddForm,
+                                MemberError, RoleForm, TimezoneForm, change_role, remove_member, revoke_key)
+from liveloop.web.tables import (FUNNEL_LABELS, MODE_LABELS, PROMOTER_COLUMNS, ROLE_LABELS, ROLLUP_COLUMNS,
+                                 SUMMARY_FIGURES, clean_sort, headers)
 
 PER_PAGE = 50
+CODES_PER_PAGE = 20
+PROMOTER_TABLE = "promoter-table"   # the element id htmx swaps on the live page
+ENROLMENT_TABLE = "enrolments"      # … and on the programme page
+
+
+def _fragment_for(request, target: str) -> bool:
+    # A request from this page's own htmx controls (target named, or a plain HX-Request); a
+    # history restore after a cache miss wants the whole page back.
+    return (bool(request.htmx) and not request.htmx.history_restore_request
+            and request.htmx.target in (None, target))
 
 
 class LoginView(auth_views.LoginView):
     template_name = "web/login.html"
     redirect_authenticated_user = True
-
-
-@org_view
-def lives(request, org):
-    upcoming, recent = queries.lives_overview(org)
-    recent_page = Paginator(recent, PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "web/lives.html", {"upcoming": upcoming, "recent_page": recent_page})
-
-
-def _promoter_query(request):
-    return clean_sort(request.GET.get("sort")), request.GET.get("team") or None
-
-
-@org_view
-def live(request, org, public_id):
-    live = queries.live_of(org, public_id)
-    sort, team = _promoter_query(request)
-    page = Paginator(promoter_rows(live, sort=sort, team=team), PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "web/live.html", {
-        "live": live,
-        "summary": live_summary(live),
-        "figures": SUMMARY_FIGURES,
-        "columns": PROMOTER_COLUMNS,
-        "headers": headers(PROMOTER_COLUMNS, sort),
-        "sort": sort,
-        "team": team or "",
-        "teams": queries.team_names(org),
-        "page_obj": page,
-    })
-
-
-@org_view
-def live_promoters_csv(request, org, public_id):
-    live = queries.live_of(org, public_id)
-    sort, team = _promoter_query(request)
-    return promoter_csv_response(live, promoter_rows(live, sort=sort, team=team))
 
 
 @require_POST
@@ -60,3 +49,320 @@ def switch_org(request, org):
     # Back to the list: the page the switch was made on belongs to the other organisation.
     choose_org(request, request.POST.get("org", ""))
     return redirect("web:lives")
+
+
+# Lives
+
+@org_view
+def lives_list(request, org):
+    upcoming, recent = queries.lives_overview(org)
+    recent_page = Paginator(recent, PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "web/lives.html", {
+        "upcoming": upcoming, "recent_page": recent_page,
+        "accounts": account_rollup(org), "rollup_columns": ROLLUP_COLUMNS,
+    })
+
+
+@org_view
+def live_calendar(request, org):
+    return render(request, "web/calendar.html", {
+        "month": queries.month_calendar(org, request.GET.get("month")),
+        "weekdays": [WEEKDAYS_ABBR[day] for day in range(7)],
+    })
+
+
+@require_http_methods(["GET", "POST"])
+@org_view
+@requires("manage_lives")
+def new_live(request, org):
+    form = LiveForm(request.POST or None, org=org)
+    if request.method == "POST" and form.is_valid():
+        live = form.save()
+        messages.success(request, _("The live is created. Share its recruit QR code with your promoters."))
+        return redirect("web:programme", live.public_id)
+    return render(request, "web/live_form.html", {"form": form, "live": None},
+                  status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@org_view
+@requires("manage_lives")
+def edit_live(request, org, public_id):
+    live = queries.live_of(org, public_id)
+    if live.state != SCHEDULED:
+        messages.error(request, _("Only a scheduled live can be edited."))
+        return redirect("web:live", live.public_id)
+    form = LiveEditForm(request.POST or None, live=live)
+    if request.method == "POST" and form.is_valid():
+        try:
+            form.save(live)
+        except lives.TransitionError as error:  # it went on air while the form was open
+            messages.error(request, str(error))
+        return redirect("web:live", live.public_id)
+    return render(request, "web/live_form.html", {"form": form, "live": live},
+                  status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@org_view
+@requires("manage_lives")
+def cancel_live(request, org, public_id):
+    """GET asks for confirmation (saying how many reservers will be told); POST cancels."""
+    live = queries.live_of(org, public_id)
+    if live.state != SCHEDULED:
+        messages.error(request, _("Only a scheduled live can be cancelled."))
+        return redirect("web:live", live.public_id)
+    if request.method == "POST":
+        try:
+            lives.cancel_live(live)
+        except lives.TransitionError as error:
+            messages.error(request, str(error))
+        return redirect("web:live", live.public_id)
+    return render(request, "web/live_cancel.html", {"live": live, "reservers": queries.reservers(live)})
+
+
+def _promoter_query(request) -> dict:
+    return {"sort": clean_sort(request.GET.get("sort")), "team": request.GET.get("team") or None,
+            "search": request.GET.get("q", "").strip() or None}
+
+
+def _promoter_table_context(request, live) -> dict:
+    query = _promoter_query(request)
+    # Paginated at the database: one COUNT and one LIMIT/OFFSET page, whatever the programme size.
+    page = Paginator(promoter_table(live, **query), PER_PAGE).get_page(request.GET.get("page"))
+    return {"live": live, "columns": PROMOTER_COLUMNS, "headers": headers(PROMOTER_COLUMNS, query["sort"]),
+            "sort": query["sort"], "team": query["team"] or "", "q": query["search"] or "",
+            "page_obj": page, "table_id": PROMOTER_TABLE}
+
+
+@org_view
+def live_page(request, org, public_id):
+    live = queries.live_of(org, public_id)
+    table = _promoter_table_context(request, live)
+    if _fragment_for(request, PROMOTER_TABLE):
+        return render(request, "web/_promoter_table.html", {**table, "fragment": True})
+    summary = live_summary(live)
+    return render(request, "web/live.html", {
+        **table,
+        "summary": summary,
+        "figures": SUMMARY_FIGURES,
+        "funnel": [{**step, "label": FUNNEL_LABELS[step["key"]]} for step in funnel(summary)],
+        "teams": queries.team_names(org),
+        "rollup": team_rollup(live),
+        "rollup_columns": ROLLUP_COLUMNS,
+        "notices": queries.notices_queued(live) if live.state == CANCELLED else 0,
+        "mode_label": MODE_LABELS.get(live.programme.mode, live.programme.mode),
+        "programme": live.programme,
+    })
+
+
+def _export_rows(request, live):
+    query = _promoter_query(request)
+    return promoter_table(live, **query)
+
+
+@org_view
+@requires("export")
+def live_promoters_csv(request, org, public_id):
+    live = queries.live_of(org, public_id)
+    return promoter_csv_response(live, _export_rows(request, live))
+
+
+@org_view
+@requires("export")
+def live_promoters_xlsx(request, org, public_id):
+    live = queries.live_of(org, public_id)
+    return promoter_xlsx_response(live, _export_rows(request, live))
+
+
+# The programme
+
+def _absolute(request, path: str) -> str:
+    return request.build_absolute_uri(path)
+
+
+def _qr_image(url: str) -> str:
+    # A data: URL in an <img>, so the code has alt text and no markup of ours is marked safe.
+    return "data:image/svg+xml;base64," + base64.b64encode(qr_svg(url).encode()).decode()
+
+
+def _join_url(request, token: str) -> str:
+    return _absolute(request, reverse("phone:join", args=[token]))
+
+
+def _enrolment_rows(request, enrolments):
+    return [{"enrolment": e, "own_page": _absolute(request, own_page_url(e))} for e in enrolments]
+
+
+def _programme_page(request, org, programme, codes_form=None, status=200):
+    search = request.GET.get("q", "").strip()
+    enrolled = Paginator(queries.enrolments(programme, search), PER_PAGE).get_page(request.GET.get("page"))
+    context = {"live": programme.live, "programme": programme, "q": search, "enrolled_page": enrolled,
+               "rows": _enrolment_rows(request, enrolled), "table_id": ENROLMENT_TABLE}
+    if _fragment_for(request, ENROLMENT_TABLE):
+        return render(request, "web/_enrolments.html", context)
+    recruit = promoters.recruit_code(programme)
+    recruit_url = _join_url(request, recruit.token)
+    codes = Paginator(queries.invite_codes(programme), CODES_PER_PAGE).get_page(request.GET.get("codes"))
+    return render(request, "web/programme.html", {
+        **context,
+        "counts": queries.enrolment_counts(programme),
+        "mode_label": MODE_LABELS.get(programme.mode, programme.mode),
+        "recruit_url": recruit_url, "recruit_qr": _qr_image(recruit_url),
+        "codes_page": codes,
+        "codes": [{"code": code, "url": _join_url(request, code.token), "qr": _qr_image(_join_url(request, code.token))}
+                  for code in codes],
+        "codes_form": codes_form or InviteCodesForm(),
+    }, status=status)
+
+
+@org_view
+def programme_page(request, org, public_id):
+    return _programme_page(request, org, queries.programme_of(org, public_id))
+
+
+@require_POST
+@org_view
+@requires("manage_lives")
+def programme_recruiting(request, org, public_id):
+    programme = queries.programme_of(org, public_id)
+    promoters.set_recruiting(programme, request.POST.get("open") == "1")
+    if request.htmx:
+        return render(request, "web/_recruiting.html", {"programme": programme, "live": programme.live,
+                                                         "counts": queries.enrolment_counts(programme)})
+    return redirect("web:programme", public_id)
+
+
+@require_POST
+@org_view
+@requires("manage_lives")
+def programme_codes(request, org, public_id):
+    programme = queries.programme_of(org, public_id)
+    form = InviteCodesForm(request.POST)
+    if not form.is_valid():
+        return _programme_page(request, org, programme, codes_form=form, status=400)
+    created = promoters.create_invite_codes(programme, form.cleaned_data["count"])
+    messages.success(request, _("%(count)d one-person codes created.") % {"count": len(created)})
+    return redirect(reverse("web:programme", args=[public_id]) + "#codes")
+
+
+@require_POST
+@org_view
+@requires("manage_lives")
+def programme_code_revoke(request, org, public_id, code_id):
+    programme = queries.programme_of(org, public_id)
+    code = queries.invite_code_of(programme, code_id)
+    try:
+        promoters.revoke_invite_code(code)
+    except promoters.EnrolmentError:
+        messages.error(request, _("A code that was already used cannot be revoked."))
+    if request.htmx:
+        url = _join_url(request, code.token)
+        return render(request, "web/_code_row.html", {"live": programme.live,
+                                                      "item": {"code": code, "url": url, "qr": _qr_image(url)}})
+    return redirect(reverse("web:programme", args=[public_id]) + "#codes")
+
+
+@require_POST
+@org_view
+@requires("manage_lives")
+def programme_promoter_active(request, org, public_id, code):
+    programme = queries.programme_of(org, public_id)
+    enrolment = promoters.set_active(queries.enrolment_of(programme, code), request.POST.get("active") == "1")
+    if request.htmx:
+        return render(request, "web/_enrolment_row.html", {"live": programme.live,
+                                                           "row": _enrolment_rows(request, [enrolment])[0]})
+    return redirect("web:programme", public_id)
+
+
+# Settings
+
+def _settings_page(request, org, member_form=None, key_form=None, zone_form=None, status=200):
+    return render(request, "web/settings.html", {
+        "members": queries.members(org),
+        "keys": queries.api_keys(org) if request.may["manage_keys"] else (),
+        "member_form": member_form or MemberAddForm(org=org),
+        "key_form": key_form or ApiKeyForm(),
+        "zone_form": zone_form or TimezoneForm(org=org),
+        "role_choices": RoleForm.base_fields["role"].choices,
+        "role_labels": ROLE_LABELS,
+    }, status=status)
+
+
+@org_view
+def settings_page(request, org):
+    return _settings_page(request, org)
+
+
+@require_POST
+@org_view
+@requires("manage_members")
+def member_add(request, org):
+    form = MemberAddForm(request.POST, org=org)
+    if not form.is_valid():
+        return _settings_page(request, org, member_form=form, status=400)
+    member = form.save()
+    messages.success(request, _("%(name)s can now sign in.") % {"name": member.user.get_username()})
+    return redirect("web:settings")
+
+
+@require_POST
+@org_view
+@requires("manage_members")
+def member_role(request, org, member_id):
+    member = queries.member_of(org, member_id)
+    form = RoleForm(request.POST)
+    if form.is_valid():
+        try:
+            change_role(member, form.cleaned_data["role"])
+        except MemberError as error:
+            messages.error(request, str(error))
+    return redirect("web:settings")
+
+
+@require_POST
+@org_view
+@requires("manage_members")
+def member_remove(request, org, member_id):
+    member = queries.member_of(org, member_id)
+    try:
+        remove_member(member)
+    except MemberError as error:
+        messages.error(request, str(error))
+    return redirect("web:settings")
+
+
+@require_POST
+@org_view
+@requires("manage_keys")
+def key_create(request, org):
+    form = ApiKeyForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, org, key_form=form, status=400)
+    api_key, secret = form.save(org)
+    # Rendered straight from the POST, never stored or redirected with: the only time it is shown.
+    response = render(request, "web/key_created.html", {"api_key": api_key, "secret": secret})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@org_view
+@requires("manage_keys")
+def key_revoke(request, org, key_id):
+    api_key = queries.api_key_of(org, key_id)
+    revoke_key(api_key)
+    if request.htmx:
+        return render(request, "web/_key_row.html", {"key": api_key})
+    return redirect("web:settings")
+
+
+@require_POST
+@org_view
+@requires("manage_settings")
+def timezone_change(request, org):
+    form = TimezoneForm(request.POST, org=org)
+    if not form.is_valid():
+        return _settings_page(request, org, zone_form=form, status=400)
+    form.save()
+    return redirect("web:settings")

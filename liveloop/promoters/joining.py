@@ -1,0 +1,91 @@
+"""Joining a live's programme by its recruit QR or a one-person code (the promoter's phone)."""
+import re
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from liveloop.promoters.models import Enrolment, JoinCode, Programme, Promoter, Team
+from liveloop.promoters.services import EnrolmentError, NewPromoter, enrol
+from liveloop.rules import attribution
+
+# Mainland mobile numbers: 11 digits starting 13–19. A leading +86/86 and spaces or dashes
+# are what people type or paste from contacts.
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_SEPARATORS = re.compile(r"[\s\-()]")
+
+
+class JoinError(Exception):
+    """Why a join was refused; `reason` picks the page and its status."""
+    FULL, CLOSED, ALREADY_JOINED, CODE_USED = "full", "closed", "already_joined", "code_used"
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Joined:
+    enrolment: Enrolment
+    promoter: Promoter
+
+
+def normalise_phone(raw: str) -> str | None:
+    """"+86 138-0013-8000" → "13800138000"; None when it is not a mainland mobile number."""
+    phone = _SEPARATORS.sub("", raw or "")
+    if phone.startswith("+86"):
+        phone = phone[3:]
+    elif phone.startswith("86") and len(phone) == 13:
+        phone = phone[2:]
+    return phone if _MOBILE.fullmatch(phone) else None
+
+
+def join_code_for(token: str) -> JoinCode | None:
+    """The live, unrevoked code behind a join link; a used one-person code is still returned
+    so the page can say it was used rather than that it never existed."""
+    return (JoinCode.objects.select_related("programme__live__account", "org")
+            .filter(token=token, revoked_at__isnull=True).first())
+
+
+def teams_of(org):
+    return Team.objects.for_org(org).order_by("name")
+
+
+def check_open(code: JoinCode) -> None:
+    """Refusals that do not depend on who is joining, so the form is not even shown."""
+    if code.single_use and code.used_at is not None:
+        raise JoinError(JoinError.CODE_USED)
+    programme, live = code.programme, code.programme.live
+    if not programme.is_open or live.state in (attribution.ENDED, attribution.CANCELLED):
+        raise JoinError(JoinError.CLOSED)
+    if programme.enrolments.count() >= programme.cap:
+        raise JoinError(JoinError.FULL)
+
+
+@transaction.atomic
+def join(code: JoinCode, *, name: str, phone: str, team: Team | None) -> Joined:
+    """Enrol the person behind this phone in the code's programme and use up a one-person code.
+
+    The phone identifies the person across the organisation's lives: a known phone reuses that
+    promoter (and their code); a phone already in this programme is refused, and nothing of
+    that promoter is handed to whoever typed the number.
+    """
+    org = code.org
+    # Lock the code first: two people racing on one single-use code must not both get in.
+    code = JoinCode.objects.select_for_update().select_related("programme__live").get(pk=code.pk)
+    programme = Programme.objects.select_for_update().get(pk=code.programme_id)
+    code.programme = programme
+    check_open(code)
+    existing = Promoter.objects.for_org(org).filter(phone=phone).first()
+    if existing and Enrolment.objects.for_org(org).filter(programme=programme, promoter=existing).exists():
+        raise JoinError(JoinError.ALREADY_JOINED)
+    try:
+        promoter, = enrol(programme, [NewPromoter(name=name, phone=phone, team=team.name if team else "")])
+    except EnrolmentError as error:
+        # check_open ran under the same lock, so only a rule enrol() adds later lands here.
+        raise JoinError(JoinError.CLOSED) from error
+    enrolment = Enrolment.objects.for_org(org).get(programme=programme, promoter=promoter)
+    if code.single_use:
+        code.used_by, code.used_at = promoter, timezone.now()
+        code.save(update_fields=["used_by", "used_at"])
+    return Joined(enrolment=enrolment, promoter=promoter)

@@ -1,0 +1,68 @@
+"""The promoter's own page: whose it is (from the signed link or cookie) and what it shows."""
+from dataclasses import dataclass
+
+from liveloop.analytics.models import PromoterStats
+from liveloop.events.models import LiveViewer
+from liveloop.promoters.links import unsign_enrolment
+from liveloop.promoters.models import Enrolment
+
+INVITEES_SHOWN = 20
+
+
+def enrolment_for(signed: str | None) -> Enrolment | None:
+    """The enrolment a signed value names, within the organisation it was signed for."""
+    if not signed:
+        return None
+    ids = unsign_enrolment(signed)
+    if ids is None:
+        return None
+    enrolment_id, org_id = ids
+    return (Enrolment.objects.select_related("org", "promoter", "programme__live__account")
+            .filter(pk=enrolment_id, org_id=org_id).first())
+
+
+def mask_viewer(viewer: str) -> str:
+    """o6_b****2M: enough for a promoter to tell their invitees apart, not to look them up."""
+    if len(viewer) <= 6:
+        return "****"
+    return f"{viewer[:2]}****{viewer[-2:]}"
+
+
+@dataclass
+class Figures:
+    reservations: int = 0
+    entered: int = 0
+    buyers: int = 0
+    net: int = 0  # fen
+
+
+def figures(enrolment: Enrolment) -> Figures:
+    row = (PromoterStats.objects.for_org(enrolment.org)
+           .filter(live_id=enrolment.programme.live_id, promoter_id=enrolment.promoter_id)
+           .values("reservations", "entered", "buyers", "gmv", "refunded").first())
+    if row is None:
+        return Figures()
+    return Figures(reservations=row["reservations"], entered=row["entered"], buyers=row["buyers"],
+                   net=row["gmv"] - row["refunded"])
+
+
+def invitees(enrolment: Enrolment) -> list[dict]:
+    """The latest viewers holding a reservation credited to this promoter, masked.
+
+    Latest by when Liveloop first saw the viewer in this live (the row's id), which for a
+    viewer who came through an invite link is when they reserved.
+    """
+    rows = (LiveViewer.objects.for_org(enrolment.org)
+            .filter(live_id=enrolment.programme.live_id, reserved_for_id=enrolment.promoter_id)
+            .order_by("-pk").values("viewer", "entered", "bought")[:INVITEES_SHOWN])
+    return [{"viewer": mask_viewer(r["viewer"]), "entered": r["entered"], "bought": r["bought"]}
+            for r in rows]
+
+
+def other_enrolments(enrolment: Enrolment) -> list[Enrolment]:
+    """The same person's other lives in this organisation, newest first."""
+    return list(Enrolment.objects.for_org(enrolment.org)
+                .filter(promoter_id=enrolment.promoter_id, active=True)
+                .exclude(pk=enrolment.pk)
+                .select_related("programme__live")
+                .order_by("-programme__live__announced_at")[:10])

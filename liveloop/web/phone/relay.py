@@ -1,0 +1,50 @@
+"""The viewer page behind a promoter's invite link: which live, whose link, and the reservation."""
+import re
+import secrets
+from datetime import datetime, timezone
+
+from liveloop.events.ingest import ingest
+from liveloop.lives.models import Live
+from liveloop.promoters.models import Enrolment
+from liveloop.rules import attribution
+
+VIEWER_COOKIE = "ll_viewer"
+# A WeChat openid is 28 characters of this alphabet; the bound keeps the event id within 128.
+_VIEWER_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def invite_of(live_id: str, code: str) -> tuple[Live, Enrolment] | None:
+    """The live and the active enrolment a link names; None for anything unknown or foreign."""
+    live = Live.objects.select_related("org", "account").filter(public_id=live_id).first()
+    if live is None:
+        return None
+    enrolment = (Enrolment.objects.for_org(live.org).select_related("promoter")
+                 .filter(programme__live=live, promoter__code=code, active=True).first())
+    if enrolment is None:
+        return None
+    return live, enrolment
+
+
+def valid_viewer(value: str | None) -> str | None:
+    return value if value and _VIEWER_ID.fullmatch(value) else None
+
+
+def new_viewer() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def can_reserve(live: Live) -> bool:
+    return live.state in (attribution.SCHEDULED, attribution.LIVE)
+
+
+def reserve(live: Live, code: str, viewer: str, now: datetime | None = None):
+    """Record the viewer's reservation through this promoter's link.
+
+    The id is the same for every attempt by this viewer on this live, so a second tap is a
+    duplicate and changes nothing.
+    """
+    now = now or datetime.now(timezone.utc)
+    event = {"id": f"relay:{live.public_id}:{viewer}:reservation", "type": "reservation",
+             "live": live.public_id, "viewer": viewer, "promoter": code, "touchpoint": "personal",
+             "at": now.isoformat()}
+    return ingest(live.org, [event], source="relay", now=now)

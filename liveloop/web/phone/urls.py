@@ -1,0 +1,15 @@
+from django.urls import path
+
+from liveloop.web.phone import views
+
+app_name = "phone"
+
+urlpatterns = [
+    path("join/<str:token>/", views.join, name="join"),
+    path("me/", views.me, name="me"),
+    path("me/poster.png", views.poster, name="poster"),
+    path("me/qr.png", views.my_qr, name="my_qr"),
+    path("me/<str:signed>/", views.me_link, name="me_link"),
+    path("i/<str:live_id>/<str:code>/", views.invite, name="invite"),
+    path("i/<str:live_id>/<str:code>/live.ics", views.invite_ics, name="invite_ics"),
+]

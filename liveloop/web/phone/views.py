@@ -1,0 +1,210 @@
+"""Promoter and viewer pages (phones): joining, the promoter's own page and poster, the relay.
+
+No sign-in: the join token, the signed own-page link (and its cookie) and the invite link's
+live + code are what identify things here. Each view parses, looks up, calls one function,
+renders.
+"""
+from django.conf import settings
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from liveloop.promoters import joining
+from liveloop.promoters.links import own_page_url, sign_enrolment
+from liveloop.promoters.poster import draw_poster
+from liveloop.promoters.qr import qr_png
+from liveloop.rules import attribution
+from liveloop.web.phone import owner, relay
+from liveloop.web.phone.dates import local, when_text
+from liveloop.web.phone.forms import JoinForm
+from liveloop.web.phone.ics import live_calendar
+
+OWN_COOKIE = "ll_promoter"
+YEAR = 365 * 24 * 3600
+# 409: the programme refuses this person as things stand (full, already in); 410: joining
+# through this link is over (recruiting closed, the one-person code used).
+JOIN_REFUSALS = {
+    joining.JoinError.FULL: 409,
+    joining.JoinError.CLOSED: 410,
+    joining.JoinError.ALREADY_JOINED: 409,
+    joining.JoinError.CODE_USED: 410,
+}
+
+
+def _live_context(live) -> dict:
+    return {"live": live, "when": when_text(live.announced_at, live.org),
+            "starts_at": local(live.announced_at, live.org).isoformat()}
+
+
+def _set_cookie(response, name: str, value: str) -> None:
+    response.set_cookie(name, value, max_age=YEAR, httponly=True, samesite="Lax",
+                        secure=settings.SESSION_COOKIE_SECURE)
+
+
+# Joining ---------------------------------------------------------------------------------
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def join(request, token):
+    code = joining.join_code_for(token)
+    if code is None:
+        raise Http404("unknown or revoked join link")
+    live = code.programme.live
+    context = _live_context(live)
+    try:
+        joining.check_open(code)
+        teams = joining.teams_of(code.org)
+        form = JoinForm(request.POST if request.method == "POST" else None, teams=teams)
+        if request.method == "POST" and form.is_valid():
+            joined = joining.join(code, name=form.cleaned_data["name"], phone=form.cleaned_data["phone"],
+                                  team=form.cleaned_data.get("team"))
+            return redirect(own_page_url(joined.enrolment))
+    except joining.JoinError as refusal:
+        return render(request, "phone/join_refused.html", {**context, "reason": refusal.reason},
+                      status=JOIN_REFUSALS[refusal.reason])
+    status = 400 if request.method == "POST" else 200
+    return render(request, "phone/join.html", {**context, "form": form}, status=status)
+
+
+# The promoter's own page -----------------------------------------------------------------
+
+def _own_page(request, enrolment, *, signed: str):
+    if not enrolment.active:
+        return render(request, "phone/removed.html", _live_context(enrolment.programme.live), status=410)
+    live, promoter = enrolment.programme.live, enrolment.promoter
+    context = {
+        **_live_context(live),
+        "promoter": promoter,
+        "enrolment": enrolment,
+        "countdown": _countdown(live),
+        "invite_url": _invite_url(request, live, promoter),
+        "figures": owner.figures(enrolment),
+        "invitees": owner.invitees(enrolment),
+        "others": [(e, own_page_url(e)) for e in owner.other_enrolments(enrolment)],
+    }
+    response = render(request, "phone/me.html", context)
+    _set_cookie(response, OWN_COOKIE, signed)
+    return response
+
+
+def _countdown(live) -> dict:
+    """What the countdown shows before any script runs (and forever without one)."""
+    if live.state != attribution.SCHEDULED:
+        return {"state": live.state}
+    left = max(0, int((live.announced_at - timezone.now()).total_seconds()))
+    days, rest = divmod(left, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return {"state": live.state, "left": left, "days": days, "hours": f"{hours:02d}",
+            "minutes": f"{minutes:02d}", "seconds": f"{seconds:02d}"}
+
+
+def _invite_url(request, live, promoter) -> str:
+    return request.build_absolute_uri(reverse("phone:invite", args=[live.public_id, promoter.code]))
+
+
+@never_cache
+def me_link(request, signed):
+    enrolment = owner.enrolment_for(signed)
+    if enrolment is None:
+        return render(request, "phone/link_invalid.html", status=404)
+    # Re-signed: a link signed with a retired key (SECRET_KEY_FALLBACKS) leaves the cookie
+    # signed with the current one.
+    return _own_page(request, enrolment, signed=sign_enrolment(enrolment))
+
+
+def _cookie_enrolment(request):
+    return owner.enrolment_for(request.COOKIES.get(OWN_COOKIE))
+
+
+@never_cache
+def me(request):
+    enrolment = _cookie_enrolment(request)
+    if enrolment is None:
+        response = render(request, "phone/no_cookie.html")
+        response.delete_cookie(OWN_COOKIE, samesite="Lax")
+        return response
+    return _own_page(request, enrolment, signed=request.COOKIES[OWN_COOKIE])
+
+
+def _active_from_cookie(request):
+    enrolment = _cookie_enrolment(request)
+    if enrolment is None or not enrolment.active:
+        raise Http404("open your own page's link first")
+    return enrolment
+
+
+@never_cache
+def my_qr(request):
+    enrolment = _active_from_cookie(request)
+    url = _invite_url(request, enrolment.programme.live, enrolment.promoter)
+    return HttpResponse(qr_png(url), content_type="image/png")
+
+
+@never_cache
+def poster(request):
+    enrolment = _active_from_cookie(request)
+    live, promoter = enrolment.programme.live, enrolment.promoter
+    png = draw_poster(brand=enrolment.org.name, title=live.title,
+                      when=when_text(live.announced_at, live.org, get_language()),
+                      promoter_name=promoter.name, invite_url=_invite_url(request, live, promoter))
+    response = HttpResponse(png, content_type="image/png")
+    # ASCII only: the live's public id and the promoter's code are [A-Za-z0-9].
+    response["Content-Disposition"] = f'attachment; filename="poster-{live.public_id}-{promoter.code}.png"'
+    return response
+
+
+# The viewer relay ------------------------------------------------------------------------
+
+def _invite_or_404(live_id, code):
+    found = relay.invite_of(live_id, code)
+    if found is None:
+        raise Http404("unknown invite link")
+    return found
+
+
+def _viewer(request) -> tuple[str, bool]:
+    """The viewer's id and whether it is new (the cookie must be set)."""
+    openid = relay.valid_viewer(request.GET.get("openid"))
+    if openid:
+        return openid, False
+    cookie = relay.valid_viewer(request.COOKIES.get(relay.VIEWER_COOKIE))
+    if cookie:
+        return cookie, False
+    return relay.new_viewer(), True
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def invite(request, live_id, code):
+    live, enrolment = _invite_or_404(live_id, code)
+    context = {**_live_context(live), "promoter": enrolment.promoter,
+               "ics_url": reverse("phone:invite_ics", args=[live.public_id, code])}
+    if not relay.can_reserve(live):
+        return render(request, "phone/invite_closed.html", context, status=410)
+    viewer, new = _viewer(request)
+    if request.method == "POST":
+        relay.reserve(live, enrolment.promoter.code, viewer)
+        if live.preview_url:
+            # 303: the platform's page is fetched with GET, whatever posted here.
+            response = HttpResponseRedirect(live.preview_url, status=303)
+        else:
+            response = render(request, "phone/reserved.html", context)
+    else:
+        response = render(request, "phone/invite.html", context)
+    if new:
+        _set_cookie(response, relay.VIEWER_COOKIE, viewer)
+    return response
+
+
+def invite_ics(request, live_id, code):
+    live, _enrolment = _invite_or_404(live_id, code)
+    url = live.preview_url or request.build_absolute_uri(reverse("phone:invite", args=[live_id, code]))
+    body = live_calendar(live, url, host=request.get_host().split(":")[0])
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{live.public_id}.ics"'
+    return response
