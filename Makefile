@@ -38,6 +38,7 @@ e2e: $(DEV)
 
 bench: $(DEV)
 	$(PY) bench/ingest.py
+	$(PY) bench/pages.py --engines sqlite,postgresql
 
 clean:
 	rm -rf $(VENV) var

@@ -213,6 +213,8 @@ def _bench_requests(demo, requests: int) -> list[dict]:
     from liveloop.analytics.queries import promoter_rows
     from liveloop.demo.seed import DEMO_USER
     from liveloop.orgs.models import ApiKey
+    from liveloop.promoters.links import own_page_url
+    from liveloop.promoters.models import Enrolment
 
     live = demo.ended
     operator = Client()
@@ -221,6 +223,9 @@ def _bench_requests(demo, requests: int) -> list[dict]:
     api = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
 
     top = promoter_rows(live, sort="-reservations")[1]  # [0] is the unattributed row
+    promoter = Client()
+    enrolment = Enrolment.objects.for_org(demo.org).get(programme__live=live, promoter__code=top["promoter"])
+    promoter.get(own_page_url(enrolment))  # sets the promoter's cookie
     team, surname = top["team"], top["name"][0]
     page = reverse("web:live", args=[live.public_id])
     api_live = f"/api/v1/lives/{live.public_id}"
@@ -231,6 +236,8 @@ def _bench_requests(demo, requests: int) -> list[dict]:
         (f"live page, search {surname}", True, operator, page, {"q": surname}, {}),
         ("table fragment (htmx), sort -gmv, page 3", False, operator, page, {"sort": "-gmv", "page": 3},
          {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "promoter-table"}),
+        ("promoter's own page (phone)", True, promoter, reverse("phone:me"), {}, {}),
+        ("promoter's poster PNG", False, promoter, reverse("phone:poster"), {}, {}),
         ("API summary", False, api, f"{api_live}/summary", {}, {}),
         ("API promoters (all, JSON)", False, api, f"{api_live}/promoters", {}, {}),
     ]

@@ -51,6 +51,10 @@ def serve(host, port, workers):
 
 
 def _serve(host: str, port: int, workers: int) -> None:
+    from django.core.management import call_command
+
+    # Fail loudly now (e.g. no CJK font for posters) rather than on a promoter's first tap.
+    call_command("check", fail_level="ERROR")
     # exec so that signals (Ctrl-C, kill) reach gunicorn directly.
     os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "liveloop.wsgi:application",
                                "--bind", f"{host}:{port}", "--workers", str(workers),

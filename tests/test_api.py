@@ -475,3 +475,12 @@ def test_openapi_lists_the_paths(brand):
     assert {"/events", "/lives", "/lives/{live_id}", "/lives/{live_id}/summary",
             "/lives/{live_id}/promoters", "/lives/{live_id}/programme"} <= paths
     assert "post" in answer.json()["paths"][f"{API}/lives/{{live_id}}/promoters"]
+
+
+def test_csv_cells_that_look_like_formulas_stay_text(brand):
+    live = brand.live()
+    brand.api.post(f"/api/v1/lives/{live.public_id}/promoters",
+                   {"name": "=HYPERLINK(\"http://x\")", "team": "+门店", "code": "F1"},
+                   content_type="application/json")
+    body = brand.api.get(f"/api/v1/lives/{live.public_id}/promoters?format=csv").content.decode("utf-8-sig")
+    assert "'=HYPERLINK" in body and "'+门店" in body

@@ -33,7 +33,17 @@ def write_promoter_csv(rows, out) -> None:
     writer = csv.writer(out)
     writer.writerow(PROMOTER_COLUMNS)
     for row in rows:
-        writer.writerow([row[c] if row[c] is not None else "" for c in PROMOTER_COLUMNS])
+        writer.writerow([_csv_cell(row[c]) for c in PROMOTER_COLUMNS])
+
+
+def _csv_cell(value):
+    if value is None:
+        return ""
+    # Spreadsheets run a cell starting with = + - @ as a formula (CSV injection): a promoter
+    # named "=HYPERLINK(…)" gets a leading apostrophe and stays text. Numbers are never text.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def promoter_csv_response(live, rows) -> HttpResponse:

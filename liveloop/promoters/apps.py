@@ -1,0 +1,21 @@
+from django.apps import AppConfig
+from django.core import checks
+
+
+class PromotersConfig(AppConfig):
+    name = "liveloop.promoters"
+
+    def ready(self):
+        checks.register(cjk_font_check)
+
+
+def cjk_font_check(app_configs, **kwargs):
+    """Posters need Chinese glyphs: refuse to start rather than draw boxes later."""
+    from liveloop.promoters.fonts import FontNotFound, font_source
+
+    try:
+        font_source()
+    except FontNotFound as error:
+        return [checks.Error(str(error), id="liveloop.E001",
+                             hint="install fonts-noto-cjk or set LIVELOOP_CJK_FONT")]
+    return []
