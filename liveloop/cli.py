@@ -81,9 +81,33 @@ def demo(serve, seed, scale, host, port):
     click.echo(f"  Liveloop demo  {base}/")
     click.echo(f"  login: {DEMO_USER} / {DEMO_PASSWORD}")
     click.echo(f"  API:   {base}/api/v1/docs  (OpenAPI: {base}/api/v1/openapi.json)")
+    for label, path in _phone_links(DEMO_SLUG):
+        click.echo(f"  {label}: {base}{path}")
     click.echo("")
     if serve:
         _serve(host, port, 2)
+
+
+def _phone_links(slug: str) -> list[tuple[str, str]]:
+    """Links into the phone pages of the demo's upcoming live, to try them from a desktop."""
+    from django.urls import reverse
+
+    from liveloop.lives.models import Live
+    from liveloop.promoters.links import own_page_url
+    from liveloop.promoters.models import Enrolment, JoinCode
+
+    live = Live.objects.filter(org__slug=slug, state="scheduled").order_by("announced_at").first()
+    if live is None:
+        return []
+    code = JoinCode.objects.filter(programme__live=live, single_use=False, revoked_at=None).first()
+    enrolment = Enrolment.objects.filter(programme__live=live, active=True).select_related("promoter").first()
+    links = []
+    if code:
+        links.append(("join (recruit QR) 招募", reverse("phone:join", args=[code.token])))
+    if enrolment:
+        links.append(("a promoter's page 推广员页", own_page_url(enrolment)))
+        links.append(("their invite 邀请页", reverse("phone:invite", args=[live.public_id, enrolment.promoter.code])))
+    return links
 
 
 def _demo_exists(slug: str) -> bool:
