@@ -14,12 +14,10 @@ import argparse
 import http.client
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import datetime, timezone
@@ -29,11 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.data import DEFAULT_ANNOUNCED, LOG_COLUMNS, LiveStream, log_rows, promoter_codes  # noqa: E402
+from bench.harness import PG_URL, EngineFailed, machine, run_engine  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_URL = "postgresql://postgres@127.0.0.1:5432/liveloop_bench"
-PG_DB = "liveloop_bench"
 ENGINES = ("sqlite", "postgresql")
 DEMO_PORT = 8000
 
@@ -77,7 +73,7 @@ def main(argv=None) -> int:
         parser.error(f"unknown engine(s): {', '.join(sorted(unknown))}")
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     report = {"started": stamp, "events": args.events, "batch": args.batch, "clients": args.clients,
-              "promoters": args.promoters, "seed": args.seed, "machine": _machine(), "engines": {}}
+              "promoters": args.promoters, "seed": args.seed, "machine": machine(), "engines": {}}
     failed = False
     for engine in engines:
         print(f"== {engine}: {args.events:,} events per path …", flush=True)
@@ -96,74 +92,21 @@ def main(argv=None) -> int:
     return 1 if failed else 0
 
 
-class EngineFailed(Exception):
-    pass
-
-
 def _run_engine(engine: str, args, stamp: str) -> dict:
-    workdir = Path(tempfile.mkdtemp(prefix=f"liveloop-bench-{engine}-"))
-    if engine == "sqlite":
-        url = f"sqlite:///{workdir / 'liveloop.sqlite3'}"
-    else:
-        _recreate_pg_database()
-        url = PG_URL
-    env = {**os.environ, "LIVELOOP_DATABASE_URL": url, "LIVELOOP_DATA_DIR": str(workdir),
-           "DJANGO_SETTINGS_MODULE": "liveloop.settings",
-           # Measure what production runs: no per-query debug bookkeeping.
-           "LIVELOOP_DEBUG": "0", "LIVELOOP_ENV": "development"}
-    out = workdir / "figures.json"
-    command = [sys.executable, str(Path(__file__).resolve()), "--engine-run", engine,
-               "--out", str(out), "--events", str(args.events), "--clients", str(args.clients),
-               "--batch", str(args.batch), "--promoters", str(args.promoters),
-               "--seed", str(args.seed)]
+    arguments = ["--events", str(args.events), "--clients", str(args.clients), "--batch", str(args.batch),
+                 "--promoters", str(args.promoters), "--seed", str(args.seed)]
     if args.profile:
-        command += ["--profile"]
+        arguments += ["--profile"]
     if args.no_analyze:
-        command += ["--no-analyze"]
-    try:
-        finished = subprocess.run(command, env=env, cwd=ROOT)
-        if finished.returncode != 0 or not out.exists():
-            raise EngineFailed(f"the engine run exited with {finished.returncode}")
-        figures = json.loads(out.read_text())
-        if figures.get("profile"):
-            RESULTS.mkdir(parents=True, exist_ok=True)
-            profile = RESULTS / f"ingest-profile-{engine}-{stamp}.txt"
-            profile.write_text(figures.pop("profile"))
-            figures["profile_file"] = str(profile.relative_to(ROOT))
-        return figures
-    finally:
-        if args.keep:
-            print(f"   kept {workdir}" + (f" and database {PG_DB}" if engine == "postgresql" else ""))
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-            if engine == "postgresql":
-                _drop_pg_database()
-
-
-def _recreate_pg_database() -> None:
-    import psycopg
-
-    try:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {PG_DB}")
-    except psycopg.OperationalError as error:
-        raise EngineFailed(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({error})") from None
-
-
-def _drop_pg_database() -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-
-
-def _machine() -> dict:
-    import platform
-    import sqlite3
-
-    return {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-            "cpus": os.cpu_count(), "platform": platform.platform()}
+        arguments += ["--no-analyze"]
+    figures = run_engine(engine, Path(__file__).resolve(), arguments, keep=args.keep,
+                         prefix="liveloop-bench")
+    if figures.get("profile"):
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        profile = RESULTS / f"ingest-profile-{engine}-{stamp}.txt"
+        profile.write_text(figures.pop("profile"))
+        figures["profile_file"] = str(profile.relative_to(ROOT))
+    return figures
 
 
 def render(report: dict) -> str:

@@ -15,12 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import unicodedata
 import warnings
@@ -30,8 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import (PG_DB, PG_URL, EngineFailed, _drop_pg_database, _machine,  # noqa: E402
-                          _recreate_pg_database)
+from bench.harness import EngineFailed, machine, run_engine  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 ENGINES = ("sqlite", "postgresql")
@@ -64,7 +59,7 @@ def main(argv=None) -> int:
         parser.error(f"unknown engine(s): {', '.join(sorted(unknown))}")
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     report = {"started": stamp, "scale": args.scale, "seed": args.seed, "requests": args.requests,
-              "bar_ms": BAR_MS, "machine": _machine(), "engines": {}}
+              "bar_ms": BAR_MS, "machine": machine(), "engines": {}}
     failed = False
     for engine in engines:
         print(f"== {engine}: seeding the demo (scale {args.scale:g}) and timing the pages …", flush=True)
@@ -86,31 +81,9 @@ def main(argv=None) -> int:
 
 
 def _run_engine(engine: str, args) -> dict:
-    workdir = Path(tempfile.mkdtemp(prefix=f"liveloop-pages-{engine}-"))
-    if engine == "sqlite":
-        url = f"sqlite:///{workdir / 'liveloop.sqlite3'}"
-    else:
-        _recreate_pg_database()
-        url = PG_URL
-    env = {**os.environ, "LIVELOOP_DATABASE_URL": url, "LIVELOOP_DATA_DIR": str(workdir),
-           "DJANGO_SETTINGS_MODULE": "liveloop.settings",
-           # Measure what production runs: no per-query debug bookkeeping.
-           "LIVELOOP_DEBUG": "0", "LIVELOOP_ENV": "development"}
-    out = workdir / "figures.json"
-    command = [sys.executable, str(Path(__file__).resolve()), "--engine-run", engine, "--out", str(out),
-               "--requests", str(args.requests), "--scale", str(args.scale), "--seed", str(args.seed)]
-    try:
-        finished = subprocess.run(command, env=env, cwd=ROOT)
-        if finished.returncode != 0 or not out.exists():
-            raise EngineFailed(f"the engine run exited with {finished.returncode}")
-        return json.loads(out.read_text())
-    finally:
-        if args.keep:
-            print(f"   kept {workdir}" + (f" and database {PG_DB}" if engine == "postgresql" else ""))
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-            if engine == "postgresql":
-                _drop_pg_database()
+    return run_engine(engine, Path(__file__).resolve(),
+                      ["--requests", str(args.requests), "--scale", str(args.scale), "--seed", str(args.seed)],
+                      keep=args.keep, prefix="liveloop-pages")
 
 
 def render(report: dict) -> str:

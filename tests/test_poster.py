@@ -2,13 +2,12 @@
 import io
 from datetime import datetime, timezone
 
-import pytest
 from django.test import Client
-from PIL import Image, ImageChops, ImageDraw, ImageFont
+from PIL import Image, ImageChops, ImageDraw
 
 from liveloop.promoters import fonts, poster
 from liveloop.promoters.links import own_page_url
-from liveloop.promoters.models import Enrolment, Promoter
+from liveloop.promoters.models import Enrolment
 from liveloop.web.phone.dates import when_text
 
 XSS = "<script>alert(1)</script>"

@@ -1,0 +1,77 @@
+"""What both benchmarks share: a fresh database per engine, and a subprocess per engine run.
+
+Settings read LIVELOOP_DATABASE_URL at import, so each engine is measured in its own process
+with a clean Django. PostgreSQL runs in a database of its own (liveloop_bench), dropped and
+recreated for every run and dropped afterwards; SQLite in a file in a temporary folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_URL = "postgresql://postgres@127.0.0.1:5432/liveloop_bench"
+PG_DB = "liveloop_bench"
+
+
+class EngineFailed(Exception):
+    pass
+
+
+def machine() -> dict:
+    return {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+            "cpus": os.cpu_count(), "platform": platform.platform()}
+
+
+def run_engine(engine: str, script: Path, arguments: list[str], *, keep: bool, prefix: str) -> dict:
+    """Run `script --engine-run ENGINE --out FILE *arguments` on a fresh database; its figures."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"{prefix}-{engine}-"))
+    if engine == "sqlite":
+        url = f"sqlite:///{workdir / 'liveloop.sqlite3'}"
+    else:
+        _recreate_pg_database()
+        url = PG_URL
+    env = {**os.environ, "LIVELOOP_DATABASE_URL": url, "LIVELOOP_DATA_DIR": str(workdir),
+           "DJANGO_SETTINGS_MODULE": "liveloop.settings",
+           # Measure what production runs: no per-query debug bookkeeping.
+           "LIVELOOP_DEBUG": "0", "LIVELOOP_ENV": "development"}
+    out = workdir / "figures.json"
+    command = [sys.executable, str(script), "--engine-run", engine, "--out", str(out), *arguments]
+    try:
+        finished = subprocess.run(command, env=env, cwd=ROOT)
+        if finished.returncode != 0 or not out.exists():
+            raise EngineFailed(f"the engine run exited with {finished.returncode}")
+        return json.loads(out.read_text())
+    finally:
+        if keep:
+            print(f"   kept {workdir}" + (f" and database {PG_DB}" if engine == "postgresql" else ""))
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+            if engine == "postgresql":
+                _drop_pg_database()
+
+
+def _recreate_pg_database() -> None:
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {PG_DB}")
+    except psycopg.OperationalError as error:
+        raise EngineFailed(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({error})") from None
+
+
+def _drop_pg_database() -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
