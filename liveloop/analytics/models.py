@@ -3,15 +3,8 @@ from django.db import models
 from liveloop.orgs.models import TenantModel
 
 
-class PromoterStats(TenantModel):
-    """Derived: the figures of docs/events.md "Counting" per live × promoter.
-
-    promoter NULL is the live's unattributed row (natural/public traffic). Rows exist from
-    the moment a live is created (unattributed) or a promoter enrols, so ingest only adds.
-    """
-    live = models.ForeignKey("lives.Live", on_delete=models.CASCADE, related_name="+")
-    promoter = models.ForeignKey("promoters.Promoter", null=True, on_delete=models.CASCADE,
-                                 related_name="+")
+class Figures(TenantModel):
+    """The figures of docs/events.md "Counting" (rules.attribution.FIGURES), as columns."""
     reservations = models.BigIntegerField(default=0)
     entered = models.BigIntegerField(default=0)
     buyers = models.BigIntegerField(default=0)
@@ -20,6 +13,20 @@ class PromoterStats(TenantModel):
     refunded = models.BigIntegerField(default=0)
     follows = models.BigIntegerField(default=0)
     captures = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class PromoterStats(Figures):
+    """Derived: the figures of docs/events.md "Counting" per live × promoter.
+
+    promoter NULL is the live's unattributed row (natural/public traffic). Rows exist from
+    the moment a live is created (unattributed) or a promoter enrols, so ingest only adds.
+    """
+    live = models.ForeignKey("lives.Live", on_delete=models.CASCADE, related_name="+")
+    promoter = models.ForeignKey("promoters.Promoter", null=True, on_delete=models.CASCADE,
+                                 related_name="+")
 
     class Meta:
         constraints = [
@@ -37,20 +44,12 @@ class LiveStats(TenantModel):
     reservations_lapsed = models.BooleanField(default=False)
 
 
-class LiveMinute(TenantModel):
+class LiveMinute(Figures):
     """Derived: the same figure changes as PromoterStats, bucketed by the minute of the event's
     `at` (UTC). Charts and the real-time view read these rows, never the log. Reservations are
     the net change in that minute; a live's cancellation reset is not a flow and is not here."""
     live = models.ForeignKey("lives.Live", on_delete=models.CASCADE, related_name="+")
     minute = models.DateTimeField()
-    reservations = models.BigIntegerField(default=0)
-    entered = models.BigIntegerField(default=0)
-    buyers = models.BigIntegerField(default=0)
-    orders = models.BigIntegerField(default=0)
-    gmv = models.BigIntegerField(default=0)
-    refunded = models.BigIntegerField(default=0)
-    follows = models.BigIntegerField(default=0)
-    captures = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "live", "minute"],
