@@ -54,3 +54,15 @@ def test_cancelling_queues_one_notice_per_reserver(brand):
     assert sorted(notices.values_list("recipient", flat=True)) == ["V1", "V2"]
     assert set(notices.values_list("kind", "state")) == {(Notice.LIVE_CANCELLED, Notice.QUEUED)}
     assert live_summary(live)["reservations"] == 0
+
+
+def test_the_rooms_traffic_per_minute_adds_entries_and_exits_and_keeps_the_highest_sample(brand):
+    live = brand.live()
+    L = live.public_id
+    at = EVENING + timedelta(seconds=10)
+    brand.send([event("e1", "room_enter", L, "V1", at=at), event("e2", "room_enter", L, "V1", at=at),
+                event("l1", "room_leave", L, "V1", at=at), event("o1", "online", L, "acct", count=50, at=at)])
+    brand.send([event("e3", "room_enter", L, "V2", at=at), event("o2", "online", L, "acct", count=40, at=at)])
+    row = LiveMinute.objects.for_org(brand.org).get(live=live, minute=EVENING)
+    assert (row.room_enters, row.room_leaves, row.online_peak) == (3, 1, 50)
+    assert row.entered == 2  # distinct viewers, unlike room_enters

@@ -50,6 +50,10 @@ class LiveMinute(Figures):
     the net change in that minute; a live's cancellation reset is not a flow and is not here."""
     live = models.ForeignKey("lives.Live", on_delete=models.CASCADE, related_name="+")
     minute = models.DateTimeField()
+    # The room's traffic (rules.attribution.TRAFFIC): every entry and exit, the highest online sample.
+    room_enters = models.BigIntegerField(default=0)
+    room_leaves = models.BigIntegerField(default=0)
+    online_peak = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "live", "minute"],

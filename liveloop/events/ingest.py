@@ -18,7 +18,8 @@ from liveloop.analytics.models import LiveMinute, LiveStats, PromoterStats
 from liveloop.events.models import Event, LiveViewer, Order
 from liveloop.lives.models import Live
 from liveloop.promoters.models import Enrolment
-from liveloop.rules.attribution import FIGURES, Attribution, Fact, LiveState, OrderState, Rejected, ViewerState
+from liveloop.rules.attribution import (FIGURES, TRAFFIC, Attribution, Fact, LiveState, OrderState, Rejected,
+                                        ViewerState)
 from liveloop.rules.events import EventError, IncomingEvent, parse_event
 
 
@@ -208,9 +209,11 @@ def write_state(org, attribution: Attribution, known_viewers: dict, known_orders
             where=f"t.org_id = {int(org.pk)} AND t.live_id = v.live_id AND "
                   "(t.promoter_id = v.promoter_id OR (t.promoter_id IS NULL AND v.promoter_id IS NULL))")
 
-    minutes = [(live_id, adapt_time(minute), *delta)
-               for (live_id, minute), delta in attribution.minutes.items() if any(delta)]
-    _add_minutes(org, minutes)
+    keys = {k for k, v in attribution.minutes.items() if any(v)}
+    keys |= {k for k, v in attribution.traffic.items() if any(v)}
+    _add_minutes(org, [(live_id, adapt_time(minute), *attribution.minutes.get((live_id, minute), ZERO_FIGURES),
+                        *attribution.traffic.get((live_id, minute), ZERO_TRAFFIC))
+                       for live_id, minute in keys])
 
     for live_id in attribution.reset_lives:
         PromoterStats.objects.for_org(org).filter(live_id=live_id).update(reservations=0)
@@ -235,6 +238,8 @@ VIEWER_TYPES = {"bound_id": "bigint", "bound_at": "timestamptz", "reserved": "bo
                 "reserved_for_id": "bigint", "entered": "boolean", "bought": "boolean",
                 "followed": "boolean", "captured": "boolean"}
 ORDER_COLUMNS = ("live_id", "viewer", "promoter_id", "paid", "refunded")  # OrderState's fields
+ZERO_FIGURES = (0,) * len(FIGURES)
+ZERO_TRAFFIC = (0,) * len(TRAFFIC)
 
 
 def adapt_time(value):
@@ -283,12 +288,14 @@ def _add_minutes(org, rows) -> None:
     if not rows:
         return
     table = connection.ops.quote_name(LiveMinute._meta.db_table)
-    columns = ("live_id", "minute", *FIGURES)
-    adds = ", ".join(f"{f} = {table}.{f} + excluded.{f}" for f in FIGURES)
-    conflict = f"ON CONFLICT (org_id, live_id, minute) DO UPDATE SET {adds}"
+    columns = ("live_id", "minute", *FIGURES, *TRAFFIC)
+    greatest = "GREATEST" if connection.vendor == "postgresql" else "max"  # SQLite's max(a, b)
+    sets = [f"{f} = {table}.{f} + excluded.{f}" for f in (*FIGURES, "room_enters", "room_leaves")]
+    sets.append(f"online_peak = {greatest}({table}.online_peak, excluded.online_peak)")
+    conflict = f"ON CONFLICT (org_id, live_id, minute) DO UPDATE SET {', '.join(sets)}"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            types = ("bigint", "timestamptz", *["bigint"] * len(FIGURES))
+            types = ("bigint", "timestamptz", *["bigint"] * (len(FIGURES) + len(TRAFFIC)))
             arrays = ", ".join(f"CAST(%s AS {t}[])" for t in types)
             cursor.execute(f"INSERT INTO {table} (org_id, {', '.join(columns)}) "
                            f"SELECT {int(org.pk)}, * FROM unnest({arrays}) {conflict}",

@@ -15,7 +15,7 @@ from liveloop.events.ingest import _lock_org
 from liveloop.events.models import Event, LiveViewer, Order
 from liveloop.lives.models import Live
 from liveloop.promoters.models import Promoter
-from liveloop.rules.attribution import FIGURES, Attribution, Fact, LiveState, Rejected, ViewerState
+from liveloop.rules.attribution import FIGURES, TRAFFIC, Attribution, Fact, LiveState, Rejected, ViewerState
 
 DEFAULT_VIEWER = astuple(ViewerState())
 
@@ -54,8 +54,16 @@ def _stored(org):
     lives = {r[0]: tuple(r[1:]) for r in LiveStats.objects.for_org(org).values_list(
         "live_id", "live__state", "peak_online", "reservations_lapsed")}
     minutes = {(r[0], r[1]): list(r[2:]) for r in
-               LiveMinute.objects.for_org(org).values_list("live_id", "minute", *FIGURES)}
+               LiveMinute.objects.for_org(org).values_list("live_id", "minute", *FIGURES, *TRAFFIC)}
     return stats, viewers, orders, lives, minutes
+
+
+def _minute_rows(attribution: Attribution) -> dict:
+    """(live, minute) -> figures then traffic, for every minute in which anything moved."""
+    keys = {k for k, v in attribution.minutes.items() if any(v)}
+    keys |= {k for k, v in attribution.traffic.items() if any(v)}
+    return {k: [*attribution.minutes.get(k, [0] * len(FIGURES)), *attribution.traffic.get(k, [0] * len(TRAFFIC))]
+            for k in keys}
 
 
 def differences(org, attribution: Attribution) -> list[str]:
@@ -84,7 +92,7 @@ def differences(org, attribution: Attribution) -> list[str]:
     for key in set(orders) | set(replayed_orders):
         if orders.get(key) != replayed_orders.get(key):
             found.append(f"order {key}: stored {orders.get(key)}, replay {replayed_orders.get(key)}")
-    replayed_minutes = {k: v for k, v in attribution.minutes.items() if any(v)}
+    replayed_minutes = _minute_rows(attribution)
     stored_minutes = {k: v for k, v in minutes.items() if any(v)}
     for key in sorted(set(stored_minutes) | set(replayed_minutes)):
         if stored_minutes.get(key) != replayed_minutes.get(key):
@@ -116,8 +124,8 @@ def replace(org, attribution: Attribution) -> None:
         batch_size=2000)
     LiveMinute.objects.for_org(org).delete()
     LiveMinute.objects.bulk_create(
-        [LiveMinute(org=org, live_id=live_id, minute=minute, **dict(zip(FIGURES, figures)))
-         for (live_id, minute), figures in attribution.minutes.items() if any(figures)],
+        [LiveMinute(org=org, live_id=live_id, minute=minute, **dict(zip((*FIGURES, *TRAFFIC), values)))
+         for (live_id, minute), values in _minute_rows(attribution).items()],
         batch_size=2000)
     rows = list(PromoterStats.objects.for_org(org))
     for row in rows:

@@ -19,6 +19,9 @@ from datetime import datetime, timedelta
 FIGURES = ("reservations", "entered", "buyers", "orders", "gmv", "refunded", "follows", "captures")
 RESERVATIONS, ENTERED, BUYERS, ORDERS, GMV, REFUNDED, FOLLOWS, CAPTURES = range(len(FIGURES))
 
+TRAFFIC = ("room_enters", "room_leaves", "online_peak")
+ENTERS, LEAVES, ONLINE_PEAK = range(len(TRAFFIC))
+
 FIRST_TOUCH = "first_touch"
 LAST_TOUCH = "last_touch"
 MODES = (FIRST_TOUCH, LAST_TOUCH)
@@ -125,6 +128,10 @@ class Attribution:
     stats: defaultdict = field(default_factory=lambda: defaultdict(_zero))
     # (live, minute) -> figures: the same changes bucketed by the minute of the event's `at`.
     minutes: defaultdict = field(default_factory=lambda: defaultdict(_zero))
+    # (live, minute) -> TRAFFIC: every entry and exit (not distinct viewers) and the highest
+    # online sample, for the room's concurrency over time. Entries and exits add up across
+    # batches; the online peak is a maximum.
+    traffic: defaultdict = field(default_factory=lambda: defaultdict(lambda: [0] * len(TRAFFIC)))
     changed_viewers: set = field(default_factory=set)
     changed_orders: set = field(default_factory=set)
     changed_lives: set = field(default_factory=set)
@@ -145,11 +152,14 @@ class Attribution:
             if fact.count > live.peak_online:
                 live.peak_online = fact.count
                 self.changed_lives.add(fact.live)
+            room = self.traffic[(fact.live, minute_of(fact.at))]
+            room[ONLINE_PEAK] = max(room[ONLINE_PEAK], fact.count)
             return
         if kind == "order_refund":
             self._refund(fact)
             return
         if kind == "room_leave":
+            self.traffic[(fact.live, minute_of(fact.at))][LEAVES] += 1
             return
         if kind == "order_paid" and fact.order in self.orders:
             raise Rejected(f"order {fact.order} was already paid by another event")
@@ -186,6 +196,7 @@ class Attribution:
                     viewer.reserved = False
                     viewer.reserved_for = None
             elif kind == "room_enter":
+                self.traffic[(fact.live, minute_of(fact.at))][ENTERS] += 1
                 if not viewer.entered:
                     viewer.entered = True
                     self._count(fact, credited, ENTERED, 1)
