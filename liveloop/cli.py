@@ -224,5 +224,56 @@ def rebuild(slug, check):
         click.echo(f"no difference ({len(organisations)} organisation(s))")
 
 
+
+@main.command("wechat-emulator", help="Serve a local WeChat shop API emulator (tests, demo).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--appid", required=True)
+@click.option("--secret", required=True)
+@click.option("--token", required=True, help="The push Token configured for the shop.")
+@click.option("--aes-key", required=True, help="The shop's 43-character EncodingAESKey.")
+@click.option("--push-url", required=True, help="Liveloop's push URL for the shop.")
+def wechat_emulator(host, port, appid, secret, token, aes_key, push_url):
+    from liveloop.integrations.wechat.crypto import CryptoError, aes_key as check_key
+    from liveloop.integrations.wechat.emulator import EmulatorServer, Store
+
+    try:
+        check_key(aes_key)
+    except CryptoError as error:
+        raise click.ClickException(str(error)) from None
+    server = EmulatorServer(Store(appid=appid, secret=secret, token=token, aes_key=aes_key,
+                                  push_url=push_url), host, port)
+    click.echo(f"WeChat shop emulator on {server.base_url}: point the shop's api_base_url (or the "
+               f"LIVELOOP_WECHAT_API_BASE setting) at it; POST /emulator/pay, /emulator/refund "
+               f"or /emulator/sharer to drive it")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@main.command("wechat-worker", help="Turn stored WeChat shop pushes into events.")
+@click.option("--once", is_flag=True, help="Handle what is due now, then exit.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--interval", default=2.0, show_default=True, type=float,
+              help="Seconds to wait when nothing is due.")
+def wechat_worker(once, limit, interval):
+    import time
+
+    from liveloop.integrations.wechat.worker import process
+
+    while True:
+        outcome = process(limit=limit)
+        if outcome.handled:
+            click.echo(f"done {outcome.done}, skipped {outcome.skipped}, "
+                       f"retrying {outcome.retrying}, failed {outcome.failed}")
+        if once:
+            return
+        if outcome.handled < limit:
+            time.sleep(interval)
+
+
 if __name__ == "__main__":
     main()

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "liveloop.analytics",
     "liveloop.notify",
     "liveloop.web",
+    "liveloop.integrations",
 ]
 
 MIDDLEWARE = [
@@ -163,3 +164,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LIVELOOP_LOG_LEVEL", "WARNING")},
 }
+
+# WeChat shop (docs/operations.md). The API base is overridden to point at the local emulator.
+LIVELOOP_WECHAT_API_BASE = env_str("LIVELOOP_WECHAT_API_BASE", "")
+LIVELOOP_WECHAT_MAX_ATTEMPTS = int(env_str("LIVELOOP_WECHAT_MAX_ATTEMPTS", "8"))
+LIVELOOP_WECHAT_HTTP_RETRIES = int(env_str("LIVELOOP_WECHAT_HTTP_RETRIES", "3"))
+LIVELOOP_WECHAT_HTTP_BACKOFF = float(env_str("LIVELOOP_WECHAT_HTTP_BACKOFF", "0.5"))

@@ -42,11 +42,16 @@ class Promoter(TenantModel):
     phone = models.CharField(max_length=20, blank=True, default="")
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL,
                              related_name="promoters")
+    # The WeChat shop sharer (分享员) openid this promoter sells as: orders the shop credits to
+    # that sharer are credited to this promoter.
+    openid = models.CharField(max_length=128, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["org", "code"], name="promoter_org_code"),
+            models.UniqueConstraint(fields=["org", "openid"], condition=~models.Q(openid=""),
+                                    name="promoter_org_openid"),
             models.UniqueConstraint(fields=["org", "phone"], condition=~models.Q(phone=""),
                                     name="promoter_org_phone"),
         ]

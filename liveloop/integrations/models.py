@@ -1,0 +1,80 @@
+"""Connected platforms. A WeChat shop (微信小店) pushes ids to its own endpoint; the worker
+fetches details from the shop API and ingests events."""
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+from liveloop.orgs.models import TenantModel
+
+OFFICIAL_API_BASE = "https://api.weixin.qq.com"
+
+
+def new_push_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Shop(TenantModel):
+    """One connected shop. token, encoding_aes_key and app_secret are kept as given for now
+    (encryption at rest is separate work) and must never be logged or shown in full."""
+    name = models.CharField(max_length=80)
+    appid = models.CharField(max_length=64)
+    token = models.CharField(max_length=64)
+    encoding_aes_key = models.CharField(max_length=43)
+    app_secret = models.CharField(max_length=128)
+    # Globally unique: the push URL carries only this key, so it alone names shop and org.
+    push_key = models.CharField(max_length=64, unique=True, default=new_push_key)
+    api_base_url = models.URLField(max_length=200, default=OFFICIAL_API_BASE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "appid"], name="shop_org_appid")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def push_path(self) -> str:
+        return f"/wechat/push/{self.push_key}/"
+
+    @property
+    def api_base(self) -> str:
+        # One setting points every shop at the local emulator (demo, tests).
+        return (getattr(settings, "LIVELOOP_WECHAT_API_BASE", "") or self.api_base_url).rstrip("/")
+
+
+class ShopLive(TenantModel):
+    """Which Liveloop live a shop order's `ext_info.live_id` (the Channels live export id)
+    belongs to. A table rather than a column on Live: one Liveloop live may be sold through
+    several shops, and the lives app stays free of WeChat."""
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="lives")
+    channels_live_id = models.CharField(max_length=200)
+    live = models.ForeignKey("lives.Live", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "shop", "channels_live_id"],
+                                               name="shoplive_org_shop_live")]
+
+
+class PushMessage(TenantModel):
+    """A decrypted push as received. msg_key makes WeChat's retries no-ops; the worker moves
+    state queued → processing → done | skipped | failed."""
+    QUEUED, PROCESSING, DONE, SKIPPED, FAILED = "queued", "processing", "done", "skipped", "failed"
+    STATES = [(s, s) for s in (QUEUED, PROCESSING, DONE, SKIPPED, FAILED)]
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="messages")
+    msg_key = models.CharField(max_length=200)
+    event = models.CharField(max_length=64)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(max_length=10, choices=STATES, default=QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "shop", "msg_key"],
+                                               name="pushmessage_org_shop_key")]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="pushmessage_due")]

@@ -1,0 +1,272 @@
+"""A local stand-in for the WeChat shop API and its message push, for tests and the demo.
+
+Serves /cgi-bin/token and the shop endpoints Liveloop uses, in the documented shapes, from an
+in-memory store; `push` encrypts and signs an event exactly as WeChat does and POSTs it to
+Liveloop. Control endpoints (/emulator/...) let a demo add orders and after-sales and push them.
+Bind it to 127.0.0.1: it hands tokens to anyone who knows the appid and secret.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from liveloop.integrations.wechat.crypto import PushCrypto, signature
+
+ORDER_NOT_FOUND = 100002  # the emulator's own code; WeChat's is not documented in WECHAT.md
+
+
+@dataclass
+class Store:
+    appid: str
+    secret: str
+    token: str = ""
+    aes_key: str = ""
+    push_url: str = ""
+    orders: dict[str, dict] = field(default_factory=dict)
+    aftersales: dict[str, dict] = field(default_factory=dict)
+    sharers: list[dict] = field(default_factory=list)
+    sharer_orders: list[dict] = field(default_factory=list)
+    tokens: set[str] = field(default_factory=set)
+    # Answers to give before serving normally, e.g. (500, None) or (200, {"errcode": -1}).
+    scripted: list[tuple[int, dict | None]] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def expire_tokens(self) -> None:
+        with self.lock:
+            self.tokens.clear()
+
+
+def order(order_id: str, openid: str, amount: int, live_id: str, pay_time: int,
+          sharer_openid: str | None = None, product_id: str = "10000184868") -> dict:
+    """An order detail in the documented shape (order/get → order)."""
+    detail = {
+        "product_infos": [{"product_id": product_id, "sku_id": "780750393", "sku_cnt": 1,
+                           "sale_price": amount, "title": "真丝围巾 桑蚕丝"}],
+        "price_info": {"product_price": amount, "order_price": amount, "freight": 0, "discounted_price": 0},
+        "pay_info": {"pay_time": pay_time, "transaction_id": f"42000{order_id}"},
+        "ext_info": {"finder_id": "sphEmulator", "live_id": live_id, "order_scene": 2},
+        "source_infos": [{"sku_id": "780750393", "sale_channel": 0, "account_type": 1,
+                          "account_id": "sphEmulator", "content_type": 0, "content_id": live_id}],
+    }
+    if sharer_openid:
+        detail["sharer_info"] = {"sharer_openid": sharer_openid, "sharer_unionid": "",
+                                 "sharer_type": 0, "share_scene": 1}
+    return {"order_id": order_id, "status": 20, "openid": openid, "unionid": "",
+            "create_time": pay_time - 60, "update_time": pay_time, "order_detail": detail}
+
+
+def aftersale(after_sale_order_id: str, order_id: str, openid: str, amount: int, at: int,
+              status: str = "MERCHANT_REFUND_SUCCESS") -> dict:
+    """An after-sale detail in the documented shape (getaftersaleorder → after_sale_order)."""
+    return {"after_sale_order_id": after_sale_order_id, "order_id": order_id, "status": status,
+            "openid": openid, "unionid": "", "product_info": {"product_id": "10000184868",
+                                                              "sku_id": "780750393", "count": 1},
+            "refund_info": {"amount": amount}, "type": "REFUND", "reason": "NO_LONGER_WANT",
+            "create_time": at - 3600, "update_time": at}
+
+
+def pay_push(appid_user: str, order_detail: dict) -> dict:
+    return {"ToUserName": appid_user, "FromUserName": order_detail["openid"],
+            "CreateTime": order_detail["update_time"] + 1, "MsgType": "event",
+            "Event": "channels_ec_order_pay",
+            "order_info": {"order_id": order_detail["order_id"],
+                           "pay_time": order_detail["order_detail"]["pay_info"]["pay_time"]}}
+
+
+def aftersale_push(appid_user: str, detail: dict) -> dict:
+    return {"ToUserName": appid_user, "FromUserName": detail["openid"],
+            "CreateTime": detail["update_time"], "MsgType": "event",
+            "Event": "channels_ec_aftersale_update",
+            "finder_shop_aftersale_status_update": {
+                "status": detail["status"], "after_sale_order_id": detail["after_sale_order_id"],
+                "order_id": detail["order_id"]}}
+
+
+def signed_push(token: str, aes_key: str, appid: str, message: dict | str,
+                timestamp: str | None = None, nonce: str | None = None) -> tuple[dict, bytes]:
+    """The query string and body WeChat would send for this message."""
+    text = message if isinstance(message, str) else json.dumps(message, ensure_ascii=False)
+    encrypted = PushCrypto(token, aes_key, appid).encrypt(text)
+    timestamp = timestamp or str(int(time.time()))
+    nonce = nonce or str(secrets.randbelow(10**9))
+    query = {"timestamp": timestamp, "nonce": nonce, "encrypt_type": "aes",
+             "msg_signature": signature(token, timestamp, nonce, encrypted)}
+    body = json.dumps({"ToUserName": "gh_emulator", "Encrypt": encrypted}).encode()
+    return query, body
+
+
+def push(store: Store, message: dict, url: str | None = None, timeout: float = 10) -> tuple[int, str]:
+    """POST one event to Liveloop as WeChat would; returns (HTTP status, body)."""
+    query, body = signed_push(store.token, store.aes_key, store.appid, message)
+    request = urllib.request.Request(f"{url or store.push_url}?{urllib.parse.urlencode(query)}",
+                                     data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: "EmulatorServer"
+
+    def log_message(self, *args):  # quiet: tests and the demo read the store, not a log
+        pass
+
+    def _answer(self, status: int, payload: dict | None) -> None:
+        body = json.dumps(payload if payload is not None else {"error": "emulated"},
+                          ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _body(self) -> dict:
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            data = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def do_GET(self):
+        store = self.server.store
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        with store.lock:
+            store.calls.append(url.path)
+            if store.scripted:
+                return self._answer(*store.scripted.pop(0))
+        if url.path != "/cgi-bin/token":
+            return self._answer(404, {"errcode": 404, "errmsg": "not found"})
+        if query.get("appid") != store.appid or query.get("secret") != store.secret:
+            return self._answer(200, {"errcode": 40125, "errmsg": "invalid appsecret"})
+        token = "emu-" + secrets.token_hex(12)
+        with store.lock:
+            store.tokens.add(token)
+        self._answer(200, {"access_token": token, "expires_in": 7200})
+
+    def do_POST(self):
+        store = self.server.store
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        body = self._body()
+        if url.path.startswith("/emulator/"):
+            return self._control(url.path, body)
+        with store.lock:
+            store.calls.append(url.path)
+            if store.scripted:
+                return self._answer(*store.scripted.pop(0))
+            if query.get("access_token") not in store.tokens:
+                return self._answer(200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"})
+        route = self.ROUTES.get(url.path)
+        if route is None:
+            return self._answer(200, {"errcode": 404, "errmsg": "unknown api"})
+        with store.lock:
+            payload = route(store, body)
+        self._answer(200, payload)
+
+    def _control(self, path: str, body: dict) -> None:
+        store = self.server.store
+        try:
+            if path == "/emulator/pay":
+                detail = order(str(body["order_id"]), body["openid"], int(body["amount"]),
+                               body["live_id"], int(body.get("pay_time") or time.time()),
+                               body.get("sharer_openid"))
+                with store.lock:
+                    store.orders[detail["order_id"]] = detail
+                status, answer = push(store, pay_push("gh_emulator", detail))
+            elif path == "/emulator/refund":
+                with store.lock:
+                    paid = store.orders[str(body["order_id"])]
+                detail = aftersale(str(body["after_sale_order_id"]), paid["order_id"], paid["openid"],
+                                   int(body["amount"]), int(body.get("at") or time.time()))
+                with store.lock:
+                    store.aftersales[detail["after_sale_order_id"]] = detail
+                status, answer = push(store, aftersale_push("gh_emulator", detail))
+            elif path == "/emulator/sharer":
+                with store.lock:
+                    store.sharers.append({"openid": body["openid"], "nickname": body.get("nickname", ""),
+                                          "bind_time": int(time.time()), "sharer_type": 0, "unionid": ""})
+                return self._answer(200, {"ok": True})
+            else:
+                return self._answer(404, {"error": "unknown control endpoint"})
+        except (KeyError, TypeError, ValueError) as error:
+            return self._answer(400, {"error": f"bad request: {error}"})
+        self._answer(200, {"push_status": status, "push_answer": answer})
+
+
+def _ok(**fields) -> dict:
+    return {"errcode": 0, "errmsg": "ok", **fields}
+
+
+def _order_get(store: Store, body: dict) -> dict:
+    found = store.orders.get(str(body.get("order_id")))
+    return _ok(order=found) if found else {"errcode": ORDER_NOT_FOUND, "errmsg": "order not exist"}
+
+
+def _aftersale_get(store: Store, body: dict) -> dict:
+    found = store.aftersales.get(str(body.get("after_sale_order_id")))
+    return _ok(after_sale_order=found) if found else {"errcode": ORDER_NOT_FOUND, "errmsg": "aftersale not exist"}
+
+
+def _page(items: list, body: dict) -> list:
+    page, size = int(body.get("page", 1)), min(int(body.get("page_size", 100)), 100)
+    return items[(page - 1) * size:page * size]
+
+
+def _sharer_bind(store: Store, body: dict) -> dict:
+    # Not a real image: the shape is what matters (a base64 string), valid 15 days.
+    return _ok(qrcode_img="iVBORw0KGgo=", qrcode_img_url="", username=body.get("username", ""),
+               expire_time=int(time.time()) + 15 * 86400)
+
+
+def _sharer_list(store: Store, body: dict) -> dict:
+    return _ok(sharer_info_list=_page(store.sharers, body))
+
+
+def _sharer_orders(store: Store, body: dict) -> dict:
+    rows = [r for r in store.sharer_orders if not body.get("openid") or r["sharer_openid"] == body["openid"]]
+    return _ok(order_list=_page(rows, body))
+
+
+Handler.ROUTES = {
+    "/channels/ec/order/get": _order_get,
+    "/channels/ec/aftersale/getaftersaleorder": _aftersale_get,
+    "/channels/ec/sharer/bind": _sharer_bind,
+    "/channels/ec/sharer/get_sharer_list": _sharer_list,
+    "/channels/ec/sharer/get_sharer_order_list": _sharer_orders,
+}
+
+
+class EmulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 0):
+        super().__init__((host, port), Handler)
+        self.store = store
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "EmulatorServer":
+        # A short poll so that stop() returns at once (tests start one per test).
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
+                         name="wechat-emulator", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from liveloop.integrations.wechat import push
+
+app_name = "wechat"
+urlpatterns = [
+    path("push/<str:push_key>/", push.push, name="push"),
+]
