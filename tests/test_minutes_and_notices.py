@@ -66,3 +66,15 @@ def test_the_rooms_traffic_per_minute_adds_entries_and_exits_and_keeps_the_highe
     row = LiveMinute.objects.for_org(brand.org).get(live=live, minute=EVENING)
     assert (row.room_enters, row.room_leaves, row.online_peak) == (3, 1, 50)
     assert row.entered == 2  # distinct viewers, unlike room_enters
+
+
+def test_showed_up_counts_reservers_at_their_first_entry(brand):
+    from liveloop.analytics.models import LiveStats
+
+    live = brand.live()
+    L = live.public_id
+    brand.send([event("r1", "reservation", L, "V1"), event("r2", "reservation", L, "V2"),
+                event("e1", "room_enter", L, "V1"), event("e1b", "room_enter", L, "V1"),
+                event("e3", "room_enter", L, "V3"),            # walked in without a reservation
+                event("r3", "reservation", L, "V3")])          # reserved after entering: not a show-up
+    assert LiveStats.objects.for_org(brand.org).get(live=live).showed_up == 1

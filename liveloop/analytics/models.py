@@ -42,6 +42,8 @@ class LiveStats(TenantModel):
     peak_online = models.BigIntegerField(default=0)
     # Went live more than an hour after the announced time: reservations lapsed (kept, flagged).
     reservations_lapsed = models.BooleanField(default=False)
+    # Viewers holding a reservation when they first entered the room.
+    showed_up = models.BigIntegerField(default=0)
 
 
 class LiveMinute(Figures):

@@ -107,7 +107,7 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
             lives[live.public_id] = live
     states = {live.pk: LiveState(mode=live.programme.mode, binding_days=live.programme.binding_days,
                                  state=live.state, peak_online=live.stats.peak_online,
-                                 lapsed=live.stats.reservations_lapsed)
+                                 lapsed=live.stats.reservations_lapsed, showed_up=live.stats.showed_up)
               for live in lives.values()}
     live_ids = list(states)
 
@@ -222,7 +222,7 @@ def write_state(org, attribution: Attribution, known_viewers: dict, known_orders
     for live_id in attribution.changed_lives:
         live = attribution.lives[live_id]
         LiveStats.objects.for_org(org).filter(live_id=live_id).update(
-            peak_online=live.peak_online, reservations_lapsed=live.lapsed)
+            peak_online=live.peak_online, reservations_lapsed=live.lapsed, showed_up=live.showed_up)
         Live.objects.for_org(org).filter(pk=live_id).update(state=live.state)
 
 

@@ -52,7 +52,7 @@ def _stored(org):
     orders = {r[0]: tuple(r[1:]) for r in Order.objects.for_org(org).values_list(
         "order", "live_id", "viewer", "promoter_id", "paid", "refunded")}
     lives = {r[0]: tuple(r[1:]) for r in LiveStats.objects.for_org(org).values_list(
-        "live_id", "live__state", "peak_online", "reservations_lapsed")}
+        "live_id", "live__state", "peak_online", "reservations_lapsed", "showed_up")}
     minutes = {(r[0], r[1]): list(r[2:]) for r in
                LiveMinute.objects.for_org(org).values_list("live_id", "minute", *FIGURES, *TRAFFIC)}
     return stats, viewers, orders, lives, minutes
@@ -99,9 +99,9 @@ def differences(org, attribution: Attribution) -> list[str]:
             found.append(f"live {names.get(key[0])} minute {key[1]:%Y-%m-%d %H:%M}Z: stored "
                          f"{stored_minutes.get(key)}, replay {replayed_minutes.get(key)}")
     for live_id, live in attribution.lives.items():
-        replayed = (live.state, live.peak_online, live.lapsed)
+        replayed = (live.state, live.peak_online, live.lapsed, live.showed_up)
         if lives.get(live_id) != replayed:
-            found.append(f"live {names.get(live_id)}: stored (state, peak online, lapsed) "
+            found.append(f"live {names.get(live_id)}: stored (state, peak online, lapsed, showed up) "
                          f"{lives.get(live_id)}, replay {replayed}")
     return found
 
@@ -135,5 +135,5 @@ def replace(org, attribution: Attribution) -> None:
     PromoterStats.objects.bulk_update(rows, FIGURES, batch_size=500)
     for live_id, live in attribution.lives.items():
         LiveStats.objects.for_org(org).filter(live_id=live_id).update(
-            peak_online=live.peak_online, reservations_lapsed=live.lapsed)
+            peak_online=live.peak_online, reservations_lapsed=live.lapsed, showed_up=live.showed_up)
         Live.objects.for_org(org).filter(pk=live_id).update(state=live.state)

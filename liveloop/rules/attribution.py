@@ -60,6 +60,9 @@ class LiveState:
     state: str = SCHEDULED
     peak_online: int = 0
     lapsed: bool = False
+    # Viewers who held a reservation when they first entered the room: how far the live's
+    # reservations turned into viewers.
+    showed_up: int = 0
 
 
 @dataclass(slots=True)
@@ -199,6 +202,9 @@ class Attribution:
                 self.traffic[(fact.live, minute_of(fact.at))][ENTERS] += 1
                 if not viewer.entered:
                     viewer.entered = True
+                    if viewer.reserved:
+                        live.showed_up += 1
+                        self.changed_lives.add(fact.live)
                     self._count(fact, credited, ENTERED, 1)
             elif kind == "follow":
                 if not viewer.followed:
