@@ -209,6 +209,8 @@ def _bench_requests(demo, requests: int) -> list[dict]:
         (f"live page, search {surname}", True, operator, page, {"q": surname}, {}),
         ("table fragment (htmx), sort -gmv, page 3", False, operator, page, {"sort": "-gmv", "page": 3},
          {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "promoter-table"}),
+        ("live room data fragment (htmx poll)", False, operator, reverse("web:room_data", args=[live.public_id]),
+         {}, {"HTTP_HX_REQUEST": "true"}),
         ("promoter's own page (phone)", True, promoter, reverse("phone:me"), {}, {}),
         ("promoter's poster PNG", False, promoter, reverse("phone:poster"), {}, {}),
         ("API summary", False, api, f"{api_live}/summary", {}, {}),

@@ -1,8 +1,18 @@
 """Named actors and small factories shared by the suite (see STYLE.md: one line per permission test)."""
 from datetime import datetime, timedelta, timezone
 
+import os
+
 import pytest
 from django.test import Client
+from hypothesis import HealthCheck, settings as hypothesis_settings
+
+# Property tests must not fail because a shared machine was busy (too_slow), and in CI they
+# replay the same examples every run (derandomize) so a red build always reproduces.
+hypothesis_settings.register_profile(
+    "liveloop", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=os.environ.get("CI", "").lower() == "true")
+hypothesis_settings.load_profile("liveloop")
 
 from liveloop.lives.models import Account
 from liveloop.lives.services import create_live

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from liveloop.web import views
+from liveloop.web import room, views
 
 app_name = "web"
 
@@ -18,6 +18,8 @@ urlpatterns = [
     path("lives/<str:public_id>/cancel/", views.cancel_live, name="cancel_live"),
     path("lives/<str:public_id>/promoters.csv", views.live_promoters_csv, name="live_promoters_csv"),
     path("lives/<str:public_id>/promoters.xlsx", views.live_promoters_xlsx, name="live_promoters_xlsx"),
+    path("lives/<str:public_id>/room/", room.room_page, name="room"),
+    path("lives/<str:public_id>/room/data/", room.room_data, name="room_data"),
     path("lives/<str:public_id>/programme/", views.programme_page, name="programme"),
     path("lives/<str:public_id>/programme/recruiting/", views.programme_recruiting,
          name="programme_recruiting"),

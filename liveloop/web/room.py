@@ -1,0 +1,110 @@
+"""The live room page (实时大屏): the page and the data block it asks for again while on air.
+
+The chart containers belong to the page and stay put; each data block carries the charts'
+options as JSON (json_script), and web/room.js hands them to the charts already drawn, so
+a refresh moves the lines instead of redrawing the page.
+"""
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from liveloop.analytics.realtime import room
+from liveloop.rules.attribution import LIVE, SCHEDULED
+from liveloop.web import queries
+from liveloop.web.charts import ACCENT, SOFT, _base
+from liveloop.web.context import org_view
+from liveloop.web.tables import FUNNEL_LABELS
+from liveloop.web.templatetags.figures import count, yuan
+
+# On air the room moves every second; before it, only reservations trickle in, and the slower
+# poll is what turns the page into the live room by itself when the live goes on air.
+POLL = {LIVE: "2s", SCHEDULED: "10s"}
+# The room is dark: lighter axis text and fainter grid lines than the live page's charts.
+AXIS = "#aeb6c2"
+GRID = "#343c48"
+ORDERS = "#4c9bf0"
+GMV = "#f29b38"
+
+
+def _whole_yuan(fen: int) -> int:
+    # The chart's axis reads whole yuan (half up, in integers); exact amounts are in the tables.
+    return (fen + 50) // 100
+
+
+def concurrency_option(per_minute) -> dict:
+    option = _base()
+    option["tooltip"] = {"trigger": "axis", "renderMode": "richText"}
+    option.update({
+        "grid": {"left": 8, "right": 16, "top": 16, "bottom": 8, "containLabel": True},
+        "xAxis": {"type": "category", "boundaryGap": False, "data": [m.label for m in per_minute],
+                  "axisLabel": {"color": AXIS}, "axisLine": {"lineStyle": {"color": GRID}}},
+        "yAxis": {"type": "value", "minInterval": 1, "axisLabel": {"color": AXIS},
+                  "splitLine": {"lineStyle": {"color": GRID}}},
+        "series": [{"type": "line", "name": _("Concurrent viewers"), "showSymbol": False,
+                    "data": [m.concurrent for m in per_minute], "itemStyle": {"color": ACCENT},
+                    "lineStyle": {"width": 3}, "areaStyle": {"color": ACCENT, "opacity": 0.15}}],
+    })
+    return option
+
+
+def flow_option(per_minute) -> dict:
+    option = _base()
+    option.update({
+        "legend": {"top": 0, "textStyle": {"color": AXIS}},
+        "grid": {"left": 8, "right": 8, "top": 32, "bottom": 8, "containLabel": True},
+        "xAxis": {"type": "category", "data": [m.label for m in per_minute],
+                  "axisLabel": {"color": AXIS}, "axisLine": {"lineStyle": {"color": GRID}}},
+        "yAxis": [
+            {"type": "value", "minInterval": 1, "axisLabel": {"color": AXIS},
+             "splitLine": {"lineStyle": {"color": GRID}}},
+            {"type": "value", "minInterval": 1, "axisLabel": {"color": AXIS}, "splitLine": {"show": False}},
+        ],
+        "series": [
+            {"type": "bar", "name": _("Entries"), "data": [m.entered for m in per_minute],
+             "itemStyle": {"color": SOFT}, "barMaxWidth": 14},
+            {"type": "bar", "name": _("Orders"), "data": [m.orders for m in per_minute],
+             "itemStyle": {"color": ORDERS}, "barMaxWidth": 14},
+            {"type": "line", "name": _("GMV (¥)"), "yAxisIndex": 1, "showSymbol": False,
+             "data": [_whole_yuan(m.gmv) for m in per_minute], "itemStyle": {"color": GMV},
+             "lineStyle": {"width": 2}},
+        ],
+    })
+    return option
+
+
+def minute_rows(per_minute) -> list[tuple]:
+    # Formatted here, newest first: the table is re-rendered on every poll, and sixty rows of
+    # template filter calls would cost more than all the queries.
+    return [(m.at.isoformat(), m.label, count(m.concurrent), m.sampled, count(m.entered), count(m.orders),
+             yuan(m.gmv)) for m in reversed(per_minute)]
+
+
+def _context(live) -> dict:
+    data = room(live, timezone.now())
+    per_minute = data["minutes"]
+    return {
+        "live": live,
+        **data,
+        "funnel": [{**step, "label": FUNNEL_LABELS[step["key"]]} for step in data["funnel"]],
+        "poll": POLL.get(live.state),
+        "minute_rows": minute_rows(per_minute),
+        "options": {"concurrency": concurrency_option(per_minute), "flow": flow_option(per_minute)},
+        "window_first": per_minute[0].at if per_minute else None,
+        "window_last": per_minute[-1].at if per_minute else None,
+    }
+
+
+def _live(org, public_id):
+    live = queries.live_of(org, public_id)
+    live.org = org  # live_of found it in this organisation: no need to read the org again
+    return live
+
+
+@org_view
+def room_page(request, org, public_id):
+    return render(request, "web/room.html", _context(_live(org, public_id)))
+
+
+@org_view
+def room_data(request, org, public_id):
+    return render(request, "web/_room_data.html", _context(_live(org, public_id)))
