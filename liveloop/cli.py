@@ -275,5 +275,70 @@ def wechat_worker(once, limit, interval):
             time.sleep(interval)
 
 
+@main.command("import", help="导入订单、退款、预约或推广员文件（CSV/XLSX）：先检查每一行，再写入。"
+                             "Import a CSV or XLSX file of orders, refunds, reservations or promoters.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--org", "slug", required=True, help="The organisation's slug.")
+@click.option("--kind", required=True, type=click.Choice(["orders", "refunds", "reservations", "promoters"]))
+@click.option("--live", default=None, help="The live's public id for every row; for promoters, the live to enrol into.")
+@click.option("--dry-run", is_flag=True, help="Check every row and list the bad ones; write nothing.")
+@click.option("--skip-bad", is_flag=True, help="Import the good rows even when some rows are bad.")
+@click.option("--map", "maps", multiple=True, metavar="HEADER=FIELD", help="Read this column as this field (repeatable).")
+def import_file_command(file, slug, kind, live, dry_run, skip_bad, maps):
+    from liveloop.importers.cli import run_import_command
+
+    sys.exit(run_import_command(_org(slug), file, kind, live=live, dry_run=dry_run,
+                                skip_bad=skip_bad, maps=maps))
+
+
+@main.command("notices", help="Send queued notices (reminders, cancellations, summaries).")
+@click.option("--once", is_flag=True, help="Send what is due now, then exit.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--interval", default=5.0, show_default=True, type=float,
+              help="Seconds to wait when nothing is due.")
+def notices(once, limit, interval):
+    from liveloop.notify.worker import run
+
+    run(once=once, limit=limit, interval=interval, echo=click.echo)
+
+
+@main.group(help="Where an organisation's notices go: webhooks and WeCom.")
+def channel():
+    pass
+
+
+@channel.command("add-webhook", help="Add a webhook; prints its signing secret (once).")
+@click.option("--org", "slug", required=True)
+@click.option("--name", required=True)
+@click.option("--url", required=True)
+@click.option("--secret", default="", help="Use this signing secret instead of a new one.")
+def channel_add_webhook(slug, name, url, secret):
+    from liveloop.notify.services import ChannelError, add_webhook
+
+    try:
+        made = add_webhook(_org(slug), name=name, url=url, secret=secret)
+    except ChannelError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"channel {made.pk}")
+    if not secret:
+        click.echo(f"signing secret: {made.secret}")
+
+
+@channel.command("add-wecom", help="Add a WeCom application (企业微信应用) channel.")
+@click.option("--org", "slug", required=True)
+@click.option("--name", required=True)
+@click.option("--corp-id", required=True)
+@click.option("--agent-id", required=True)
+@click.option("--corp-secret", required=True)
+def channel_add_wecom(slug, name, corp_id, agent_id, corp_secret):
+    from liveloop.notify.services import ChannelError, add_wecom
+
+    try:
+        made = add_wecom(_org(slug), name=name, corp_id=corp_id, agent_id=agent_id, corp_secret=corp_secret)
+    except ChannelError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"channel {made.pk}")
+
+
 if __name__ == "__main__":
     main()

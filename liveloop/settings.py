@@ -170,3 +170,8 @@ LIVELOOP_WECHAT_API_BASE = env_str("LIVELOOP_WECHAT_API_BASE", "")
 LIVELOOP_WECHAT_MAX_ATTEMPTS = int(env_str("LIVELOOP_WECHAT_MAX_ATTEMPTS", "8"))
 LIVELOOP_WECHAT_HTTP_RETRIES = int(env_str("LIVELOOP_WECHAT_HTTP_RETRIES", "3"))
 LIVELOOP_WECHAT_HTTP_BACKOFF = float(env_str("LIVELOOP_WECHAT_HTTP_BACKOFF", "0.5"))
+
+# Notices (docs/operations.md): the WeCom API base (a local fake in tests) and the attempts
+# before a notice is given up into the dead-letter list.
+LIVELOOP_WECOM_API_BASE = env_str("LIVELOOP_WECOM_API_BASE", "https://qyapi.weixin.qq.com")
+LIVELOOP_NOTICE_MAX_ATTEMPTS = int(env_str("LIVELOOP_NOTICE_MAX_ATTEMPTS", "8"))

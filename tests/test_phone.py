@@ -194,7 +194,7 @@ def test_the_own_page_shows_only_that_promoters_figures_and_invitees(brand):
 
 
 def test_a_tampered_or_foreign_signature_is_refused(brand):
-    live = brand.live(promoters=["PA"])
+    live = brand.live(promoters=["FORGEDPROMOTER"])
     enrolment = Enrolment.objects.get(programme__live=live)
     signed = own_page_url(enrolment).split("/")[2]
     tampered = signed[:-2] + ("AA" if not signed.endswith("AA") else "BB")
@@ -205,7 +205,7 @@ def test_a_tampered_or_foreign_signature_is_refused(brand):
     client = Client()
     client.cookies["ll_promoter"] = tampered
     response = client.get("/me/")
-    assert response.status_code == 200 and "PA" not in html(response)
+    assert response.status_code == 200 and "FORGEDPROMOTER" not in html(response)
     assert client.get("/me/qr.png").status_code == 404 and client.get("/me/poster.png").status_code == 404
 
 
@@ -222,14 +222,15 @@ def test_without_a_cookie_me_explains_what_to_do(db):
 
 
 def test_a_removed_promoter_sees_why(brand):
-    live = brand.live(promoters=["PA"])
+    # A code no random token (CSRF, signature) will ever contain by chance.
+    live = brand.live(promoters=["REMOVEDPROMOTER"])
     enrolment = Enrolment.objects.get(programme__live=live)
     client = english()
     client.get(own_page_url(enrolment))
     Enrolment.objects.filter(pk=enrolment.pk).update(active=False, disabled_at=datetime.now(timezone.utc))
     response = client.get(own_page_url(enrolment))
     assert response.status_code == 410 and "removed" in html(response)
-    assert "PA" not in html(response)
+    assert "REMOVEDPROMOTER" not in html(response) and "/i/" not in html(response)
     assert client.get("/me/").status_code == 410
     assert client.get("/me/poster.png").status_code == 404
 

@@ -7,7 +7,7 @@ from liveloop.analytics.models import LiveStats, PromoterStats
 from liveloop.events.ingest import apply_events
 from liveloop.events.models import LiveViewer
 from liveloop.lives.models import Account, Live, new_public_id
-from liveloop.notify.models import Notice
+from liveloop.notify.queue import queue_cancellations, queue_reminders, queue_summaries
 from liveloop.promoters.models import JoinCode, Programme
 from liveloop.rules.attribution import SCHEDULED
 from liveloop.rules.events import SYSTEM_ID_PREFIX, IncomingEvent
@@ -47,12 +47,18 @@ def _free_public_id() -> str:
             return candidate
 
 
+@transaction.atomic
 def start_live(live: Live, at: datetime | None = None) -> Live:
-    return _transition(live, "live_started", at, started_at=True)
+    live = _transition(live, "live_started", at, started_at=True)
+    queue_reminders(live, live.started_at)
+    return live
 
 
+@transaction.atomic
 def end_live(live: Live, at: datetime | None = None) -> Live:
-    return _transition(live, "live_ended", at, ended_at=True)
+    live = _transition(live, "live_ended", at, ended_at=True)
+    queue_summaries(live, live.ended_at)
+    return live
 
 
 @transaction.atomic
@@ -61,8 +67,7 @@ def cancel_live(live: Live, at: datetime | None = None) -> Live:
     reservers = list(LiveViewer.objects.for_org(live.org).filter(live=live, reserved=True)
                      .values_list("viewer", flat=True))
     live = _transition(live, "live_cancelled", at, cancelled_at=True)
-    Notice.objects.bulk_create([Notice(org=live.org, kind=Notice.LIVE_CANCELLED, live=live, recipient=viewer)
-                                for viewer in reservers], ignore_conflicts=True)
+    queue_cancellations(live, reservers, live.cancelled_at)
     return live
 
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from liveloop.web import room, views
+from liveloop.web import notices, room, views
 
 app_name = "web"
 
@@ -28,6 +28,8 @@ urlpatterns = [
          name="programme_code_revoke"),
     path("lives/<str:public_id>/programme/promoters/<str:code>/active/", views.programme_promoter_active,
          name="programme_promoter_active"),
+    path("notices/", notices.notices_page, name="notices"),
+    path("notices/<int:notice_id>/retry/", notices.notice_retry, name="notice_retry"),
     path("settings/", views.settings_page, name="settings"),
     path("settings/members/", views.member_add, name="member_add"),
     path("settings/members/<int:member_id>/role/", views.member_role, name="member_role"),

@@ -1,0 +1,139 @@
+"""What is owed, queued inside the transaction of the fact that owes it (the outbox).
+
+Reminders follow WeChat's preview rule, the same one attribution uses to lapse reservations
+(rules.attribution.LAPSE_AFTER): a live that starts within ±1 hour of its announced time
+reminds its reservers at once; more than 1 hour late, the reservations lapse and nobody is
+reminded; more than 1 hour early, the reminder waits for the announced time. Exactly 1 hour
+late still reminds, as it still counts the reservations.
+"""
+from datetime import datetime, timezone
+from functools import wraps
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Count
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from liveloop.analytics.models import PromoterStats
+from liveloop.events.models import LiveViewer
+from liveloop.notify.models import Notice
+from liveloop.promoters.models import Enrolment
+from liveloop.rules.attribution import LAPSE_AFTER
+from liveloop.web.templatetags.figures import yuan
+
+SUMMARY_FIGURES = ("reservations", "entered", "buyers", "orders", "gmv", "refunded")
+
+
+def _in_site_language(queue):
+    # The text is fixed when queued; it is for viewers and promoters, not for whichever
+    # operator's page language happened to trigger the fact.
+    @wraps(queue)
+    def wrapped(*args, **kwargs):
+        with translation.override(settings.LANGUAGE_CODE):
+            return queue(*args, **kwargs)
+    return wrapped
+
+
+def reminder_due(announced_at: datetime, started_at: datetime) -> datetime | None:
+    """When reservers are reminded of a live started at `started_at`; None once they lapsed."""
+    late = started_at - announced_at
+    if late > LAPSE_AFTER:
+        return None
+    if -late > LAPSE_AFTER:
+        return announced_at
+    return started_at
+
+
+@_in_site_language
+def queue_reminders(live, at: datetime) -> int:
+    due = reminder_due(live.announced_at, at)
+    if due is None:
+        return 0
+    reservers = (LiveViewer.objects.for_org(live.org).filter(live=live, reserved=True)
+                 .values_list("viewer", flat=True))
+    payload = _live_payload(live, _("“%(title)s” is live now. Come and watch!") % {"title": live.title})
+    return _queue(live, Notice.LIVE_REMINDER, Notice.VIEWER,
+                  [(viewer, payload) for viewer in reservers], due)
+
+
+@_in_site_language
+def queue_cancellations(live, reservers, at: datetime) -> int:
+    payload = _live_payload(live, _("The live “%(title)s” announced for %(time)s is cancelled.")
+                            % {"title": live.title, "time": _local(live, live.announced_at)})
+    return _queue(live, Notice.LIVE_CANCELLED, Notice.VIEWER, [(viewer, payload) for viewer in reservers], at)
+
+
+@_in_site_language
+def queue_summaries(live, at: datetime) -> int:
+    """One summary per active enrolment, with the promoter's figures as they stand at the end
+    (refunds that come later are not in it)."""
+    # A reminder still waiting for an announced time after the end would call people to a
+    # live that is over.
+    Notice.objects.for_org(live.org).filter(live=live, kind=Notice.LIVE_REMINDER, state=Notice.QUEUED,
+                                            next_attempt_at__gt=at).delete()
+    stats = {row["promoter"]: row for row in PromoterStats.objects.for_org(live.org)
+             .filter(live=live, promoter__isnull=False).values("promoter", *SUMMARY_FIGURES)}
+    items = []
+    enrolments = (Enrolment.objects.for_org(live.org).filter(programme__live=live, active=True)
+                  .select_related("promoter"))
+    for enrolment in enrolments:
+        promoter = enrolment.promoter
+        figures = {name: (stats.get(promoter.pk) or {}).get(name, 0) for name in SUMMARY_FIGURES}
+        text = _("“%(title)s” has ended. You brought %(reservations)s reservations, %(entered)s room "
+                 "entries and %(orders)s orders worth %(gmv)s (%(refunded)s refunded).") % {
+            "title": live.title, **figures, "gmv": yuan(figures["gmv"]), "refunded": yuan(figures["refunded"])}
+        payload = {**_live_payload(live, text), "promoter": {"code": promoter.code, "name": promoter.name},
+                   "figures": figures}
+        # Promoters carry no WeCom user id yet; when the model gains one, WeCom reaches them.
+        wecom_userid = getattr(promoter, "wecom_userid", "")
+        if wecom_userid:
+            payload["wecom_userid"] = wecom_userid
+        items.append((promoter.code, payload))
+    return _queue(live, Notice.PROMOTER_SUMMARY, Notice.PROMOTER, items, at)
+
+
+def requeue(org, notice_id: int, now: datetime | None = None) -> bool:
+    """An operator's retry of a dead notice: back in the queue with a fresh count of attempts."""
+    now = now or datetime.now(timezone.utc)
+    return bool(Notice.objects.for_org(org).filter(pk=notice_id, state=Notice.DEAD)
+                .update(state=Notice.QUEUED, attempts=0, next_attempt_at=now, last_error=""))
+
+
+def outbox_counts(org) -> dict:
+    """Notices not yet sent, by state, for the operators' page."""
+    counts = dict.fromkeys((Notice.QUEUED, Notice.SENDING, Notice.DEAD), 0)
+    counts.update(Notice.objects.for_org(org).exclude(state=Notice.SENT).order_by()
+                  .values_list("state").annotate(n=Count("pk")))
+    return counts
+
+
+def dead_letters(org):
+    return (Notice.objects.for_org(org).filter(state=Notice.DEAD).select_related("live")
+            .order_by("-next_attempt_at", "-pk"))
+
+
+def mask_recipient(recipient: str) -> str:
+    """ox****9k: enough for an operator to tell notices apart, not to find the person."""
+    if len(recipient) <= 4:
+        return "****"
+    return recipient[:2] + "****" + recipient[-2:]
+
+
+def _queue(live, kind: str, recipient_kind: str, items, due: datetime) -> int:
+    # ignore_conflicts: the unique key is what makes a second queueing for the same reason a no-op.
+    rows = [Notice(org=live.org, kind=kind, live=live, recipient=recipient, recipient_kind=recipient_kind,
+                   payload=payload, next_attempt_at=due) for recipient, payload in items]
+    before = Notice.objects.for_org(live.org).filter(live=live, kind=kind).count()
+    Notice.objects.bulk_create(rows, ignore_conflicts=True)
+    return Notice.objects.for_org(live.org).filter(live=live, kind=kind).count() - before
+
+
+def _live_payload(live, text: str) -> dict:
+    return {"live": {"id": live.public_id, "title": live.title,
+                     "announced_at": live.announced_at.isoformat()},
+            "text": text}
+
+
+def _local(live, moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo(live.org.timezone)).strftime("%Y-%m-%d %H:%M")
