@@ -340,5 +340,60 @@ def channel_add_wecom(slug, name, corp_id, agent_id, corp_secret):
     click.echo(f"channel {made.pk}")
 
 
+def _shop(org, appid: str):
+    from liveloop.integrations.models import Shop
+
+    shop = Shop.objects.for_org(org).filter(appid=appid).first()
+    if shop is None:
+        raise click.ClickException(f"no shop with appid {appid!r} in {org.slug}")
+    return shop
+
+
+@main.command("wechat-sync-sharers", help="List the shop's sharers and which promoters they are linked to.")
+@click.option("--org", "slug", required=True, help="The organisation's slug.")
+@click.option("--shop", "appid", required=True, help="The shop's AppID.")
+def wechat_sync_sharers(slug, appid):
+    from liveloop.integrations.wechat.client import ShopApiError, ShopUnavailable
+    from liveloop.integrations.wechat.sharers import sync_sharers
+
+    try:
+        report = sync_sharers(_shop(_org(slug), appid))
+    except (ShopApiError, ShopUnavailable) as error:
+        raise click.ClickException(str(error)) from None
+    for row in report.linked:
+        click.echo(f"linked     {row['openid']}  {row['promoter']}  {row['nickname']}")
+    for row in report.unmatched:
+        hint = f"  (same name as {row['suggestion']})" if row["suggestion"] else ""
+        click.echo(f"unmatched  {row['openid']}  {row['nickname']}{hint}")
+    for code in report.not_in_shop:
+        click.echo(f"not in shop  {code}")
+    click.echo(f"{report.total} sharers: {len(report.linked)} linked, {len(report.unmatched)} unmatched")
+
+
+@main.command("wechat-backfill", help="Ingest the shop's sharer orders of a date range (pushes missed).")
+@click.option("--org", "slug", required=True, help="The organisation's slug.")
+@click.option("--shop", "appid", required=True, help="The shop's AppID.")
+@click.option("--since", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day, in the organisation's time zone.")
+@click.option("--until", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day (inclusive).")
+def wechat_backfill(slug, appid, since, until):
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from liveloop.integrations.wechat.client import ShopApiError, ShopUnavailable
+    from liveloop.integrations.wechat.sharers import backfill
+
+    org = _org(slug)
+    zone = ZoneInfo(org.timezone)
+    start, end = since.replace(tzinfo=zone), (until + timedelta(days=1)).replace(tzinfo=zone)
+    try:
+        report = backfill(_shop(org, appid), start, end)
+    except (ValueError, ShopApiError, ShopUnavailable) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(json.dumps({"orders": report.orders, "accepted": report.accepted,
+                           "duplicates": report.duplicates, "unmapped": report.unmapped,
+                           "not_in_live": report.not_in_live, "rejected": report.rejected},
+                          ensure_ascii=False))
+
+
 if __name__ == "__main__":
     main()

@@ -5,6 +5,7 @@ from liveloop.api import api
 urlpatterns = [
     path("api/v1/", api.urls),
     path("wechat/", include("liveloop.integrations.wechat.urls")),
+    path("wecom/", include("liveloop.integrations.wecom.urls")),
     path("", include("liveloop.web.phone.urls")),
     path("", include("liveloop.web.urls")),
 ]

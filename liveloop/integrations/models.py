@@ -78,3 +78,63 @@ class PushMessage(TenantModel):
         constraints = [models.UniqueConstraint(fields=["org", "shop", "msg_key"],
                                                name="pushmessage_org_shop_key")]
         indexes = [models.Index(fields=["state", "next_attempt_at"], name="pushmessage_due")]
+
+
+# --- WeCom (企业微信): customer captures and routing viewers to a contact code -----------------
+
+
+def new_callback_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class WecomApp(TenantModel):
+    """A WeCom corp's customer-contact callback (客户联系回调). token and encoding_aes_key are kept
+    as given (like Shop's) and must never be logged or shown in full."""
+    corp_id = models.CharField(max_length=64)
+    token = models.CharField(max_length=64)
+    encoding_aes_key = models.CharField(max_length=43)
+    # Globally unique: the callback URL carries only this key, so it alone names app and org.
+    callback_key = models.CharField(max_length=64, unique=True, default=new_callback_key)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "corp_id"], name="wecomapp_org_corp")]
+
+    def __str__(self):
+        return self.corp_id
+
+    @property
+    def callback_path(self) -> str:
+        return f"/wecom/callback/{self.callback_key}/"
+
+
+class ContactWay(TenantModel):
+    """A 「联系我」 contact code a viewer is sent to: a promoter's (guide's), a team's (store's) or
+    the brand's. qr_url is where the viewer is redirected; config_id is WeCom's id of the code
+    (add_contact_way), kept so it can be managed later."""
+    PROMOTER, TEAM, BRAND = "promoter", "team", "brand"
+    KINDS = [(PROMOTER, "promoter"), (TEAM, "team"), (BRAND, "brand")]
+
+    kind = models.CharField(max_length=10, choices=KINDS)
+    promoter = models.ForeignKey("promoters.Promoter", null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="+")
+    team = models.ForeignKey("promoters.Team", null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="+")
+    qr_url = models.URLField(max_length=500)
+    config_id = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(kind="promoter", promoter__isnull=False, team__isnull=True)
+                           | models.Q(kind="team", promoter__isnull=True, team__isnull=False)
+                           | models.Q(kind="brand", promoter__isnull=True, team__isnull=True)),
+                name="contactway_owner_matches_kind"),
+            models.UniqueConstraint(fields=["org", "promoter"], condition=models.Q(kind="promoter"),
+                                    name="contactway_org_promoter"),
+            models.UniqueConstraint(fields=["org", "team"], condition=models.Q(kind="team"),
+                                    name="contactway_org_team"),
+            models.UniqueConstraint(fields=["org"], condition=models.Q(kind="brand"),
+                                    name="contactway_org_brand"),
+        ]

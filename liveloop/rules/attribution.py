@@ -213,7 +213,9 @@ class Attribution:
             elif kind == "capture":
                 if not viewer.captured:
                     viewer.captured = True
-                    self._count(fact, credited, CAPTURES, 1)
+                    # Added through a promoter's own contact code (WeCom state): like the
+                    # platform's sharer record on an order, the named promoter wins.
+                    self._count(fact, order_credit(fact.promoter, viewer, fact.at, days), CAPTURES, 1)
         after = (viewer.bound, viewer.bound_at, viewer.reserved, viewer.reserved_for,
                  viewer.entered, viewer.bought, viewer.followed, viewer.captured)
         if after != before:

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from liveloop.web import notices, room, views
+from liveloop.web import notices, room, shops, views
 
 app_name = "web"
 
@@ -37,6 +37,14 @@ urlpatterns = [
     path("settings/keys/", views.key_create, name="key_create"),
     path("settings/keys/<int:key_id>/revoke/", views.key_revoke, name="key_revoke"),
     path("settings/timezone/", views.timezone_change, name="timezone"),
+    path("settings/shops/", shops.shops_page, name="shops"),
+    path("settings/shops/new/", shops.shop_add, name="shop_add"),
+    path("settings/shops/<int:shop_id>/", shops.shop_page, name="shop"),
+    path("settings/shops/<int:shop_id>/lives/", shops.shop_map, name="shop_map"),
+    path("settings/shops/<int:shop_id>/lives/<int:mapping_id>/remove/", shops.shop_unmap, name="shop_unmap"),
+    path("settings/shops/<int:shop_id>/sync/", shops.shop_sync, name="shop_sync"),
+    path("settings/shops/<int:shop_id>/link/", shops.shop_link, name="shop_link"),
+    path("settings/shops/<int:shop_id>/backfill/", shops.shop_backfill, name="shop_backfill"),
     # set_language: the header's 中文/English switch posts here.
     path("i18n/", include("django.conf.urls.i18n")),
 ]
