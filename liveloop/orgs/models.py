@@ -1,5 +1,6 @@
 import hashlib
 import secrets
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -33,10 +34,19 @@ class Organisation(models.Model):
     agency = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
                                related_name="clients")
     timezone = models.CharField(max_length=64, default="Asia/Shanghai")
+    # The planner (rules.forecast): public viewers WeChat matches to each reservation, in
+    # basis points (10000 = 1:1), and the most public viewers a live is credited with.
+    public_match_bps = models.PositiveIntegerField(default=10_000)
+    public_match_cap = models.PositiveIntegerField(default=100_000)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
         return self.name
+
+    @property
+    def public_match_percent(self):
+        # Basis points are whole hundredths of a percent: two places, exact.
+        return (Decimal(self.public_match_bps) / 100).quantize(Decimal("0.01"))
 
     @staticmethod
     def unique_slug(name: str) -> str:

@@ -3,6 +3,8 @@ clean values to the service that owns the change.
 
 Member changes live here too, with the rule that an organisation always keeps an owner.
 """
+from decimal import Decimal
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -164,6 +166,28 @@ class TimezoneForm(forms.Form):
     def save(self):
         self.org.timezone = self.cleaned_data["timezone"]
         self.org.save(update_fields=["timezone"])
+        return self.org
+
+
+class PlannerSettingsForm(forms.Form):
+    """The planner's public-traffic match (rules.forecast): entered as a percentage, stored in
+    basis points, so 100% = 10000 bps = one public viewer per reservation."""
+    public_match_percent = forms.DecimalField(
+        label=_("Public viewers per reservation (%)"), min_value=0, max_value=1000, decimal_places=2)
+    public_match_cap = forms.IntegerField(label=_("Most public viewers a live gets"), min_value=0,
+                                          max_value=100_000_000)
+
+    def __init__(self, *args, org, **kwargs):
+        kwargs.setdefault("initial", {"public_match_percent": Decimal(org.public_match_bps) / 100,
+                                      "public_match_cap": org.public_match_cap})
+        super().__init__(*args, **kwargs)
+        self.org = org
+
+    def save(self):
+        # Two decimal places of a percentage are whole basis points: the product is exact.
+        self.org.public_match_bps = int(self.cleaned_data["public_match_percent"] * 100)
+        self.org.public_match_cap = self.cleaned_data["public_match_cap"]
+        self.org.save(update_fields=["public_match_bps", "public_match_cap"])
         return self.org
 
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from liveloop.web import notices, room, shops, views
+from liveloop.web import notices, planner, room, shops, views
 
 app_name = "web"
 
@@ -20,6 +20,7 @@ urlpatterns = [
     path("lives/<str:public_id>/promoters.xlsx", views.live_promoters_xlsx, name="live_promoters_xlsx"),
     path("lives/<str:public_id>/room/", room.room_page, name="room"),
     path("lives/<str:public_id>/room/data/", room.room_data, name="room_data"),
+    path("lives/<str:public_id>/planner/", planner.planner_page, name="planner"),
     path("lives/<str:public_id>/programme/", views.programme_page, name="programme"),
     path("lives/<str:public_id>/programme/recruiting/", views.programme_recruiting,
          name="programme_recruiting"),
@@ -37,6 +38,7 @@ urlpatterns = [
     path("settings/keys/", views.key_create, name="key_create"),
     path("settings/keys/<int:key_id>/revoke/", views.key_revoke, name="key_revoke"),
     path("settings/timezone/", views.timezone_change, name="timezone"),
+    path("settings/planner/", planner.planner_settings, name="planner_settings"),
     path("settings/shops/", shops.shops_page, name="shops"),
     path("settings/shops/new/", shops.shop_add, name="shop_add"),
     path("settings/shops/<int:shop_id>/", shops.shop_page, name="shop"),
