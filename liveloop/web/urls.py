@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from liveloop.web import notices, planner, room, shops, views
+from liveloop.web import scorecards
 
 app_name = "web"
 
@@ -29,7 +30,11 @@ urlpatterns = [
          name="programme_code_revoke"),
     path("lives/<str:public_id>/programme/promoters/<str:code>/active/", views.programme_promoter_active,
          name="programme_promoter_active"),
+    path("matrix/", include("liveloop.web.matrix")),
     path("notices/", notices.notices_page, name="notices"),
+    path("agency/scorecards/", scorecards.scorecards_page, name="scorecards"),
+    path("agency/scorecards/scorecard.csv", scorecards.scorecards_csv, name="scorecards_csv"),
+    path("agency/scorecards/scorecard.xlsx", scorecards.scorecards_xlsx, name="scorecards_xlsx"),
     path("notices/<int:notice_id>/retry/", notices.notice_retry, name="notice_retry"),
     path("settings/", views.settings_page, name="settings"),
     path("settings/members/", views.member_add, name="member_add"),
