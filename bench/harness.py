@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/liveloop_bench"
 PG_DB = "liveloop_bench"
@@ -75,3 +76,26 @@ def _drop_pg_database() -> None:
 
     with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+
+
+def run_each(engines: list[str], report: dict, banner: str, runner) -> bool:
+    """runner(engine) for each engine into report["engines"]; True when one of them failed."""
+    failed = False
+    for engine in engines:
+        print(f"== {engine}: {banner}", flush=True)
+        try:
+            report["engines"][engine] = runner(engine)
+        except EngineFailed as error:
+            print(f"!! {engine}: {error}", file=sys.stderr, flush=True)
+            report["engines"][engine] = {"error": str(error)}
+            failed = True
+    return failed
+
+
+def write_report(name: str, report: dict) -> Path:
+    """bench/results/<name>-<started>.json (not versioned)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}-{report['started']}.json"
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(f"\nfigures written to {path.relative_to(ROOT)}")
+    return path

@@ -25,9 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import EngineFailed, machine, run_engine  # noqa: E402
+from bench.harness import EngineFailed, machine, run_engine, write_report  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 PROMOTERS = 100
 LIMIT_MB = 300
 
@@ -76,10 +75,7 @@ def main(argv=None) -> int:
     report = {"started": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"), "rows": args.rows,
               "machine": machine(), "sqlite": figures}
     print(render(figures))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"import-{report['started']}.json"
-    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print(f"\nfigures written to {out.relative_to(ROOT)}")
+    write_report("import", report)
     return 0 if figures["peak_rss_mb"] < LIMIT_MB else 1
 
 

@@ -27,9 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.data import DEFAULT_ANNOUNCED, LOG_COLUMNS, LiveStream, log_rows, promoter_codes  # noqa: E402
-from bench.harness import PG_URL, EngineFailed, machine, run_engine  # noqa: E402
+from bench.harness import PG_URL, RESULTS, machine, run_each, run_engine, write_report  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 ENGINES = ("sqlite", "postgresql")
 DEMO_PORT = 8000
 
@@ -74,21 +73,11 @@ def main(argv=None) -> int:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     report = {"started": stamp, "events": args.events, "batch": args.batch, "clients": args.clients,
               "promoters": args.promoters, "seed": args.seed, "machine": machine(), "engines": {}}
-    failed = False
-    for engine in engines:
-        print(f"== {engine}: {args.events:,} events per path …", flush=True)
-        try:
-            report["engines"][engine] = _run_engine(engine, args, stamp)
-        except EngineFailed as error:
-            print(f"!! {engine}: {error}", file=sys.stderr, flush=True)
-            report["engines"][engine] = {"error": str(error)}
-            failed = True
+    failed = run_each(engines, report, f"{args.events:,} events per path …",
+                      lambda engine: _run_engine(engine, args, stamp))
     print()
     print(render(report))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"ingest-{stamp}.json"
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print(f"\nfigures written to {path.relative_to(ROOT)}")
+    write_report("ingest", report)
     return 1 if failed else 0
 
 

@@ -26,9 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import EngineFailed, machine, run_engine  # noqa: E402
+from bench.harness import machine, run_each, run_engine, write_report  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 ENGINES = ("sqlite", "postgresql")
 BAR_MS = 300
 WARMUP = 3
@@ -60,21 +59,11 @@ def main(argv=None) -> int:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     report = {"started": stamp, "scale": args.scale, "seed": args.seed, "requests": args.requests,
               "bar_ms": BAR_MS, "machine": machine(), "engines": {}}
-    failed = False
-    for engine in engines:
-        print(f"== {engine}: seeding the demo (scale {args.scale:g}) and timing the pages …", flush=True)
-        try:
-            report["engines"][engine] = _run_engine(engine, args)
-        except EngineFailed as error:
-            print(f"!! {engine}: {error}", file=sys.stderr, flush=True)
-            report["engines"][engine] = {"error": str(error)}
-            failed = True
+    failed = run_each(engines, report, f"seeding the demo (scale {args.scale:g}) and timing the pages …",
+                      lambda engine: _run_engine(engine, args))
     print()
     print(render(report))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"pages-{stamp}.json"
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print(f"\nfigures written to {path.relative_to(ROOT)}")
+    write_report("pages", report)
     over = [row for figures in report["engines"].values() for row in figures.get("rows", [])
             if row["page"] and row["p95_ms"] > BAR_MS]
     return 1 if failed or (args.check and over) else 0
