@@ -14,7 +14,8 @@ from django.test import Client
 from liveloop.lives.services import cancel_live, end_live, start_live
 from liveloop.notify import worker
 from liveloop.notify.models import Channel, Notice
-from liveloop.notify.queue import mask_recipient, outbox_counts, queue_reminders, reminder_due
+from liveloop.notify.queue import outbox_counts, queue_reminders, reminder_due
+from liveloop.rules.privacy import mask_viewer
 from liveloop.notify.services import ChannelError, add_webhook, add_wecom, set_enabled
 from liveloop.orgs.models import Member
 from liveloop.orgs.services import add_member
@@ -298,7 +299,7 @@ def test_another_organisation_cannot_retry_a_notice(outsider, dead_notice):
 
 
 def test_masking_keeps_two_characters_each_side():
-    assert (mask_recipient("oVabc123xyz"), mask_recipient("abcd")) == ("oV****yz", "****")
+    assert (mask_viewer("oVabc123xyz"), mask_viewer("abcd")) == ("oV****yz", "****")
 
 
 # Two workers

@@ -15,7 +15,7 @@ from liveloop.promoters.links import SALT, own_page_url, sign_enrolment
 from liveloop.promoters.models import Enrolment, JoinCode, Promoter, Team
 from liveloop.promoters.qr import qr_png
 from liveloop.web.phone.dates import when_text
-from liveloop.web.phone.owner import mask_viewer
+from liveloop.rules.privacy import mask_viewer
 from tests.conftest import event
 
 XSS = "<script>alert(1)</script>"

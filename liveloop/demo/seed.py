@@ -24,6 +24,7 @@ from liveloop.orgs.models import Member, Organisation
 from liveloop.orgs.services import add_member, create_org
 from liveloop.promoters.models import Programme, Team
 from liveloop.promoters.services import NewPromoter, enrol
+from liveloop.web.templatetags.figures import yuan
 
 DEMO_SLUG = "demo"
 DEMO_USER = "demo"
@@ -116,10 +117,6 @@ def _feed(org: Organisation, events: list[dict], live: Live, plan: Plan) -> None
                         f"of {len(events)}, duplicates {total.duplicates}): " + "; ".join(problems))
 
 
-def _yuan(fen: int) -> str:
-    return f"¥{fen // 100:,}.{fen % 100:02d}"
-
-
 def _summary(demo: Demo, plan: Plan, echo: Callable[[str], None]) -> None:
     ended = live_summary(demo.ended)
     upcoming = live_summary(demo.upcoming)
@@ -127,7 +124,7 @@ def _summary(demo: Demo, plan: Plan, echo: Callable[[str], None]) -> None:
     echo(f"演示品牌「{demo.org.name}」({demo.org.slug})：{len(plan.accounts)} 个直播账号，"
          f"{len(plan.stores)} 家门店，{len(plan.people):,} 名推广员")
     echo(f"  已结束「{demo.ended.title}」 预约 {ended['reservations']:,} · 进房 {ended['entered']:,} · "
-         f"订单 {ended['orders']:,} · 成交 {_yuan(ended['gmv'])} · 退款 {_yuan(ended['refunded'])} · "
+         f"订单 {ended['orders']:,} · 成交 {yuan(ended['gmv'])} · 退款 {yuan(ended['refunded'])} · "
          f"最高在线 {ended['peak_online']:,}")
     echo(f"  待开播「{demo.upcoming.title}」 {len(plan.upcoming_people):,} 名推广员 · "
          f"预约 {upcoming['reservations']:,}")

@@ -113,11 +113,6 @@ def dead_letters(org):
             .order_by("-next_attempt_at", "-pk"))
 
 
-def mask_recipient(recipient: str) -> str:
-    """ox****9k: enough for an operator to tell notices apart, not to find the person."""
-    if len(recipient) <= 4:
-        return "****"
-    return recipient[:2] + "****" + recipient[-2:]
 
 
 def _queue(live, kind: str, recipient_kind: str, items, due: datetime) -> int:

@@ -6,7 +6,8 @@ from django.utils.translation import gettext as _, gettext_lazy
 from django.views.decorators.http import require_POST
 
 from liveloop.notify.models import Notice
-from liveloop.notify.queue import dead_letters, mask_recipient, outbox_counts, requeue
+from liveloop.notify.queue import dead_letters, outbox_counts, requeue
+from liveloop.rules.privacy import mask_viewer
 from liveloop.web.context import org_view, requires
 
 PER_PAGE = 50
@@ -21,7 +22,7 @@ KIND_LABELS = {
 def notices_page(request, org):
     page = Paginator(dead_letters(org), PER_PAGE).get_page(request.GET.get("page"))
     rows = [{"notice": notice, "kind": KIND_LABELS.get(notice.kind, notice.kind),
-             "recipient": mask_recipient(notice.recipient)} for notice in page.object_list]
+             "recipient": mask_viewer(notice.recipient)} for notice in page.object_list]
     return render(request, "web/notices.html", {"counts": outbox_counts(org), "page": page, "rows": rows})
 
 

@@ -5,6 +5,7 @@ from liveloop.analytics.models import PromoterStats
 from liveloop.events.models import LiveViewer
 from liveloop.promoters.links import unsign_enrolment
 from liveloop.promoters.models import Enrolment
+from liveloop.rules.privacy import mask_viewer
 
 INVITEES_SHOWN = 20
 
@@ -19,13 +20,6 @@ def enrolment_for(signed: str | None) -> Enrolment | None:
     enrolment_id, org_id = ids
     return (Enrolment.objects.select_related("org", "promoter", "programme__live__account")
             .filter(pk=enrolment_id, org_id=org_id).first())
-
-
-def mask_viewer(viewer: str) -> str:
-    """o6_b****2M: enough for a promoter to tell their invitees apart, not to look them up."""
-    if len(viewer) <= 6:
-        return "****"
-    return f"{viewer[:2]}****{viewer[-2:]}"
 
 
 @dataclass
