@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "liveloop.notify",
     "liveloop.web",
     "liveloop.integrations",
+    "liveloop.money",
 ]
 
 MIDDLEWARE = [

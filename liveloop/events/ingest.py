@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from liveloop.analytics.models import LiveMinute, LiveStats, PromoterStats
 from liveloop.events.models import Event, LiveViewer, Order
 from liveloop.lives.models import Live
+from liveloop.money import ledger
 from liveloop.promoters.models import Enrolment
 from liveloop.rules.attribution import (FIGURES, TRAFFIC, Attribution, Fact, LiveState, OrderState, Rejected,
                                         ViewerState)
@@ -173,6 +174,8 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
     _insert(Event, EVENT_COLUMNS, rows)
     result.accepted = len(rows)
     write_state(org, attribution, known_viewers, known_orders)
+    # Commission estimates move with the figures, in the same transaction (money/ledger.py).
+    ledger.accrue(org, ledger.touched_by_batch(org, attribution, known_orders))
 
 
 def write_state(org, attribution: Attribution, known_viewers: dict, known_orders: dict) -> None:

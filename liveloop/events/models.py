@@ -62,3 +62,6 @@ class Order(TenantModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "order"], name="order_org_order")]
+        # Commission reads a live's orders per promoter, and a buyer's earlier orders (新客).
+        indexes = [models.Index(fields=["org", "live", "promoter"], name="order_org_live_promoter"),
+                   models.Index(fields=["org", "viewer"], name="order_org_viewer")]

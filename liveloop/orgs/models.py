@@ -38,6 +38,11 @@ class Organisation(models.Model):
     # basis points (10000 = 1:1), and the most public viewers a live is credited with.
     public_match_bps = models.PositiveIntegerField(default=10_000)
     public_match_cap = models.PositiveIntegerField(default=100_000)
+    # Money (docs/decisions.md "Money: ledger and settlement"): a live can be settled this many
+    # days after it ends (refunds arrive until then), and whether statements withhold
+    # individual income tax on labour remuneration (劳务报酬) for the brand.
+    refund_window_days = models.PositiveIntegerField(default=7)
+    withhold_tax = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
@@ -94,3 +99,17 @@ class ApiKey(TenantModel):
     def lookup(cls, key: str):
         return (cls.objects.select_related("org")
                 .filter(digest=cls.hash(key), revoked_at__isnull=True).first())
+
+
+class AuditEntry(TenantModel):
+    """Who changed what (money, members, keys, settings). Append-only, like the event log."""
+    at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    actor = models.CharField(max_length=150)  # the username then, or "system"/"api:<key>"
+    action = models.CharField(max_length=40)
+    target = models.CharField(max_length=120, blank=True, default="")
+    detail = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["org", "at"], name="audit_org_at")]

@@ -25,6 +25,12 @@ class Team(TenantModel):
     """A store (门店) or team; promoters belong to one, reports roll up by it."""
     name = models.CharField(max_length=80)
     region = models.CharField(max_length=40, blank=True, default="")
+    # Team overrides (rules.commission): the leader is paid on the team's net (level 1) and,
+    # when the plan has a second level, on each team directly below (level 2).
+    leader = models.ForeignKey("Promoter", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="led_teams")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="children")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -45,6 +51,12 @@ class Promoter(TenantModel):
     # The WeChat shop sharer (分享员) openid this promoter sells as: orders the shop credits to
     # that sharer are credited to this promoter.
     openid = models.CharField(max_length=128, blank=True, default="")
+    # The WeCom (企业微信) user id of a guide who is a member of the brand's WeCom: promoter
+    # notices go to them as application messages.
+    wecom_userid = models.CharField(max_length=64, blank=True, default="")
+    # Where commission is paid when not to the openid (WeChat Pay to change): a bank card.
+    bank_account = models.CharField(max_length=34, blank=True, default="")
+    bank_name = models.CharField(max_length=40, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,0 +1,142 @@
+"""The promoter ledger: estimates while a live is open, clawbacks after it is settled.
+
+`accrue` runs inside ingest's transaction for the (live, promoter) pairs a batch moved, and
+after anything else that moves pay (a plan, a team's leader). It recomputes the plan on the
+current figures for everyone whose pay those pairs can move (the promoter, their team's
+leader, the leader above) and appends the difference from what the ledger already holds:
+
+- an open live: `accrual` (+) or `reversal` (−) until the estimates equal the plan's amount;
+- a settled live: `clawback` lines until they equal min(0, amount now − amount settled),
+  so refunds after settlement come back on the next statement and late orders never raise a
+  settled amount (docs/decisions.md "Money: ledger and settlement").
+
+Nothing is updated or deleted: the sum of a promoter's entries for a live is what they are
+owed for it.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import Sum
+
+from liveloop.events.models import Order
+from liveloop.lives.models import Live
+from liveloop.money import inputs
+from liveloop.money.models import Entry, SettlementRun
+from liveloop.money.plans import plans_for, rules_of
+from liveloop.rules.commission import settle
+from liveloop.rules.earnings import earners_touched, teams_paying
+
+ALL = None  # every promoter of the live
+
+
+def is_settled(org, live) -> bool:
+    return SettlementRun.objects.for_org(org).filter(live=live).exists()
+
+
+def amounts_for(org, live, rules, teams: dict, promoters=ALL) -> dict[int, int]:
+    """What the plan pays each earner whose pay `promoters` can move (everyone: ALL)."""
+    if promoters is ALL:
+        figures = inputs.stored_figures(org, live)
+        earners = set(figures) | {t.leader for t in teams.values() if t.leader is not None}
+        paying = list(teams.values())
+    else:
+        earners = earners_touched(promoters, inputs.team_of(teams), teams)
+        paying = teams_paying(earners, teams)
+        figures = inputs.stored_figures(org, live, earners | {m for t in paying for m in t.members})
+    result = settle(rules, figures, paying)
+    return {p: result[p].total_fen if p in result else 0 for p in earners}
+
+
+def sums(org, live_id, promoters, kinds) -> dict[int, int]:
+    rows = (Entry.objects.for_org(org).filter(live_id=live_id, kind__in=kinds)
+            .values("promoter_id").annotate(total=Sum("amount")).values_list("promoter_id", "total"))
+    if promoters is not ALL:
+        rows = rows.filter(promoter_id__in=list(promoters))
+    return dict(rows)
+
+
+def accrue(org, touched) -> list[Entry]:
+    """Bring the ledger up to date for `touched`: {live id: promoter ids, or ALL}, or an
+    iterable of live ids (all their promoters)."""
+    if not isinstance(touched, dict):
+        touched = dict.fromkeys(touched, ALL)
+    if not touched:
+        return []
+    plans = plans_for(org, touched)
+    runs = {run.live_id: run for run in SettlementRun.objects.for_org(org).filter(live_id__in=list(touched))}
+    wanted = [live_id for live_id in touched if plans[live_id] is not None or live_id in runs]
+    if not wanted:
+        return []  # no plan pays on these lives: nothing to estimate
+    teams = inputs.teams_of(org)
+    seq = inputs.last_seq(org)
+    entries = []
+    for live in Live.objects.for_org(org).filter(pk__in=wanted):
+        run = runs.get(live.pk)
+        if run is not None:
+            amounts = amounts_for(org, live, rules_of(run.plan_rules),
+                                  inputs.teams_from_json(run.teams), touched[live.pk])
+            entries += _clawbacks(org, live, run, amounts, _asked(amounts, touched[live.pk]), seq)
+        else:
+            amounts = amounts_for(org, live, rules_of(plans[live.pk].rules), teams, touched[live.pk])
+            held = sums(org, live.pk, _asked(amounts, touched[live.pk]), Entry.ESTIMATES)
+            for promoter in set(amounts) | set(held):
+                delta = amounts.get(promoter, 0) - held.get(promoter, 0)
+                if delta:
+                    entries.append(Entry(org=org, promoter_id=promoter, live=live, amount=delta,
+                                         kind=Entry.ACCRUAL if delta > 0 else Entry.REVERSAL,
+                                         upto_seq=seq))
+    Entry.objects.bulk_create(entries)
+    return entries
+
+
+def _asked(amounts: dict, promoters):
+    # Asked about everyone, also reach those who hold entries but earn nothing now (a
+    # leader replaced, say): their estimates go back to 0.
+    return ALL if promoters is ALL else set(amounts)
+
+
+def _clawbacks(org, live, run, amounts: dict, asked, seq: int) -> list[Entry]:
+    settled = sums(org, live.pk, asked, (*Entry.ESTIMATES, Entry.SETTLEMENT))
+    clawed = sums(org, live.pk, asked, (Entry.CLAWBACK,))
+    entries = []
+    for promoter in set(amounts) | set(settled):
+        target = min(0, amounts.get(promoter, 0) - settled.get(promoter, 0))
+        delta = target - clawed.get(promoter, 0)
+        if delta:
+            entries.append(Entry(org=org, promoter_id=promoter, live=live, amount=delta,
+                                 kind=Entry.CLAWBACK, upto_seq=seq, run=run))
+    return entries
+
+
+def accrue_open_lives(org) -> list[Entry]:
+    """After a plan or a team changes: every live not yet cancelled, all promoters."""
+    return accrue(org, Live.objects.for_org(org).exclude(state="cancelled").values_list("pk", flat=True))
+
+
+def touched_by_batch(org, attribution, known_orders: dict) -> dict:
+    """The (live, promoter) pairs an ingest batch moved, for `accrue`. A buyer's first order
+    in a live also decides whether they are a new buyer (新客) in the organisation's later
+    lives, so those lives' promoters credited with that buyer are touched too."""
+    touched: dict = defaultdict(set)
+    for (live_id, promoter_id), delta in attribution.stats.items():
+        if promoter_id is not None and any(delta):
+            touched[live_id].add(promoter_id)
+    for live_id in attribution.reset_lives:
+        touched[live_id] = ALL
+    new_buyers = defaultdict(set)
+    for order_id in attribution.changed_orders:
+        if order_id not in known_orders:
+            order = attribution.orders[order_id]
+            new_buyers[order.live].add(order.viewer)
+    if new_buyers:
+        announced = dict(Live.objects.for_org(org).filter(pk__in=list(new_buyers))
+                         .values_list("pk", "announced_at"))
+        for live_id, viewers in new_buyers.items():
+            for later, promoter in (Order.objects.for_org(org)
+                                    .filter(viewer__in=list(viewers), promoter__isnull=False,
+                                            live__announced_at__gt=announced[live_id])
+                                    .values_list("live_id", "promoter_id").distinct()):
+                if touched.get(later, set()) is not ALL:
+                    touched[later].add(promoter)
+    return dict(touched)

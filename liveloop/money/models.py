@@ -1,0 +1,164 @@
+"""Commission plans, the promoter ledger, settlement runs, statements and payout batches.
+
+Amounts are integer fen. The ledger is append-only: nothing updates or deletes an entry, a
+correction is a new entry (docs/decisions.md "Money: ledger and settlement").
+"""
+from django.conf import settings
+from django.db import models
+
+from liveloop.orgs.models import TenantModel
+
+
+class Plan(TenantModel):
+    """A commission plan (rules.commission.Plan) under a name. `rules` holds the Plan's fields;
+    a live uses its programme's plan, else the organisation's default."""
+    name = models.CharField(max_length=80)
+    rules = models.JSONField()
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "name"], name="plan_org_name"),
+            models.UniqueConstraint(fields=["org"], condition=models.Q(is_default=True),
+                                    name="plan_org_one_default"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ProgrammePlan(TenantModel):
+    """The plan a live's programme pays by, when not the organisation's default."""
+    live = models.OneToOneField("lives.Live", on_delete=models.CASCADE, related_name="+")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def for_org(self, org):
+        return self.filter(org=org)
+
+    def update(self, **kwargs):
+        raise TypeError("ledger entries are never changed: add a correcting entry")
+
+    def delete(self):
+        raise TypeError("ledger entries are never deleted: add a correcting entry")
+
+
+class Entry(TenantModel):
+    """One line of a promoter's ledger for one live (live NULL: an adjustment or carry not
+    tied to a live)."""
+    ACCRUAL, REVERSAL, SETTLEMENT, CLAWBACK, ADJUSTMENT, CARRY = (
+        "accrual", "reversal", "settlement", "clawback", "adjustment", "carry")
+    KINDS = [(k, k) for k in (ACCRUAL, REVERSAL, SETTLEMENT, CLAWBACK, ADJUSTMENT, CARRY)]
+    # Estimates while a live is open to change; settlement trues them up to the final figure.
+    ESTIMATES = (ACCRUAL, REVERSAL)
+    # Lines that wait for the promoter's next statement.
+    CARRIED = (CLAWBACK, ADJUSTMENT, CARRY)
+
+    promoter = models.ForeignKey("promoters.Promoter", on_delete=models.PROTECT, related_name="+")
+    live = models.ForeignKey("lives.Live", null=True, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=12, choices=KINDS)
+    amount = models.BigIntegerField()  # fen, signed
+    at = models.DateTimeField(auto_now_add=True)
+    # What it follows from: the log position it was computed at (the events up to it), the
+    # settlement run, the member who made an adjustment and why.
+    upto_seq = models.BigIntegerField(null=True)
+    run = models.ForeignKey("SettlementRun", null=True, on_delete=models.PROTECT, related_name="entries")
+    statement = models.ForeignKey("Statement", null=True, on_delete=models.PROTECT,
+                                  related_name="carry_entries")  # a carry: from which statement
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    reason = models.CharField(max_length=200, blank=True, default="")
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["org", "live", "promoter"], name="entry_org_live_promoter"),
+                   models.Index(fields=["org", "promoter", "kind"], name="entry_org_promoter_kind")]
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("ledger entries are never changed: add a correcting entry")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("ledger entries are never deleted: add a correcting entry")
+
+
+class SettlementRun(TenantModel):
+    """The recorded decision to settle a live: the log position, plan and teams it used.
+    `liveloop rebuild --check` replays the log to `upto_seq` and must find the same figures
+    and the same amounts."""
+    live = models.OneToOneField("lives.Live", on_delete=models.PROTECT, related_name="+")
+    upto_seq = models.BigIntegerField()
+    plan_name = models.CharField(max_length=80)
+    plan_rules = models.JSONField()
+    teams = models.JSONField()  # [[team id, leader, parent, [members]], ...] as they were
+    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                             related_name="+")
+
+
+class Statement(TenantModel):
+    """What a settlement run pays one promoter. frozen (amounts fixed, awaiting finance's
+    approval) → settled (approved, in the next payout batch) → paid, or failed (the payment
+    channel refused it; finance can settle it again)."""
+    FROZEN, SETTLED, PAID, FAILED = "frozen", "settled", "paid", "failed"
+    STATES = [(s, s) for s in (FROZEN, SETTLED, PAID, FAILED)]
+
+    run = models.ForeignKey(SettlementRun, on_delete=models.PROTECT, related_name="statements")
+    promoter = models.ForeignKey("promoters.Promoter", on_delete=models.PROTECT, related_name="+")
+    number = models.CharField(max_length=40)  # the payout reference, e.g. S20261126-0001-00042
+    month = models.CharField(max_length=7)  # YYYY-MM in the organisation's zone: one tax "payment"
+    gross = models.BigIntegerField()  # the lines' sum; may be < 0 (then carried, payable 0)
+    tax = models.BigIntegerField(default=0)
+    payable = models.BigIntegerField()
+    state = models.CharField(max_length=8, choices=STATES, default=FROZEN)
+    payee = models.CharField(max_length=128, blank=True, default="")  # openid or bank account
+    paid_reference = models.CharField(max_length=64, blank=True, default="")
+    failure = models.CharField(max_length=200, blank=True, default="")
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "run", "promoter"], name="statement_org_run_promoter"),
+            models.UniqueConstraint(fields=["org", "number"], name="statement_org_number"),
+        ]
+        indexes = [models.Index(fields=["org", "promoter", "month"], name="statement_org_promoter_month")]
+
+
+class StatementLine(TenantModel):
+    """A line of a statement: the live's commission (with its breakdown), or a carried entry."""
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="lines")
+    entry = models.OneToOneField(Entry, null=True, on_delete=models.PROTECT, related_name="+")
+    label = models.CharField(max_length=120)
+    amount = models.BigIntegerField()
+    # For the live's commission: the figures the plan was applied to and the breakdown lines.
+    figures = models.JSONField(null=True)
+    breakdown = models.JSONField(null=True)
+
+
+class PayoutBatch(TenantModel):
+    """A file of settled statements handed to the brand's payment channel."""
+    number = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    total = models.BigIntegerField()
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "number"], name="payoutbatch_org_number")]
+
+
+class PayoutItem(TenantModel):
+    """A statement in a batch. A failed statement, settled again, goes into a later batch."""
+    batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="items")
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="items")
+    amount = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "batch", "statement"],
+                                               name="payoutitem_org_batch_statement")]

@@ -1,0 +1,198 @@
+"""After settlement: finance approves statements, pays them through the brand's payment
+channel (a batch file out, a results file back), or marks one paid by hand. Every change is
+in the audit log; a statement only moves forward (failed → settled again is a retry)."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from django.db import transaction
+
+from liveloop.analytics.exports import yuan
+from liveloop.money.models import PayoutBatch, PayoutItem, Statement
+from liveloop.orgs import audit
+
+FROZEN, SETTLED, PAID, FAILED = Statement.FROZEN, Statement.SETTLED, Statement.PAID, Statement.FAILED
+NOTHING_TO_PAY = "nothing to pay"
+
+
+class PayoutError(ValueError):
+    pass
+
+
+def _move(org, user, statements, allowed_from: set, to: str, action: str, **changes) -> int:
+    moved = 0
+    for statement in statements:
+        if statement.state not in allowed_from:
+            raise PayoutError(f"{statement.number}: {statement.state} → {to} is not allowed")
+        statement.state = to
+        for name, value in changes.items():
+            setattr(statement, name, value)
+        statement.save(update_fields=["state", *changes])
+        audit.record(org, user, action, statement.number, state=to,
+                     **{k: str(v) for k, v in changes.items()})
+        moved += 1
+    return moved
+
+
+@transaction.atomic
+def approve(org, user, statements) -> int:
+    """frozen → settled. A statement with nothing to pay is closed as paid at once."""
+    statements = list(statements)
+    zero = [s for s in statements if s.payable == 0]
+    moved = _move(org, user, [s for s in statements if s.payable != 0], {FROZEN}, SETTLED,
+                  "statement.approve")
+    return moved + _move(org, user, zero, {FROZEN}, PAID, "statement.approve",
+                         paid_reference=NOTHING_TO_PAY, paid_at=datetime.now(timezone.utc))
+
+
+@transaction.atomic
+def mark_paid(org, user, statement: Statement, reference: str) -> None:
+    reference = reference.strip()
+    if not reference or len(reference) > 64:
+        raise PayoutError("a payment reference (1–64 characters) is required")
+    _move(org, user, [statement], {SETTLED}, PAID, "statement.paid",
+          paid_reference=reference, paid_at=datetime.now(timezone.utc), failure="")
+
+
+@transaction.atomic
+def retry(org, user, statement: Statement) -> None:
+    _move(org, user, [statement], {FAILED}, SETTLED, "statement.retry")
+
+
+def batchable(org):
+    """Settled statements not waiting in a batch already."""
+    waiting = PayoutItem.objects.for_org(org).filter(statement__state=SETTLED).values("statement_id")
+    return (Statement.objects.for_org(org).filter(state=SETTLED, payable__gt=0)
+            .exclude(pk__in=waiting).select_related("promoter", "run__live").order_by("number"))
+
+
+@transaction.atomic
+def create_batch(org, user, now: datetime | None = None) -> PayoutBatch:
+    statements = list(batchable(org).select_for_update(of=("self",)))
+    if not statements:
+        raise PayoutError("no settled statements are waiting for payment")
+    now = now or datetime.now(timezone.utc)
+    count = PayoutBatch.objects.for_org(org).count() + 1
+    batch = PayoutBatch.objects.create(org=org, number=f"P{now:%Y%m%d}-{count:04d}", user=user,
+                                       total=sum(s.payable for s in statements), count=len(statements))
+    PayoutItem.objects.bulk_create([PayoutItem(org=org, batch=batch, statement=s, amount=s.payable)
+                                    for s in statements])
+    audit.record(org, user, "payout.batch", batch.number, count=batch.count, total=batch.total)
+    return batch
+
+
+BATCH_HEADERS = ("付款参考号 reference", "推广员编号 code", "姓名 name", "收款方式 method",
+                 "收款账号 account", "开户行 bank", "金额（元）amount", "金额（分）fen")
+
+
+def batch_rows(batch: PayoutBatch):
+    """The rows of the batch file, for the brand's payment channel (WeChat Pay to change by
+    openid, or a bank transfer)."""
+    for item in batch.items.select_related("statement__promoter").order_by("statement__number"):
+        statement, promoter = item.statement, item.statement.promoter
+        method = "wechat_openid" if statement.payee and statement.payee == promoter.openid else "bank"
+        yield (statement.number, promoter.code, promoter.name, method, statement.payee,
+               promoter.bank_name if method == "bank" else "", _yuan(item.amount), item.amount)
+
+
+def _yuan(fen: int) -> str:
+    return str(yuan(fen))
+
+
+# Results from the payment channel: which statements were paid, which failed and why.
+RESULT_COLUMNS = {
+    "reference": ("付款参考号", "参考号", "reference", "付款参考号 reference", "商户订单号"),
+    "status": ("状态", "结果", "status", "result"),
+    "transaction": ("流水号", "交易单号", "transaction", "transaction id", "微信支付单号"),
+    "reason": ("原因", "失败原因", "reason"),
+}
+PAID_WORDS = {"成功", "已支付", "已打款", "success", "paid", "ok"}
+FAILED_WORDS = {"失败", "failed", "fail", "refused", "退回"}
+
+
+@dataclass
+class ResultCheck:
+    rows: list = field(default_factory=list)  # (statement, paid?, transaction, reason)
+    errors: list = field(default_factory=list)  # (row number, column, reason)
+
+
+def read_results(org, batch: PayoutBatch, data: bytes) -> ResultCheck:
+    """Check a results file against the batch; nothing is written here."""
+    check = ResultCheck()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError:
+            check.errors.append((1, "", "the file is neither UTF-8 nor GBK text"))
+            return check
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None:
+        check.errors.append((1, "", "the file is empty"))
+        return check
+    names = [h.strip().lower() for h in header]
+    where = {}
+    for key, options in RESULT_COLUMNS.items():
+        for option in options:
+            if option.lower() in names:
+                where[key] = names.index(option.lower())
+                break
+    for key in ("reference", "status"):
+        if key not in where:
+            check.errors.append((1, key, f"no {key} column (one of: {', '.join(RESULT_COLUMNS[key])})"))
+    if check.errors:
+        return check
+    items = {item.statement.number: item for item in
+             batch.items.select_related("statement")}
+    seen = set()
+    for number, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        cell = lambda key: row[where[key]].strip() if key in where and where[key] < len(row) else ""  # noqa: E731
+        reference, status = cell("reference"), cell("status").lower()
+        item = items.get(reference)
+        if item is None:
+            check.errors.append((number, "reference", f"{reference!r} is not in batch {batch.number}"))
+            continue
+        if reference in seen:
+            check.errors.append((number, "reference", f"{reference} appears twice"))
+            continue
+        seen.add(reference)
+        if status not in PAID_WORDS | FAILED_WORDS:
+            check.errors.append((number, "status", f"{status!r} is neither paid ({'/'.join(sorted(PAID_WORDS))}) "
+                                                   f"nor failed ({'/'.join(sorted(FAILED_WORDS))})"))
+            continue
+        if item.statement.state != SETTLED:
+            check.errors.append((number, "reference", f"{reference} is {item.statement.state}, not waiting for payment"))
+            continue
+        paid = status in PAID_WORDS
+        transaction_id = cell("transaction")[:64]
+        if paid and not transaction_id:
+            check.errors.append((number, "transaction", "a paid row needs the channel's transaction id"))
+            continue
+        check.rows.append((item.statement, paid, transaction_id, cell("reason")[:200]))
+    return check
+
+
+@transaction.atomic
+def apply_results(org, user, batch: PayoutBatch, data: bytes) -> ResultCheck:
+    """All or nothing: any bad row and nothing is marked."""
+    check = read_results(org, batch, data)
+    if check.errors:
+        return check
+    now = datetime.now(timezone.utc)
+    for statement, paid, transaction_id, reason in check.rows:
+        if paid:
+            _move(org, user, [statement], {SETTLED}, PAID, "statement.paid",
+                  paid_reference=transaction_id, paid_at=now, failure="")
+        else:
+            _move(org, user, [statement], {SETTLED}, FAILED, "statement.failed",
+                  failure=reason or "failed")
+    audit.record(org, user, "payout.results", batch.number, paid=sum(1 for r in check.rows if r[1]),
+                 failed=sum(1 for r in check.rows if not r[1]))
+    return check

@@ -1,0 +1,143 @@
+"""Settling a live: the final figures, the plan applied to them, one statement per promoter.
+
+A live can be settled once its refund window (`Organisation.refund_window_days` after it
+ends) has passed. The run records what it used — the log position, the plan, the teams — so
+`liveloop rebuild --check` can replay the log to that point and find the same amounts.
+After settlement a promoter's entries for the live add up to the plan on those figures.
+"""
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import asdict
+from datetime import datetime, timedelta, timezone
+
+from django.db import transaction
+from django.db.models import Sum
+
+from liveloop.events.ingest import _lock_org
+from liveloop.lives.models import Live
+from liveloop.money import inputs
+from liveloop.money.ledger import ALL, sums
+from liveloop.money.models import Entry, SettlementRun, Statement, StatementLine
+from liveloop.money.plans import plan_for, rules_of
+from liveloop.orgs import audit
+from liveloop.promoters.models import Promoter
+from liveloop.rules.commission import settle
+from liveloop.rules.tax import labour_withholding
+
+
+class SettleError(ValueError):
+    """Why a live cannot be settled (now), in both languages."""
+
+    def __init__(self, zh: str, en: str):
+        super().__init__(f"{zh} / {en}")
+        self.zh, self.en = zh, en
+
+
+def settleable_from(org, live) -> datetime | None:
+    """When the refund window closes: the end of the live plus the organisation's window."""
+    if live.state != "ended" or live.ended_at is None:
+        return None
+    return live.ended_at + timedelta(days=org.refund_window_days)
+
+
+def check_settleable(org, live, now: datetime) -> None:
+    if SettlementRun.objects.for_org(org).filter(live=live).exists():
+        raise SettleError("这场直播已结算", "this live is already settled")
+    opens = settleable_from(org, live)
+    if opens is None:
+        raise SettleError("直播结束后才能结算", "a live can be settled only after it has ended")
+    if now < opens:
+        raise SettleError(f"退款期未过：{opens:%Y-%m-%d %H:%M} UTC 后可结算",
+                          f"the refund window is still open: settle after {opens:%Y-%m-%d %H:%M} UTC")
+    if plan_for(org, live) is None:
+        raise SettleError("这场直播没有佣金方案：先设置默认方案或为它选择方案",
+                          "this live has no commission plan: set a default or choose one for it")
+
+
+def breakdown_json(settlement) -> list[dict]:
+    """Every line of a promoter's pay for the live, as stored on the statement."""
+    lines = []
+    for part in (settlement.own, settlement.override):
+        if part is not None:
+            lines += [{k: v for k, v in asdict(line).items() if v is not None} for line in part.lines]
+    return lines
+
+
+@transaction.atomic
+def settle_live(org, live: Live, user=None, now: datetime | None = None) -> SettlementRun:
+    now = now or datetime.now(timezone.utc)
+    _lock_org(org)  # no ingest in between: the run's log position is the figures it used
+    live = Live.objects.for_org(org).select_for_update().get(pk=live.pk)
+    check_settleable(org, live, now)
+    plan = plan_for(org, live)
+    rules = rules_of(plan.rules)
+    teams = inputs.teams_of(org)
+    figures = inputs.stored_figures(org, live)
+    result = settle(rules, figures, list(teams.values()))
+    run = SettlementRun.objects.create(org=org, live=live, upto_seq=inputs.last_seq(org),
+                                       plan_name=plan.name, plan_rules=plan.rules,
+                                       teams=inputs.teams_as_json(teams), user=user)
+    estimates = sums(org, live.pk, ALL, Entry.ESTIMATES)
+    finals = {p: s.total_fen for p, s in result.items()}
+    earners = {p for p in set(finals) | set(estimates) if finals.get(p, 0) or estimates.get(p, 0)}
+    # True the estimates up to the final amount: the live's entries then add up to it.
+    settled = [Entry(org=org, promoter_id=p, live=live, kind=Entry.SETTLEMENT, run=run,
+                     upto_seq=run.upto_seq, amount=finals.get(p, 0) - estimates.get(p, 0))
+               for p in sorted(earners) if finals.get(p, 0) != estimates.get(p, 0)]
+    Entry.objects.bulk_create(settled)
+    month = now.astimezone(zoneinfo.ZoneInfo(org.timezone)).strftime("%Y-%m")
+    promoters = Promoter.objects.for_org(org).in_bulk(list(earners))
+    for promoter_id in sorted(earners):
+        lines = [StatementLine(org=org, label=live.title, amount=finals.get(promoter_id, 0),
+                               figures=asdict(figures[promoter_id]) if promoter_id in figures else None,
+                               breakdown=breakdown_json(result[promoter_id]) if promoter_id in result else [])]
+        _statement(org, run, promoters[promoter_id], month, lines)
+    audit.record(org, user, "settlement.run", f"live {live.public_id}", run=run.pk,
+                 plan=plan.name, statements=len(earners), total=sum(finals.values()))
+    return run
+
+
+def carried_entries(org, promoter_id):
+    """Clawbacks, adjustments and carries not yet on any statement."""
+    return (Entry.objects.for_org(org).filter(promoter_id=promoter_id, kind__in=Entry.CARRIED)
+            .exclude(pk__in=StatementLine.objects.for_org(org).filter(entry__isnull=False)
+                     .values("entry_id"))
+            .order_by("pk"))
+
+
+def _statement(org, run, promoter, month: str, lines: list) -> Statement:
+    for entry in carried_entries(org, promoter.pk):
+        lines.append(StatementLine(org=org, entry=entry, label=entry.kind, amount=entry.amount))
+    gross = sum(line.amount for line in lines)
+    statement = Statement.objects.create(
+        org=org, run=run, promoter=promoter, number=f"S{run.pk:05d}-{promoter.code}", month=month,
+        gross=gross, payable=0, payee=promoter.openid or promoter.bank_account)
+    if gross < 0:
+        # Nothing to pay: the shortfall moves to the promoter's next statement.
+        here = Entry.objects.create(org=org, promoter=promoter, kind=Entry.CARRY, amount=-gross,
+                                    run=run, statement=statement, reason="carried to next statement")
+        Entry.objects.create(org=org, promoter=promoter, kind=Entry.CARRY, amount=gross,
+                             run=run, statement=statement, reason=f"carried from {statement.number}")
+        lines.append(StatementLine(org=org, entry=here, label=Entry.CARRY, amount=-gross))
+    else:
+        statement.tax = withholding(org, promoter.pk, month, gross)
+        statement.payable = gross - statement.tax
+        statement.save(update_fields=["tax", "payable"])
+    for line in lines:
+        line.statement = statement
+    StatementLine.objects.bulk_create(lines)
+    return statement
+
+
+def withholding(org, promoter_id: int, month: str, gross: int, before=None) -> int:
+    """Tax on labour remuneration for this statement: a month's statements count as one
+    payment (每次), so it is the tax on the month's total so far less what was withheld."""
+    if not org.withhold_tax or gross <= 0:
+        return 0
+    earlier = Statement.objects.for_org(org).filter(promoter_id=promoter_id, month=month, gross__gt=0)
+    if before is not None:
+        earlier = earlier.filter(pk__lt=before)
+    totals = earlier.aggregate(gross=Sum("gross"), tax=Sum("tax"))
+    month_gross, withheld = totals["gross"] or 0, totals["tax"] or 0
+    return max(0, labour_withholding(month_gross + gross) - withheld)

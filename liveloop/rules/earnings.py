@@ -1,0 +1,86 @@
+"""What a promoter earned on in one live: the inputs of a commission plan (rules.commission).
+
+Pure: no Django. Ingest (accruals), settlement and `liveloop rebuild --check` all build the
+figures here from the same kinds of rows — the live's orders, its reservation holders and
+entrants, the buyers seen in earlier lives — so an estimate, a statement and a replay of the
+log cannot disagree on what the plan was applied to (docs/decisions.md "Money: ledger").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Iterable
+
+from liveloop.rules.commission import PromoterFigures, Team
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    viewer: str
+    promoter: int | None  # the promoter the order is credited to
+    paid: int
+    refunded: int
+
+
+def promoter_figures(promoters: Iterable[int], orders: Iterable[OrderRow],
+                     reserved_for: dict[int, int], entered_for: dict[int, int],
+                     own_ids: dict[int, frozenset], own_reserved: set[int], own_entered: set[int],
+                     returning: set[str]) -> dict[int, PromoterFigures]:
+    """Figures per promoter in `promoters`.
+
+    - `orders`: the live's orders credited to these promoters (others are ignored);
+    - `reserved_for` / `entered_for`: the live's reservations held for, and first entries
+      credited to, each promoter (the `reservations` and `entered` figures);
+    - `own_ids`: each promoter's own viewer ids (their shop openid): their purchases are
+      self-purchases, their own reservation and entry earn no bounty (`own_reserved`,
+      `own_entered` say whether those counts include them);
+    - `returning`: viewers who paid for an order in an earlier live of the organisation; the
+      others are new buyers (新客).
+    """
+    wanted = set(promoters)
+    net = dict.fromkeys(wanted, 0)
+    own_net = dict.fromkeys(wanted, 0)
+    new_buyers: dict[int, set] = {p: set() for p in wanted}
+    for order in orders:
+        promoter = order.promoter
+        if promoter not in wanted:
+            continue
+        amount = order.paid - order.refunded
+        if order.viewer in own_ids.get(promoter, ()):
+            own_net[promoter] += amount
+        else:
+            net[promoter] += amount
+            if order.viewer not in returning:
+                new_buyers[promoter].add(order.viewer)
+    return {p: PromoterFigures(
+        net_fen=net[p], self_purchase_net_fen=own_net[p],
+        reservations=max(0, reserved_for.get(p, 0) - (p in own_reserved)),
+        new_buyers=len(new_buyers[p]),
+        effective_views=max(0, entered_for.get(p, 0) - (p in own_entered)))
+        for p in wanted}
+
+
+def earners_touched(promoters: Iterable[int], team_of: dict[int, object],
+                    teams: dict[object, Team]) -> set[int]:
+    """Whose pay a change to `promoters`' figures can move: themselves, their team's leader
+    (level 1) and the leader of the team above (level 2)."""
+    earners = set(promoters)
+    for promoter in promoters:
+        team = teams.get(team_of.get(promoter))
+        if team is None:
+            continue
+        if team.leader is not None:
+            earners.add(team.leader)
+        parent = teams.get(team.parent)
+        if parent is not None and parent.leader is not None:
+            earners.add(parent.leader)
+    return earners
+
+
+def teams_paying(earners: set[int], teams: dict[object, Team]) -> list[Team]:
+    """The teams an override to `earners` is computed on: those they lead and those directly
+    below. Passing only these to rules.commission.overrides gives every earner's full override."""
+    led = {team.id for team in teams.values() if team.leader in earners}
+    chosen = {team.id for team in teams.values() if team.id in led or team.parent in led}
+    # A chosen team's parent outside the set only pays someone not asked about: cut the link.
+    return [team if team.parent in chosen or team.parent is None else replace(team, parent=None)
+            for team in teams.values() if team.id in chosen]
