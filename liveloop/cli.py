@@ -200,20 +200,27 @@ def rebuild(slug, check):
 
     from liveloop.events import rebuild as rebuilding
     from liveloop.events.models import Event
+    from liveloop.money import check as money_check, ledger
     from liveloop.orgs.models import Organisation
 
     organisations = [_org(slug)] if slug else list(Organisation.objects.order_by("pk"))
     found = []
     for organisation in organisations:
         count = Event.objects.for_org(organisation).count()
+        snapshots = money_check.Snapshots(organisation)
         with tqdm(total=count, unit="ev", desc=organisation.slug, disable=None) as bar:
-            attribution, problems = rebuilding.replay(organisation, progress=bar.update)
+            attribution, problems = rebuilding.replay(organisation, progress=bar.update,
+                                                      stops=snapshots.stops)
         problems += rebuilding.differences(organisation, attribution)
         if check:
+            problems += money_check.differences(organisation, attribution, snapshots)
             found += [f"{organisation.slug}: {p}" for p in problems]
         else:
             rebuilding.replace(organisation, attribution)
-            click.echo(f"{organisation.slug}: rebuilt from {count} events")
+            # The ledger is never rewritten: what the replay moved is corrected by new entries.
+            corrections = ledger.accrue_open_lives(organisation)
+            click.echo(f"{organisation.slug}: rebuilt from {count} events"
+                       + (f", {len(corrections)} ledger correction(s)" if corrections else ""))
     if check:
         for line in found[:50]:
             click.echo(line)

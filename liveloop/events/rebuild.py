@@ -20,7 +20,10 @@ from liveloop.rules.attribution import FIGURES, TRAFFIC, Attribution, Fact, Live
 DEFAULT_VIEWER = astuple(ViewerState())
 
 
-def replay(org, progress: Callable[[int], None] | None = None) -> tuple[Attribution, list[str]]:
+def replay(org, progress: Callable[[int], None] | None = None,
+           stops: dict[int, Callable[[Attribution], None]] | None = None) -> tuple[Attribution, list[str]]:
+    """`stops`: {log position: callback}; each callback sees the state once every event up to
+    that position is applied (settlement runs record the position they settled at)."""
     lives = {live.pk: LiveState(mode=live.programme.mode, binding_days=live.programme.binding_days)
              for live in Live.objects.for_org(org).select_related("programme")}
     attribution = Attribution(lives=lives)
@@ -29,7 +32,10 @@ def replay(org, progress: Callable[[int], None] | None = None) -> tuple[Attribut
             .values_list("seq", "type", "live_id", "viewer", "promoter_id", "order", "amount",
                          "count", "at", "attrs"))
     done = 0
+    pending = sorted(stops or {})
     for seq, *fields in rows.iterator(chunk_size=5000):
+        while pending and seq > pending[0]:
+            stops[pending.pop(0)](attribution)
         try:
             attribution.apply(Fact(*fields))
         except Rejected as error:
@@ -39,6 +45,8 @@ def replay(org, progress: Callable[[int], None] | None = None) -> tuple[Attribut
             progress(5000)
     if progress:
         progress(done % 5000)
+    for stop in pending:
+        stops[stop](attribution)
     return attribution, problems
 
 

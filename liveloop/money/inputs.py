@@ -43,9 +43,13 @@ def last_seq(org) -> int:
     return (Event.objects.for_org(org).order_by("-seq").values_list("seq", flat=True).first()) or 0
 
 
-def stored_figures(org, live, promoters=None) -> dict:
+def own_ids_from_json(stored: dict) -> dict[int, frozenset]:
+    return {int(p): frozenset(ids) for p, ids in stored.items()}
+
+
+def stored_figures(org, live, promoters=None, own=None) -> dict:
     """Figures per promoter of `live` from the derived tables; every promoter with a row in
-    the live when `promoters` is None."""
+    the live when `promoters` is None. `own`: promoters' own viewer ids, else as they are now."""
     stats = PromoterStats.objects.for_org(org).filter(live=live, promoter__isnull=False)
     orders = Order.objects.for_org(org).filter(live=live, promoter__isnull=False)
     if promoters is not None:
@@ -56,7 +60,7 @@ def stored_figures(org, live, promoters=None) -> dict:
     wanted = set(promoters) if promoters is not None else set(counts)
     order_rows = [OrderRow(*row) for row in
                   orders.values_list("viewer", "promoter_id", "paid", "refunded").iterator(chunk_size=5000)]
-    own = own_ids(org, wanted)
+    own = own_ids(org, wanted) if own is None else {p: ids for p, ids in own.items() if p in wanted}
     holder = {viewer: p for p, ids in own.items() for viewer in ids}
     own_reserved, own_entered = set(), set()
     for viewer, reserved_for, bound, entered in (

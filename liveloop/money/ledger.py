@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from django.db import transaction
 from django.db.models import Sum
 
 from liveloop.events.models import Order
@@ -34,16 +35,16 @@ def is_settled(org, live) -> bool:
     return SettlementRun.objects.for_org(org).filter(live=live).exists()
 
 
-def amounts_for(org, live, rules, teams: dict, promoters=ALL) -> dict[int, int]:
+def amounts_for(org, live, rules, teams: dict, promoters=ALL, own=None) -> dict[int, int]:
     """What the plan pays each earner whose pay `promoters` can move (everyone: ALL)."""
     if promoters is ALL:
-        figures = inputs.stored_figures(org, live)
+        figures = inputs.stored_figures(org, live, own=own)
         earners = set(figures) | {t.leader for t in teams.values() if t.leader is not None}
         paying = list(teams.values())
     else:
         earners = earners_touched(promoters, inputs.team_of(teams), teams)
         paying = teams_paying(earners, teams)
-        figures = inputs.stored_figures(org, live, earners | {m for t in paying for m in t.members})
+        figures = inputs.stored_figures(org, live, earners | {m for t in paying for m in t.members}, own)
     result = settle(rules, figures, paying)
     return {p: result[p].total_fen if p in result else 0 for p in earners}
 
@@ -74,8 +75,9 @@ def accrue(org, touched) -> list[Entry]:
     for live in Live.objects.for_org(org).filter(pk__in=wanted):
         run = runs.get(live.pk)
         if run is not None:
-            amounts = amounts_for(org, live, rules_of(run.plan_rules),
-                                  inputs.teams_from_json(run.teams), touched[live.pk])
+            # A settled live stays on the plan, teams and own ids it was settled with.
+            amounts = amounts_for(org, live, rules_of(run.plan_rules), inputs.teams_from_json(run.teams),
+                                  touched[live.pk], inputs.own_ids_from_json(run.own_ids))
             entries += _clawbacks(org, live, run, amounts, _asked(amounts, touched[live.pk]), seq)
         else:
             amounts = amounts_for(org, live, rules_of(plans[live.pk].rules), teams, touched[live.pk])
@@ -110,8 +112,9 @@ def _clawbacks(org, live, run, amounts: dict, asked, seq: int) -> list[Entry]:
 
 
 def accrue_open_lives(org) -> list[Entry]:
-    """After a plan or a team changes: every live not yet cancelled, all promoters."""
-    return accrue(org, Live.objects.for_org(org).exclude(state="cancelled").values_list("pk", flat=True))
+    """After a plan or a team changes: every live, all promoters. (A cancelled live keeps what
+    its figures still pay: its reservations were reset, orders it somehow took still count.)"""
+    return accrue(org, Live.objects.for_org(org).values_list("pk", flat=True))
 
 
 def touched_by_batch(org, attribution, known_orders: dict) -> dict:
@@ -140,3 +143,42 @@ def touched_by_batch(org, attribution, known_orders: dict) -> dict:
                 if touched.get(later, set()) is not ALL:
                     touched[later].add(promoter)
     return dict(touched)
+
+
+class AdjustmentError(ValueError):
+    pass
+
+
+def adjust(org, user, promoter, amount: int, reason: str):
+    """A correction by a member: a new entry (never an edit), on the promoter's next statement."""
+    reason = (reason or "").strip()
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
+        raise AdjustmentError("amount: a whole number of fen other than 0")
+    if abs(amount) > 100_000_000:
+        raise AdjustmentError("amount: at most ¥1,000,000 either way")
+    if not reason or len(reason) > 200:
+        raise AdjustmentError("reason: say why (1–200 characters)")
+    from liveloop.orgs import audit
+    with transaction.atomic():
+        entry = Entry.objects.create(org=org, promoter=promoter, kind=Entry.ADJUSTMENT,
+                                     amount=amount, user=user, reason=reason)
+        audit.record(org, user, "ledger.adjust", f"promoter {promoter.code}", amount=amount,
+                     reason=reason, entry=entry.pk)
+    return entry
+
+
+def balances(org, promoter) -> dict[str, int]:
+    """What the promoter's page shows, in fen: pending (estimates on lives not settled, and
+    lines waiting for the next statement), frozen, settled (approved, not yet paid, incl.
+    failed payments to retry) and paid."""
+    from liveloop.money.models import Statement
+    from liveloop.money.settlement import carried_entries
+    settled_lives = SettlementRun.objects.for_org(org).values("live_id")
+    estimates = (Entry.objects.for_org(org).filter(promoter=promoter, kind__in=Entry.ESTIMATES)
+                 .exclude(live_id__in=settled_lives).aggregate(total=Sum("amount"))["total"] or 0)
+    waiting = carried_entries(org, promoter.pk).aggregate(total=Sum("amount"))["total"] or 0
+    by_state = dict(Statement.objects.for_org(org).filter(promoter=promoter)
+                    .values("state").annotate(total=Sum("payable")).values_list("state", "total"))
+    return {"pending": estimates + waiting, "frozen": by_state.get(Statement.FROZEN, 0),
+            "settled": by_state.get(Statement.SETTLED, 0) + by_state.get(Statement.FAILED, 0),
+            "paid": by_state.get(Statement.PAID, 0)}

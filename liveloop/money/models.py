@@ -96,6 +96,8 @@ class SettlementRun(TenantModel):
     plan_name = models.CharField(max_length=80)
     plan_rules = models.JSONField()
     teams = models.JSONField()  # [[team id, leader, parent, [members]], ...] as they were
+    own_ids = models.JSONField(default=dict)  # {promoter id: [own viewer ids]} as they were
+    withhold_tax = models.BooleanField(default=False)  # the organisation's setting then
     created_at = models.DateTimeField(auto_now_add=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
                              related_name="+")

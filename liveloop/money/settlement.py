@@ -77,7 +77,10 @@ def settle_live(org, live: Live, user=None, now: datetime | None = None) -> Sett
     result = settle(rules, figures, list(teams.values()))
     run = SettlementRun.objects.create(org=org, live=live, upto_seq=inputs.last_seq(org),
                                        plan_name=plan.name, plan_rules=plan.rules,
-                                       teams=inputs.teams_as_json(teams), user=user)
+                                       teams=inputs.teams_as_json(teams), user=user,
+                                       withhold_tax=org.withhold_tax,
+                                       own_ids={str(p): sorted(ids) for p, ids in
+                                                inputs.own_ids(org, figures).items()})
     estimates = sums(org, live.pk, ALL, Entry.ESTIMATES)
     finals = {p: s.total_fen for p, s in result.items()}
     earners = {p for p in set(finals) | set(estimates) if finals.get(p, 0) or estimates.get(p, 0)}
@@ -121,7 +124,7 @@ def _statement(org, run, promoter, month: str, lines: list) -> Statement:
                              run=run, statement=statement, reason=f"carried from {statement.number}")
         lines.append(StatementLine(org=org, entry=here, label=Entry.CARRY, amount=-gross))
     else:
-        statement.tax = withholding(org, promoter.pk, month, gross)
+        statement.tax = withholding(org, run, promoter.pk, month, gross)
         statement.payable = gross - statement.tax
         statement.save(update_fields=["tax", "payable"])
     for line in lines:
@@ -130,14 +133,12 @@ def _statement(org, run, promoter, month: str, lines: list) -> Statement:
     return statement
 
 
-def withholding(org, promoter_id: int, month: str, gross: int, before=None) -> int:
+def withholding(org, run, promoter_id: int, month: str, gross: int) -> int:
     """Tax on labour remuneration for this statement: a month's statements count as one
     payment (每次), so it is the tax on the month's total so far less what was withheld."""
-    if not org.withhold_tax or gross <= 0:
+    if not run.withhold_tax or gross <= 0:
         return 0
     earlier = Statement.objects.for_org(org).filter(promoter_id=promoter_id, month=month, gross__gt=0)
-    if before is not None:
-        earlier = earlier.filter(pk__lt=before)
     totals = earlier.aggregate(gross=Sum("gross"), tax=Sum("tax"))
     month_gross, withheld = totals["gross"] or 0, totals["tax"] or 0
     return max(0, labour_withholding(month_gross + gross) - withheld)

@@ -128,3 +128,29 @@ def test_a_plan_change_re_estimates_open_lives(setup):
     save_plan(brand.org, None, name="标准", fields={"rate_bps": 2000}, plan=plan)
     assert held(brand.org, a, live) == 2_000
     assert accrue_open_lives(brand.org) == []  # nothing left to move
+
+
+def test_rebuild_check_covers_money_and_rebuild_corrects_with_new_entries(setup):
+    from click.testing import CliRunner
+
+    from liveloop.cli import main
+
+    brand, live, a, b = setup
+    ingest(brand.org, [order("o1", live, "v1", 10_000, "PA"), order("o2", live, "v2", 5_000, "PB")])
+    end_live(live, EVENING + timedelta(hours=2))
+    settle_live(brand.org, live, now=EVENING + timedelta(days=8))
+    ingest(brand.org, [refund("o2", live, "v2", 2_000, minutes=60 * 24 * 9)],
+           now=EVENING + timedelta(days=9, hours=1))
+    runner = CliRunner()
+    result = runner.invoke(main, ["rebuild", "--check", "--org", brand.org.slug])
+    assert result.exit_code == 0, result.output
+    # Someone slips an entry in by hand: the check names it, a rebuild corrects it with a new
+    # entry (the forged one stays, as everything in the ledger does).
+    Entry.objects.create(org=brand.org, promoter=b, live=live, kind="clawback", amount=-77)
+    result = runner.invoke(main, ["rebuild", "--check", "--org", brand.org.slug])
+    assert result.exit_code == 1
+    assert "promoter PB clawback: ledger -277, recomputed -200" in result.output
+    result = runner.invoke(main, ["rebuild", "--org", brand.org.slug])
+    assert "1 ledger correction(s)" in result.output
+    assert runner.invoke(main, ["rebuild", "--check", "--org", brand.org.slug]).exit_code == 0
+    assert held(brand.org, b, live) == 300

@@ -1,0 +1,136 @@
+"""`liveloop rebuild --check` for money: the ledger recomputed from a replay of the log and
+the recorded settlement decisions (plan, teams and own ids of each run, and where in the log
+it stood) must equal the ledger as written.
+
+- a settled live: the replay stopped at the run's log position gives the figures; the run's
+  plan on them gives each promoter's settled amount (estimates + settlement entries) and the
+  figures stored on the statement; the plan on the final figures gives the clawbacks;
+- an open live: the current plan on the final figures gives the estimates;
+- a statement adds up: lines → gross → tax (a month is one payment) → payable.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict
+
+from django.db.models import Sum
+
+from liveloop.lives.models import Live
+from liveloop.money import inputs
+from liveloop.money.models import Entry, SettlementRun, Statement, StatementLine
+from liveloop.money.plans import plans_for, rules_of
+from liveloop.promoters.models import Promoter
+from liveloop.rules.commission import settle
+from liveloop.rules.tax import labour_withholding
+
+
+class Snapshots:
+    """Figures of each settled live taken while a replay passes its run's log position."""
+
+    def __init__(self, org):
+        self.runs = list(SettlementRun.objects.for_org(org).select_related("live"))
+        self.announced = dict(Live.objects.for_org(org).values_list("pk", "announced_at"))
+        self.figures: dict[int, dict] = {}
+
+    @property
+    def stops(self) -> dict:
+        stops = defaultdict(list)
+        for run in self.runs:
+            stops[run.upto_seq].append(run)
+        return {seq: (lambda attribution, runs=runs: self.take(attribution, runs))
+                for seq, runs in stops.items()}
+
+    def take(self, attribution, runs) -> None:
+        for run in runs:
+            self.figures[run.pk] = inputs.replayed_figures(
+                attribution, run.live, self.announced, inputs.own_ids_from_json(run.own_ids))
+
+
+def _totals(rules, figures, teams) -> dict[int, int]:
+    return {p: s.total_fen for p, s in settle(rules, figures, list(teams.values())).items()}
+
+
+def _sums(org, kinds) -> dict:
+    return {(live, p): total for live, p, total in
+            Entry.objects.for_org(org).filter(kind__in=kinds, live__isnull=False)
+            .values("live_id", "promoter_id").annotate(total=Sum("amount"))
+            .values_list("live_id", "promoter_id", "total")}
+
+
+def _compare(found, what, expected: dict, recorded: dict, codes, title) -> None:
+    for promoter in sorted(set(expected) | set(recorded)):
+        a, b = recorded.get(promoter, 0), expected.get(promoter, 0)
+        if a != b:
+            found.append(f"live {title}: promoter {codes.get(promoter, promoter)} {what}: "
+                         f"ledger {a}, recomputed {b}")
+
+
+def differences(org, attribution, snapshots: Snapshots) -> list[str]:
+    found: list[str] = []
+    codes = dict(Promoter.objects.for_org(org).values_list("pk", "code"))
+    estimates = _sums(org, Entry.ESTIMATES)
+    settled_sums = _sums(org, (*Entry.ESTIMATES, Entry.SETTLEMENT))
+    clawbacks = _sums(org, (Entry.CLAWBACK,))
+
+    def recorded(sums, live_id):
+        return {p: v for (l, p), v in sums.items() if l == live_id}
+
+    runs = {run.live_id: run for run in snapshots.runs}
+    for run in snapshots.runs:
+        rules, teams = rules_of(run.plan_rules), inputs.teams_from_json(run.teams)
+        own = inputs.own_ids_from_json(run.own_ids)
+        at_run = snapshots.figures.get(run.pk, {})
+        settled = _totals(rules, at_run, teams)
+        _compare(found, "settled amount", settled, recorded(settled_sums, run.live_id), codes,
+                 run.live.public_id)
+        final = _totals(rules, inputs.replayed_figures(attribution, run.live, snapshots.announced, own),
+                        teams)
+        expected = {p: min(0, final.get(p, 0) - settled.get(p, 0)) for p in set(final) | set(settled)}
+        _compare(found, "clawback", expected, recorded(clawbacks, run.live_id), codes, run.live.public_id)
+        for line in (StatementLine.objects.for_org(org).filter(statement__run=run, figures__isnull=False)
+                     .select_related("statement")):
+            promoter = line.statement.promoter_id
+            replayed = asdict(at_run[promoter]) if promoter in at_run else None
+            if line.figures != replayed and any((line.figures or {}).values()):
+                found.append(f"statement {line.statement.number}: figures {line.figures}, "
+                             f"replay {replayed}")
+    open_lives = Live.objects.for_org(org).exclude(pk__in=list(runs))
+    plans = plans_for(org, [live.pk for live in open_lives])
+    teams = inputs.teams_of(org)
+    own = inputs.own_ids(org, codes)
+    for live in open_lives:
+        plan = plans[live.pk]
+        expected = {}
+        if plan is not None:
+            figures = inputs.replayed_figures(attribution, live, snapshots.announced, own)
+            expected = _totals(rules_of(plan.rules), figures, teams)
+        _compare(found, "estimate", expected, recorded(estimates, live.pk), codes, live.public_id)
+    found += statement_differences(org)
+    return found
+
+
+def statement_differences(org) -> list[str]:
+    found = []
+    lines = dict(StatementLine.objects.for_org(org).values("statement_id")
+                 .annotate(total=Sum("amount")).values_list("statement_id", "total"))
+    month_gross: dict = defaultdict(int)
+    month_tax: dict = defaultdict(int)
+    for statement in Statement.objects.for_org(org).select_related("run").order_by("pk"):
+        key = (statement.promoter_id, statement.month)
+        if statement.gross < 0:
+            expected = (0, 0)
+            total = lines.get(statement.pk, 0) - (-statement.gross)  # the carry line evens it
+        else:
+            tax = 0
+            if statement.run.withhold_tax and statement.gross > 0:
+                tax = max(0, labour_withholding(month_gross[key] + statement.gross) - month_tax[key])
+                month_gross[key] += statement.gross
+                month_tax[key] += statement.tax
+            expected = (tax, statement.gross - tax)
+            total = lines.get(statement.pk, 0)
+        if total != statement.gross:
+            found.append(f"statement {statement.number}: lines add up to {total}, gross {statement.gross}")
+        if (statement.tax, statement.payable) != expected:
+            found.append(f"statement {statement.number}: tax, payable {(statement.tax, statement.payable)}, "
+                         f"recomputed {expected}")
+    return found
