@@ -16,6 +16,7 @@ from django.db import transaction
 
 from liveloop.analytics.queries import live_summary
 from liveloop.demo.cast import BRAND
+from liveloop.demo.money import setup_money
 from liveloop.demo.simulator import Plan, make_plan, simulate
 from liveloop.events.ingest import IngestResult, ingest
 from liveloop.lives.models import Account, Live
@@ -76,6 +77,7 @@ def _create(plan: Plan) -> tuple[Organisation, Live, Live]:
         enrol(live.programme, [NewPromoter(name=p.name, phone=p.phone, team=p.store, code=p.code)
                                for p in people])
         lives.append(live)
+    setup_money(org)
     # The ended live stopped recruiting when it went on air.
     Programme.objects.for_org(org).filter(live=lives[0]).update(is_open=False)
     return org, lives[0], lives[1]

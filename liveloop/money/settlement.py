@@ -124,7 +124,7 @@ def _statement(org, run, promoter, month: str, lines: list) -> Statement:
                              run=run, statement=statement, reason=f"carried from {statement.number}")
         lines.append(StatementLine(org=org, entry=here, label=Entry.CARRY, amount=-gross))
     else:
-        statement.tax = withholding(org, run, promoter.pk, month, gross)
+        statement.tax = withholding(org, run, statement, gross)
         statement.payable = gross - statement.tax
         statement.save(update_fields=["tax", "payable"])
     for line in lines:
@@ -133,12 +133,13 @@ def _statement(org, run, promoter, month: str, lines: list) -> Statement:
     return statement
 
 
-def withholding(org, run, promoter_id: int, month: str, gross: int) -> int:
+def withholding(org, run, statement: Statement, gross: int) -> int:
     """Tax on labour remuneration for this statement: a month's statements count as one
     payment (每次), so it is the tax on the month's total so far less what was withheld."""
     if not run.withhold_tax or gross <= 0:
         return 0
-    earlier = Statement.objects.for_org(org).filter(promoter_id=promoter_id, month=month, gross__gt=0)
+    earlier = Statement.objects.for_org(org).filter(promoter_id=statement.promoter_id, month=statement.month,
+                                                    gross__gt=0, pk__lt=statement.pk)
     totals = earlier.aggregate(gross=Sum("gross"), tax=Sum("tax"))
     month_gross, withheld = totals["gross"] or 0, totals["tax"] or 0
     return max(0, labour_withholding(month_gross + gross) - withheld)

@@ -154,3 +154,24 @@ def test_rebuild_check_covers_money_and_rebuild_corrects_with_new_entries(setup)
     assert "1 ledger correction(s)" in result.output
     assert runner.invoke(main, ["rebuild", "--check", "--org", brand.org.slug]).exit_code == 0
     assert held(brand.org, b, live) == 300
+
+
+def test_statements_in_one_month_are_one_payment_for_tax(setup):
+    brand, live, a, b = setup
+    brand.org.withhold_tax = True
+    brand.org.refund_window_days = 1
+    brand.org.save()
+    ingest(brand.org, [order("o1", live, "v1", 600_000, "PA")])  # ¥600 commission
+    end_live(live, EVENING + timedelta(hours=2))
+    first = Statement.objects.get(run=settle_live(brand.org, live, now=EVENING + timedelta(days=2)), promoter=a)
+    assert (first.gross, first.tax, first.payable) == (60_000, 0, 60_000)  # ≤ ¥800: none
+    later = brand.live(title="第二场", announced_at=EVENING + timedelta(days=3), promoters=("PA",))
+    start_live(later, EVENING + timedelta(days=3))
+    ingest(brand.org, [order("o2", later, "v2", 600_000, "PA", minutes=60 * 24 * 3 + 5)],
+           now=EVENING + timedelta(days=4))
+    end_live(later, EVENING + timedelta(days=3, hours=2))
+    second = Statement.objects.get(run=settle_live(brand.org, later, now=EVENING + timedelta(days=5)),
+                                   promoter=a)
+    assert first.month == second.month == "2026-11"
+    # ¥1,200 in the month: (1,200 − 800) × 20% = ¥80, all withheld on the second statement.
+    assert (second.gross, second.tax, second.payable) == (60_000, 8_000, 52_000)
