@@ -1,7 +1,7 @@
 """What both benchmarks share: a fresh database per engine, and a subprocess per engine run.
 
 Settings read LIVELOOP_DATABASE_URL at import, so each engine is measured in its own process
-with a clean Django. PostgreSQL runs in a database of its own (liveloop_bench), dropped and
+with a clean Django. PostgreSQL runs in a database of its own (named for the benchmark), dropped and
 recreated for every run and dropped afterwards; SQLite in a file in a temporary folder.
 """
 from __future__ import annotations
@@ -19,8 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_URL = "postgresql://postgres@127.0.0.1:5432/liveloop_bench"
-PG_DB = "liveloop_bench"
+PG_URL = "postgresql://postgres@127.0.0.1:5432/{}"
 
 
 class EngineFailed(Exception):
@@ -35,11 +34,13 @@ def machine() -> dict:
 def run_engine(engine: str, script: Path, arguments: list[str], *, keep: bool, prefix: str) -> dict:
     """Run `script --engine-run ENGINE --out FILE *arguments` on a fresh database; its figures."""
     workdir = Path(tempfile.mkdtemp(prefix=f"{prefix}-{engine}-"))
+    # Each benchmark its own PostgreSQL database, so two benchmarks can run side by side.
+    database = prefix.replace("-", "_")
     if engine == "sqlite":
         url = f"sqlite:///{workdir / 'liveloop.sqlite3'}"
     else:
-        _recreate_pg_database()
-        url = PG_URL
+        _recreate_pg_database(database)
+        url = PG_URL.format(database)
     env = {**os.environ, "LIVELOOP_DATABASE_URL": url, "LIVELOOP_DATA_DIR": str(workdir),
            "DJANGO_SETTINGS_MODULE": "liveloop.settings",
            # Measure what production runs: no per-query debug bookkeeping.
@@ -53,29 +54,29 @@ def run_engine(engine: str, script: Path, arguments: list[str], *, keep: bool, p
         return json.loads(out.read_text())
     finally:
         if keep:
-            print(f"   kept {workdir}" + (f" and database {PG_DB}" if engine == "postgresql" else ""))
+            print(f"   kept {workdir}" + (f" and database {database}" if engine == "postgresql" else ""))
         else:
             shutil.rmtree(workdir, ignore_errors=True)
             if engine == "postgresql":
-                _drop_pg_database()
+                _drop_pg_database(database)
 
 
-def _recreate_pg_database() -> None:
+def _recreate_pg_database(name: str) -> None:
     import psycopg
 
     try:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {PG_DB}")
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
     except psycopg.OperationalError as error:
         raise EngineFailed(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({error})") from None
 
 
-def _drop_pg_database() -> None:
+def _drop_pg_database(name: str) -> None:
     import psycopg
 
     with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def run_each(engines: list[str], report: dict, banner: str, runner) -> bool:

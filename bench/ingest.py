@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.data import DEFAULT_ANNOUNCED, LOG_COLUMNS, LiveStream, log_rows, promoter_codes  # noqa: E402
-from bench.harness import PG_URL, RESULTS, machine, run_each, run_engine, write_report  # noqa: E402
+from bench.harness import RESULTS, machine, run_each, run_engine, write_report  # noqa: E402
 
 ENGINES = ("sqlite", "postgresql")
 DEMO_PORT = 8000
@@ -204,7 +204,7 @@ class _Autoanalyze:
     def _loop(self) -> None:
         import psycopg
 
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
+        with psycopg.connect(os.environ["LIVELOOP_DATABASE_URL"], autocommit=True) as conn:
             while not self._stop.wait(1.0):
                 for table in self.TABLES:
                     conn.execute(f"ANALYZE {table}")

@@ -21,7 +21,7 @@ from liveloop.money.models import Entry, SettlementRun, Statement, StatementLine
 from liveloop.money.plans import plans_for, rules_of
 from liveloop.promoters.models import Promoter
 from liveloop.rules.commission import settle
-from liveloop.rules.tax import labour_withholding
+from liveloop.money.settlement import month_tax as month_tax_of
 
 
 class Snapshots:
@@ -123,7 +123,7 @@ def statement_differences(org) -> list[str]:
         else:
             tax = 0
             if statement.run.withhold_tax and statement.gross > 0:
-                tax = max(0, labour_withholding(month_gross[key] + statement.gross) - month_tax[key])
+                tax = month_tax_of(month_gross[key], month_tax[key], statement.gross)
                 month_gross[key] += statement.gross
                 month_tax[key] += statement.tax
             expected = (tax, statement.gross - tax)

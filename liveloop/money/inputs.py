@@ -2,6 +2,8 @@
 from a replay of the log (`rebuild --check`). Both end in rules.earnings.promoter_figures."""
 from __future__ import annotations
 
+from django.db.models import Exists, OuterRef
+
 from liveloop.analytics.models import PromoterStats
 from liveloop.events.models import Event, LiveViewer, Order
 from liveloop.promoters.models import Promoter, Team as TeamRow
@@ -58,8 +60,9 @@ def stored_figures(org, live, promoters=None, own=None) -> dict:
         orders = orders.filter(promoter_id__in=promoters)
     counts = {p: (r, e) for p, r, e in stats.values_list("promoter_id", "reservations", "entered")}
     wanted = set(promoters) if promoters is not None else set(counts)
-    order_rows = [OrderRow(*row) for row in
-                  orders.values_list("viewer", "promoter_id", "paid", "refunded").iterator(chunk_size=5000)]
+    # Streamed once: a live with a million orders is never held in memory row by row.
+    order_rows = (OrderRow(*row) for row in
+                  orders.values_list("viewer", "promoter_id", "paid", "refunded").iterator(chunk_size=5000))
     own = own_ids(org, wanted) if own is None else {p: ids for p, ids in own.items() if p in wanted}
     holder = {viewer: p for p, ids in own.items() for viewer in ids}
     own_reserved, own_entered = set(), set()
@@ -70,12 +73,10 @@ def stored_figures(org, live, promoters=None, own=None) -> dict:
             own_reserved.add(holder[viewer])
         if entered and bound == holder[viewer]:
             own_entered.add(holder[viewer])
-    buyers = list({o.viewer for o in order_rows})
-    returning = set()
-    for start in range(0, len(buyers), 2000):
-        returning.update(Order.objects.for_org(org).filter(
-            viewer__in=buyers[start:start + 2000], live__announced_at__lt=live.announced_at)
-            .values_list("viewer", flat=True).distinct())
+    # One index probe (org, viewer) per order rather than reading every earlier order.
+    earlier = Order.objects.for_org(org).filter(viewer=OuterRef("viewer"),
+                                                live__announced_at__lt=live.announced_at)
+    returning = set(orders.filter(Exists(earlier)).values_list("viewer", flat=True).distinct())
     return promoter_figures(wanted, order_rows,
                             {p: c[0] for p, c in counts.items()}, {p: c[1] for p, c in counts.items()},
                             own, own_reserved, own_entered, returning)

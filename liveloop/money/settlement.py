@@ -90,56 +90,67 @@ def settle_live(org, live: Live, user=None, now: datetime | None = None) -> Sett
                for p in sorted(earners) if finals.get(p, 0) != estimates.get(p, 0)]
     Entry.objects.bulk_create(settled)
     month = now.astimezone(zoneinfo.ZoneInfo(org.timezone)).strftime("%Y-%m")
-    promoters = Promoter.objects.for_org(org).in_bulk(list(earners))
-    for promoter_id in sorted(earners):
-        lines = [StatementLine(org=org, label=live.title, amount=finals.get(promoter_id, 0),
-                               figures=asdict(figures[promoter_id]) if promoter_id in figures else None,
-                               breakdown=breakdown_json(result[promoter_id]) if promoter_id in result else [])]
-        _statement(org, run, promoters[promoter_id], month, lines)
+    lines = {p: [StatementLine(org=org, label=live.title, amount=finals.get(p, 0),
+                               figures=asdict(figures[p]) if p in figures else None,
+                               breakdown=breakdown_json(result[p]) if p in result else [])]
+             for p in earners}
+    _statements(org, run, month, lines)
     audit.record(org, user, "settlement.run", f"live {live.public_id}", run=run.pk,
                  plan=plan.name, statements=len(earners), total=sum(finals.values()))
     return run
 
 
-def carried_entries(org, promoter_id):
-    """Clawbacks, adjustments and carries not yet on any statement."""
-    return (Entry.objects.for_org(org).filter(promoter_id=promoter_id, kind__in=Entry.CARRIED)
+def carried_entries(org, promoter_ids):
+    """Clawbacks, adjustments and carries not yet on any statement, oldest first."""
+    if isinstance(promoter_ids, int):
+        promoter_ids = [promoter_ids]
+    return (Entry.objects.for_org(org).filter(promoter_id__in=list(promoter_ids), kind__in=Entry.CARRIED)
             .exclude(pk__in=StatementLine.objects.for_org(org).filter(entry__isnull=False)
                      .values("entry_id"))
             .order_by("pk"))
 
 
-def _statement(org, run, promoter, month: str, lines: list) -> Statement:
-    for entry in carried_entries(org, promoter.pk):
-        lines.append(StatementLine(org=org, entry=entry, label=entry.kind, amount=entry.amount))
-    gross = sum(line.amount for line in lines)
-    statement = Statement.objects.create(
-        org=org, run=run, promoter=promoter, number=f"S{run.pk:05d}-{promoter.code}", month=month,
-        gross=gross, payable=0, payee=promoter.openid or promoter.bank_account)
-    if gross < 0:
-        # Nothing to pay: the shortfall moves to the promoter's next statement.
-        here = Entry.objects.create(org=org, promoter=promoter, kind=Entry.CARRY, amount=-gross,
-                                    run=run, statement=statement, reason="carried to next statement")
-        Entry.objects.create(org=org, promoter=promoter, kind=Entry.CARRY, amount=gross,
-                             run=run, statement=statement, reason=f"carried from {statement.number}")
-        lines.append(StatementLine(org=org, entry=here, label=Entry.CARRY, amount=-gross))
-    else:
-        statement.tax = withholding(org, run, statement, gross)
-        statement.payable = gross - statement.tax
-        statement.save(update_fields=["tax", "payable"])
-    for line in lines:
-        line.statement = statement
-    StatementLine.objects.bulk_create(lines)
-    return statement
+def month_tax(month_gross: int, withheld: int, gross: int) -> int:
+    """Tax on labour remuneration for one statement: a month's statements are one payment
+    (每次), so it is the tax on the month's total so far less what was already withheld."""
+    return max(0, labour_withholding(month_gross + gross) - withheld) if gross > 0 else 0
 
 
-def withholding(org, run, statement: Statement, gross: int) -> int:
-    """Tax on labour remuneration for this statement: a month's statements count as one
-    payment (每次), so it is the tax on the month's total so far less what was withheld."""
-    if not run.withhold_tax or gross <= 0:
-        return 0
-    earlier = Statement.objects.for_org(org).filter(promoter_id=statement.promoter_id, month=statement.month,
-                                                    gross__gt=0, pk__lt=statement.pk)
-    totals = earlier.aggregate(gross=Sum("gross"), tax=Sum("tax"))
-    month_gross, withheld = totals["gross"] or 0, totals["tax"] or 0
-    return max(0, labour_withholding(month_gross + gross) - withheld)
+def _statements(org, run, month: str, lines: dict) -> list[Statement]:
+    """One statement per promoter in `lines` (their live line first), in a few statements
+    whatever the number of promoters: the waiting lines join, tax is withheld, a shortfall is
+    carried to the next statement."""
+    for entry in carried_entries(org, lines):
+        lines[entry.promoter_id].append(StatementLine(org=org, entry=entry, label=entry.kind,
+                                                      amount=entry.amount))
+    earlier = {p: (g, t) for p, g, t in
+               Statement.objects.for_org(org).filter(promoter_id__in=list(lines), month=month, gross__gt=0)
+               .values("promoter_id").annotate(g=Sum("gross"), t=Sum("tax")).values_list("promoter_id", "g", "t")}
+    promoters = Promoter.objects.for_org(org).in_bulk(list(lines))
+    statements = []
+    for promoter_id in sorted(lines):
+        promoter = promoters[promoter_id]
+        gross = sum(line.amount for line in lines[promoter_id])
+        tax = month_tax(*earlier.get(promoter_id, (0, 0)), gross) if run.withhold_tax else 0
+        statements.append(Statement(org=org, run=run, promoter=promoter, month=month, gross=gross,
+                                    number=f"S{run.pk:05d}-{promoter.code}", tax=tax,
+                                    payable=max(0, gross - tax), payee=promoter.openid or promoter.bank_account))
+    Statement.objects.bulk_create(statements)
+    carries = []
+    for statement in statements:
+        if statement.gross < 0:
+            # Nothing to pay: the shortfall moves to the promoter's next statement.
+            carries += [Entry(org=org, promoter_id=statement.promoter_id, kind=Entry.CARRY, run=run,
+                              amount=-statement.gross, statement=statement, reason="carried to next statement"),
+                        Entry(org=org, promoter_id=statement.promoter_id, kind=Entry.CARRY, run=run,
+                              amount=statement.gross, statement=statement,
+                              reason=f"carried from {statement.number}")]
+    Entry.objects.bulk_create(carries)
+    for here in carries[::2]:
+        lines[here.promoter_id].append(StatementLine(org=org, entry=here, label=Entry.CARRY, amount=here.amount))
+    for statement in statements:
+        for line in lines[statement.promoter_id]:
+            line.statement = statement
+    StatementLine.objects.bulk_create([line for s in statements for line in lines[s.promoter_id]],
+                                      batch_size=2000)
+    return statements
