@@ -84,6 +84,10 @@ class ApiKey(TenantModel):
     digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Set when the key was rotated: it keeps working until then, so producers can switch.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    rotated_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
 
     @staticmethod
     def hash(key: str) -> str:
@@ -97,8 +101,18 @@ class ApiKey(TenantModel):
 
     @classmethod
     def lookup(cls, key: str):
+        from django.utils import timezone
+
         return (cls.objects.select_related("org")
-                .filter(digest=cls.hash(key), revoked_at__isnull=True).first())
+                .filter(digest=cls.hash(key), revoked_at__isnull=True)
+                .filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now()))
+                .first())
+
+    @property
+    def active(self) -> bool:
+        from django.utils import timezone
+
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
 
 
 class AuditEntry(TenantModel):

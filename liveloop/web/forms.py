@@ -3,6 +3,7 @@ clean values to the service that owns the change.
 
 Member changes live here too, with the rule that an organisation always keeps an owner.
 """
+from datetime import timedelta
 from decimal import Decimal
 
 from django import forms
@@ -11,7 +12,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy as _
 
 from liveloop.lives.models import Account
 from liveloop.lives.services import create_live, update_live
@@ -217,6 +218,22 @@ def remove_member(member: Member) -> None:
     if member.role == Member.OWNER:
         _keep_an_owner(member)
     member.delete()
+
+
+ROTATION_GRACE = timedelta(hours=24)
+
+
+@transaction.atomic
+def rotate_key(api_key: ApiKey) -> tuple[ApiKey, str]:
+    """A new key under the same name; the old one keeps working for ROTATION_GRACE so the
+    producers using it can switch without losing a batch, then answers 401."""
+    old = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if not old.active or old.rotated_to_id:
+        raise MemberError(gettext("Only an active key that was not rotated yet can be rotated."))
+    new, secret = ApiKey.issue(old.org, old.name)
+    old.expires_at, old.rotated_to = timezone.now() + ROTATION_GRACE, new
+    old.save(update_fields=["expires_at", "rotated_to"])
+    return new, secret
 
 
 def revoke_key(api_key: ApiKey) -> ApiKey:

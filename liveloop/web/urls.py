@@ -42,6 +42,7 @@ urlpatterns = [
     path("settings/members/<int:member_id>/remove/", views.member_remove, name="member_remove"),
     path("settings/keys/", views.key_create, name="key_create"),
     path("settings/keys/<int:key_id>/revoke/", views.key_revoke, name="key_revoke"),
+    path("settings/keys/<int:key_id>/rotate/", views.key_rotate, name="key_rotate"),
     path("settings/timezone/", views.timezone_change, name="timezone"),
     path("settings/planner/", planner.planner_settings, name="planner_settings"),
     path("settings/shops/", shops.shops_page, name="shops"),

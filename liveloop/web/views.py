@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from liveloop.analytics.exports import promoter_csv_response, promoter_xlsx_response
 from liveloop.analytics.queries import account_rollup, funnel, live_summary, promoter_table, team_rollup
 from liveloop.lives import services as lives
+from liveloop.orgs import audit
 from liveloop.promoters import services as promoters
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.qr import qr_svg
@@ -21,7 +22,8 @@ from liveloop.rules.attribution import CANCELLED, SCHEDULED
 from liveloop.web import queries
 from liveloop.web.context import choose_org, org_view, requires
 from liveloop.web.forms import (ApiKeyForm, InviteCodesForm, LiveEditForm, LiveForm, MemberAddForm,
-                                MemberError, RoleForm, TimezoneForm, change_role, remove_member, revoke_key)
+                                MemberError, RoleForm, TimezoneForm, change_role, remove_member, revoke_key,
+                                rotate_key)
 from liveloop.web.tables import (FUNNEL_LABELS, MODE_LABELS, PROMOTER_COLUMNS, ROLE_LABELS, ROLLUP_COLUMNS,
                                  SUMMARY_FIGURES, clean_sort, headers)
 
@@ -302,6 +304,7 @@ def member_add(request, org):
     if not form.is_valid():
         return _settings_page(request, org, member_form=form, status=400)
     member = form.save()
+    audit.record(org, request.user, "member.add", member.user.get_username(), role=member.role)
     messages.success(request, _("%(name)s can now sign in.") % {"name": member.user.get_username()})
     return redirect("web:settings")
 
@@ -314,7 +317,10 @@ def member_role(request, org, member_id):
     form = RoleForm(request.POST)
     if form.is_valid():
         try:
+            before = member.role
             change_role(member, form.cleaned_data["role"])
+            audit.record(org, request.user, "member.role", member.user.get_username(),
+                         before=before, after=member.role)
         except MemberError as error:
             messages.error(request, str(error))
     return redirect("web:settings")
@@ -327,6 +333,7 @@ def member_remove(request, org, member_id):
     member = queries.member_of(org, member_id)
     try:
         remove_member(member)
+        audit.record(org, request.user, "member.remove", member.user.get_username(), role=member.role)
     except MemberError as error:
         messages.error(request, str(error))
     return redirect("web:settings")
@@ -340,6 +347,7 @@ def key_create(request, org):
     if not form.is_valid():
         return _settings_page(request, org, key_form=form, status=400)
     api_key, secret = form.save(org)
+    audit.record(org, request.user, "key.create", f"{api_key.name} {api_key.prefix}…")
     # Rendered straight from the POST, never stored or redirected with: the only time it is shown.
     response = render(request, "web/key_created.html", {"api_key": api_key, "secret": secret})
     response["Cache-Control"] = "no-store"
@@ -352,9 +360,28 @@ def key_create(request, org):
 def key_revoke(request, org, key_id):
     api_key = queries.api_key_of(org, key_id)
     revoke_key(api_key)
+    audit.record(org, request.user, "key.revoke", f"{api_key.name} {api_key.prefix}…")
     if request.htmx:
         return render(request, "web/_key_row.html", {"key": api_key})
     return redirect("web:settings")
+
+
+@require_POST
+@org_view
+@requires("manage_keys")
+def key_rotate(request, org, key_id):
+    api_key = queries.api_key_of(org, key_id)
+    try:
+        new, secret = rotate_key(api_key)
+    except MemberError as error:
+        messages.error(request, str(error))
+        return redirect("web:settings")
+    audit.record(org, request.user, "key.rotate", f"{api_key.name} {api_key.prefix}…",
+                 new=f"{new.prefix}…", old_expires=api_key.expires_at.isoformat() if api_key.expires_at else None)
+    api_key.refresh_from_db()
+    response = render(request, "web/key_created.html", {"api_key": new, "secret": secret, "rotated": api_key})
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_POST
@@ -364,5 +391,8 @@ def timezone_change(request, org):
     form = TimezoneForm(request.POST, org=org)
     if not form.is_valid():
         return _settings_page(request, org, zone_form=form, status=400)
+    before = org.timezone
     form.save()
+    org.refresh_from_db(fields=["timezone"])
+    audit.record(org, request.user, "settings.timezone", org.slug, before=before, after=org.timezone)
     return redirect("web:settings")
