@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 from django.db.models import Sum
 
 from liveloop.events.models import Order
@@ -38,13 +39,15 @@ def is_settled(org, live) -> bool:
 def amounts_for(org, live, rules, teams: dict, promoters=ALL, own=None) -> dict[int, int]:
     """What the plan pays each earner whose pay `promoters` can move (everyone: ALL)."""
     if promoters is ALL:
-        figures = inputs.stored_figures(org, live, own=own)
+        figures = inputs.stored_figures(org, live, own=own, new_buyers=bool(rules.new_buyer_bounty_fen))
         earners = set(figures) | {t.leader for t in teams.values() if t.leader is not None}
         paying = list(teams.values())
     else:
         earners = earners_touched(promoters, inputs.team_of(teams), teams)
         paying = teams_paying(earners, teams)
-        figures = inputs.stored_figures(org, live, earners | {m for t in paying for m in t.members}, own)
+        # Team members who earn nothing here count only by their net (the override base).
+        figures = inputs.stored_figures(org, live, earners | {m for t in paying for m in t.members}, own,
+                                        new_buyers=earners if rules.new_buyer_bounty_fen else False)
     result = settle(rules, figures, paying)
     return {p: result[p].total_fen if p in result else 0 for p in earners}
 
@@ -146,18 +149,22 @@ def touched_by_batch(org, attribution, known_orders: dict) -> dict:
 
 
 class AdjustmentError(ValueError):
-    pass
+    """A refused adjustment: the field at fault and why, in the request's language."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
 
 
 def adjust(org, user, promoter, amount: int, reason: str):
     """A correction by a member: a new entry (never an edit), on the promoter's next statement."""
     reason = (reason or "").strip()
     if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
-        raise AdjustmentError("amount: a whole number of fen other than 0")
+        raise AdjustmentError("amount", _("a whole number of fen other than 0"))
     if abs(amount) > 100_000_000:
-        raise AdjustmentError("amount: at most ¥1,000,000 either way")
+        raise AdjustmentError("amount", _("at most ¥1,000,000 either way"))
     if not reason or len(reason) > 200:
-        raise AdjustmentError("reason: say why (1–200 characters)")
+        raise AdjustmentError("reason", _("say why (1–200 characters)"))
     from liveloop.orgs import audit
     with transaction.atomic():
         entry = Entry.objects.create(org=org, promoter=promoter, kind=Entry.ADJUSTMENT,

@@ -60,3 +60,20 @@ def other_enrolments(enrolment: Enrolment) -> list[Enrolment]:
                 .exclude(pk=enrolment.pk)
                 .select_related("programme__live")
                 .order_by("-programme__live__announced_at")[:10])
+
+
+def money(enrolment: Enrolment) -> dict:
+    """What the promoter is owed and was paid (money.ledger.balances, fen), and the lines of
+    their statements for this live: the live's commission and what was carried onto them."""
+    from liveloop.money.ledger import balances
+    from liveloop.money.models import StatementLine
+
+    org, promoter = enrolment.org, enrolment.promoter
+    lines = list(StatementLine.objects.for_org(org)
+                 .filter(statement__promoter=promoter, statement__run__live_id=enrolment.programme.live_id)
+                 .select_related("statement", "entry").order_by("statement_id", "pk"))
+    from liveloop.web.money import ENTRY_KINDS
+    for line in lines:
+        line.shown = ENTRY_KINDS.get(line.entry.kind, line.label) if line.entry_id else line.label
+    return {"balances": balances(org, promoter), "lines": lines,
+            "statement": lines[0].statement if lines else None}
