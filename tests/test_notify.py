@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -19,7 +20,7 @@ from liveloop.rules.privacy import mask_viewer
 from liveloop.notify.services import ChannelError, add_webhook, add_wecom, set_enabled
 from liveloop.orgs.models import Member
 from liveloop.orgs.services import add_member
-from liveloop.promoters.models import Enrolment
+from liveloop.promoters.models import Enrolment, Promoter
 from tests.conftest import EVENING, event
 
 
@@ -354,9 +355,7 @@ def test_wecom_refreshes_an_expired_token_and_sends(brand, serve, settings):
     start_live(live, at=EVENING)
     end_live(live, at=EVENING + timedelta(hours=1))
     notice = notices(brand, kind=Notice.PROMOTER_SUMMARY).get()
-    # Promoters have no WeCom user id of their own yet: one known for this one.
-    notice.payload["wecom_userid"] = "zhangsan"
-    notice.save(update_fields=["payload"])
+    Promoter.objects.for_org(brand.org).filter(code="A").update(wecom_userid="zhangsan")
     assert worker.process(now=EVENING + timedelta(hours=1)).sent == 1
     paths = [(r["path"], r["query"].get("access_token")) for r in server.requests]
     assert paths == [("/cgi-bin/gettoken", None), ("/cgi-bin/message/send", "TOKEN-1"),
@@ -376,9 +375,8 @@ def test_wecom_reuses_its_cached_token(brand, serve, settings):
     live = brand.live(promoters=["A", "B"])
     start_live(live, at=EVENING)
     end_live(live, at=EVENING + timedelta(hours=1))
-    for notice in notices(brand, kind=Notice.PROMOTER_SUMMARY):
-        notice.payload["wecom_userid"] = f"user-{notice.recipient}"
-        notice.save(update_fields=["payload"])
+    for code in ("A", "B"):
+        Promoter.objects.for_org(brand.org).filter(code=code).update(wecom_userid=f"user-{code}")
     assert worker.process(now=EVENING + timedelta(hours=1)).sent == 2
     assert [r["path"] for r in server.requests] == ["/cgi-bin/message/send"] * 2
 
@@ -390,7 +388,8 @@ def test_wecom_cannot_reach_viewers(brand, serve, settings):
     start_live(live, at=EVENING)
     assert worker.process(now=EVENING).retried == 1
     assert server.requests == []
-    assert notices(brand, live=live).get().last_error == "no enabled channel can reach this recipient"
+    assert notices(brand, live=live).get().last_error == (
+        "no enabled channel can reach this recipient (企业微信: WeCom reaches only promoters, not viewers)")
 
 
 # The command's loop
@@ -428,4 +427,124 @@ def test_a_disabled_channel_is_not_used_and_another_org_cannot_touch_it(brand, o
     assert set_enabled(brand.org, channel.pk, False)
     start_live(live, at=EVENING)
     worker.process(now=EVENING)
+    assert server.requests == []
+
+
+# Leases and idempotency keys (the kill -9 test is tests/test_outbox_kill.py)
+
+def test_every_send_of_a_notice_carries_the_same_delivery_key(brand, serve):
+    live = reserved_live(brand, viewers=("oV1abc",))
+    server = serve(statuses(500, 200))
+    webhook(brand, server)
+    start_live(live, at=EVENING)
+    worker.process(now=EVENING)
+    worker.process(now=EVENING + timedelta(minutes=1))
+    notice = notices(brand, live=live).get()
+    keys = [request["headers"]["X-Liveloop-Delivery"] for request in server.requests]
+    assert keys == [str(notice.pk)] * 2
+    assert json.loads(server.requests[0]["body"])["id"] == notice.pk
+
+
+def test_wecom_asks_for_its_duplicate_check(brand, serve, settings):
+    server = fake_wecom(serve)
+    wecom_channel(brand, server, settings)
+    live = brand.live(promoters=["A"])
+    start_live(live, at=EVENING)
+    end_live(live, at=EVENING + timedelta(hours=1))
+    Promoter.objects.for_org(brand.org).filter(code="A").update(wecom_userid="zhangsan")
+    worker.process(now=EVENING + timedelta(hours=1))
+    sent = json.loads(server.requests[-1]["body"])
+    assert (sent["enable_duplicate_check"], sent["duplicate_check_interval"]) == (1, 4 * 3600)
+
+
+def test_a_worker_that_lost_its_claim_writes_nothing(brand, serve):
+    live = reserved_live(brand, viewers=("oV1abc",))
+    server = serve(statuses(200))
+    webhook(brand, server)
+    start_live(live, at=EVENING)
+    [slow] = worker.claim(EVENING)
+    # Its lease runs out; another worker takes the notice back and claims it anew.
+    assert worker.release_stale(EVENING + timedelta(minutes=10)) == 1
+    [fresh] = worker.claim(EVENING + timedelta(minutes=10))
+    assert worker.send(slow, EVENING) == Notice.SENDING  # its one send went out, nothing recorded
+    row = notices(brand, live=live).get()
+    assert (row.state, row.claimed_at, row.delivered_to) == (Notice.SENDING, fresh.claimed_at, [])
+    assert worker.send(fresh, EVENING + timedelta(minutes=10)) == Notice.SENT
+    assert len(server.requests) == 2  # the receiver drops the repeat by its delivery key
+
+
+def test_a_claim_without_lease_left_for_a_send_is_handed_back(brand, serve, settings):
+    settings.LIVELOOP_NOTICE_LEASE_SECONDS = 60
+    live = reserved_live(brand, viewers=("oV1abc",))
+    server = serve(statuses(200))
+    webhook(brand, server)
+    start_live(live, at=EVENING)
+    [notice] = worker.claim(EVENING)
+    # 45 s into the lease, a 5 s timeout leaves no room for a send that may take 4 calls.
+    assert worker.send(notice, EVENING, started=time.monotonic() - 45) == Notice.SENDING
+    row = notices(brand, live=live).get()
+    assert (row.state, row.attempts, server.requests) == (Notice.QUEUED, 0, [])
+    assert worker.process(now=EVENING).sent == 1
+
+
+def test_each_channels_acceptance_is_recorded_before_the_next_send(brand, serve, monkeypatch):
+    live = reserved_live(brand, viewers=("oV1abc",))
+    first = webhook(brand, serve(statuses(200)), name="first")
+    second = webhook(brand, serve(statuses(200)), name="second")
+    recorded = []
+
+    def deliver(notice, channel):
+        recorded.append((channel.pk, Notice.objects.get(pk=notice.pk).delivered_to))
+        return worker_deliver(notice, channel)
+    worker_deliver = worker.deliver
+    monkeypatch.setattr(worker, "deliver", deliver)
+    start_live(live, at=EVENING)
+    assert worker.process(now=EVENING).sent == 1
+    assert recorded == [(first.pk, []), (second.pk, [first.pk])]
+
+
+# WeCom and the promoter's own user id
+
+def test_a_summary_goes_to_the_promoters_wecom_userid_as_it_is_when_sent(brand, serve, settings):
+    server = fake_wecom(serve)
+    wecom_channel(brand, server, settings)
+    live = brand.live(promoters=["A", "B"])
+    Promoter.objects.for_org(brand.org).filter(code="A").update(wecom_userid="zhangsan")
+    start_live(live, at=EVENING)
+    end_live(live, at=EVENING + timedelta(hours=1))
+    assert notices(brand, kind=Notice.PROMOTER_SUMMARY, recipient="A").get().payload["wecom_userid"] == "zhangsan"
+    tally = worker.process(now=EVENING + timedelta(hours=1))
+    assert (tally.sent, tally.retried) == (1, 1)
+    sent = [json.loads(r["body"])["touser"] for r in server.requests if r["path"] == "/cgi-bin/message/send"]
+    assert set(sent) == {"zhangsan"}
+    waiting = notices(brand, kind=Notice.PROMOTER_SUMMARY, recipient="B").get()
+    assert (waiting.state, waiting.last_error) == (
+        Notice.QUEUED, "no enabled channel can reach this recipient (企业微信: promoter B has no WeCom user id)")
+    # The operator fills B's id in while the summary waits for its retry: it goes out then.
+    Promoter.objects.for_org(brand.org).filter(code="B").update(wecom_userid="lisi")
+    assert worker.process(now=EVENING + timedelta(hours=2)).sent == 1
+    assert json.loads(server.requests[-1]["body"])["touser"] == "lisi"
+
+
+def test_a_cleared_wecom_userid_stops_the_summary(brand, serve, settings):
+    server = fake_wecom(serve)
+    wecom_channel(brand, server, settings)
+    live = brand.live(promoters=["A"])
+    Promoter.objects.for_org(brand.org).filter(code="A").update(wecom_userid="zhangsan")
+    start_live(live, at=EVENING)
+    end_live(live, at=EVENING + timedelta(hours=1))
+    Promoter.objects.for_org(brand.org).filter(code="A").update(wecom_userid="")  # the guide left
+    assert worker.process(now=EVENING + timedelta(hours=1)).retried == 1
+    assert server.requests == []
+
+
+def test_another_orgs_promoter_with_the_same_code_is_not_reached(brand, outsider, serve, settings):
+    server = fake_wecom(serve)
+    wecom_channel(brand, server, settings)
+    live = brand.live(promoters=["A"])
+    outsider.live(promoters=["A"])
+    Promoter.objects.for_org(outsider.org).filter(code="A").update(wecom_userid="someone-else")
+    start_live(live, at=EVENING)
+    end_live(live, at=EVENING + timedelta(hours=1))
+    assert worker.process(now=EVENING + timedelta(hours=1)).retried == 1
     assert server.requests == []

@@ -5,6 +5,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 
+from liveloop.integrations.at_rest import EncryptedTextField
 from liveloop.orgs.models import TenantModel
 
 OFFICIAL_API_BASE = "https://api.weixin.qq.com"
@@ -15,13 +16,13 @@ def new_push_key() -> str:
 
 
 class Shop(TenantModel):
-    """One connected shop. token, encoding_aes_key and app_secret are kept as given for now
-    (encryption at rest is separate work) and must never be logged or shown in full."""
+    """One connected shop. token, encoding_aes_key and app_secret are encrypted at rest
+    (at_rest.py) and must never be logged or shown in full."""
     name = models.CharField(max_length=80)
     appid = models.CharField(max_length=64)
-    token = models.CharField(max_length=64)
-    encoding_aes_key = models.CharField(max_length=43)
-    app_secret = models.CharField(max_length=128)
+    token = EncryptedTextField(max_length=64)
+    encoding_aes_key = EncryptedTextField(max_length=43)
+    app_secret = EncryptedTextField(max_length=128)
     # Globally unique: the push URL carries only this key, so it alone names shop and org.
     push_key = models.CharField(max_length=64, unique=True, default=new_push_key)
     api_base_url = models.URLField(max_length=200, default=OFFICIAL_API_BASE)
@@ -88,11 +89,11 @@ def new_callback_key() -> str:
 
 
 class WecomApp(TenantModel):
-    """A WeCom corp's customer-contact callback (客户联系回调). token and encoding_aes_key are kept
-    as given (like Shop's) and must never be logged or shown in full."""
+    """A WeCom corp's customer-contact callback (客户联系回调). token and encoding_aes_key are
+    encrypted at rest (like Shop's) and must never be logged or shown in full."""
     corp_id = models.CharField(max_length=64)
-    token = models.CharField(max_length=64)
-    encoding_aes_key = models.CharField(max_length=43)
+    token = EncryptedTextField(max_length=64)
+    encoding_aes_key = EncryptedTextField(max_length=43)
     # Globally unique: the callback URL carries only this key, so it alone names app and org.
     callback_key = models.CharField(max_length=64, unique=True, default=new_callback_key)
     created_at = models.DateTimeField(auto_now_add=True)

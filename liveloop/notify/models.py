@@ -1,6 +1,7 @@
 from django.db import models
 from django.utils import timezone
 
+from liveloop.integrations.at_rest import EncryptedTextField
 from liveloop.orgs.models import TenantModel
 
 
@@ -55,13 +56,14 @@ class Channel(TenantModel):
     kind = models.CharField(max_length=8, choices=KINDS)
     name = models.CharField(max_length=80)
     url = models.URLField(max_length=500, blank=True, default="")
-    secret = models.CharField(max_length=128, blank=True, default="",
-                              help_text="the webhook's HMAC-SHA256 signing secret")
+    # Secrets and the WeCom token are encrypted at rest (integrations/at_rest.py).
+    secret = EncryptedTextField(max_length=128, blank=True, default="",
+                                help_text="the webhook's HMAC-SHA256 signing secret")
     corp_id = models.CharField(max_length=64, blank=True, default="")
     agent_id = models.CharField(max_length=32, blank=True, default="")
-    corp_secret = models.CharField(max_length=128, blank=True, default="")
+    corp_secret = EncryptedTextField(max_length=128, blank=True, default="")
     # WeCom's corp access token lives about 2 hours; kept here so every worker process shares it.
-    access_token = models.CharField(max_length=512, blank=True, default="")
+    access_token = EncryptedTextField(max_length=512, blank=True, default="")
     token_expires_at = models.DateTimeField(null=True, blank=True)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -85,10 +85,10 @@ def queue_summaries(live, at: datetime) -> int:
             "title": live.title, **figures, "gmv": yuan(figures["gmv"]), "refunded": yuan(figures["refunded"])}
         payload = {**_live_payload(live, text), "promoter": {"code": promoter.code, "name": promoter.name},
                    "figures": figures}
-        # Promoters carry no WeCom user id yet; when the model gains one, WeCom reaches them.
-        wecom_userid = getattr(promoter, "wecom_userid", "")
-        if wecom_userid:
-            payload["wecom_userid"] = wecom_userid
+        # For a webhook receiver that routes by it; the WeCom channel reads the promoter's
+        # current id when it sends (channels.wecom_userid).
+        if promoter.wecom_userid:
+            payload["wecom_userid"] = promoter.wecom_userid
         items.append((promoter.code, payload))
     return _queue(live, Notice.PROMOTER_SUMMARY, Notice.PROMOTER, items, at)
 

@@ -5,9 +5,16 @@ It is a system process and reads every organisation's queue; each notice goes on
 its own organisation's channels. A notice goes to every enabled channel that can reach its
 recipient (not just the first): the webhook and WeCom serve different people, and a brand
 that configures two wants both. Channels that accepted it are remembered on the notice, so a
-retry after a partial failure repeats none of them. Delivery is at least once: a worker that
-dies between a channel's 2xx and marking the notice leaves it to be sent again after
-STALE_AFTER, which is why the webhook body carries the notice id for the receiver to drop repeats.
+retry after a partial failure repeats none of them.
+
+A claim is a lease (LIVELOOP_NOTICE_LEASE_SECONDS, 10 minutes by default): the worker starts a
+channel's send only while the lease has room for it, records each channel's acceptance at
+once, and writes only while the row is still its own claim (same `claimed_at`). A row whose
+lease ran out goes back to the queue for any worker. So two workers never send one notice at
+the same time, and the only repeat left is a worker killed between a channel's 2xx and the
+UPDATE that records it: delivery is at least once, and every send carries the notice's
+idempotency key (the webhook's `X-Liveloop-Delivery` header, WeCom's duplicate check) so the
+receiver applies it once.
 """
 import logging
 import time
@@ -15,15 +22,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from django.conf import settings
-from liveloop.notify.channels import SKIPPED, deliver
+from liveloop.notify.channels import Skipped, deliver, timeout
 from liveloop.notify.models import Channel, Notice
 
 log = logging.getLogger(__name__)
 
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=1)
-STALE_AFTER = timedelta(minutes=10)  # far beyond a batch: channels time out after 5 s each
 BATCH = 100
+
+
+def lease() -> timedelta:
+    return timedelta(seconds=int(getattr(settings, "LIVELOOP_NOTICE_LEASE_SECONDS", 600)))
+
+
+def channel_budget() -> float:
+    """What one channel's send may take at most: WeCom may call gettoken, send, gettoken, send."""
+    return 4 * timeout()
 
 
 def max_attempts() -> int:
@@ -45,8 +60,8 @@ class Tally:
 
 
 def release_stale(now: datetime) -> int:
-    """Notices claimed by a worker that stopped mid-batch go back to the queue."""
-    return Notice.objects.filter(state=Notice.SENDING, claimed_at__lte=now - STALE_AFTER).update(
+    """Notices whose lease ran out (a worker that died or ran out of time) go back to the queue."""
+    return Notice.objects.filter(state=Notice.SENDING, claimed_at__lte=now - lease()).update(
         state=Notice.QUEUED, claimed_at=None)
 
 
@@ -60,28 +75,49 @@ def claim(now: datetime, limit: int = BATCH) -> list[Notice]:
     return list(Notice.objects.filter(pk__in=mine).select_related("org", "live").order_by("pk"))
 
 
-def send(notice: Notice, now: datetime) -> str:
-    """Deliver one claimed notice and record the outcome; answers its new state."""
+def _mine(notice: Notice, claimed_at: datetime):
+    """The row while it is still this worker's claim: released and claimed again by another
+    worker, it carries another claimed_at and every write of ours misses it."""
+    return Notice.objects.filter(pk=notice.pk, state=Notice.SENDING, claimed_at=claimed_at)
+
+
+def send(notice: Notice, now: datetime, started: float | None = None) -> str:
+    """Deliver one claimed notice and record the outcome; answers its new state (SENDING when
+    the lease ran out or was lost: the row is then no longer ours to write)."""
+    started = time.monotonic() if started is None else started
+    claimed_at = notice.claimed_at
     channels = list(Channel.objects.for_org(notice.org).filter(enabled=True).order_by("pk"))
     delivered = set(notice.delivered_to)
-    reached, errors = bool(delivered), []
+    reached, errors, skips = bool(delivered), [], []
     for channel in channels:
         if channel.pk in delivered:
             continue
+        if time.monotonic() - started + channel_budget() > lease().total_seconds():
+            # Not enough lease left to finish a send: hand the rest back rather than risk a
+            # second worker sending the same notice alongside this one.
+            _mine(notice, claimed_at).update(state=Notice.QUEUED, claimed_at=None)
+            return Notice.SENDING
         try:
-            outcome = deliver(notice, channel)
+            deliver(notice, channel)
+        except Skipped as reason:
+            skips.append(f"{channel.name}: {reason}")
+            continue
         except Exception as error:  # noqa: BLE001 - one channel's failure must not stop the loop
             errors.append(str(error) or error.__class__.__name__)
             continue
-        if outcome != SKIPPED:
-            delivered.add(channel.pk)
-            reached = True
+        delivered.add(channel.pk)
+        reached = True
+        # Recorded at once: a worker killed later in this notice repeats no channel that
+        # already took it.
+        if not _mine(notice, claimed_at).update(delivered_to=sorted(delivered)):
+            return Notice.SENDING
     notice.delivered_to = sorted(delivered)
     if not errors and reached:
         notice.state, notice.sent_at, notice.last_error = Notice.SENT, now, ""
     else:
         if not errors:
-            errors.append("no enabled channel can reach this recipient")
+            errors.append("no enabled channel can reach this recipient"
+                          + (f" ({'; '.join(skips)})" if skips else ""))
         notice.attempts += 1
         notice.last_error = "; ".join(errors)[:2000]
         if notice.attempts >= max_attempts():
@@ -89,8 +125,7 @@ def send(notice: Notice, now: datetime) -> str:
         else:
             notice.state, notice.next_attempt_at = Notice.QUEUED, now + backoff(notice.attempts)
     notice.claimed_at = None
-    # Only while still ours: a row released as stale and claimed by another worker is theirs now.
-    Notice.objects.filter(pk=notice.pk, state=Notice.SENDING).update(
+    _mine(notice, claimed_at).update(
         state=notice.state, sent_at=notice.sent_at, last_error=notice.last_error, attempts=notice.attempts,
         next_attempt_at=notice.next_attempt_at, delivered_to=notice.delivered_to, claimed_at=None)
     return notice.state
@@ -99,9 +134,12 @@ def send(notice: Notice, now: datetime) -> str:
 def process(now: datetime | None = None, limit: int = BATCH) -> Tally:
     now = now or datetime.now(timezone.utc)
     tally = Tally(released=release_stale(now))
+    started = time.monotonic()  # the lease runs from the claim, on this process's own clock
     for notice in claim(now, limit):
-        state = send(notice, now)
-        if state == Notice.SENT:
+        state = send(notice, now, started)
+        if state == Notice.SENDING:
+            tally.released += 1
+        elif state == Notice.SENT:
             tally.sent += 1
         elif state == Notice.DEAD:
             tally.dead += 1

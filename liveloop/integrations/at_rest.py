@@ -1,0 +1,127 @@
+"""Integration secrets encrypted at rest: shop Token, EncodingAESKey and AppSecret, the WeCom
+callback's Token and EncodingAESKey, a WeCom channel's corp secret and access token, and
+webhook signing secrets.
+
+A database dump or backup alone does not reveal them: each value is a Fernet token
+(AES-128-CBC + HMAC-SHA256, from `cryptography`) under a key derived with HKDF-SHA256 from
+Django's SECRET_KEY (LIVELOOP_SECRET_KEY), stored as "enc1:<token>". Keys in
+SECRET_KEY_FALLBACKS (LIVELOOP_SECRET_KEY_FALLBACKS) still decrypt, so the secret key can be
+rotated: `liveloop reseal-secrets` then writes every value under the new key.
+
+The values are randomised (a fresh IV each save), so these fields cannot be filtered on; none
+is ever looked up by value. An empty value is stored empty: there is nothing to hide in it.
+"""
+from __future__ import annotations
+
+import base64
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+PREFIX = "enc1:"
+# Fixed: changing either makes every stored value unreadable.
+SALT = b"liveloop-secrets-at-rest"
+INFO = b"liveloop integration secrets v1"
+
+
+class SecretUnreadable(ImproperlyConfigured):
+    """A stored secret does not decrypt with SECRET_KEY or any of SECRET_KEY_FALLBACKS."""
+
+
+def _derive(secret_key: str) -> Fernet:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=SALT, info=INFO).derive(secret_key.encode())
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+@lru_cache(maxsize=4)
+def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([_derive(key) for key in keys])
+
+
+def fernet() -> MultiFernet:
+    # The first key encrypts; all decrypt. Cached per key tuple, so a settings override in
+    # tests takes effect at once.
+    return _fernet((settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())))
+
+
+def is_sealed(stored: str | None) -> bool:
+    return bool(stored) and stored.startswith(PREFIX)
+
+
+def seal(plain: str) -> str:
+    return PREFIX + fernet().encrypt(plain.encode()).decode("ascii")
+
+
+def unseal(stored: str) -> str:
+    if not is_sealed(stored):
+        return stored  # written before encryption at rest (the migration seals those rows)
+    try:
+        return fernet().decrypt(stored[len(PREFIX):].encode("ascii")).decode()
+    except (InvalidToken, ValueError):
+        # Never the value in the message: it is a secret even when unreadable.
+        raise SecretUnreadable(
+            "a stored integration secret does not decrypt: was LIVELOOP_SECRET_KEY changed? Put the "
+            "previous key in LIVELOOP_SECRET_KEY_FALLBACKS and run `liveloop reseal-secrets`") from None
+
+
+class EncryptedTextField(models.TextField):
+    """A text field whose value is sealed on the way to the database and unsealed on the way
+    back; the model attribute always holds the plain value. max_length, if given, bounds the
+    plain value (forms, validation), not the column."""
+
+    description = "Text encrypted at rest"
+
+    def from_db_value(self, value, expression, connection):
+        return unseal(value) if value else value
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        return seal(value) if value else value
+
+    def get_lookup(self, lookup_name):
+        # A sealed value never equals a fresh sealing of the same text: refuse lookups that
+        # would silently match nothing.
+        if lookup_name not in ("isnull",):
+            return None
+        return super().get_lookup(lookup_name)
+
+
+# Data migrations and `liveloop reseal-secrets`: rows are rewritten one by one through the
+# field, so a plain (pre-encryption) value is sealed and a sealed one is sealed again under the
+# current key; the values never leave this process.
+
+def sealed_fields() -> list[tuple[type, list[str]]]:
+    """Every model with encrypted fields, and those fields' names."""
+    from django.apps import apps
+
+    found = []
+    for model in apps.get_models():
+        names = [f.name for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)]
+        if names:
+            found.append((model, names))
+    return found
+
+
+def reseal_rows(model, fields: list[str]) -> int:
+    rows = 0
+    for row in model._base_manager.order_by("pk").only("pk", *fields).iterator(chunk_size=500):
+        model._base_manager.filter(pk=row.pk).update(**{name: getattr(row, name) for name in fields})
+        rows += 1
+    return rows
+
+
+def unseal_rows(model, fields: list[str], connection) -> None:
+    """The reverse migration: plain values back, written past the field (which would seal them)."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = [model._meta.get_field(name).column for name in fields]
+    assignments = ", ".join(f"{connection.ops.quote_name(column)} = %s" for column in columns)
+    with connection.cursor() as cursor:
+        for row in model._base_manager.order_by("pk").only("pk", *fields).iterator(chunk_size=500):
+            cursor.execute(f"UPDATE {table} SET {assignments} WHERE "
+                           f"{connection.ops.quote_name(model._meta.pk.column)} = %s",
+                           [getattr(row, name) for name in fields] + [row.pk])
