@@ -7,14 +7,16 @@
 Each engine runs in its own subprocess with LIVELOOP_DATABASE_URL set (settings read it at
 import): migrate a fresh database, seed the demo (1,000 promoters, ~110,000 reservations on
 the ended live) through ingest, then time each request in-process with Django's test client,
-which runs the whole handler and middleware stack without a socket: the server's time. The bar
-(docs: the live page renders in under 300 ms) is checked against each page's p95.
+which runs the whole handler and middleware stack without a socket: the server's time. The bars
+(docs: the live page renders in under 300 ms, the post-live report in under 500 ms, the live
+room's data request answers in under 50 ms) are checked against each row's p95.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -30,7 +32,15 @@ from bench.harness import machine, run_each, run_engine, write_report  # noqa: E
 
 ENGINES = ("sqlite", "postgresql")
 BAR_MS = 300
+# Rows with a bar of their own (issue 5): the room's poll and the post-live report.
+ROOM_DATA = "live room data fragment (htmx poll)"
+REPORT = "post-live report page"
+BARS_MS = {ROOM_DATA: 50, REPORT: 500}
 WARMUP = 3
+
+
+def bar_of(row: dict) -> int | None:
+    return BARS_MS.get(row["label"], BAR_MS if row["page"] else None)
 
 
 def main(argv=None) -> int:
@@ -40,7 +50,7 @@ def main(argv=None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="demo scale (default 1.0: the full demo)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="5%% of the demo, 5 requests per row")
-    parser.add_argument("--check", action="store_true", help=f"exit 1 when a page's p95 is over {BAR_MS} ms")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a row's p95 is over its bar")
     parser.add_argument("--keep", action="store_true", help="keep the databases for inspection")
     parser.add_argument("--engine-run", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -58,32 +68,37 @@ def main(argv=None) -> int:
         parser.error(f"unknown engine(s): {', '.join(sorted(unknown))}")
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     report = {"started": stamp, "scale": args.scale, "seed": args.seed, "requests": args.requests,
-              "bar_ms": BAR_MS, "machine": machine(), "engines": {}}
+              "bar_ms": BAR_MS, "bars_ms": BARS_MS, "machine": machine(), "engines": {}}
     failed = run_each(engines, report, f"seeding the demo (scale {args.scale:g}) and timing the pages …",
                       lambda engine: _run_engine(engine, args))
     print()
     print(render(report))
     write_report("pages", report)
     over = [row for figures in report["engines"].values() for row in figures.get("rows", [])
-            if row["page"] and row["p95_ms"] > BAR_MS]
+            if bar_of(row) is not None and row["p95_ms"] > bar_of(row)]
     return 1 if failed or (args.check and over) else 0
 
 
 def _run_engine(engine: str, args) -> dict:
+    # The phone pages' rate limits (per viewer, per address) would answer the timing loop 429:
+    # lift them for the run unless the caller set them; the bench times the server, not the limit.
+    for name in ("LIVELOOP_RATE_OWN_IP", "LIVELOOP_RATE_OWN_VIEWER"):
+        os.environ.setdefault(name, "100000/m")
     return run_engine(engine, Path(__file__).resolve(),
                       ["--requests", str(args.requests), "--scale", str(args.scale), "--seed", str(args.seed)],
                       keep=args.keep, prefix="liveloop-pages")
 
 
 def render(report: dict) -> str:
-    header = ("engine", "request", "median ms", "p95 ms", "max ms", "queries", "KB", f"< {BAR_MS} ms")
+    header = ("engine", "request", "median ms", "p95 ms", "max ms", "queries", "KB", "under bar")
     lines = [header]
     for engine, figures in report["engines"].items():
         if "error" in figures:
             lines.append((engine, "FAILED: " + figures["error"], "", "", "", "", "", ""))
             continue
         for row in figures["rows"]:
-            verdict = ("yes" if row["p95_ms"] <= BAR_MS else "NO") if row["page"] else ""
+            bar = bar_of(row)
+            verdict = "" if bar is None else f"{'yes' if row['p95_ms'] <= bar else 'NO'} ({bar} ms)"
             lines.append((engine, row["label"], f"{row['median_ms']:.1f}", f"{row['p95_ms']:.1f}",
                           f"{row['max_ms']:.1f}", str(row["queries"]), f"{row['bytes'] / 1024:.0f}", verdict))
     widths = [max(_width(str(line[i])) for line in lines) for i in range(len(header))]
@@ -198,8 +213,9 @@ def _bench_requests(demo, requests: int) -> list[dict]:
         (f"live page, search {surname}", True, operator, page, {"q": surname}, {}),
         ("table fragment (htmx), sort -gmv, page 3", False, operator, page, {"sort": "-gmv", "page": 3},
          {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "promoter-table"}),
-        ("live room data fragment (htmx poll)", False, operator, reverse("web:room_data", args=[live.public_id]),
+        (ROOM_DATA, False, operator, reverse("web:room_data", args=[live.public_id]),
          {}, {"HTTP_HX_REQUEST": "true"}),
+        (REPORT, True, operator, reverse("web:report", args=[live.public_id]), {}, {}),
         ("promoter's own page (phone)", True, promoter, reverse("phone:me"), {}, {}),
         ("promoter's poster PNG", False, promoter, reverse("phone:poster"), {}, {}),
         ("API summary", False, api, f"{api_live}/summary", {}, {}),

@@ -60,3 +60,61 @@ class LiveMinute(Figures):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "live", "minute"],
                                                name="liveminute_org_live_minute")]
+
+
+class AudienceStats(TenantModel):
+    """Derived: the room's figures of one live by the value of one viewer dimension
+    (rules.audience: touchpoint, share scene, gender, city tier, region, age band; "" is
+    unknown). For each dimension the rows of a live add up to its totals."""
+    live = models.ForeignKey("lives.Live", on_delete=models.CASCADE, related_name="+")
+    dimension = models.CharField(max_length=16)
+    value = models.CharField(max_length=32)
+    entered = models.BigIntegerField(default=0)
+    buyers = models.BigIntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
+    gmv = models.BigIntegerField(default=0)
+    refunded = models.BigIntegerField(default=0)
+    follows = models.BigIntegerField(default=0)
+    captures = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "live", "dimension", "value"],
+                                               name="audiencestats_org_live_dim_value")]
+
+
+class LiveAudience(TenantModel):
+    """Derived: one live's watch time and flywheel (rules.audience.LIVE_FIGURES). Stays still
+    open are kept as their count and the sum of their starts, closed at the live's end when
+    read; a row appears with the live's first room-side event."""
+    live = models.ForeignKey("lives.Live", on_delete=models.CASCADE, related_name="+")
+    watch_seconds = models.BigIntegerField(default=0)
+    open_stays = models.BigIntegerField(default=0)
+    open_since_sum = models.BigIntegerField(default=0)  # epoch seconds
+    public_captures = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "live"], name="liveaudience_org_live")]
+
+
+class AudienceViewer(TenantModel):
+    """Derived: what the audience figures remember of one viewer in one live (rules.audience.
+    Profile): the dimension values, how they first entered, an open stay. Only viewers with a
+    room-side event have a row (a reservation alone makes none)."""
+    live = models.ForeignKey("lives.Live", on_delete=models.CASCADE, related_name="+")
+    viewer = models.CharField(max_length=128)
+    touchpoint = models.CharField(max_length=32, null=True)
+    share_scene = models.CharField(max_length=32, null=True)
+    gender = models.CharField(max_length=32, null=True)
+    city_tier = models.CharField(max_length=32, null=True)
+    region = models.CharField(max_length=32, null=True)
+    age_band = models.CharField(max_length=32, null=True)
+    public = models.BooleanField(null=True)
+    public_captured = models.BooleanField(default=False)
+    open_since = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "live", "viewer"],
+                                               name="audienceviewer_org_live_viewer")]
+        # The report closes stays still open at the live's end; those that began after it
+        # are looked up by this index (usually none).
+        indexes = [models.Index(fields=["org", "live", "open_since"], name="audienceviewer_open")]

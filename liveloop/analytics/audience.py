@@ -1,0 +1,141 @@
+"""Storing rules.audience: what ingest loads and writes for a batch, what a rebuild compares
+and replaces. The tables are AudienceStats, LiveAudience and AudienceViewer."""
+from __future__ import annotations
+
+from dataclasses import astuple
+
+from django.db import connection
+
+from liveloop.analytics.models import AudienceStats, AudienceViewer, LiveAudience
+from liveloop.rules.audience import BREAKDOWN, DIMENSIONS, LIVE_FIGURES, Audience, Profile
+
+PROFILE_COLUMNS = (*DIMENSIONS, "public", "public_captured", "open_since")  # Profile's fields
+PROFILE_TYPES = {**dict.fromkeys(DIMENSIONS, "varchar"), "public": "boolean",
+                 "public_captured": "boolean", "open_since": "timestamptz"}
+DEFAULT_PROFILE = astuple(Profile())
+
+
+def _chunks(items, size=500):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def load(org, attribution, live_ids, viewer_ids) -> Audience:
+    """An Audience over `attribution` holding the stored profiles of the batch's viewers; the
+    row ids of those it found are in `audience.known`."""
+    profiles, known = {}, {}
+    for chunk in _chunks(viewer_ids):
+        for pk, live_id, viewer, *state in (
+                AudienceViewer.objects.for_org(org).filter(live_id__in=live_ids, viewer__in=chunk)
+                .values_list("pk", "live_id", "viewer", *PROFILE_COLUMNS)):
+            known[(live_id, viewer)] = pk
+            profiles[(live_id, viewer)] = Profile(*state)
+    audience = Audience(attribution, profiles)
+    audience.known = known
+    return audience
+
+
+def write(org, audience: Audience) -> None:
+    """Write what a batch changed: new and changed profiles, and the figures' deltas."""
+    # ingest's writers (COPY / UPDATE … FROM unnest on PostgreSQL); imported here because
+    # ingest imports this module.
+    from liveloop.events.ingest import _insert, _update, adapt_time
+
+    known = audience.known
+    new, changed = [], []
+    for key in audience.changed:
+        p = audience.profiles[key]
+        # Field by field, not dataclasses.astuple (a deep copy per row).
+        values = (p.touchpoint, p.share_scene, p.gender, p.city_tier, p.region, p.age_band, p.public,
+                  p.public_captured, None if p.open_since is None else adapt_time(p.open_since))
+        if key in known:
+            changed.append((known[key], *values))
+        else:
+            new.append((org.pk, *key, *values))
+    _insert(AudienceViewer, ("org_id", "live_id", "viewer", *PROFILE_COLUMNS), new)
+    _update(AudienceViewer, {"id": "bigint", **PROFILE_TYPES}, changed,
+            sets=", ".join(f"{c} = v.{c}" for c in PROFILE_COLUMNS), where="t.id = v.id")
+    _add(org, AudienceStats, ("live_id", "dimension", "value"), ("bigint", "varchar", "varchar"), BREAKDOWN,
+         [(*key, *delta) for key, delta in audience.breakdown.items() if any(delta)])
+    _add(org, LiveAudience, ("live_id",), ("bigint",), LIVE_FIGURES,
+         [(live_id, *delta) for live_id, delta in audience.lives.items() if any(delta)])
+
+
+def _add(org, model, keys, key_types, figures, rows) -> None:
+    """Add deltas to the rows named by `keys`, creating a row the first time (ON CONFLICT)."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = (*keys, *figures)
+    sets = ", ".join(f"{f} = {table}.{f} + excluded.{f}" for f in figures)
+    conflict = f"ON CONFLICT (org_id, {', '.join(keys)}) DO UPDATE SET {sets}"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            types = (*key_types, *["bigint"] * len(figures))
+            arrays = ", ".join(f"CAST(%s AS {t}[])" for t in types)
+            cursor.execute(f"INSERT INTO {table} (org_id, {', '.join(columns)}) "
+                           f"SELECT {int(org.pk)}, * FROM unnest({arrays}) {conflict}",
+                           [list(column) for column in zip(*rows)])
+        else:
+            cursor.executemany(f"INSERT INTO {table} (org_id, {', '.join(columns)}) "
+                               f"VALUES ({int(org.pk)}, {', '.join(['%s'] * len(columns))}) {conflict}",
+                               rows)
+
+
+# --- rebuild -----------------------------------------------------------------------------------
+
+def _replayed(audience: Audience):
+    breakdown = {k: list(v) for k, v in audience.breakdown.items() if any(v)}
+    lives = {k: list(v) for k, v in audience.lives.items() if any(v)}
+    profiles = {k: astuple(p) for k, p in audience.profiles.items() if astuple(p) != DEFAULT_PROFILE}
+    return breakdown, lives, profiles
+
+
+def differences(org, audience: Audience, names: dict) -> list[str]:
+    """What the stored audience tables hold that a replay (`audience`) does not, and back."""
+    breakdown, lives, profiles = _replayed(audience)
+    stored_breakdown = {(r[0], r[1], r[2]): list(r[3:]) for r in
+                        AudienceStats.objects.for_org(org).values_list("live_id", "dimension", "value", *BREAKDOWN)}
+    stored_lives = {r[0]: list(r[1:]) for r in
+                    LiveAudience.objects.for_org(org).values_list("live_id", *LIVE_FIGURES)}
+    stored_profiles = {(r[0], r[1]): tuple(r[2:]) for r in
+                       AudienceViewer.objects.for_org(org).values_list("live_id", "viewer", *PROFILE_COLUMNS)}
+    found = []
+    for key in sorted(set(stored_breakdown) | set(breakdown)):
+        stored = stored_breakdown.get(key)
+        if stored is not None and not any(stored):
+            stored = None
+        if stored != breakdown.get(key):
+            found.append(f"live {names.get(key[0])} audience {key[1]}={key[2]!r}: stored {stored}, "
+                         f"replay {breakdown.get(key)}")
+    for key in sorted(set(stored_lives) | set(lives)):
+        stored = stored_lives.get(key)
+        if stored is not None and not any(stored):
+            stored = None
+        if stored != lives.get(key):
+            found.append(f"live {names.get(key)} watch time and flywheel {LIVE_FIGURES}: stored {stored}, "
+                         f"replay {lives.get(key)}")
+    stored_profiles = {k: v for k, v in stored_profiles.items() if v != DEFAULT_PROFILE}
+    for key in set(stored_profiles) | set(profiles):
+        if stored_profiles.get(key) != profiles.get(key):
+            found.append(f"live {names.get(key[0])} audience viewer {key[1]}: stored {stored_profiles.get(key)}, "
+                         f"replay {profiles.get(key)}")
+    return found
+
+
+def replace(org, audience: Audience) -> None:
+    """Overwrite the audience tables with a replay's totals (inside rebuild's transaction)."""
+    breakdown, lives, profiles = _replayed(audience)
+    AudienceStats.objects.for_org(org).delete()
+    AudienceStats.objects.bulk_create(
+        [AudienceStats(org=org, live_id=live_id, dimension=dimension, value=value, **dict(zip(BREAKDOWN, figures)))
+         for (live_id, dimension, value), figures in breakdown.items()], batch_size=2000)
+    LiveAudience.objects.for_org(org).delete()
+    LiveAudience.objects.bulk_create(
+        [LiveAudience(org=org, live_id=live_id, **dict(zip(LIVE_FIGURES, figures)))
+         for live_id, figures in lives.items()], batch_size=2000)
+    AudienceViewer.objects.for_org(org).delete()
+    AudienceViewer.objects.bulk_create(
+        [AudienceViewer(org=org, live_id=live_id, viewer=viewer, **dict(zip(PROFILE_COLUMNS, values)))
+         for (live_id, viewer), values in profiles.items()], batch_size=2000)
