@@ -25,9 +25,21 @@ class Event(TenantModel):
     touchpoint = models.CharField(max_length=16, null=True)
     attrs = models.JSONField(null=True)
     source = models.CharField(max_length=16, default="api")
+    # The person the viewer id resolved to when accepted (rules.identity), when not the id itself.
+    person = models.CharField(max_length=128, null=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "eid"], name="event_org_eid")]
+
+
+class ViewerLink(TenantModel):
+    """Derived from the log (identify events, id attrs): which person an id belongs to."""
+    viewer = models.CharField(max_length=128)
+    person = models.CharField(max_length=128)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "viewer"], name="viewerlink_org_viewer")]
+        indexes = [models.Index(fields=["org", "person"], name="viewerlink_org_person")]
 
 
 class LiveViewer(TenantModel):

@@ -1,14 +1,17 @@
-"""What the plan is applied to, read either from the derived tables (ingest, settlement) or
-from a replay of the log (`rebuild --check`). Both end in rules.earnings.promoter_figures."""
+"""What the plan is applied to, read either from the derived tables (ingest, settlement:
+summed by the database) or from a replay of the log (`rebuild --check`: rules.earnings), two
+computations of one definition that the check holds against each other."""
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef
+from collections import defaultdict
+
+from django.db.models import Count, Exists, F, OuterRef
 
 from liveloop.analytics.models import PromoterStats
-from liveloop.events.models import Event, LiveViewer, Order
+from liveloop.events.models import Event, LiveViewer, Order, ViewerLink
 from liveloop.promoters.models import Promoter, Team as TeamRow
 from liveloop.rules import attribution as rules
-from liveloop.rules.commission import Team
+from liveloop.rules.commission import PromoterFigures, Team
 from liveloop.rules.earnings import OrderRow, promoter_figures
 
 
@@ -35,10 +38,13 @@ def team_of(teams: dict) -> dict:
 
 
 def own_ids(org, promoters) -> dict[int, frozenset]:
-    """A promoter's own viewer ids: the shop openid they buy and share with."""
-    return {pk: frozenset({openid}) for pk, openid in
-            Promoter.objects.for_org(org).filter(pk__in=list(promoters)).exclude(openid="")
-            .values_list("pk", "openid")}
+    """A promoter's own viewer ids: the shop openid they buy and share with, and the person it
+    belongs to when a source linked it to other ids (rules.identity)."""
+    openids = dict(Promoter.objects.for_org(org).filter(pk__in=list(promoters)).exclude(openid="")
+                   .values_list("pk", "openid"))
+    persons = dict(ViewerLink.objects.for_org(org).filter(viewer__in=list(openids.values()))
+                   .values_list("viewer", "person"))
+    return {pk: frozenset({openid, persons.get(openid, openid)}) for pk, openid in openids.items()}
 
 
 def last_seq(org) -> int:
@@ -49,22 +55,51 @@ def own_ids_from_json(stored: dict) -> dict[int, frozenset]:
     return {int(p): frozenset(ids) for p, ids in stored.items()}
 
 
-def stored_figures(org, live, promoters=None, own=None) -> dict:
+def stored_figures(org, live, promoters=None, own=None, new_buyers=True) -> dict:
     """Figures per promoter of `live` from the derived tables; every promoter with a row in
-    the live when `promoters` is None. `own`: promoters' own viewer ids, else as they are now."""
+    the live when `promoters` is None. `own`: promoters' own viewer ids, else as they are now.
+    New buyers are counted for the promoters in `new_buyers` (True: all; False: none — a plan
+    without that bounty does not need them, and a team member's override base needs only net).
+
+    The same figures as rules.earnings.promoter_figures (which a replay uses, and which
+    `rebuild --check` compares with these), summed by the database: ingest calls this after
+    every batch for whole teams, and reading their orders row by row would cost as much as the
+    live has orders."""
     stats = PromoterStats.objects.for_org(org).filter(live=live, promoter__isnull=False)
     orders = Order.objects.for_org(org).filter(live=live, promoter__isnull=False)
     if promoters is not None:
         promoters = list(promoters)
         stats = stats.filter(promoter_id__in=promoters)
         orders = orders.filter(promoter_id__in=promoters)
-    counts = {p: (r, e) for p, r, e in stats.values_list("promoter_id", "reservations", "entered")}
+    counts, net = {}, {}
+    # gmv − refunded of a promoter's row is the net of the orders credited to them (docs/events.md).
+    for p, reserved, entered, gmv, refunded in stats.values_list("promoter_id", "reservations", "entered",
+                                                                 "gmv", "refunded"):
+        counts[p], net[p] = (reserved, entered), gmv - refunded
     wanted = set(promoters) if promoters is not None else set(counts)
-    # Streamed once: a live with a million orders is never held in memory row by row.
-    order_rows = (OrderRow(*row) for row in
-                  orders.values_list("viewer", "promoter_id", "paid", "refunded").iterator(chunk_size=5000))
     own = own_ids(org, wanted) if own is None else {p: ids for p, ids in own.items() if p in wanted}
     holder = {viewer: p for p, ids in own.items() for viewer in ids}
+    # One index probe (org, viewer) per order rather than reading every earlier order.
+    earlier = Order.objects.for_org(org).filter(viewer=OuterRef("viewer"),
+                                                live__announced_at__lt=live.announced_at)
+    own_net, own_bought = defaultdict(int), set()
+    for viewer, promoter, amount in orders.filter(viewer__in=list(holder)).values_list(
+            "viewer", "promoter_id", F("paid") - F("refunded")):
+        if holder[viewer] == promoter:
+            own_net[promoter] += amount
+            own_bought.add(viewer)
+    new = {}
+    if new_buyers:
+        if new_buyers is not True:
+            orders = orders.filter(promoter_id__in=list(new_buyers))
+        new = dict(orders.filter(~Exists(earlier)).values("promoter_id")
+                   .annotate(n=Count("viewer", distinct=True)).values_list("promoter_id", "n"))
+        # The promoter's own first purchase is no new buyer of theirs.
+        for viewer in own_bought - set(Order.objects.for_org(org).filter(
+                viewer__in=list(own_bought), live__announced_at__lt=live.announced_at)
+                .values_list("viewer", flat=True)):
+            if holder[viewer] in new:
+                new[holder[viewer]] -= 1
     own_reserved, own_entered = set(), set()
     for viewer, reserved_for, bound, entered in (
             LiveViewer.objects.for_org(org).filter(live=live, viewer__in=list(holder))
@@ -73,13 +108,12 @@ def stored_figures(org, live, promoters=None, own=None) -> dict:
             own_reserved.add(holder[viewer])
         if entered and bound == holder[viewer]:
             own_entered.add(holder[viewer])
-    # One index probe (org, viewer) per order rather than reading every earlier order.
-    earlier = Order.objects.for_org(org).filter(viewer=OuterRef("viewer"),
-                                                live__announced_at__lt=live.announced_at)
-    returning = set(orders.filter(Exists(earlier)).values_list("viewer", flat=True).distinct())
-    return promoter_figures(wanted, order_rows,
-                            {p: c[0] for p, c in counts.items()}, {p: c[1] for p, c in counts.items()},
-                            own, own_reserved, own_entered, returning)
+    return {p: PromoterFigures(
+        net_fen=(net.get(p) or 0) - own_net[p], self_purchase_net_fen=own_net[p],
+        reservations=max(0, counts.get(p, (0, 0))[0] - (p in own_reserved)),
+        new_buyers=new.get(p, 0),
+        effective_views=max(0, counts.get(p, (0, 0))[1] - (p in own_entered)))
+        for p in wanted}
 
 
 def replayed_figures(attribution, live, announced: dict, own: dict) -> dict:
