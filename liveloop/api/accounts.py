@@ -2,6 +2,7 @@ from django.db import IntegrityError, transaction
 from ninja import Status, Field, Router, Schema
 from ninja.errors import HttpError
 
+from liveloop.api.fields import PlainText
 from liveloop.lives.models import Account
 from liveloop.promoters.models import Team
 
@@ -9,8 +10,8 @@ router = Router(tags=["organisation"])
 
 
 class AccountIn(Schema):
-    name: str = Field(min_length=1, max_length=80)
-    channels_id: str = Field("", max_length=64)
+    name: PlainText = Field(min_length=1, max_length=80)
+    channels_id: PlainText = Field("", max_length=64)
 
 
 class AccountOut(Schema):
@@ -20,8 +21,8 @@ class AccountOut(Schema):
 
 
 class TeamIn(Schema):
-    name: str = Field(min_length=1, max_length=80)
-    region: str = Field("", max_length=40)
+    name: PlainText = Field(min_length=1, max_length=80)
+    region: PlainText = Field("", max_length=40)
 
 
 class TeamOut(Schema):

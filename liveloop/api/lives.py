@@ -2,11 +2,12 @@ from datetime import datetime
 from typing import Annotated, Literal, Union
 
 from django.shortcuts import get_object_or_404
-from ninja import Body, Field, Query, Router, Schema, Status
+from ninja import Body, Field, Path, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Discriminator, Tag, field_validator
 
 from liveloop.analytics.exports import promoter_csv_response
+from liveloop.api.fields import PlainText
 from liveloop.analytics.queries import SORTABLE, live_summary, promoter_rows
 from liveloop.events.models import Event
 from liveloop.lives import services
@@ -49,8 +50,9 @@ class ProgrammeOut(Schema):
 
 
 class LiveIn(Schema):
-    title: str = Field(min_length=1, max_length=120)
-    account: int = Field(description="id of one of the organisation's accounts")
+    title: PlainText = Field(min_length=1, max_length=120)
+    # Bounded like the database's bigint, so a 30-digit id is a 422, not an overflow.
+    account: int = Field(ge=1, le=2 ** 63 - 1, description="id of one of the organisation's accounts")
     announced_at: datetime
     programme: ProgrammeIn = ProgrammeIn()
 
@@ -102,9 +104,9 @@ class PromoterRow(Schema):
 
 
 class PromoterIn(Schema):
-    name: str = Field(min_length=1, max_length=80)
+    name: PlainText = Field(min_length=1, max_length=80)
     phone: str = Field("", max_length=20, pattern=r"^(\+?[0-9]{5,19})?$")
-    team: str = Field("", max_length=80)
+    team: PlainText = Field("", max_length=80)
     code: str = Field("", max_length=32, pattern=r"^[A-Za-z0-9_-]*$")
 
 
@@ -141,7 +143,7 @@ def _live_out(live: Live) -> dict:
 
 @router.get("/lives", response=list[LiveOut], summary="Lives, newest announced first")
 def list_lives(request, state: Literal["scheduled", "live", "ended", "cancelled"] | None = None,
-               limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0)):
+               limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0, le=10 ** 9)):
     qs = Live.objects.for_org(request.auth).select_related("account", "programme").order_by("-announced_at")
     if state:
         qs = qs.filter(state=state)
@@ -159,7 +161,7 @@ def create_live(request, payload: LiveIn):
 
 
 @router.get("/lives/{live_id}", response=LiveOut)
-def read_live(request, live_id: str):
+def read_live(request, live_id: str = Path(..., max_length=32)):
     return _live_out(_live(request, live_id))
 
 
@@ -174,28 +176,28 @@ def _transition(request, live_id, action):
 
 @router.post("/lives/{live_id}/cancel", response={200: LiveOut, 409: Problem},
              summary="Cancel a scheduled live: its reservations reset to zero")
-def cancel_live(request, live_id: str):
+def cancel_live(request, live_id: str = Path(..., max_length=32)):
     return _transition(request, live_id, services.cancel_live)
 
 
 @router.post("/lives/{live_id}/start", response={200: LiveOut, 409: Problem},
              summary="The live goes on air (more than 1 h after the announced time: reservations lapse)")
-def start_live(request, live_id: str):
+def start_live(request, live_id: str = Path(..., max_length=32)):
     return _transition(request, live_id, services.start_live)
 
 
 @router.post("/lives/{live_id}/end", response={200: LiveOut, 409: Problem})
-def end_live(request, live_id: str):
+def end_live(request, live_id: str = Path(..., max_length=32)):
     return _transition(request, live_id, services.end_live)
 
 
 @router.get("/lives/{live_id}/programme", response=ProgrammeOut)
-def read_programme(request, live_id: str):
+def read_programme(request, live_id: str = Path(..., max_length=32)):
     return _live_out(_live(request, live_id))["programme"]
 
 
 @router.patch("/lives/{live_id}/programme", response={200: ProgrammeOut, 409: Problem, 422: Problem})
-def update_programme(request, live_id: str, payload: ProgrammePatch):
+def update_programme(request, payload: ProgrammePatch, live_id: str = Path(..., max_length=32)):
     live = _live(request, live_id)
     programme = live.programme
     changes = payload.dict(exclude_unset=True, exclude_none=True)
@@ -214,15 +216,15 @@ def update_programme(request, live_id: str, payload: ProgrammePatch):
 
 @router.get("/lives/{live_id}/summary", response=Summary,
             summary="The live's figures (docs/events.md, Counting)")
-def summary(request, live_id: str):
+def summary(request, live_id: str = Path(..., max_length=32)):
     live = _live(request, live_id)
     return {"live": live.public_id, "state": live.state, **live_summary(live)}
 
 
 @router.get("/lives/{live_id}/promoters", response={200: list[PromoterRow], 422: Problem},
             summary="Figures per promoter plus the unattributed row; ?format=csv for a spreadsheet")
-def promoters(request, live_id: str, sort: str = Query("-reservations", description=f"one of {', '.join(SORTABLE)}; prefix - for descending"),
-              team: str | None = None, format: Literal["json", "csv"] = "json"):
+def promoters(request, live_id: str = Path(..., max_length=32), sort: str = Query("-reservations", max_length=32, description=f"one of {', '.join(SORTABLE)}; prefix - for descending"),
+              team: str | None = Query(None, max_length=80), format: Literal["json", "csv"] = "json"):
     live = _live(request, live_id)
     try:
         rows = promoter_rows(live, sort=sort, team=team)
@@ -235,7 +237,7 @@ def promoters(request, live_id: str, sort: str = Query("-reservations", descript
 
 @router.post("/lives/{live_id}/promoters", response={201: list[PromoterOut], 409: Problem, 422: Problem},
              summary="Enrol one promoter (object) or many (array, at most 1,000): all or none")
-def add_promoters(request, live_id: str, payload: Body[PromotersIn]):
+def add_promoters(request, payload: Body[PromotersIn], live_id: str = Path(..., max_length=32)):
     live = _live(request, live_id)
     people = payload if isinstance(payload, list) else [payload]
     if len(people) > DEFAULT_CAP:
