@@ -162,6 +162,12 @@ def engine_run(args) -> int:
     with _Autoanalyze(figures.get("autovacuum") == "off" and not args.no_analyze) as analyze:
         figures["paths"]["ingest"] = _bench_function(org, fn_batches)
         _check_log(org, live_fn, args.events)
+        # The same stream into a live that pays commission: the ledger's estimates move in the
+        # same transaction (liveloop/money/ledger.py), which is what this path costs on top.
+        live_money = _money_live(org, codes)
+        money_batches = LiveStream(live_money.public_id, codes, args.seed + 3).batches(args.events, args.batch)
+        figures["paths"]["ingest_money"] = _bench_function(org, money_batches, " + commission")
+        _check_log(org, live_money, args.events)
         connections.close_all()  # SQLite has one writer: the server must not wait on us.
 
         figures["paths"]["http"] = _bench_http(key, http_batches, args)
@@ -234,6 +240,23 @@ def _live(org, title: str, codes: list[str]):
     return live, {p.code: p.pk for p in promoters}
 
 
+def _money_live(org, codes):
+    from liveloop.demo.money import DEMO_RULES
+    from liveloop.money.plans import choose_plan, save_plan
+    from liveloop.promoters.models import Promoter, Team
+
+    live, ids = _live(org, "佣金写入基准", codes)
+    # 20 stores with a leader each, as the demo brand has: overrides move with every sale.
+    stores = Team.objects.bulk_create([Team(org=org, name=f"基准门店{n}") for n in range(20)])
+    for index, pk in enumerate(sorted(ids.values())):
+        Promoter.objects.filter(pk=pk).update(team=stores[index % 20])
+    for index, store in enumerate(stores):
+        Team.objects.filter(pk=store.pk).update(leader_id=sorted(ids.values())[index])
+    plan = save_plan(org, None, name="基准方案", fields=dict(DEMO_RULES), override_levels=1)
+    choose_plan(org, None, live, plan)
+    return live
+
+
 def _path(label: str, events: int, seconds: float, latencies: list[float] | None = None) -> dict:
     path = {"label": label, "events": events, "seconds": round(seconds, 3),
             "rate": round(events / seconds, 1)}
@@ -249,7 +272,7 @@ def _path(label: str, events: int, seconds: float, latencies: list[float] | None
     return path
 
 
-def _bench_function(org, batches: list[list[dict]]) -> dict:
+def _bench_function(org, batches: list[list[dict]], label: str = "") -> dict:
     from liveloop.events.ingest import ingest
 
     latencies = []
@@ -263,7 +286,7 @@ def _bench_function(org, batches: list[list[dict]]) -> dict:
             raise SystemExit(f"ingest() did not accept a clean batch: accepted {result.accepted} "
                              f"of {len(batch)}, first rejections {result.rejected[:3]}")
         total += result.accepted
-    return _path(f"ingest() ×{len(batches[0])}", total, time.perf_counter() - started, latencies)
+    return _path(f"ingest() ×{len(batches[0])}{label}", total, time.perf_counter() - started, latencies)
 
 
 def _check_log(org, live, expected: int) -> None:

@@ -83,6 +83,7 @@ def demo(serve, seed, scale, host, port):
     click.echo(f"  API:   {base}/api/v1/docs  (OpenAPI: {base}/api/v1/openapi.json)")
     for label, path in _phone_links(DEMO_SLUG):
         click.echo(f"  {label}: {base}{path}")
+    click.echo(f"  shop orders live 小店订单: run `liveloop demo-shop --url {base}` in another terminal")
     click.echo("")
     if serve:
         _serve(host, port, 2)
@@ -400,6 +401,48 @@ def wechat_backfill(slug, appid, since, until):
                            "duplicates": report.duplicates, "unmapped": report.unmapped,
                            "not_in_live": report.not_in_live, "rejected": report.rejected},
                           ensure_ascii=False))
+
+
+@main.command("demo-shop", help="Sell through the demo's WeChat shop: emulator pushes signed orders to a "
+                                "running demo (make demo), the worker ingests them; watch the live room.")
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The running demo.")
+@click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds between pushes.")
+@click.option("--count", default=0, show_default=True, type=click.IntRange(0),
+              help="Pushes to send; 0 goes on until Ctrl-C.")
+@click.option("--emulator-port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--live", "public_id", default=None, help="Sell in this live (default: the demo's live on "
+                                                        "air, else its upcoming one, started now).")
+def demo_shop(url, interval, count, emulator_port, public_id):
+    from liveloop.demo.seed import DEMO_SLUG
+    from liveloop.demo.shop import drive
+    from liveloop.lives.models import Live
+
+    organisation = _org(DEMO_SLUG)
+    live = None
+    if public_id:
+        live = Live.objects.for_org(organisation).filter(public_id=public_id).first()
+        if live is None:
+            raise click.ClickException(f"no live {public_id!r} in the demo")
+    try:
+        accepted = drive(organisation, url, count=count, interval=interval, emulator_port=emulator_port,
+                         live=live, echo=click.echo)
+    except (LookupError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{accepted} pushes accepted")
+
+
+@main.command("reseal-secrets", help="Encrypt every stored integration secret again under the current "
+                                     "LIVELOOP_SECRET_KEY (after a rotation; old keys in "
+                                     "LIVELOOP_SECRET_KEY_FALLBACKS).")
+def reseal_secrets():
+    from django.db import transaction
+
+    from liveloop.integrations.at_rest import reseal_rows, sealed_fields
+
+    with transaction.atomic():
+        for model, fields in sealed_fields():
+            click.echo(f"{model._meta.label}: {reseal_rows(model, fields)} rows resealed ({', '.join(fields)})")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,9 @@ if PRODUCTION:
 else:
     # A fixed key is only acceptable on a developer's machine.
     SECRET_KEY = env_str("LIVELOOP_SECRET_KEY", "liveloop-development-only-not-secret")
+# Previous keys, comma-separated, while rotating: signed links and sessions stay valid and
+# integration secrets encrypted at rest still decrypt (then `liveloop reseal-secrets`).
+SECRET_KEY_FALLBACKS = env_list("LIVELOOP_SECRET_KEY_FALLBACKS", "")
 DEBUG = env_bool("LIVELOOP_DEBUG", not PRODUCTION)
 ALLOWED_HOSTS = env_list("LIVELOOP_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
@@ -70,6 +73,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "liveloop.web.middleware.SecurityHeadersMiddleware",
+    "liveloop.web.middleware.ApiErrorsAsJsonMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "liveloop.web.middleware.ChosenLanguageMiddleware",
@@ -153,11 +158,65 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BYTES
 # Noto Sans CJK SC through fontconfig, then the pinned cvttf_NotoSansCJK_Regular package.
 LIVELOOP_CJK_FONT = env_str("LIVELOOP_CJK_FONT", "")
 
+# Cookies and headers (docs/security.md). Production is served over HTTPS only; `make demo`
+# (development) stays on plain http, so the Secure flags and HSTS follow PRODUCTION.
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SESSION_COOKIE_HTTPONLY = True
+# No script reads the CSRF cookie: forms carry the token, htmx sends it from the form.
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SECURE_HSTS_SECONDS = int(env_str("LIVELOOP_HSTS_SECONDS", str(365 * 24 * 3600))) if PRODUCTION else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = False  # the brand's other hosts are not ours to pin
+# Behind the TLS-terminating proxy (docs/operations.md) the proxy says the request was https.
+if env_bool("LIVELOOP_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Content-Security-Policy (liveloop.web.middleware.SecurityHeadersMiddleware): scripts only from
+# our own static files (htmx, ECharts, Swagger UI are vendored), no inline script.
+LIVELOOP_CSP = env_str("LIVELOOP_CSP", "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    # htmx injects its indicator <style>; Swagger UI and ECharts set style attributes.
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "font-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "frame-ancestors 'none'",
+]))
+
+# Counters for rate limits (docs/security.md). Production shares one Redis among all gunicorn
+# workers (LIVELOOP_CACHE_URL=redis://127.0.0.1:6379/0); without it each process counts in its
+# own memory, so N workers let through up to N times a limit (fine for `make demo` and tests).
+LIVELOOP_CACHE_URL = env_str("LIVELOOP_CACHE_URL", "")
+if LIVELOOP_CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": LIVELOOP_CACHE_URL, "KEY_PREFIX": "liveloop"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                          "LOCATION": "liveloop"}}
+# The public phone pages, per group: requests per client address and per viewer (the viewer
+# cookie or openid, else the promoter's own-page cookie), as "count/period" (s, m, h, d); an
+# empty value turns that limit off. Addresses are generous: in China many phones share one
+# carrier NAT address, so the per-viewer limit is the tight one.
+LIVELOOP_RATE_LIMITS = {
+    "join": {"ip": env_str("LIVELOOP_RATE_JOIN_IP", "120/m"),
+             "viewer": env_str("LIVELOOP_RATE_JOIN_VIEWER", "20/m")},
+    "invite": {"ip": env_str("LIVELOOP_RATE_INVITE_IP", "600/m"),
+               "viewer": env_str("LIVELOOP_RATE_INVITE_VIEWER", "30/m")},
+    "own": {"ip": env_str("LIVELOOP_RATE_OWN_IP", "240/m"),
+            "viewer": env_str("LIVELOOP_RATE_OWN_VIEWER", "60/m")},
+}
+# The request header holding the client address when a proxy sits in front (e.g. HTTP_X_REAL_IP);
+# empty: the connection's own address (REMOTE_ADDR).
+LIVELOOP_CLIENT_IP_HEADER = env_str("LIVELOOP_CLIENT_IP_HEADER", "")
+# When the cache cannot count (Redis down), the pages answer without a limit rather than refuse.
+RATELIMIT_FAIL_OPEN = True
 
 LOGGING = {
     "version": 1,
@@ -176,3 +235,6 @@ LIVELOOP_WECHAT_HTTP_BACKOFF = float(env_str("LIVELOOP_WECHAT_HTTP_BACKOFF", "0.
 # before a notice is given up into the dead-letter list.
 LIVELOOP_WECOM_API_BASE = env_str("LIVELOOP_WECOM_API_BASE", "https://qyapi.weixin.qq.com")
 LIVELOOP_NOTICE_MAX_ATTEMPTS = int(env_str("LIVELOOP_NOTICE_MAX_ATTEMPTS", "8"))
+# How long one HTTP call of a channel may take, and how long a worker's claim on a notice lasts.
+LIVELOOP_NOTICE_TIMEOUT_SECONDS = float(env_str("LIVELOOP_NOTICE_TIMEOUT_SECONDS", "5"))
+LIVELOOP_NOTICE_LEASE_SECONDS = int(env_str("LIVELOOP_NOTICE_LEASE_SECONDS", "600"))

@@ -73,6 +73,15 @@ def fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    # Rate-limit counters live in the (process-memory) cache: each test starts with none spent.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def default_language():
     # A request activates its language in the thread; start every test from the default so
     # no test depends on which page the previous one rendered.

@@ -91,6 +91,24 @@ def theirs(outsider):
     return live
 
 
+def _statement_number(tenant, code: str) -> str:
+    """A live settled a month ago with one statement, for `code` (money routes name statements)."""
+    from datetime import datetime, timedelta, timezone
+
+    from liveloop.lives.services import end_live, start_live
+    from liveloop.money.plans import save_plan
+    from liveloop.money.settlement import settle_live
+
+    start = datetime.now(timezone.utc) - timedelta(days=30)
+    live = tenant.live(title="已结算直播", announced_at=start, promoters=[code])
+    start_live(live, start)
+    assert tenant.send([event(f"settled-{code}", "order_paid", live.public_id, "VS", order=f"OS-{code}",
+                              amount=5000, promoter=code, at=start + timedelta(minutes=5))]).json()["accepted"] == 1
+    end_live(live, start + timedelta(hours=2))
+    save_plan(tenant.org, None, name="结算方案", fields={"rate_bps": 1000}, make_default=True)
+    return settle_live(tenant.org, live).statements.get().number
+
+
 def _snapshot(tenant, live):
     base = f"/api/v1/lives/{live.public_id}"
     return {
@@ -116,10 +134,13 @@ def test_the_sweep_sees_the_routes():
 
 @pytest.mark.parametrize("route", ID_ROUTES, ids=_route_id)
 def test_ids_of_another_organisation_answer_404(brand, outsider, theirs, route):
+    names_statement = "{number}" in route[1]
+    values = {"live_id": theirs.public_id, "code": "A",
+              "number": _statement_number(outsider, "A") if names_statement else "S00000-A"}
     before = _snapshot(outsider, theirs)
     brand_events = Event.objects.for_org(brand.org).count()
 
-    answer = _call(brand.api, route, {"live_id": theirs.public_id}, brand)
+    answer = _call(brand.api, route, values, brand)
     assert answer.status_code == 404, answer.content
 
     assert _snapshot(outsider, theirs) == before
@@ -130,14 +151,15 @@ def test_ids_of_another_organisation_answer_404(brand, outsider, theirs, route):
 
     # The same call on the brand's own live is answered on its merits: the 404 above was tenancy.
     own = brand.live(promoters=["A"])
-    control = _call(brand.api, route, {"live_id": own.public_id}, brand)
+    control = _call(brand.api, route, {"live_id": own.public_id, "code": "A",
+                                       "number": _statement_number(brand, "A") if names_statement else ""}, brand)
     assert control.status_code not in (404, 422) and control.status_code < 500, control.content
 
 
 @pytest.mark.parametrize("route", ID_ROUTES, ids=_route_id)
 def test_an_unknown_id_answers_404(brand, route):
     brand.live()
-    answer = _call(brand.api, route, {"live_id": "Lnosuchlive"}, brand)
+    answer = _call(brand.api, route, {"live_id": "Lnosuchlive", "code": "NOPE", "number": "S99999-NOPE"}, brand)
     assert answer.status_code == 404, answer.content
 
 
@@ -146,7 +168,7 @@ def test_an_unknown_id_answers_404(brand, route):
 def test_no_valid_key_answers_401(brand, route, authorization):
     live = brand.live(promoters=["A"])
     client = Client(HTTP_AUTHORIZATION=authorization) if authorization else Client()
-    answer = _call(client, route, {"live_id": live.public_id}, brand)
+    answer = _call(client, route, {"live_id": live.public_id, "code": "A", "number": "S00001-A"}, brand)
     assert answer.status_code == 401, answer.content
     assert list(Live.objects.values_list("pk", "state")) == [(live.pk, "scheduled")]
     assert not Event.objects.exists()

@@ -4,6 +4,7 @@ from django.core.exceptions import RequestDataTooBig
 from ninja import Status, Router, Schema
 
 from liveloop.events.ingest import ingest
+from liveloop.rules.events import TOUCHPOINTS
 
 router = Router(tags=["events"])
 
@@ -38,7 +39,7 @@ EVENT_SCHEMA = {
         "id": {"type": "string", "minLength": 1, "maxLength": 128},
         "type": {"type": "string", "enum": ["reservation", "reservation_cancel", "room_enter",
                                             "room_leave", "order_paid", "order_refund", "follow",
-                                            "capture", "online"]},
+                                            "capture", "online", "identify"]},
         "live": {"type": "string", "maxLength": 128},
         "viewer": {"type": "string", "minLength": 1, "maxLength": 128},
         "promoter": {"type": "string", "maxLength": 32},
@@ -46,7 +47,7 @@ EVENT_SCHEMA = {
         "amount": {"type": "integer", "minimum": 0, "description": "fen"},
         "count": {"type": "integer", "minimum": 0},
         "at": {"type": "string", "format": "date-time"},
-        "touchpoint": {"type": "string"},
+        "touchpoint": {"type": "string", "enum": sorted(TOUCHPOINTS)},
         "attrs": {"type": "object", "description": "flat, at most 2 KB"},
     },
 }
@@ -58,7 +59,7 @@ EVENT_SCHEMA = {
     summary="Send a batch of events (JSON array or NDJSON, at most 1,000)",
     openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": {"type": "array", "maxItems": 1000, "items": EVENT_SCHEMA}},
-        "application/x-ndjson": {"schema": {"type": "string"}},
+        "application/x-ndjson": {"schema": {"type": "string", "maxLength": settings.INGEST_MAX_BYTES}},
     }}},
 )
 def post_events(request):

@@ -17,6 +17,7 @@ from django.db import transaction
 from liveloop.analytics.queries import live_summary
 from liveloop.demo.cast import BRAND
 from liveloop.demo.money import setup_money
+from liveloop.demo.shop import ensure_shop
 from liveloop.demo.simulator import Plan, make_plan, simulate
 from liveloop.events.ingest import IngestResult, ingest
 from liveloop.lives.models import Account, Live
@@ -54,6 +55,7 @@ def seed_demo(seed: int = 1, scale: float = 1.0, echo: Callable[[str], None] = p
     # All or nothing: a failed seeding leaves no half demo behind for `liveloop demo` to keep.
     with transaction.atomic():
         org, ended, upcoming = _create(plan)
+        ensure_shop(org, upcoming)  # the connected shop `liveloop demo-shop` sells through
         events = simulate(plan, scale, ended.public_id, upcoming.public_id)
         _feed(org, events, ended, plan)
     ended.refresh_from_db()

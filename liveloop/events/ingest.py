@@ -14,14 +14,16 @@ from datetime import datetime, timezone
 import orjson
 from django.db import connection, transaction
 
+from liveloop.analytics import audience as audience_tables
 from liveloop.analytics.models import LiveMinute, LiveStats, PromoterStats
-from liveloop.events.models import Event, LiveViewer, Order
+from liveloop.events.models import Event, LiveViewer, Order, ViewerLink
 from liveloop.lives.models import Live
 from liveloop.money import ledger
 from liveloop.promoters.models import Enrolment
 from liveloop.rules.attribution import (FIGURES, TRAFFIC, Attribution, Fact, LiveState, OrderState, Rejected,
                                         ViewerState)
 from liveloop.rules.events import EventError, IncomingEvent, parse_event
+from liveloop.rules.identity import Identities, linked_ids
 
 
 @dataclass
@@ -120,7 +122,10 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
                         .filter(programme__live_id__in=live_ids, promoter__code__in=chunk, active=True)
                         .values_list("programme__live_id", "promoter__code", "promoter_id")})
 
-    viewer_ids = {e.viewer for _, e in events if e.live in lives}
+    identities = load_identities(org, events)
+    # Every person an event of this batch can resolve to, links made within the batch included.
+    viewer_ids = {e.viewer for _, e in events if e.live in lives} | set(identities.persons.values()) \
+        | {other for _, e in events if e.live in lives for other in linked_ids(e.viewer, e.attrs)}
     known_viewers = {}
     viewers = {}
     for chunk in _chunks(viewer_ids):
@@ -140,6 +145,8 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
             orders[order] = OrderState(*state)
 
     attribution = Attribution(lives=states, viewers=viewers, orders=orders)
+    # The audience breakdowns, watch time and flywheel listen to attribution (rules.audience).
+    audience = audience_tables.load(org, attribution, live_ids, viewer_ids)
     rows = []
     # Only an accepted id makes a later one a duplicate: a rejected event may be resent,
     # corrected, under the same id in the same batch.
@@ -160,22 +167,59 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
                 result.notes.append({"index": index, "id": event.id,
                                      "note": f"promoter {event.promoter!r} is not in this live's "
                                              "programme: kept, not used for attribution"})
-        fact = Fact(event.type, live.pk if live else None, event.viewer, promoter_id, event.order,
-                    event.amount, event.count, event.at, event.attrs)
+        # One person, many ids (rules.identity): the event counts for the person its viewer id
+        # belongs to, links it declares included; the links stand only if the event is accepted.
+        person, links = identities.propose(event.viewer, event.attrs)
+        fact = Fact(event.type, live.pk if live else None, person, promoter_id, event.order,
+                    event.amount, event.count, event.at, event.attrs, event.touchpoint)
         try:
-            attribution.apply(fact)
+            audience.apply(fact)
         except Rejected as error:
             result.rejected.append({"index": index, "id": event.id, "error": str(error)})
             continue
+        identities.commit(links)
         rows.append((org.pk, event.id, event.type, fact.live, event.viewer, event.promoter,
                      promoter_id, event.order, event.amount, event.count, adapt_time(event.at),
-                     event.touchpoint, _json(event.attrs), source))
+                     event.touchpoint, _json(event.attrs), source,
+                     person if person != event.viewer else None))
         accepted_ids.add(event.id)
     _insert(Event, EVENT_COLUMNS, rows)
     result.accepted = len(rows)
     write_state(org, attribution, known_viewers, known_orders)
+    write_identities(org, identities)
     # Commission estimates move with the figures, in the same transaction (money/ledger.py).
     ledger.accrue(org, ledger.touched_by_batch(org, attribution, known_orders))
+    audience_tables.write(org, audience)
+
+
+def load_identities(org, events) -> Identities:
+    """The links of every id a batch names (viewers and the ids in their attrs)."""
+    ids = {e.viewer for _, e in events} | {o for _, e in events for o in linked_ids(e.viewer, e.attrs)}
+    identities = Identities()
+    if not any(linked_ids(e.viewer, e.attrs) for _, e in events) and not \
+            ViewerLink.objects.for_org(org).exists():
+        return identities  # nobody has declared a link yet: every id is its own person
+    for chunk in _chunks(ids):
+        identities.persons.update(ViewerLink.objects.for_org(org).filter(viewer__in=chunk)
+                                  .values_list("viewer", "person"))
+    return identities
+
+
+def write_identities(org, identities: Identities) -> None:
+    if not identities.changed:
+        return
+    final = identities.final()
+    for merged, person in identities.merged.items():
+        # Ids of the merged person this batch did not load move too.
+        ViewerLink.objects.for_org(org).filter(person=merged).update(person=identities.person_of(person))
+    known = {}
+    for chunk in _chunks(identities.changed):
+        known.update(ViewerLink.objects.for_org(org).filter(viewer__in=chunk).values_list("viewer", "pk"))
+    _insert(ViewerLink, ("org_id", "viewer", "person"),
+            [(org.pk, v, final[v]) for v in identities.changed if v not in known])
+    _update(ViewerLink, {"id": "bigint", "person": "text"},
+            [(known[v], final[v]) for v in identities.changed if v in known],
+            sets="person = v.person", where="t.id = v.id")
 
 
 def write_state(org, attribution: Attribution, known_viewers: dict, known_orders: dict) -> None:
@@ -234,7 +278,7 @@ def write_state(org, attribution: Attribution, known_viewers: dict, known_orders
 # arrays): a statement per row is parsed and planned per row, and a statement with thousands of
 # placeholders is re-split by the driver on every call (docs/performance.md).
 EVENT_COLUMNS = ("org_id", "eid", "type", "live_id", "viewer", "promoter_code", "promoter_id",
-                 "order", "amount", "count", "at", "touchpoint", "attrs", "source")
+                 "order", "amount", "count", "at", "touchpoint", "attrs", "source", "person")
 VIEWER_COLUMNS = ("bound_id", "bound_at", "reserved", "reserved_for_id", "entered", "bought",
                   "followed", "captured")  # the order of ViewerState's fields
 VIEWER_TYPES = {"bound_id": "bigint", "bound_at": "timestamptz", "reserved": "boolean",

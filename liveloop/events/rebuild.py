@@ -10,14 +10,18 @@ from typing import Callable
 
 from django.db import transaction
 
+from liveloop.analytics import audience as audience_tables
 from liveloop.analytics.models import LiveMinute, LiveStats, PromoterStats
 from liveloop.events.ingest import _lock_org
-from liveloop.events.models import Event, LiveViewer, Order
+from liveloop.events.models import Event, LiveViewer, Order, ViewerLink
 from liveloop.lives.models import Live
 from liveloop.promoters.models import Promoter
 from liveloop.rules.attribution import FIGURES, TRAFFIC, Attribution, Fact, LiveState, Rejected, ViewerState
+from liveloop.rules.audience import Audience
+from liveloop.rules.identity import Identities
 
 DEFAULT_VIEWER = astuple(ViewerState())
+VIEWER, ATTRS = 2, 8  # positions in the replayed row after seq (Fact's field order)
 
 
 def replay(org, progress: Callable[[int], None] | None = None,
@@ -27,17 +31,25 @@ def replay(org, progress: Callable[[int], None] | None = None,
     lives = {live.pk: LiveState(mode=live.programme.mode, binding_days=live.programme.binding_days)
              for live in Live.objects.for_org(org).select_related("programme")}
     attribution = Attribution(lives=lives)
+    # Links between ids replay in log order too (rules.identity); differences() and replace() find them here.
+    attribution.identities = identities = Identities()
+    audience = Audience(attribution)  # attribution.listener: differences() and replace() find it there
     problems = []
     rows = (Event.objects.for_org(org).order_by("seq")
             .values_list("seq", "type", "live_id", "viewer", "promoter_id", "order", "amount",
-                         "count", "at", "attrs"))
+                         "count", "at", "attrs", "touchpoint", "person"))
     done = 0
     pending = sorted(stops or {})
-    for seq, *fields in rows.iterator(chunk_size=5000):
+    for seq, *fields, recorded in rows.iterator(chunk_size=5000):
         while pending and seq > pending[0]:
             stops[pending.pop(0)](attribution)
+        viewer, attrs = fields[VIEWER], fields[ATTRS]
+        fields[VIEWER] = identities.apply(viewer, attrs)
+        if fields[VIEWER] != (recorded or viewer):
+            problems.append(f"event seq {seq}: the log says viewer {viewer} counted as {recorded or viewer}, "
+                            f"a replay of the links says {fields[VIEWER]}")
         try:
-            attribution.apply(Fact(*fields))
+            audience.apply(Fact(*fields))
         except Rejected as error:
             problems.append(f"event seq {seq} is in the log but a replay rejects it: {error}")
         done += 1
@@ -111,6 +123,16 @@ def differences(org, attribution: Attribution) -> list[str]:
         if lives.get(live_id) != replayed:
             found.append(f"live {names.get(live_id)}: stored (state, peak online, lapsed, showed up) "
                          f"{lives.get(live_id)}, replay {replayed}")
+    if isinstance(attribution.listener, Audience):
+        found += audience_tables.differences(org, attribution.listener, names)
+    identities = getattr(attribution, "identities", None)
+    if identities is not None:
+        stored_links = dict(ViewerLink.objects.for_org(org).values_list("viewer", "person"))
+        replayed_links = identities.final()
+        for viewer in sorted(set(stored_links) | set(replayed_links)):
+            if stored_links.get(viewer) != replayed_links.get(viewer):
+                found.append(f"id {viewer}: stored person {stored_links.get(viewer)}, "
+                             f"replay {replayed_links.get(viewer)}")
     return found
 
 
@@ -130,6 +152,11 @@ def replace(org, attribution: Attribution) -> None:
         [Order(org=org, live_id=o.live, order=order_id, viewer=o.viewer, promoter_id=o.promoter,
                paid=o.paid, refunded=o.refunded) for order_id, o in attribution.orders.items()],
         batch_size=2000)
+    identities = getattr(attribution, "identities", None)
+    if identities is not None:
+        ViewerLink.objects.for_org(org).delete()
+        ViewerLink.objects.bulk_create([ViewerLink(org=org, viewer=v, person=p)
+                                        for v, p in identities.final().items()], batch_size=2000)
     LiveMinute.objects.for_org(org).delete()
     LiveMinute.objects.bulk_create(
         [LiveMinute(org=org, live_id=live_id, minute=minute, **dict(zip((*FIGURES, *TRAFFIC), values)))
@@ -141,6 +168,8 @@ def replace(org, attribution: Attribution) -> None:
                                                               [0] * len(FIGURES))):
             setattr(row, name, value)
     PromoterStats.objects.bulk_update(rows, FIGURES, batch_size=500)
+    if isinstance(attribution.listener, Audience):
+        audience_tables.replace(org, attribution.listener)
     for live_id, live in attribution.lives.items():
         LiveStats.objects.for_org(org).filter(live_id=live_id).update(
             peak_online=live.peak_online, reservations_lapsed=live.lapsed, showed_up=live.showed_up)

@@ -51,6 +51,7 @@ class Fact:
     count: int | None
     at: datetime
     attrs: dict | None = None
+    touchpoint: str | None = None  # where the viewer came from; read by the audience breakdowns
 
 
 @dataclass(slots=True)
@@ -139,6 +140,9 @@ class Attribution:
     changed_orders: set = field(default_factory=set)
     changed_lives: set = field(default_factory=set)
     reset_lives: set = field(default_factory=set)
+    # Told of every figure change as it is counted (rules.audience buckets them by the viewer's
+    # dimensions): `listener.counted(fact, promoter, figure, amount)`. None: nobody listens.
+    listener: object = None
 
     def apply(self, fact: Fact) -> None:
         """Apply one accepted fact, or raise Rejected without changing anything."""
@@ -238,6 +242,8 @@ class Attribution:
         # The same change in the minute it happened, for charts and the real-time view. A
         # cancelled live's reset is not a flow and stays out of the minutes.
         self.minutes[(fact.live, minute_of(fact.at))][figure] += amount
+        if self.listener is not None:
+            self.listener.counted(fact, promoter, figure, amount)
 
     def _transition(self, fact: Fact, live: LiveState) -> None:
         allowed_from, to = TRANSITIONS[fact.type]

@@ -8,9 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from liveloop.rules.identity import ID_ATTRS, linked_ids
+
 EVENT_TYPES = frozenset({
     "reservation", "reservation_cancel", "room_enter", "room_leave",
     "order_paid", "order_refund", "follow", "capture", "online",
+    "identify",  # links the viewer's other ids, given in attrs (rules.identity); no live
 })
 # Written by Liveloop itself when an operator changes a live's state; never accepted from producers.
 SYSTEM_TYPES = frozenset({"live_started", "live_ended", "live_cancelled"})
@@ -108,9 +111,12 @@ def parse_event(raw, now: datetime) -> IncomingEvent:
     if event_id.startswith(SYSTEM_ID_PREFIX):
         raise EventError(f"id: the prefix {SYSTEM_ID_PREFIX!r} is reserved for Liveloop's own events")
     kind = raw.get("type")
-    if kind not in EVENT_TYPES:
+    # A string first: an object or array here is unhashable and must be a rejection, not a crash.
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
         raise EventError(f"type: unknown type {kind!r}" if kind is not None else "type: required")
-    live = _text(raw, "live", MAX_ID, kind != "capture")
+    if kind == "identify" and raw.get("live") is not None:
+        raise EventError("live: an identify event links ids for the whole organisation, not one live")
+    live = _text(raw, "live", MAX_ID, kind not in ("capture", "identify"))
     viewer = _text(raw, "viewer", MAX_ID, True)
     promoter = _text(raw, "promoter", MAX_CODE, False)
     is_order = kind in ORDER_TYPES
@@ -124,11 +130,14 @@ def parse_event(raw, now: datetime) -> IncomingEvent:
         raise EventError(f"{'order' if order is not None else 'amount'}: only for order events")
     at = parse_time(raw.get("at"), now)
     touchpoint = raw.get("touchpoint")
-    if touchpoint is not None and touchpoint not in TOUCHPOINTS:
+    if touchpoint is not None and (not isinstance(touchpoint, str) or touchpoint not in TOUCHPOINTS):
         raise EventError(f"touchpoint: must be one of {', '.join(sorted(TOUCHPOINTS))}")
     attrs = raw.get("attrs")
     if attrs is not None:
         attrs = _attrs(attrs)
+    if kind == "identify" and not linked_ids(viewer, attrs):
+        raise EventError(f"attrs: an identify event names at least one other id of the viewer "
+                         f"({', '.join(ID_ATTRS)})")
     return IncomingEvent(event_id, kind, live, viewer, promoter, order, amount, count, at,
                          touchpoint, attrs)
 
@@ -143,6 +152,9 @@ def _attrs(attrs) -> dict:
             raise EventError(f"attrs.{key}: must be a string, number, boolean or null (attrs is flat)")
         if isinstance(value, float) and value != value:
             raise EventError(f"attrs.{key}: NaN is not allowed")
+        if key in ID_ATTRS and value is not None and (
+                not isinstance(value, str) or not 1 <= len(value) <= MAX_ID or not value.isprintable()):
+            raise EventError(f"attrs.{key}: an id of the viewer, a string of 1–{MAX_ID} printable characters")
     if len(json.dumps(attrs, ensure_ascii=False).encode()) > MAX_ATTRS_BYTES:
         raise EventError(f"attrs: larger than {MAX_ATTRS_BYTES} bytes")
     return attrs

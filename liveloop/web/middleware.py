@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.http import JsonResponse
 from django.utils import translation
 
 
@@ -21,3 +22,56 @@ class ChosenLanguageMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
         return response
+
+
+class SecurityHeadersMiddleware:
+    """The Content-Security-Policy (settings.LIVELOOP_CSP) on every response that has none.
+
+    Django 5.2 sends nosniff, Referrer-Policy, X-Frame-Options and HSTS itself (settings); CSP
+    it does not. Scripts come only from our static files, so an injected <script> or onclick in
+    a promoter's name would not run even if escaping ever failed.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if settings.LIVELOOP_CSP:
+            response.headers.setdefault("Content-Security-Policy", settings.LIVELOOP_CSP)
+        return response
+
+
+class ApiErrorsAsJsonMiddleware:
+    """Every error under /api/ answers JSON with a reason ({"detail": …}).
+
+    Django Ninja's own errors are JSON already; the ones answered around it are not: a method the
+    route lacks (Ninja's plain-text 405), a path no route matches (Django's HTML 404), a body
+    Django refuses before Ninja runs. An API client should never have to parse an HTML page.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (response.status_code >= 400 and request.path.startswith(API_PREFIX)
+                and not response.get("Content-Type", "").startswith("application/json")
+                and not response.streaming):
+            replacement = JsonResponse({"detail": _api_reason(response)}, status=response.status_code)
+            for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+                if header in response:
+                    replacement[header] = response[header]
+            return replacement
+        return response
+
+
+API_PREFIX = "/api/"
+
+
+def _api_reason(response) -> str:
+    text = response.content.decode("utf-8", "replace").strip()
+    # A short plain-text body is the reason itself; an HTML page is replaced by its status phrase.
+    if text and len(text) <= 200 and "<" not in text:
+        return text
+    return response.reason_phrase

@@ -1,7 +1,7 @@
 """The outbox seen by operators: what is waiting and what gave up (the dead-letter list)."""
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _, gettext_lazy
 from django.views.decorators.http import require_POST
 
@@ -30,6 +30,8 @@ def notices_page(request, org):
 @org_view
 @requires("manage_lives")
 def notice_retry(request, org, notice_id):
+    # Another organisation's (or no) notice is not found, like every foreign id (docs/security.md).
+    get_object_or_404(Notice.objects.for_org(org), pk=notice_id)
     if requeue(org, notice_id):
         messages.success(request, _("The notice is back in the queue."))
     else:

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from liveloop.web import notices, planner, room, shops, views
 from liveloop.web import scorecards
+from liveloop.web import report, trends
 
 app_name = "web"
 
@@ -22,6 +23,10 @@ urlpatterns = [
     path("lives/<str:public_id>/room/", room.room_page, name="room"),
     path("lives/<str:public_id>/room/data/", room.room_data, name="room_data"),
     path("lives/<str:public_id>/planner/", planner.planner_page, name="planner"),
+    path("lives/<str:public_id>/report/", report.report_page, name="report"),
+    path("lives/<str:public_id>/report.xlsx", report.report_xlsx, name="report_xlsx"),
+    path("trends/", trends.trends_page, name="trends"),
+    path("trends/trends.csv", trends.trends_csv, name="trends_csv"),
     path("lives/<str:public_id>/programme/", views.programme_page, name="programme"),
     path("lives/<str:public_id>/programme/recruiting/", views.programme_recruiting,
          name="programme_recruiting"),
@@ -31,6 +36,7 @@ urlpatterns = [
     path("lives/<str:public_id>/programme/promoters/<str:code>/active/", views.programme_promoter_active,
          name="programme_promoter_active"),
     path("matrix/", include("liveloop.web.matrix")),
+    path("money/", include("liveloop.web.money")),
     path("notices/", notices.notices_page, name="notices"),
     path("agency/scorecards/", scorecards.scorecards_page, name="scorecards"),
     path("agency/scorecards/scorecard.csv", scorecards.scorecards_csv, name="scorecards_csv"),

@@ -22,6 +22,7 @@ from liveloop.web.phone import owner, relay
 from liveloop.web.phone.dates import local, when_text
 from liveloop.web.phone.forms import JoinForm
 from liveloop.web.phone.ics import live_calendar
+from liveloop.web.ratelimit import rate_limited
 
 OWN_COOKIE = "ll_promoter"
 YEAR = 365 * 24 * 3600
@@ -49,6 +50,7 @@ def _set_cookie(response, name: str, value: str) -> None:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@rate_limited("join")
 def join(request, token):
     code = joining.join_code_for(token)
     if code is None:
@@ -84,6 +86,7 @@ def _own_page(request, enrolment, *, signed: str):
         "invite_url": _invite_url(request, live, promoter),
         "figures": owner.figures(enrolment),
         "invitees": owner.invitees(enrolment),
+        "money": owner.money(enrolment),
         "others": [(e, own_page_url(e)) for e in owner.other_enrolments(enrolment)],
     }
     response = render(request, "phone/me.html", context)
@@ -108,6 +111,7 @@ def _invite_url(request, live, promoter) -> str:
 
 
 @never_cache
+@rate_limited("own")
 def me_link(request, signed):
     enrolment = owner.enrolment_for(signed)
     if enrolment is None:
@@ -122,6 +126,7 @@ def _cookie_enrolment(request):
 
 
 @never_cache
+@rate_limited("own")
 def me(request):
     enrolment = _cookie_enrolment(request)
     if enrolment is None:
@@ -139,6 +144,7 @@ def _active_from_cookie(request):
 
 
 @never_cache
+@rate_limited("own")
 def my_qr(request):
     enrolment = _active_from_cookie(request)
     url = _invite_url(request, enrolment.programme.live, enrolment.promoter)
@@ -146,6 +152,7 @@ def my_qr(request):
 
 
 @never_cache
+@rate_limited("own")
 def poster(request):
     enrolment = _active_from_cookie(request)
     live, promoter = enrolment.programme.live, enrolment.promoter
@@ -180,6 +187,7 @@ def _viewer(request) -> tuple[str, bool]:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@rate_limited("invite")
 def invite(request, live_id, code):
     live, enrolment = _invite_or_404(live_id, code)
     context = {**_live_context(live), "promoter": enrolment.promoter,
@@ -201,6 +209,7 @@ def invite(request, live_id, code):
     return response
 
 
+@rate_limited("invite")
 def invite_ics(request, live_id, code):
     live, _enrolment = _invite_or_404(live_id, code)
     url = live.preview_url or request.build_absolute_uri(reverse("phone:invite", args=[live_id, code]))
