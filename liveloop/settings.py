@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "liveloop.web.middleware.SecurityHeadersMiddleware",
     "liveloop.web.middleware.ApiErrorsAsJsonMiddleware",
+    "liveloop.web.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "liveloop.web.middleware.ChosenLanguageMiddleware",

@@ -35,8 +35,11 @@ def document_errors(schema: dict) -> dict:
             errors = dict(COMMON)
             if operation.get("parameters") or "{" in path:
                 errors["404"] = NOT_FOUND  # a path or a filter naming an object
+                # liveloop.web.middleware.RefuseNulMiddleware, before any lookup.
+                errors["400"] = "A NUL character in the address"
             if "requestBody" in operation:
-                errors["400"] = "The body is not valid JSON"
+                errors["400"] = "The body is not valid JSON" + (
+                    ", or a NUL character in the address" if "400" in errors else "")
                 errors["413"] = "The body is larger than the server accepts"
             for code, description in errors.items():
                 documented = responses.setdefault(code, {"description": description})

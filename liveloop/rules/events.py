@@ -152,6 +152,9 @@ def _attrs(attrs) -> dict:
             raise EventError(f"attrs.{key}: must be a string, number, boolean or null (attrs is flat)")
         if isinstance(value, float) and value != value:
             raise EventError(f"attrs.{key}: NaN is not allowed")
+        # PostgreSQL's JSON cannot hold a NUL character: refuse it here, with the field named.
+        if "\x00" in key or isinstance(value, str) and "\x00" in value:
+            raise EventError(f"attrs.{key}: NUL characters are not allowed")
         if key in ID_ATTRS and value is not None and (
                 not isinstance(value, str) or not 1 <= len(value) <= MAX_ID or not value.isprintable()):
             raise EventError(f"attrs.{key}: an id of the viewer, a string of 1–{MAX_ID} printable characters")

@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.utils import translation
 
 
@@ -40,6 +40,23 @@ class SecurityHeadersMiddleware:
         if settings.LIVELOOP_CSP:
             response.headers.setdefault("Content-Security-Policy", settings.LIVELOOP_CSP)
         return response
+
+
+class RefuseNulMiddleware:
+    """A NUL character in the path or the query string answers 400 before any view runs.
+
+    Forms and the API's bodies refuse NUL field by field; a path or query parameter reaches a
+    lookup directly, and PostgreSQL cannot even compare text holding NUL (it raises, a 500)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path or any("\x00" in key or "\x00" in value
+                                         for key, values in request.GET.lists() for value in values):
+            return HttpResponseBadRequest("NUL characters are not allowed in the address",
+                                          content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
 
 
 class ApiErrorsAsJsonMiddleware:
