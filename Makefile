@@ -36,9 +36,9 @@ test: check
 e2e: $(DEV)
 	$(PY) -m pytest -m e2e tests/e2e
 
+# Every benchmark in sequence (bench/suite.py): `make bench BENCH=--full` adds the 5M-event reads.
 bench: $(DEV)
-	$(PY) bench/ingest.py
-	$(PY) bench/pages.py --engines sqlite,postgresql
+	$(PY) bench/suite.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) var

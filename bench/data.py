@@ -81,9 +81,12 @@ class LiveStream:
         self.online = 0
 
     def batches(self, events: int, size: int = 500) -> list[list[dict]]:
+        return list(self.stream(events, size))
+
+    def stream(self, events: int, size: int = 500):
+        """The batches of `batches()` one at a time, for logs too big to hold as dicts at once."""
         start = self.announced_at - timedelta(days=RESERVATION_DAYS)
         split = int(events * RESERVATION_SHARE)
-        out: list[list[dict]] = []
         for first in range(0, events, size):
             paid_here: list[dict] = []
             batch = []
@@ -94,8 +97,7 @@ class LiveStream:
                 else:
                     at = self.announced_at + ON_AIR * ((index - split) / max(events - split, 1))
                     batch.append(self._during(at, paid_here))
-            out.append(batch)
-        return out
+            yield batch
 
     def _event(self, kind: str, viewer: str, at: datetime, **fields) -> dict:
         event = {"id": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)), "type": kind,
