@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import astuple
 
-from django.db import connection
-
 from liveloop.analytics.models import AudienceStats, AudienceViewer, LiveAudience
 from liveloop.rules.audience import BREAKDOWN, DIMENSIONS, LIVE_FIGURES, Audience, Profile
 
@@ -40,7 +38,7 @@ def write(org, audience: Audience) -> None:
     """Write what a batch changed: new and changed profiles, and the figures' deltas."""
     # ingest's writers (COPY / UPDATE … FROM unnest on PostgreSQL); imported here because
     # ingest imports this module.
-    from liveloop.events.ingest import _insert, _update, adapt_time
+    from liveloop.events.ingest import _insert, _update, adapt_time, add_rows
 
     known = audience.known
     new, changed = [], []
@@ -56,31 +54,10 @@ def write(org, audience: Audience) -> None:
     _insert(AudienceViewer, ("org_id", "live_id", "viewer", *PROFILE_COLUMNS), new)
     _update(AudienceViewer, {"id": "bigint", **PROFILE_TYPES}, changed,
             sets=", ".join(f"{c} = v.{c}" for c in PROFILE_COLUMNS), where="t.id = v.id")
-    _add(org, AudienceStats, ("live_id", "dimension", "value"), ("bigint", "varchar", "varchar"), BREAKDOWN,
+    add_rows(org, AudienceStats, ("live_id", "dimension", "value"), ("bigint", "varchar", "varchar"), BREAKDOWN,
          [(*key, *delta) for key, delta in audience.breakdown.items() if any(delta)])
-    _add(org, LiveAudience, ("live_id",), ("bigint",), LIVE_FIGURES,
+    add_rows(org, LiveAudience, ("live_id",), ("bigint",), LIVE_FIGURES,
          [(live_id, *delta) for live_id, delta in audience.lives.items() if any(delta)])
-
-
-def _add(org, model, keys, key_types, figures, rows) -> None:
-    """Add deltas to the rows named by `keys`, creating a row the first time (ON CONFLICT)."""
-    if not rows:
-        return
-    table = connection.ops.quote_name(model._meta.db_table)
-    columns = (*keys, *figures)
-    sets = ", ".join(f"{f} = {table}.{f} + excluded.{f}" for f in figures)
-    conflict = f"ON CONFLICT (org_id, {', '.join(keys)}) DO UPDATE SET {sets}"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            types = (*key_types, *["bigint"] * len(figures))
-            arrays = ", ".join(f"CAST(%s AS {t}[])" for t in types)
-            cursor.execute(f"INSERT INTO {table} (org_id, {', '.join(columns)}) "
-                           f"SELECT {int(org.pk)}, * FROM unnest({arrays}) {conflict}",
-                           [list(column) for column in zip(*rows)])
-        else:
-            cursor.executemany(f"INSERT INTO {table} (org_id, {', '.join(columns)}) "
-                               f"VALUES ({int(org.pk)}, {', '.join(['%s'] * len(columns))}) {conflict}",
-                               rows)
 
 
 # --- rebuild -----------------------------------------------------------------------------------

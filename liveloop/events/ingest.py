@@ -332,17 +332,25 @@ def _update(model, types: dict[str, str], rows, *, sets: str, where: str) -> Non
 
 def _add_minutes(org, rows) -> None:
     """Add per-minute deltas, creating the minute's row when it is the first event in it."""
+    add_rows(org, LiveMinute, ("live_id", "minute"), ("bigint", "timestamptz"),
+             (*FIGURES, "room_enters", "room_leaves"), rows, peaks=("online_peak",))
+
+
+def add_rows(org, model, keys, key_types, adds, rows, peaks=()) -> None:
+    """Add deltas to the rows of `model` named by `keys` (with org), creating a row the first
+    time (ON CONFLICT): `adds` columns are summed, `peaks` keep their maximum. One statement on
+    PostgreSQL (INSERT … SELECT FROM unnest), one prepared statement on SQLite."""
     if not rows:
         return
-    table = connection.ops.quote_name(LiveMinute._meta.db_table)
-    columns = ("live_id", "minute", *FIGURES, *TRAFFIC)
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = (*keys, *adds, *peaks)
     greatest = "GREATEST" if connection.vendor == "postgresql" else "max"  # SQLite's max(a, b)
-    sets = [f"{f} = {table}.{f} + excluded.{f}" for f in (*FIGURES, "room_enters", "room_leaves")]
-    sets.append(f"online_peak = {greatest}({table}.online_peak, excluded.online_peak)")
-    conflict = f"ON CONFLICT (org_id, live_id, minute) DO UPDATE SET {', '.join(sets)}"
+    sets = [f"{f} = {table}.{f} + excluded.{f}" for f in adds]
+    sets += [f"{f} = {greatest}({table}.{f}, excluded.{f})" for f in peaks]
+    conflict = f"ON CONFLICT (org_id, {', '.join(keys)}) DO UPDATE SET {', '.join(sets)}"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            types = ("bigint", "timestamptz", *["bigint"] * (len(FIGURES) + len(TRAFFIC)))
+            types = (*key_types, *["bigint"] * (len(adds) + len(peaks)))
             arrays = ", ".join(f"CAST(%s AS {t}[])" for t in types)
             cursor.execute(f"INSERT INTO {table} (org_id, {', '.join(columns)}) "
                            f"SELECT {int(org.pk)}, * FROM unnest({arrays}) {conflict}",
