@@ -1,6 +1,7 @@
 """The demo: generated deterministically, seeded through ingest, believable, rebuildable."""
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from fractions import Fraction
 
 import pytest
 from click.testing import CliRunner
@@ -12,18 +13,24 @@ from liveloop.demo.simulator import make_plan, simulate
 from liveloop.events.models import Event
 from liveloop.events.rebuild import differences, replay
 from liveloop.lives.models import Account
+from liveloop.money.models import SettlementRun, Statement
 from liveloop.orgs.models import Member, Organisation
 from liveloop.promoters.models import Enrolment, Promoter, Team
 from liveloop.rules.attribution import LAPSE_AFTER
 from liveloop.rules.events import parse_event
+from liveloop.rules.forecast import fit
+from liveloop.web.planner import history
 
 # 00:30 in Shanghai: the hardest hour, when last night's live ended only about two hours ago.
 NOW = datetime(2026, 11, 26, 16, 30, tzinfo=timezone.utc)
 SCALE = 0.02
 
 
+PAST = ["Lpast1", "Lpast2", "Lpast3"]
+
+
 def generated(seed=1, now=NOW, scale=SCALE):
-    return simulate(make_plan(seed, now), scale, "Lended", "Lnext")
+    return simulate(make_plan(seed, now), scale, "Lended", "Lnext", PAST)
 
 
 def facts(events):
@@ -99,9 +106,10 @@ def test_demo_seeds_a_believable_brand_through_ingest():
     # The figures are those of the generated events: same seed, same figures.
     assert figures["entered"] == len({e["viewer"] for e in events
                                       if e["type"] == "room_enter" and e["live"] == "Lended"})
-    assert figures["orders"] == sum(e["type"] == "order_paid" for e in events)
-    assert figures["gmv"] == sum(e["amount"] for e in events if e["type"] == "order_paid")
-    assert figures["peak_online"] == max(e["count"] for e in events if e["type"] == "online")
+    own = [e for e in events if e.get("live") == "Lended"]
+    assert figures["orders"] == sum(e["type"] == "order_paid" for e in own)
+    assert figures["gmv"] == sum(e["amount"] for e in own if e["type"] == "order_paid")
+    assert figures["peak_online"] == max(e["count"] for e in own if e["type"] == "online")
     assert 0.02 < figures["orders"] / figures["entered"] < 0.06
     assert 0 < figures["refunded"] < figures["gmv"]
     assert 0 < figures["follows"] and 0 < figures["captures"]
@@ -119,6 +127,32 @@ def test_demo_seeds_a_believable_brand_through_ingest():
     assert 0.1 * figures["reservations"] <= coming["reservations"] <= 0.2 * figures["reservations"]
     assert coming["entered"] == 0
 
+    # The weekly lives before it: aired, smaller, growing, through part of the same programme.
+    assert [live.state for live in demo.past] == ["ended"] * 3
+    assert [live.ended_at < ended.started_at for live in demo.past] == [True] * 3
+    past = [live_summary(live) for live in demo.past]
+    assert past[0]["reservations"] < past[1]["reservations"] < past[2]["reservations"] < figures["reservations"]
+    assert all(0 < p["orders"] and 0 <= p["refunded"] < p["gmv"] for p in past)
+    assert [Enrolment.objects.for_org(org).filter(programme__live=live).count() for live in demo.past] \
+        == [500, 650, 800]
+    # Finance settled them when their refund windows closed: the oldest paid (one transfer
+    # bounced), the next approved and waiting for payment, the last still to be approved.
+    states = [Counter(Statement.objects.for_org(org).filter(run__live=live).values_list("state", flat=True))
+              for live in demo.past]
+    assert set(states[0]) == {"paid", "failed"} and states[0]["failed"] == 1
+    assert set(states[1]) <= {"settled", "paid"} and states[1]["settled"] > 100
+    assert set(states[2]) == {"frozen"}
+    assert not SettlementRun.objects.for_org(org).filter(live=ended).exists()
+    # Paid to the shop sharer's WeChat openid when the promoter has one, else to a bank card.
+    for statement in Statement.objects.for_org(org).filter(run__live=demo.past[0]).select_related("promoter"):
+        card = statement.promoter.bank_account
+        assert statement.payee == (statement.promoter.openid or card) and len(card) == 19
+
+    # Four ended lives: the planner fits the organisation's history and back-tests it.
+    fitted = fit(history(org))
+    assert fitted.lives == 4 and fitted.enough_history and fitted.defaulted == ()
+    assert fitted.errors["buyers"] is not None and fitted.errors["gmv"] < Fraction(1, 2)
+
     attribution, problems = replay(org)
     assert problems == []
     assert differences(org, attribution) == []
@@ -129,7 +163,8 @@ def test_demo_seeds_a_believable_brand_through_ingest():
     # The organisation exists now: a second seeding fails whole, it does not half-seed.
     with pytest.raises(IntegrityError):
         seed_demo(seed=1, scale=SCALE, echo=lines.append, now=NOW)
-    assert Event.objects.for_org(org).count() == len(events) + 2  # + live_started, live_ended
+    # + live_started and live_ended of the four aired lives
+    assert Event.objects.for_org(org).count() == len(events) + 8
 
 
 @pytest.mark.slow
@@ -149,7 +184,7 @@ def test_demo_command_seeds_once_and_keeps_it():
 def test_a_rejected_demo_event_is_an_error(monkeypatch, db):
     from liveloop.demo import seed
 
-    def broken(plan, scale, ended_live, upcoming_live):
+    def broken(plan, scale, ended_live, upcoming_live, past_lives):
         return [{"id": "demo-x-1", "type": "order_refund", "live": ended_live, "viewer": "v",
                  "order": "404", "amount": 100, "at": NOW.isoformat()}]
 

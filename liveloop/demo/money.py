@@ -1,10 +1,20 @@
-"""The demo brand's commission set-up: a default plan, store leaders, tax withholding.
+"""The demo brand's commission set-up: a default plan, store leaders, tax withholding, and the
+weekly lives before last night's settled and (the oldest) paid.
 
-Created before the events are fed, so the ledger accrues estimates through ingest exactly as
-it would for a real brand."""
+The set-up is created before the events are fed, so the ledger accrues estimates through ingest
+exactly as it would for a real brand; the settlements come after, each at the moment its refund
+window closed, through the same services finance uses."""
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
+from datetime import timedelta
+
+from liveloop.money import payouts
+from liveloop.money.models import Statement
 from liveloop.money.plans import save_plan
+from liveloop.money.settlement import settle_live, settleable_from
 from liveloop.promoters.models import Promoter, Team
 
 DEMO_PLAN = "门店标准方案"
@@ -18,12 +28,60 @@ DEMO_RULES = {
 }
 
 
+# Card prefixes of banks store staff are commonly paid through (工行, 建行, 招行, 农行).
+BANKS = [("622202", "中国工商银行"), ("621700", "中国建设银行"), ("622588", "招商银行"),
+         ("622848", "中国农业银行")]
+
+
 def setup_money(org) -> None:
     org.withhold_tax = True
     org.save(update_fields=["withhold_tax"])
+    promoters = list(Promoter.objects.for_org(org).filter(bank_account=""))
+    for promoter in promoters:
+        promoter.bank_account, promoter.bank_name = bank_card(promoter.code)
+    Promoter.objects.bulk_update(promoters, ["bank_account", "bank_name"], batch_size=500)
     for team in Team.objects.for_org(org):
         # The store's first promoter (its guide, 导购) leads it.
         leader = Promoter.objects.for_org(org).filter(team=team).order_by("pk").first()
         if leader is not None:
             Team.objects.for_org(org).filter(pk=team.pk).update(leader=leader)
     save_plan(org, None, name=DEMO_PLAN, fields=dict(DEMO_RULES), make_default=True, override_levels=1)
+
+
+def bank_card(code: str) -> tuple[str, str]:
+    """A made-up 19-digit debit card for the promoter (the same for the same code), with a
+    valid Luhn check digit so it looks like what a payout file holds."""
+    digest = hashlib.sha256(code.encode()).digest()
+    prefix, bank = BANKS[digest[0] % len(BANKS)]
+    body = prefix + "".join(str(b % 10) for b in digest[1:13])
+    total = 0
+    for position, digit in enumerate(reversed(body)):
+        value = int(digit) * (2 if position % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return body + str(-total % 10), bank
+
+
+def settle_past(org, lives) -> None:
+    """Settle every live (oldest first) when its refund window closed; approve all but the
+    newest run, and pay the oldest one through a payout batch whose results came back with one
+    failed transfer — so finance sees each state a statement can be in."""
+    runs = [settle_live(org, live, now=settleable_from(org, live) + timedelta(minutes=1)) for live in lives]
+    for number, run in enumerate(runs[:-1]):
+        payouts.approve(org, None, Statement.objects.for_org(org).filter(run=run))
+        if number == 0:
+            batch = payouts.create_batch(org, None, now=settleable_from(org, lives[0]) + timedelta(days=1))
+            payouts.apply_results(org, None, batch, _results(batch))
+
+
+def _results(batch) -> bytes:
+    """The payment channel's answer: every transfer paid but the last, whose account was closed."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["付款参考号", "状态", "流水号", "失败原因"])
+    rows = list(payouts.batch_rows(batch))
+    for number, row in enumerate(rows):
+        if number < len(rows) - 1:
+            writer.writerow([row[0], "成功", f"1000{batch.pk:04d}{number:08d}", ""])
+        else:
+            writer.writerow([row[0], "失败", "", "收款账户已注销"])
+    return out.getvalue().encode()

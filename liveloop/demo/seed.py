@@ -1,9 +1,10 @@
-"""`liveloop demo`: a brand with an ended live and an upcoming one, seeded through ingest.
+"""`liveloop demo`: a brand with past lives, last night's and an upcoming one, seeded through ingest.
 
 The organisation, accounts, stores, lives and programmes are created with the same services
 an operator's actions use; every fact (reservations, entries, orders…) goes through
 `liveloop.events.ingest.ingest` in time order, exactly like a producer's batches, and the
-lives go on and off air with `start_live`/`end_live` at their moment in that stream.
+lives go on and off air with `start_live`/`end_live` at their moment in that stream. The weekly
+lives before last night's are settled as finance would have done it (liveloop/demo/money.py).
 """
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from django.db import transaction
 
 from liveloop.analytics.queries import live_summary
 from liveloop.demo.cast import BRAND
-from liveloop.demo.money import setup_money
+from liveloop.demo.money import settle_past, setup_money
 from liveloop.demo.shop import ensure_shop
-from liveloop.demo.simulator import Plan, make_plan, simulate
+from liveloop.demo.simulator import LivePlan, Plan, make_plan, simulate
 from liveloop.events.ingest import IngestResult, ingest
 from liveloop.lives.models import Account, Live
 from liveloop.lives.services import create_live, end_live, start_live
@@ -31,7 +32,7 @@ from liveloop.web.templatetags.figures import yuan
 DEMO_SLUG = "demo"
 DEMO_USER = "demo"
 DEMO_PASSWORD = "liveloop-demo"
-BATCH = 1000
+BATCH = 5000
 
 
 class DemoError(RuntimeError):
@@ -43,6 +44,7 @@ class Demo:
     org: Organisation
     ended: Live
     upcoming: Live
+    past: list[Live]
     events: int
     seconds: float
 
@@ -54,25 +56,29 @@ def seed_demo(seed: int = 1, scale: float = 1.0, echo: Callable[[str], None] = p
     plan = make_plan(seed, now or datetime.now(timezone.utc))
     # All or nothing: a failed seeding leaves no half demo behind for `liveloop demo` to keep.
     with transaction.atomic():
-        org, ended, upcoming = _create(plan)
+        org, ended, upcoming, past = _create(plan)
         ensure_shop(org, upcoming)  # the connected shop `liveloop demo-shop` sells through
-        events = simulate(plan, scale, ended.public_id, upcoming.public_id)
-        _feed(org, events, ended, plan)
-    ended.refresh_from_db()
-    upcoming.refresh_from_db()
-    demo = Demo(org, ended, upcoming, len(events), time.monotonic() - clock)
+        events = simulate(plan, scale, ended.public_id, upcoming.public_id, [p.public_id for p in past])
+        _feed(org, events, [(live, spec) for live, (spec, _, _) in zip(past, plan.past)]
+              + [(ended, plan.ended)])
+        settle_past(org, past)
+    for live in (ended, upcoming, *past):
+        live.refresh_from_db()
+    demo = Demo(org, ended, upcoming, past, len(events), time.monotonic() - clock)
     _summary(demo, plan, echo)
     return demo
 
 
-def _create(plan: Plan) -> tuple[Organisation, Live, Live]:
+def _create(plan: Plan) -> tuple[Organisation, Live, Live, list[Live]]:
     org, _ = create_org(BRAND, slug=DEMO_SLUG)
     add_member(org, DEMO_USER, Member.OWNER, password=DEMO_PASSWORD)
     accounts = [Account.objects.create(org=org, name=name, channels_id=channels_id)
                 for name, channels_id in plan.accounts]
     Team.objects.bulk_create([Team(org=org, name=name, region=region) for name, region in plan.stores])
     lives = []
-    for spec, people in ((plan.ended, plan.people), (plan.upcoming, plan.upcoming_people)):
+    programmes = [(spec, plan.people[:promoters]) for spec, _, promoters in plan.past]
+    programmes += [(plan.ended, plan.people), (plan.upcoming, plan.upcoming_people)]
+    for spec, people in programmes:
         live = create_live(org, account=accounts[spec.account], title=spec.title,
                            announced_at=spec.announced_at)
         # enrol finds returning promoters by their code and phone, as it would for a real signup.
@@ -80,15 +86,17 @@ def _create(plan: Plan) -> tuple[Organisation, Live, Live]:
                                for p in people])
         lives.append(live)
     setup_money(org)
-    # The ended live stopped recruiting when it went on air.
-    Programme.objects.for_org(org).filter(live=lives[0]).update(is_open=False)
-    return org, lives[0], lives[1]
+    # The ended lives stopped recruiting when they went on air.
+    Programme.objects.for_org(org).filter(live__in=lives[:-1]).update(is_open=False)
+    return org, lives[-2], lives[-1], lives[:-2]
 
 
-def _feed(org: Organisation, events: list[dict], live: Live, plan: Plan) -> None:
+def _feed(org: Organisation, events: list[dict], aired: list[tuple[Live, LivePlan]]) -> None:
     from tqdm import tqdm
 
-    transitions = [(plan.ended.started_at, start_live), (plan.ended.ended_at, end_live)]
+    transitions = sorted([(spec.started_at, start_live, live) for live, spec in aired]
+                         + [(spec.ended_at, end_live, live) for live, spec in aired],
+                         key=lambda item: item[0])
     total = IngestResult()
     batch: list[dict] = []
     offset = 0
@@ -106,13 +114,13 @@ def _feed(org: Organisation, events: list[dict], live: Live, plan: Plan) -> None
             at = datetime.fromisoformat(event["at"])
             while transitions and at >= transitions[0][0]:
                 flush()
-                moment, change = transitions.pop(0)
+                moment, change, live = transitions.pop(0)
                 change(live, at=moment)
             batch.append(event)
             if len(batch) == BATCH:
                 flush()
         flush()
-    for moment, change in transitions:
+    for moment, change, live in transitions:
         change(live, at=moment)
     if total.rejected or total.notes or total.duplicates or total.accepted != len(events):
         problems = [f"{r['id']}: {r['error']}" for r in total.rejected[:5]]
@@ -127,6 +135,10 @@ def _summary(demo: Demo, plan: Plan, echo: Callable[[str], None]) -> None:
     rate = demo.events / demo.seconds if demo.seconds else 0
     echo(f"演示品牌「{demo.org.name}」({demo.org.slug})：{len(plan.accounts)} 个直播账号，"
          f"{len(plan.stores)} 家门店，{len(plan.people):,} 名推广员")
+    for live in demo.past:
+        figures = live_summary(live)
+        echo(f"  往期「{live.title}」 预约 {figures['reservations']:,} · 进房 {figures['entered']:,} · "
+             f"成交 {yuan(figures['gmv'])} · 已结算")
     echo(f"  已结束「{demo.ended.title}」 预约 {ended['reservations']:,} · 进房 {ended['entered']:,} · "
          f"订单 {ended['orders']:,} · 成交 {yuan(ended['gmv'])} · 退款 {yuan(ended['refunded'])} · "
          f"最高在线 {ended['peak_online']:,}")

@@ -1,7 +1,8 @@
-"""The demo's facts: a brand's ended live and its next one, as the platform would report them.
+"""The demo's facts: a brand's weekly lives, last night's big one and its next one, as the
+platform would report them.
 
 `make_plan` decides who and when (stores, promoters, accounts, the lives' times) and
-`simulate` produces every event of both lives in the event contract's JSON shape, sorted by
+`simulate` produces every event of every live in the event contract's JSON shape, sorted by
 time. Both are pure Python over `random.Random` streams derived from the seed, so one seed
 and one `now` always give the same list; `liveloop.demo.seed` feeds it to ingest.
 """
@@ -47,6 +48,16 @@ UPCOMING_SHARE = 0.15  # of the ended live's reservations, so far
 UPCOMING_RESERVATION_DAYS = 2
 RETURNING_VIEWER_SHARE = 0.3
 
+# The brand's regular weekly lives before last night's festival special, oldest first: days
+# before today, their size against the special's reservations, how many of the programme's
+# promoters had joined by then. They give the planner a history to fit and back-test, and
+# finance settled runs to look at.
+PAST_LIVES = [
+    (22, 0.20, 500, "周三护肤课堂 · 换季修护"),
+    (15, 0.30, 650, "周三护肤课堂 · 山茶花精华油使用指南"),
+    (8, 0.45, 800, "周三护肤课堂 · 双十二预热"),
+]
+
 PROMOTER_TOUCHPOINTS = ["community", "moments", "wecom", "article", "short_video", "personal"]
 PROMOTER_TOUCHPOINT_WEIGHTS = [40, 22, 18, 6, 8, 6]
 _TOUCHPOINT_CUM = list(accumulate(PROMOTER_TOUCHPOINT_WEIGHTS))
@@ -87,6 +98,7 @@ class Plan:
     upcoming_pull: list[float]
     ended: LivePlan
     upcoming: LivePlan
+    past: list[tuple[LivePlan, float, int]] = field(default_factory=list)  # (live, size, promoters)
     stores: list[tuple[str, str]] = field(default_factory=lambda: list(STORES))
 
 
@@ -118,7 +130,20 @@ def make_plan(seed: int, now: datetime) -> Plan:
         upcoming_scores.append(median * rng.lognormvariate(0, 1))
     upcoming_pull = zipf_pull(upcoming_scores, silent=0.08)
     return Plan(seed, now, accounts, people, pull, upcoming_people, upcoming_pull,
-                ended_live, upcoming_live)
+                ended_live, upcoming_live, _past_lives(seed, today))
+
+
+def _past_lives(seed: int, today) -> list[tuple[LivePlan, float, int]]:
+    # Their own stream: adding them left every draw of the lives above as it was.
+    rng = random.Random(f"liveloop-demo:{seed}:past")
+    past = []
+    for number, (days, size, promoters, title) in enumerate(PAST_LIVES):
+        announced = datetime.combine(today - timedelta(days=days), time(20), CHINA)
+        started = announced + timedelta(minutes=rng.randint(0, 6), seconds=rng.randrange(60))
+        ended = started + timedelta(minutes=rng.randint(90, 120), seconds=rng.randrange(60))
+        past.append((LivePlan(f"{BRAND} {title}", number % len(ACCOUNTS), announced, started, ended),
+                     size, promoters))
+    return past
 
 
 @dataclass(slots=True)
@@ -157,28 +182,38 @@ class _Log:
         return out
 
 
-def simulate(plan: Plan, scale: float, ended_live: str, upcoming_live: str) -> list[dict]:
-    """Every event of the demo, sorted by time; `*_live` are the lives' public ids."""
+def simulate(plan: Plan, scale: float, ended_live: str, upcoming_live: str,
+             past_lives: list[str] = ()) -> list[dict]:
+    """Every event of the demo, sorted by time; `*_live` are the lives' public ids, `past_lives`
+    those of `plan.past` in its order."""
     if scale <= 0:
         raise ValueError("scale must be positive")
+    if len(past_lives) != len(plan.past):
+        raise ValueError(f"the plan has {len(plan.past)} past lives, {len(past_lives)} ids were given")
     simulation = _Simulation(plan, scale)
+    for number, ((spec, size, promoters), live) in enumerate(zip(plan.past, past_lives)):
+        # Each past live draws from its own streams, into the same log.
+        _Simulation(plan, scale, f"past{number}", simulation.log, simulation.order_ids).aired(
+            live, spec, plan.people[:promoters], plan.pull[:promoters],
+            max(1, round(FULL_RESERVATIONS * scale * size)))
     simulation.ended(ended_live)
     simulation.upcoming(upcoming_live)
     return simulation.log.events()
 
 
 class _Simulation:
-    def __init__(self, plan: Plan, scale: float):
+    def __init__(self, plan: Plan, scale: float, stream: str = "", log: _Log | None = None,
+                 order_ids: set[str] | None = None):
         self.plan = plan
         self.scale = scale
         # Who does what comes from `rng`; when it happens on the calendar from `clock`. The
         # upcoming live's times follow the hour the demo is seeded at, and drawing them from
         # their own stream keeps every figure the same whatever that hour.
-        self.rng = random.Random(f"liveloop-demo:{plan.seed}:events")
-        self.clock = random.Random(f"liveloop-demo:{plan.seed}:clock")
+        self.rng = random.Random(f"liveloop-demo:{plan.seed}:events{stream}")
+        self.clock = random.Random(f"liveloop-demo:{plan.seed}:clock{stream}")
         self.cast = Cast(self.rng)
-        self.log = _Log()
-        self.order_ids: set[str] = set()
+        self.log = log if log is not None else _Log()
+        self.order_ids: set[str] = order_ids if order_ids is not None else set()
         self.ended_viewers: list[Viewer] = []
 
     # ---- times ----
@@ -288,15 +323,21 @@ class _Simulation:
     # ---- the ended live ----
 
     def ended(self, live: str) -> None:
-        plan, rng, scale = self.plan, self.rng, self.scale
-        spec = plan.ended
+        plan = self.plan
+        self.ended_viewers = self.aired(live, plan.ended, plan.people, plan.pull,
+                                        max(1, round(FULL_RESERVATIONS * self.scale)))
+
+    def aired(self, live: str, spec: LivePlan, people: list[Person], pull: list[float],
+              count: int) -> list[Viewer]:
+        """A live that went on air and ended: `count` reservations through `people`, the room,
+        orders, refunds, captures. Returns its reservers and newcomers."""
+        rng = self.rng
         start, end = spec.started_at, spec.ended_at
-        count = max(1, round(FULL_RESERVATIONS * scale))
         holders = self._reservations(
-            live, plan.people, plan.pull, count, spec.announced_at - timedelta(days=RESERVATION_DAYS),
+            live, people, pull, count, spec.announced_at - timedelta(days=RESERVATION_DAYS),
             start - timedelta(minutes=1), DAY_WEIGHTS)
 
-        show_rate = {person.code: rng.uniform(0.3, 0.5) for person in plan.people}
+        show_rate = {person.code: rng.uniform(0.3, 0.5) for person in people}
         duration = (end - start).total_seconds()
         stays: list[tuple[datetime, datetime]] = []
         arrivals = []
@@ -309,19 +350,19 @@ class _Simulation:
             viewer = Viewer(self.cast.openid(), self.cast.profile(None), "public",
                             touchpoint=self._public_touchpoint())
             arrivals.append((viewer, self._arrival(duration, early=0.3, mean=1200)))
-        active = [i for i, weight in enumerate(plan.pull) if weight > 0]
-        weights = [plan.pull[i] for i in active]
+        active = [i for i, weight in enumerate(pull) if weight > 0]
+        weights = [pull[i] for i in active]
         for index in rng.choices(active, weights=weights, k=round(count * LIVE_SHARE_ENTRIES)):
-            person = plan.people[index]
+            person = people[index]
             viewer = Viewer(self.cast.openid(), self.cast.profile(person.region), "shared",
                             code=person.code, touchpoint=rng.choice(["community", "moments"]))
             arrivals.append((viewer, self._arrival(duration, early=0.0, mean=1)))
 
         for viewer, offset in arrivals:
             self._watch(live, viewer, start + timedelta(seconds=offset), end, stays)
-        self._online(live, start, end, stays)
+        self._online(live, spec, stays)
         newcomers = [viewer for viewer, _ in arrivals if viewer.kind in ("public", "shared")]
-        self.ended_viewers = holders + newcomers
+        return holders + newcomers
 
     def _arrival(self, duration: float, early: float, mean: float) -> float:
         rng = self.rng
@@ -398,12 +439,12 @@ class _Simulation:
             self.log.add(self._soon_after(at, 10, 240), "order_refund", live,
                          viewer.id, order=order, amount=refund)
 
-    def _online(self, live: str, start: datetime, end: datetime,
-                stays: list[tuple[datetime, datetime]]) -> None:
+    def _online(self, live: str, spec: LivePlan, stays: list[tuple[datetime, datetime]]) -> None:
         """The platform's concurrent-viewer count, sampled every minute on air."""
+        start, end = spec.started_at, spec.ended_at
         enters = sorted(s for s, _ in stays)
         leaves = sorted(e for _, e in stays)
-        account = self.plan.accounts[self.plan.ended.account][1]
+        account = self.plan.accounts[spec.account][1]
         minutes = int((end - start).total_seconds() // 60)
         for minute in range(1, minutes + 1):
             at = start + timedelta(minutes=minute)

@@ -41,7 +41,7 @@ def net_of(org, live, promoter):
 def own_by_hand(org, live, promoter) -> int:
     net = net_of(org, live, promoter)
     stats = PromoterStats.objects.get(org=org, live=live, promoter=promoter)
-    # The demo's buyers are all new to the brand: it has no earlier live with orders.
+    # The demo's buyers are all new to the brand: its earlier lives sold to other viewers.
     buyers = Order.objects.for_org(org).filter(live=live, promoter=promoter).values("viewer").distinct().count()
     rate = Fraction(min(net, 300_000) * 6, 100) + Fraction(max(0, net - 300_000) * 10, 100)
     return min(500_000, half_up(rate + stats.reservations * 10 + buyers * 200))
