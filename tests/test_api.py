@@ -403,7 +403,7 @@ def test_promoter_rows(brand, shop):
     assert rows[0]["promoter"] is None and rows[0]["name"] is None and rows[0]["team"] is None
     by_code = {r["promoter"]: r for r in rows}
     assert set(by_code) == {None, "A", "B", "C"}
-    assert set(rows[0]) == {"promoter", "name", "team", *FIGS}
+    assert set(rows[0]) == {"promoter", "name", "team", *FIGS, "self_referrals", "suspect_reservations"}
     assert (by_code["A"]["name"], by_code["A"]["team"]) == ("Ada 张三", "杭州店")
     assert {f: by_code["A"][f] for f in FIGS} == {
         "reservations": 1, "entered": 1, "buyers": 1, "orders": 2, "gmv": 14900,
@@ -453,7 +453,8 @@ def test_promoter_rows_as_csv(brand, shop):
     table = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     header, body = table[0], table[1:]
     assert header == ["promoter", "name", "team", "reservations", "entered", "buyers", "orders",
-                      "gmv", "refunded", "net", "follows", "captures"]
+                      "gmv", "refunded", "net", "follows", "captures", "self_referrals",
+                      "suspect_reservations"]
     json_rows = get(brand, f"/lives/{shop}/promoters", sort="code").json()
     assert len(body) == len(json_rows) == 4
     for line, row in zip(body, json_rows):

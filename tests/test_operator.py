@@ -288,7 +288,7 @@ def test_xlsx_has_the_csv_rows_with_chinese_headers(owner, shop):
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == ("编号", "姓名", "门店/团队", "预约", "进房", "成交人数", "订单", "成交额", "退款", "净额",
-                       "关注", "沉淀私域")
+                       "关注", "沉淀私域", "本人预约", "疑似刷单预约")
     text_csv = owner.get(url + ".csv", {"sort": "code"}).content.decode()[1:]
     expected = list(csv.DictReader(io.StringIO(text_csv)))
     assert len(rows) - 1 == len(expected) == 5

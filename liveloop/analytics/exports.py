@@ -11,7 +11,8 @@ from openpyxl.styles import Font
 
 # The order of the API's PromoterRow; money stays integer fen so spreadsheets sum exactly.
 PROMOTER_COLUMNS = ("promoter", "name", "team", "reservations", "entered", "buyers", "orders",
-                    "gmv", "refunded", "net", "follows", "captures")
+                    "gmv", "refunded", "net", "follows", "captures", "self_referrals",
+                    "suspect_reservations")
 MONEY_COLUMNS = frozenset({"gmv", "refunded", "net"})
 
 # The workbook is for people (finance lives in Excel): headers in the reader's language, the
@@ -21,6 +22,7 @@ XLSX_HEADERS = {
     "reservations": _("Reservations"), "entered": _("Entered"), "buyers": _("Buyers"),
     "orders": _("Orders"), "gmv": _("GMV"), "refunded": _("Refunded"), "net": _("Net"),
     "follows": _("Follows"), "captures": _("Captures"),
+    "self_referrals": _("Self-referrals"), "suspect_reservations": _("Suspect reservations"),
 }
 YUAN_FORMAT = "#,##0.00"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

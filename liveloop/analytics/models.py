@@ -27,6 +27,10 @@ class PromoterStats(Figures):
     live = models.ForeignKey("lives.Live", on_delete=models.CASCADE, related_name="+")
     promoter = models.ForeignKey("promoters.Promoter", null=True, on_delete=models.CASCADE,
                                  related_name="+")
+    # Flags on the row, not figures (rules.fraud): how many of its reservations were made by the
+    # promoter's own ids (held now), and how many came in a burst from one device or network.
+    self_referrals = models.BigIntegerField(default=0)
+    suspect_reservations = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -118,3 +122,23 @@ class AudienceViewer(TenantModel):
         # The report closes stays still open at the live's end; those that began after it
         # are looked up by this index (usually none).
         indexes = [models.Index(fields=["org", "live", "open_since"], name="audienceviewer_open")]
+
+
+class ReservationSignal(TenantModel):
+    """Derived: a counted reservation credited to a promoter that carried device or network
+    keys (rules.fraud.FarmWatch), one per live × promoter × viewer, and whether it is suspect.
+    Ingest reads the rows near its batch's reservations to find bursts across batches."""
+    live = models.ForeignKey("lives.Live", on_delete=models.CASCADE, related_name="+")
+    promoter = models.ForeignKey("promoters.Promoter", on_delete=models.CASCADE, related_name="+")
+    viewer = models.CharField(max_length=128)
+    at = models.DateTimeField()
+    device = models.CharField(max_length=64, null=True)
+    net = models.CharField(max_length=64, null=True)
+    suspect = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "live", "promoter", "viewer"],
+                                               name="rsignal_org_live_promoter_viewer")]
+        indexes = [models.Index(fields=["org", "live", "device", "at"], name="rsignal_device"),
+                   models.Index(fields=["org", "live", "net", "at"], name="rsignal_net"),
+                   models.Index(fields=["org", "live", "viewer"], name="rsignal_viewer")]

@@ -10,6 +10,8 @@ from liveloop.rules.attribution import FIGURES
 
 SORTABLE = (*FIGURES, "net", "code", "name", "team")
 ROLLUP_FIGURES = (*FIGURES, "net")
+# Flags on a promoter's row (rules.fraud), not figures: they do not add up across rows.
+FLAGS = ("self_referrals", "suspect_reservations")
 
 
 def live_summary(live) -> dict:
@@ -26,7 +28,8 @@ def live_summary(live) -> dict:
 def _row(values: dict) -> dict:
     return {"promoter": values["promoter__code"], "name": values["promoter__name"],
             "team": values["promoter__team__name"],
-            **{name: values[name] for name in ROLLUP_FIGURES}}
+            **{name: values[name] for name in ROLLUP_FIGURES},
+            **{name: values[name] for name in FLAGS}}
 
 
 class PromoterTable:
@@ -67,7 +70,7 @@ def promoter_table(live, sort: str = "-reservations", team: str | None = None,
                     attributed=Case(When(promoter__isnull=True, then=Value(0)), default=Value(1),
                                     output_field=IntegerField()))
           .values("promoter_id", "promoter__code", "promoter__name", "promoter__team__name",
-                  "net", *FIGURES))
+                  "net", *FIGURES, *FLAGS))
     if team:
         qs = qs.filter(promoter__team__name=team)
     if search:

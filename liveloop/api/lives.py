@@ -101,6 +101,11 @@ class PromoterRow(Schema):
     net: int
     follows: int
     captures: int
+    self_referrals: int = Field(description="reservations held by the promoter's own ids (their shop "
+                                            "openid and its person): a flag, still counted in reservations")
+    suspect_reservations: int = Field(description="reservations made in a burst of distinct viewers from one "
+                                                  "device or network through this promoter (docs/decisions.md): "
+                                                  "a flag, still counted in reservations")
 
 
 class PromoterIn(Schema):

@@ -15,6 +15,7 @@ import orjson
 from django.db import connection, transaction
 
 from liveloop.analytics import audience as audience_tables
+from liveloop.analytics import fraud as fraud_tables
 from liveloop.analytics.models import LiveMinute, LiveStats, PromoterStats
 from liveloop.events.models import Event, LiveViewer, Order, ViewerLink
 from liveloop.lives.models import Live
@@ -147,6 +148,8 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
     attribution = Attribution(lives=states, viewers=viewers, orders=orders)
     # The audience breakdowns, watch time and flywheel listen to attribution (rules.audience).
     audience = audience_tables.load(org, attribution, live_ids, viewer_ids)
+    # Farmed and self-referred reservations are flagged on the promoter's row (rules.fraud).
+    farm = fraud_tables.load(org, events, lives, viewer_ids)
     rows = []
     # Only an accepted id makes a later one a duplicate: a rejected event may be resent,
     # corrected, under the same id in the same batch.
@@ -173,7 +176,7 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
         fact = Fact(event.type, live.pk if live else None, person, promoter_id, event.order,
                     event.amount, event.count, event.at, event.attrs, event.touchpoint)
         try:
-            audience.apply(fact)
+            farm.apply(audience, attribution, fact)
         except Rejected as error:
             result.rejected.append({"index": index, "id": event.id, "error": str(error)})
             continue
@@ -190,6 +193,8 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
     # Commission estimates move with the figures, in the same transaction (money/ledger.py).
     ledger.accrue(org, ledger.touched_by_batch(org, attribution, known_orders))
     audience_tables.write(org, audience)
+    fraud_tables.write(org, farm)
+    fraud_tables.after_batch(org, farm, attribution, identities)
 
 
 def load_identities(org, events) -> Identities:

@@ -11,6 +11,7 @@ from typing import Callable
 from django.db import transaction
 
 from liveloop.analytics import audience as audience_tables
+from liveloop.analytics import fraud as fraud_tables
 from liveloop.analytics.models import LiveMinute, LiveStats, PromoterStats
 from liveloop.events.ingest import _lock_org
 from liveloop.events.models import Event, LiveViewer, Order, ViewerLink
@@ -18,6 +19,7 @@ from liveloop.lives.models import Live
 from liveloop.promoters.models import Promoter
 from liveloop.rules.attribution import FIGURES, TRAFFIC, Attribution, Fact, LiveState, Rejected, ViewerState
 from liveloop.rules.audience import Audience
+from liveloop.rules.fraud import FarmWatch
 from liveloop.rules.identity import Identities
 
 DEFAULT_VIEWER = astuple(ViewerState())
@@ -34,6 +36,7 @@ def replay(org, progress: Callable[[int], None] | None = None,
     # Links between ids replay in log order too (rules.identity); differences() and replace() find them here.
     attribution.identities = identities = Identities()
     audience = Audience(attribution)  # attribution.listener: differences() and replace() find it there
+    attribution.fraud = farm = FarmWatch()  # the flags on promoter rows (rules.fraud), found there too
     problems = []
     rows = (Event.objects.for_org(org).order_by("seq")
             .values_list("seq", "type", "live_id", "viewer", "promoter_id", "order", "amount",
@@ -49,7 +52,7 @@ def replay(org, progress: Callable[[int], None] | None = None,
             problems.append(f"event seq {seq}: the log says viewer {viewer} counted as {recorded or viewer}, "
                             f"a replay of the links says {fields[VIEWER]}")
         try:
-            audience.apply(Fact(*fields))
+            farm.apply(audience, attribution, Fact(*fields))
         except Rejected as error:
             problems.append(f"event seq {seq} is in the log but a replay rejects it: {error}")
         done += 1
@@ -125,6 +128,8 @@ def differences(org, attribution: Attribution) -> list[str]:
                          f"{lives.get(live_id)}, replay {replayed}")
     if isinstance(attribution.listener, Audience):
         found += audience_tables.differences(org, attribution.listener, names)
+    if isinstance(getattr(attribution, "fraud", None), FarmWatch):
+        found += fraud_tables.differences(org, attribution, attribution.fraud, names, codes)
     identities = getattr(attribution, "identities", None)
     if identities is not None:
         stored_links = dict(ViewerLink.objects.for_org(org).values_list("viewer", "person"))
@@ -170,6 +175,8 @@ def replace(org, attribution: Attribution) -> None:
     PromoterStats.objects.bulk_update(rows, FIGURES, batch_size=500)
     if isinstance(attribution.listener, Audience):
         audience_tables.replace(org, attribution.listener)
+    if isinstance(getattr(attribution, "fraud", None), FarmWatch):
+        fraud_tables.replace(org, attribution, attribution.fraud)
     for live_id, live in attribution.lives.items():
         LiveStats.objects.for_org(org).filter(live_id=live_id).update(
             peak_online=live.peak_online, reservations_lapsed=live.lapsed, showed_up=live.showed_up)

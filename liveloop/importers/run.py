@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
+from liveloop.analytics.fraud import refresh_self_referrals
 from liveloop.events.ingest import ingest
 from liveloop.importers.columns import KINDS, HeaderError, HeaderMap, map_headers
 from liveloop.importers.events import CONVERTERS, Context, Row, RowError
@@ -218,3 +219,4 @@ def _set_openid(promoter: Promoter, openid: str, columns: HeaderMap) -> None:
     if owner is not None:
         raise RowError(columns.column("openid"), f"openid already belongs to promoter {owner.code}")
     Promoter.objects.filter(pk=promoter.pk).update(openid=openid)
+    refresh_self_referrals(promoter.org, [promoter.pk])  # own ids moved (rules.fraud)

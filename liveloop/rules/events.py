@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from liveloop.rules.fraud import MAX_KEY, SIGNAL_ATTRS
 from liveloop.rules.identity import ID_ATTRS, linked_ids
 
 EVENT_TYPES = frozenset({
@@ -158,6 +159,9 @@ def _attrs(attrs) -> dict:
         if key in ID_ATTRS and value is not None and (
                 not isinstance(value, str) or not 1 <= len(value) <= MAX_ID or not value.isprintable()):
             raise EventError(f"attrs.{key}: an id of the viewer, a string of 1–{MAX_ID} printable characters")
+        if key in SIGNAL_ATTRS and value is not None and (
+                not isinstance(value, str) or not 1 <= len(value) <= MAX_KEY or not value.isprintable()):
+            raise EventError(f"attrs.{key}: an opaque key, a string of 1–{MAX_KEY} printable characters")
     if len(json.dumps(attrs, ensure_ascii=False).encode()) > MAX_ATTRS_BYTES:
         raise EventError(f"attrs: larger than {MAX_ATTRS_BYTES} bytes")
     return attrs

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
+from liveloop.analytics.fraud import refresh_self_referrals
 from liveloop.events.ingest import ingest
 from liveloop.integrations.models import ShopLive
 from liveloop.integrations.wechat import mapping
@@ -90,6 +91,8 @@ def link_promoter(promoter: Promoter, openid: str) -> Promoter:
     try:
         with transaction.atomic():
             promoter.save(update_fields=["openid"])
+            # The promoter's own ids moved: the self-referral flags on their rows follow (rules.fraud).
+            refresh_self_referrals(promoter.org, [promoter.pk])
     except IntegrityError:  # linked by someone else between the check and the save
         raise LinkError("openid already linked to another promoter") from None
     return promoter

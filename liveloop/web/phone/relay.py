@@ -37,14 +37,16 @@ def can_reserve(live: Live) -> bool:
     return live.state in (attribution.SCHEDULED, attribution.LIVE)
 
 
-def reserve(live: Live, code: str, viewer: str, now: datetime | None = None):
+def reserve(live: Live, code: str, viewer: str, now: datetime | None = None, attrs: dict | None = None):
     """Record the viewer's reservation through this promoter's link.
 
     The id is the same for every attempt by this viewer on this live, so a second tap is a
-    duplicate and changes nothing.
+    duplicate and changes nothing. `attrs`: the device and network keys (phone.signals).
     """
     now = now or datetime.now(timezone.utc)
     event = {"id": f"relay:{live.public_id}:{viewer}:reservation", "type": "reservation",
              "live": live.public_id, "viewer": viewer, "promoter": code, "touchpoint": "personal",
              "at": now.isoformat()}
+    if attrs:
+        event["attrs"] = attrs
     return ingest(live.org, [event], source="relay", now=now)

@@ -18,7 +18,7 @@ from liveloop.promoters.links import own_page_url, sign_enrolment
 from liveloop.promoters.poster import draw_poster
 from liveloop.promoters.qr import qr_png
 from liveloop.rules import attribution
-from liveloop.web.phone import owner, relay
+from liveloop.web.phone import owner, relay, signals
 from liveloop.web.phone.dates import local, when_text
 from liveloop.web.phone.forms import JoinForm
 from liveloop.web.phone.ics import live_calendar
@@ -196,7 +196,8 @@ def invite(request, live_id, code):
         return render(request, "phone/invite_closed.html", context, status=410)
     viewer, new = _viewer(request)
     if request.method == "POST":
-        relay.reserve(live, enrolment.promoter.code, viewer)
+        relay.reserve(live, enrolment.promoter.code, viewer,
+                      attrs=signals.reservation_keys(request, live.org_id, viewer))
         if live.preview_url:
             # 303: the platform's page is fetched with GET, whatever posted here.
             response = HttpResponseRedirect(live.preview_url, status=303)

@@ -1,0 +1,184 @@
+"""Storing rules.fraud: what ingest loads and writes for a batch, what a rebuild compares and
+replaces. The tables are ReservationSignal and PromoterStats' two flag columns."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import Q
+
+from liveloop.analytics.models import PromoterStats, ReservationSignal
+from liveloop.events.models import LiveViewer, ViewerLink
+from liveloop.promoters.models import Promoter
+from liveloop.rules.fraud import DEVICE, NET, FarmWatch, Signal, self_referrals, signal_keys
+
+FLAGS = ("self_referrals", "suspect_reservations")
+
+
+def _chunks(items, size=500):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def load(org, events, lives: dict, viewer_ids) -> FarmWatch:
+    """A FarmWatch holding the stored entries a batch can join or flag: those of its viewers
+    (one entry per viewer), and those sharing a key with its reservations within the window of
+    their times. Nothing is read for a batch without keyed reservations."""
+    watch = FarmWatch()
+    keyed = [(lives[e.live].pk, e.at, signal_keys(e.attrs)) for _, e in events
+             if e.type == "reservation" and e.live in lives and signal_keys(e.attrs)]
+    if not keyed:
+        return watch
+    live_ids = {live for live, _, _ in keyed}
+    since = min(at for _, at, _ in keyed) - watch.window
+    until = max(at for _, at, _ in keyed) + watch.window
+    rows = ReservationSignal.objects.for_org(org).filter(live_id__in=live_ids)
+    columns = ("pk", "live_id", "promoter_id", "viewer", "at", "device", "net", "suspect")
+    found = {}
+    for kind in (DEVICE, NET):
+        keys = {k[kind] for _, _, k in keyed if kind in k}
+        for chunk in _chunks(keys):
+            found.update((r[0], r) for r in rows.filter(Q(**{f"{kind}__in": chunk}), at__gte=since, at__lte=until)
+                         .values_list(*columns))
+    for chunk in _chunks(viewer_ids):
+        found.update((r[0], r) for r in rows.filter(viewer__in=chunk).values_list(*columns))
+    for pk, live, promoter, viewer, at, device, net, suspect in found.values():
+        watch.add_known(live, promoter, viewer, Signal(at, device, net, suspect))
+        watch.known[(live, promoter, viewer)] = pk
+    return watch
+
+
+def write(org, watch: FarmWatch) -> None:
+    from liveloop.events.ingest import _insert, _update, adapt_time
+
+    new, flagged = [], []
+    for entry in watch.changed:
+        signal = watch.signals[entry]
+        if entry in watch.known:
+            flagged.append((watch.known[entry], signal.suspect))
+        else:
+            new.append((org.pk, *entry, adapt_time(signal.at), signal.device, signal.net, signal.suspect))
+    _insert(ReservationSignal, ("org_id", "live_id", "promoter_id", "viewer", "at", "device", "net", "suspect"),
+            new)
+    _update(ReservationSignal, {"id": "bigint", "suspect": "boolean"}, flagged,
+            sets="suspect = v.suspect", where="t.id = v.id")
+    deltas = [(live, promoter, n) for (live, promoter), n in watch.suspects.items() if n]
+    _update(PromoterStats, {"live_id": "bigint", "promoter_id": "bigint", "n": "bigint"}, deltas,
+            sets="suspect_reservations = t.suspect_reservations + v.n",
+            where=f"t.org_id = {int(org.pk)} AND t.live_id = v.live_id AND t.promoter_id = v.promoter_id")
+
+
+# --- self-referrals: the state of the promoter's own ids ---------------------------------------
+
+def holders(org, viewers) -> set[int]:
+    """The promoters one of `viewers` (ids or persons) is an own id of (money.inputs.own_ids)."""
+    viewers = set(viewers)
+    if not viewers:
+        return set()
+    openids = set(viewers)
+    for chunk in _chunks(viewers):
+        openids.update(ViewerLink.objects.for_org(org).filter(person__in=chunk).values_list("viewer", flat=True))
+    found = set()
+    for chunk in _chunks(openids):
+        found.update(Promoter.objects.for_org(org).filter(openid__in=chunk).values_list("pk", flat=True))
+    return found
+
+
+def refresh_self_referrals(org, promoters, lives=None) -> None:
+    """Recount the self-referrals of `promoters` (in `lives`, else every live) from the viewers'
+    state, with the promoters' own ids as they are now. Ingest calls it for the promoters whose
+    own ids a batch touched; linking or unlinking a promoter's openid calls it too."""
+    from liveloop.money.inputs import own_ids
+
+    promoters = set(promoters)
+    if not promoters:
+        return
+    own = own_ids(org, promoters)
+    stats = PromoterStats.objects.for_org(org).filter(promoter_id__in=list(promoters))
+    viewers = LiveViewer.objects.for_org(org).filter(reserved=True, reserved_for_id__in=list(promoters),
+                                                     viewer__in=[v for ids in own.values() for v in ids])
+    if lives is not None:
+        stats = stats.filter(live_id__in=list(lives))
+        viewers = viewers.filter(live_id__in=list(lives))
+    counts = self_referrals(viewers.values_list("live_id", "viewer", "reserved_for_id"), own) if own else {}
+    stored = dict(((live, p), n) for live, p, n in stats.values_list("live_id", "promoter_id", "self_referrals"))
+    for key in set(stored) | set(counts):
+        if key in stored and stored[key] != counts.get(key, 0):
+            stats.filter(live_id=key[0], promoter_id=key[1]).update(self_referrals=counts.get(key, 0))
+
+
+def after_batch(org, watch: FarmWatch, attribution, identities) -> None:
+    """Self-referrals move only when the reservation of a viewer who is some promoter's own id
+    moves, or when own ids themselves move (a link made to a promoter's openid): recount those."""
+    touched = defaultdict(set)
+    for live, viewer in watch.touched:
+        touched[viewer].add(live)
+    if attribution.reset_lives:
+        PromoterStats.objects.for_org(org).filter(live_id__in=list(attribution.reset_lives)).exclude(
+            self_referrals=0).update(self_referrals=0)
+    promoters = holders(org, touched) if touched else set()
+    if promoters:
+        lives = {live for ids in touched.values() for live in ids}
+        refresh_self_referrals(org, promoters, lives)
+    if identities.changed:
+        ids = set(identities.changed)
+        # A merge also moved ids this batch never loaded: those now under the merged-into persons.
+        persons = {identities.person_of(merged) for merged in identities.merged}
+        for chunk in _chunks(persons):
+            ids.update(ViewerLink.objects.for_org(org).filter(person__in=chunk).values_list("viewer", flat=True))
+        moved = set()
+        for chunk in _chunks(ids):
+            moved.update(Promoter.objects.for_org(org).filter(openid__in=chunk).values_list("pk", flat=True))
+        refresh_self_referrals(org, moved - promoters)
+
+
+# --- rebuild -----------------------------------------------------------------------------------
+
+def replayed(org, attribution, watch: FarmWatch | None) -> dict:
+    """(live, promoter) -> [self_referrals, suspect_reservations] from a replay's state."""
+    from liveloop.money.inputs import own_ids
+
+    own = own_ids(org, Promoter.objects.for_org(org).exclude(openid="").values_list("pk", flat=True))
+    flags: dict = defaultdict(lambda: [0, 0])
+    held = ((live, viewer, v.reserved_for) for (live, viewer), v in attribution.viewers.items() if v.reserved)
+    for key, n in self_referrals(held, own).items():
+        flags[key][0] = n
+    for key, n in (watch.suspects.items() if watch is not None else ()):
+        if n:
+            flags[key][1] = n
+    return {k: v for k, v in flags.items() if any(v)}
+
+
+def differences(org, attribution, watch: FarmWatch | None, names: dict, codes: dict) -> list[str]:
+    found = []
+    flags = replayed(org, attribution, watch)
+    stored = {(r[0], r[1]): list(r[2:]) for r in PromoterStats.objects.for_org(org)
+              .values_list("live_id", "promoter_id", *FLAGS) if any(r[2:])}
+    for key in sorted(set(stored) | set(flags), key=lambda k: (k[0], k[1] or 0)):
+        if stored.get(key) != flags.get(key):
+            found.append(f"live {names.get(key[0])} promoter {codes.get(key[1], key[1])} "
+                         f"(self-referrals, suspect reservations): stored {stored.get(key)}, replay {flags.get(key)}")
+    if watch is not None:
+        rows = {(r[0], r[1], r[2]): tuple(r[3:]) for r in ReservationSignal.objects.for_org(org).values_list(
+            "live_id", "promoter_id", "viewer", "at", "device", "net", "suspect")}
+        replay = {k: (s.at, s.device, s.net, s.suspect) for k, s in watch.signals.items()}
+        for key in sorted(set(rows) | set(replay), key=str):
+            if rows.get(key) != replay.get(key):
+                found.append(f"live {names.get(key[0])} promoter {codes.get(key[1], key[1])} reservation signal "
+                             f"of {key[2]}: stored {rows.get(key)}, replay {replay.get(key)}")
+    return found
+
+
+def replace(org, attribution, watch: FarmWatch | None) -> None:
+    """Overwrite the flags (and the signals, when the replay kept them) with a replay's."""
+    flags = replayed(org, attribution, watch)
+    rows = list(PromoterStats.objects.for_org(org))
+    for row in rows:
+        row.self_referrals, row.suspect_reservations = flags.get((row.live_id, row.promoter_id), (0, 0))
+    PromoterStats.objects.bulk_update(rows, FLAGS, batch_size=500)
+    if watch is not None:
+        ReservationSignal.objects.for_org(org).delete()
+        ReservationSignal.objects.bulk_create(
+            [ReservationSignal(org=org, live_id=live, promoter_id=promoter, viewer=viewer, at=s.at,
+                               device=s.device, net=s.net, suspect=s.suspect)
+             for (live, promoter, viewer), s in watch.signals.items()], batch_size=2000)
