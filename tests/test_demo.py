@@ -1,11 +1,14 @@
 """The demo: generated deterministically, seeded through ingest, believable, rebuildable."""
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 import pytest
 from click.testing import CliRunner
 from django.db import IntegrityError
+from django.test import Client
+from django.urls import reverse
 
 from liveloop.analytics.queries import live_summary, promoter_rows
 from liveloop.demo.seed import DEMO_PASSWORD, DEMO_SLUG, DEMO_USER, DemoError, seed_demo
@@ -152,6 +155,14 @@ def test_demo_seeds_a_believable_brand_through_ingest():
     fitted = fit(history(org))
     assert fitted.lives == 4 and fitted.enough_history and fitted.defaulted == ()
     assert fitted.errors["buyers"] is not None and fitted.errors["gmv"] < Fraction(1, 2)
+    # …and the demo's owner sees that error on the upcoming live's planner, in Chinese.
+    client = Client()
+    assert client.login(username=DEMO_USER, password=DEMO_PASSWORD)
+    page = client.get(reverse("web:planner", args=[upcoming.public_id])).content.decode()
+    gmv_error = fitted.errors["gmv"] * 100
+    shown = Decimal(gmv_error.numerator) / Decimal(gmv_error.denominator)
+    assert f"± {shown.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%" in page
+    assert "留一法" in page
 
     attribution, problems = replay(org)
     assert problems == []
