@@ -54,7 +54,8 @@ def override_by_hand(org, live, leader) -> int:
 
 
 def test_settling_the_demo_live_matches_three_statements_worked_by_hand():
-    demo = seed_demo(seed=1, scale=1.0, echo=lambda line: None, now=NOW)
+    # A quarter of the demo: its top promoter still passes the 10% tier several times over.
+    demo = seed_demo(seed=1, scale=0.25, echo=lambda line: None, now=NOW)
     org, live = demo.org, demo.ended
     rows = sorted(PromoterStats.objects.for_org(org).filter(live=live, promoter__isnull=False),
                   key=lambda r: -(r.gmv - r.refunded))
