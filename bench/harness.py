@@ -34,8 +34,9 @@ def machine() -> dict:
 def run_engine(engine: str, script: Path, arguments: list[str], *, keep: bool, prefix: str) -> dict:
     """Run `script --engine-run ENGINE --out FILE *arguments` on a fresh database; its figures."""
     workdir = Path(tempfile.mkdtemp(prefix=f"{prefix}-{engine}-"))
-    # Each benchmark its own PostgreSQL database, so two benchmarks can run side by side.
-    database = prefix.replace("-", "_")
+    # Each run its own PostgreSQL database (benchmark and process id), so two benchmarks — or two
+    # runs of one — can run side by side without dropping each other's database.
+    database = f"{prefix.replace('-', '_')}_{os.getpid()}"
     if engine == "sqlite":
         url = f"sqlite:///{workdir / 'liveloop.sqlite3'}"
     else:

@@ -2,7 +2,7 @@
 and replaces. The tables are AudienceStats, LiveAudience and AudienceViewer."""
 from __future__ import annotations
 
-from dataclasses import astuple
+from operator import attrgetter
 
 from liveloop.analytics.models import AudienceStats, AudienceViewer, LiveAudience
 from liveloop.rules.audience import BREAKDOWN, DIMENSIONS, LIVE_FIGURES, Audience, Profile
@@ -10,7 +10,9 @@ from liveloop.rules.audience import BREAKDOWN, DIMENSIONS, LIVE_FIGURES, Audienc
 PROFILE_COLUMNS = (*DIMENSIONS, "public", "public_captured", "open_since")  # Profile's fields
 PROFILE_TYPES = {**dict.fromkeys(DIMENSIONS, "varchar"), "public": "boolean",
                  "public_captured": "boolean", "open_since": "timestamptz"}
-DEFAULT_PROFILE = astuple(Profile())
+# A profile as a tuple of its fields (shallow: dataclasses.astuple deep-copies each one).
+profile_row = attrgetter(*PROFILE_COLUMNS)
+DEFAULT_PROFILE = profile_row(Profile())
 
 
 def _chunks(items, size=500):
@@ -65,7 +67,7 @@ def write(org, audience: Audience) -> None:
 def _replayed(audience: Audience):
     breakdown = {k: list(v) for k, v in audience.breakdown.items() if any(v)}
     lives = {k: list(v) for k, v in audience.lives.items() if any(v)}
-    profiles = {k: astuple(p) for k, p in audience.profiles.items() if astuple(p) != DEFAULT_PROFILE}
+    profiles = {k: row for k, p in audience.profiles.items() if (row := profile_row(p)) != DEFAULT_PROFILE}
     return breakdown, lives, profiles
 
 
@@ -102,17 +104,19 @@ def differences(org, audience: Audience, names: dict) -> list[str]:
 
 
 def replace(org, audience: Audience) -> None:
-    """Overwrite the audience tables with a replay's totals (inside rebuild's transaction)."""
-    breakdown, lives, profiles = _replayed(audience)
+    """Overwrite the audience tables with a replay's totals (inside rebuild's transaction), as
+    plain rows through ingest's writer (rebuild.insert_all)."""
+    from liveloop.events.rebuild import insert_all, time_adapter
+
+    org_id, adapt = org.pk, time_adapter()
     AudienceStats.objects.for_org(org).delete()
-    AudienceStats.objects.bulk_create(
-        [AudienceStats(org=org, live_id=live_id, dimension=dimension, value=value, **dict(zip(BREAKDOWN, figures)))
-         for (live_id, dimension, value), figures in breakdown.items()], batch_size=2000)
+    insert_all(AudienceStats, ("org_id", "live_id", "dimension", "value", *BREAKDOWN),
+               ((org_id, *key, *figures) for key, figures in audience.breakdown.items() if any(figures)))
     LiveAudience.objects.for_org(org).delete()
-    LiveAudience.objects.bulk_create(
-        [LiveAudience(org=org, live_id=live_id, **dict(zip(LIVE_FIGURES, figures)))
-         for live_id, figures in lives.items()], batch_size=2000)
+    insert_all(LiveAudience, ("org_id", "live_id", *LIVE_FIGURES),
+               ((org_id, live_id, *figures) for live_id, figures in audience.lives.items() if any(figures)))
     AudienceViewer.objects.for_org(org).delete()
-    AudienceViewer.objects.bulk_create(
-        [AudienceViewer(org=org, live_id=live_id, viewer=viewer, **dict(zip(PROFILE_COLUMNS, values)))
-         for (live_id, viewer), values in profiles.items()], batch_size=2000)
+    insert_all(AudienceViewer, ("org_id", "live_id", "viewer", *PROFILE_COLUMNS),
+               # open_since, the last column, is the one datetime
+               ((org_id, *key, *row[:-1], adapt(row[-1])) for key, p in audience.profiles.items()
+                if (row := profile_row(p)) != DEFAULT_PROFILE))

@@ -171,14 +171,19 @@ def differences(org, attribution, watch: FarmWatch | None, names: dict, codes: d
 
 def replace(org, attribution, watch: FarmWatch | None) -> None:
     """Overwrite the flags (and the signals, when the replay kept them) with a replay's."""
+    # Plain rows through ingest's writers (one statement per table on PostgreSQL), not model
+    # instances through bulk_update's CASE WHEN and bulk_create.
+    from liveloop.events.ingest import _update
+    from liveloop.events.rebuild import insert_all, time_adapter
+
+    org_id, adapt = org.pk, time_adapter()
     flags = replayed(org, attribution, watch)
-    rows = list(PromoterStats.objects.for_org(org))
-    for row in rows:
-        row.self_referrals, row.suspect_reservations = flags.get((row.live_id, row.promoter_id), (0, 0))
-    PromoterStats.objects.bulk_update(rows, FLAGS, batch_size=500)
+    _update(PromoterStats, {"id": "bigint", **dict.fromkeys(FLAGS, "bigint")},
+            [(pk, *flags.get((live, promoter), (0, 0))) for pk, live, promoter in
+             PromoterStats.objects.for_org(org).values_list("pk", "live_id", "promoter_id")],
+            sets=", ".join(f"{f} = v.{f}" for f in FLAGS), where="t.id = v.id")
     if watch is not None:
         ReservationSignal.objects.for_org(org).delete()
-        ReservationSignal.objects.bulk_create(
-            [ReservationSignal(org=org, live_id=live, promoter_id=promoter, viewer=viewer, at=s.at,
-                               device=s.device, net=s.net, suspect=s.suspect)
-             for (live, promoter, viewer), s in watch.signals.items()], batch_size=2000)
+        insert_all(ReservationSignal, ("org_id", "live_id", "promoter_id", "viewer", "at", "device", "net", "suspect"),
+                   ((org_id, *entry, adapt(s.at), s.device, s.net, s.suspect)
+                    for entry, s in watch.signals.items()))

@@ -5,25 +5,38 @@ order, starting from nothing; what it ends with is what the derived tables must 
 """
 from __future__ import annotations
 
-from dataclasses import astuple
+import json
+from dataclasses import fields
+from datetime import datetime
+from itertools import islice
+from operator import attrgetter
 from typing import Callable
 
-from django.db import transaction
+import orjson
+from django.db import connection, transaction
+from django.utils.dateparse import parse_datetime
 
 from liveloop.analytics import audience as audience_tables
 from liveloop.analytics import fraud as fraud_tables
 from liveloop.analytics.models import LiveMinute, LiveStats, PromoterStats
-from liveloop.events.ingest import _lock_org
+from liveloop.events.ingest import ORDER_COLUMNS, VIEWER_COLUMNS, ZERO_FIGURES, _insert, _lock_org, _update
 from liveloop.events.models import Event, LiveViewer, Order, ViewerLink
 from liveloop.lives.models import Live
 from liveloop.promoters.models import Promoter
-from liveloop.rules.attribution import FIGURES, TRAFFIC, Attribution, Fact, LiveState, Rejected, ViewerState
+from liveloop.rules.attribution import (FIGURES, TRAFFIC, Attribution, Fact, LiveState, OrderState, Rejected,
+                                        ViewerState)
 from liveloop.rules.audience import Audience
 from liveloop.rules.fraud import FarmWatch
 from liveloop.rules.identity import Identities
 
-DEFAULT_VIEWER = astuple(ViewerState())
-VIEWER, ATTRS = 2, 8  # positions in the replayed row after seq (Fact's field order)
+# A state as the tuple of its fields (the order of VIEWER_COLUMNS and ORDER_COLUMNS). Not
+# dataclasses.astuple: it deep-copies every field and was a third of a rebuild's time.
+viewer_row = attrgetter(*(f.name for f in fields(ViewerState)))
+order_row = attrgetter(*(f.name for f in fields(OrderState)))
+DEFAULT_VIEWER = viewer_row(ViewerState())
+LOG_COLUMNS = ("seq", "type", "live_id", "viewer", "promoter_id", "order", "amount", "count", "at", "attrs",
+               "touchpoint", "person")
+CHUNK = 5000
 
 
 def replay(org, progress: Callable[[int], None] | None = None,
@@ -38,31 +51,74 @@ def replay(org, progress: Callable[[int], None] | None = None,
     audience = Audience(attribution)  # attribution.listener: differences() and replace() find it there
     attribution.fraud = farm = FarmWatch()  # the flags on promoter rows (rules.fraud), found there too
     problems = []
-    rows = (Event.objects.for_org(org).order_by("seq")
-            .values_list("seq", "type", "live_id", "viewer", "promoter_id", "order", "amount",
-                         "count", "at", "attrs", "touchpoint", "person"))
     done = 0
     pending = sorted(stops or {})
-    for seq, *fields, recorded in rows.iterator(chunk_size=5000):
+    for seq, kind, live, viewer, promoter, order, amount, count, at, attrs, touchpoint, recorded in _log(org):
         while pending and seq > pending[0]:
             stops[pending.pop(0)](attribution)
-        viewer, attrs = fields[VIEWER], fields[ATTRS]
-        fields[VIEWER] = identities.apply(viewer, attrs)
-        if fields[VIEWER] != (recorded or viewer):
+        person = identities.apply(viewer, attrs)
+        if person != (recorded or viewer):
             problems.append(f"event seq {seq}: the log says viewer {viewer} counted as {recorded or viewer}, "
-                            f"a replay of the links says {fields[VIEWER]}")
+                            f"a replay of the links says {person}")
         try:
-            farm.apply(audience, attribution, Fact(*fields))
+            farm.apply(audience, attribution, Fact(kind, live, person, promoter, order, amount, count, at, attrs,
+                                                   touchpoint))
         except Rejected as error:
             problems.append(f"event seq {seq} is in the log but a replay rejects it: {error}")
         done += 1
-        if progress and done % 5000 == 0:
-            progress(5000)
+        if progress and done % CHUNK == 0:
+            progress(CHUNK)
     if progress:
-        progress(done % 5000)
+        progress(done % CHUNK)
     for stop in pending:
         stops[stop](attribution)
     return attribution, problems
+
+
+def _log(org):
+    """The organisation's log in `seq` order as LOG_COLUMNS tuples, with the values the ORM
+    would give (`at` an aware datetime, `attrs` decoded JSON). Read with a plain cursor and
+    converted here: the ORM iterator's per-row converters (Django's regex datetime parser,
+    json.loads) cost more than the database's read. A server-side cursor on PostgreSQL, as the
+    ORM's iterator uses, so the log is never held in memory whole."""
+    quote = connection.ops.quote_name
+    columns = [quote(Event._meta.get_field(name).column) for name in LOG_COLUMNS]
+    if connection.vendor == "sqlite":
+        # The stored text, not Django's converter's datetime (a regex parse per row):
+        # datetime.fromisoformat below reads the same text several times faster.
+        at = LOG_COLUMNS.index("at")
+        columns[at] = f"CAST({columns[at]} AS TEXT)"
+    columns = ", ".join(columns)
+    sql = f"SELECT {columns} FROM {quote(Event._meta.db_table)} WHERE org_id = %s ORDER BY seq"
+    chunked = not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
+    tz = connection.timezone
+    with (connection.chunked_cursor() if chunked else connection.cursor()) as cursor:
+        cursor.execute(sql, [org.pk])
+        while rows := cursor.fetchmany(CHUNK):
+            for *head, at, attrs, touchpoint, person in rows:
+                if not isinstance(at, datetime):  # SQLite: naive text in the connection's time zone
+                    try:
+                        at = datetime.fromisoformat(at)
+                    except ValueError:
+                        at = parse_datetime(at)
+                if at.tzinfo is None:
+                    at = at.replace(tzinfo=tz)
+                yield (*head, at, _json(attrs), touchpoint, person)
+
+
+def _json(text):
+    """JSONField.from_db_value's result, through orjson (several times json's speed); json
+    itself for what orjson refuses (integers beyond 64 bits, NaN), the text for what neither
+    reads, as the field does."""
+    if text is None or not isinstance(text, (str, bytes)):
+        return text
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
 
 
 def _stored(org):
@@ -104,14 +160,13 @@ def differences(org, attribution: Attribution) -> list[str]:
             if a != b:
                 who = "unattributed" if key[1] is None else f"promoter {codes.get(key[1], key[1])}"
                 found.append(f"live {names.get(key[0])} {who} {name}: stored {a}, replay {b}")
-    replayed_viewers = {k: astuple(v) for k, v in attribution.viewers.items()
-                        if astuple(v) != DEFAULT_VIEWER}
+    replayed_viewers = {k: row for k, v in attribution.viewers.items() if (row := viewer_row(v)) != DEFAULT_VIEWER}
     stored_viewers = {k: v for k, v in viewers.items() if v != DEFAULT_VIEWER}
     for key in set(stored_viewers) | set(replayed_viewers):
         if stored_viewers.get(key) != replayed_viewers.get(key):
             found.append(f"live {names.get(key[0])} viewer {key[1]}: stored {stored_viewers.get(key)}, "
                          f"replay {replayed_viewers.get(key)}")
-    replayed_orders = {k: astuple(o) for k, o in attribution.orders.items()}
+    replayed_orders = {k: order_row(o) for k, o in attribution.orders.items()}
     for key in set(orders) | set(replayed_orders):
         if orders.get(key) != replayed_orders.get(key):
             found.append(f"order {key}: stored {orders.get(key)}, replay {replayed_orders.get(key)}")
@@ -141,38 +196,66 @@ def differences(org, attribution: Attribution) -> list[str]:
     return found
 
 
+def time_adapter():
+    """A function doing what `connection.ops.adapt_datetimefield_value` (ingest's adapt_time)
+    does to the aware datetimes of a replay, without its per-value checks and connection
+    lookups, which the profile showed among replace()'s costs on SQLite: SQLite stores the
+    text of the naive time in the connection's time zone, PostgreSQL takes the datetime."""
+    if connection.vendor != "sqlite":
+        return connection.ops.adapt_datetimefield_value
+    tz = connection.timezone
+
+    def adapt(value):
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(tz).replace(tzinfo=None)
+        return str(value)
+    return adapt
+
+
+def insert_all(model, columns, rows) -> None:
+    """Insert `rows` (an iterable of tuples, consumed once) with ingest's writer (COPY on
+    PostgreSQL, one prepared INSERT on SQLite), a chunk at a time: neither model instances nor
+    a list of the whole table are ever built, so memory stays flat however large the table."""
+    rows = iter(rows)
+    while chunk := list(islice(rows, 10_000)):
+        _insert(model, columns, chunk)
+
+
+def _viewer_rows(org, attribution: Attribution):
+    """LiveViewer rows of the replayed viewers, those left in the default state excepted."""
+    org_id, adapt = org.pk, time_adapter()
+    for (live_id, viewer), state in attribution.viewers.items():
+        row = viewer_row(state)
+        if row != DEFAULT_VIEWER:
+            yield (org_id, live_id, viewer, row[0], adapt(row[1]), *row[2:])
+
+
 @transaction.atomic
 def replace(org, attribution: Attribution) -> None:
     """Overwrite the derived tables with a replay's totals (the log is untouched)."""
     _lock_org(org)
+    org_id, adapt = org.pk, time_adapter()  # org.pk is a property: not looked up per row
     LiveViewer.objects.for_org(org).delete()
     Order.objects.for_org(org).delete()
-    LiveViewer.objects.bulk_create(
-        [LiveViewer(org=org, live_id=live_id, viewer=viewer, bound_id=v.bound, bound_at=v.bound_at,
-                    reserved=v.reserved, reserved_for_id=v.reserved_for, entered=v.entered,
-                    bought=v.bought, followed=v.followed, captured=v.captured)
-         for (live_id, viewer), v in attribution.viewers.items() if astuple(v) != DEFAULT_VIEWER],
-        batch_size=2000)
-    Order.objects.bulk_create(
-        [Order(org=org, live_id=o.live, order=order_id, viewer=o.viewer, promoter_id=o.promoter,
-               paid=o.paid, refunded=o.refunded) for order_id, o in attribution.orders.items()],
-        batch_size=2000)
+    insert_all(LiveViewer, ("org_id", "live_id", "viewer", *VIEWER_COLUMNS), _viewer_rows(org, attribution))
+    insert_all(Order, ("org_id", "order", *ORDER_COLUMNS),
+               ((org_id, order_id, *order_row(o)) for order_id, o in attribution.orders.items()))
     identities = getattr(attribution, "identities", None)
     if identities is not None:
         ViewerLink.objects.for_org(org).delete()
-        ViewerLink.objects.bulk_create([ViewerLink(org=org, viewer=v, person=p)
-                                        for v, p in identities.final().items()], batch_size=2000)
+        insert_all(ViewerLink, ("org_id", "viewer", "person"),
+                   ((org_id, v, p) for v, p in identities.final().items()))
     LiveMinute.objects.for_org(org).delete()
-    LiveMinute.objects.bulk_create(
-        [LiveMinute(org=org, live_id=live_id, minute=minute, **dict(zip((*FIGURES, *TRAFFIC), values)))
-         for (live_id, minute), values in _minute_rows(attribution).items()],
-        batch_size=2000)
-    rows = list(PromoterStats.objects.for_org(org))
-    for row in rows:
-        for name, value in zip(FIGURES, attribution.stats.get((row.live_id, row.promoter_id),
-                                                              [0] * len(FIGURES))):
-            setattr(row, name, value)
-    PromoterStats.objects.bulk_update(rows, FIGURES, batch_size=500)
+    insert_all(LiveMinute, ("org_id", "live_id", "minute", *FIGURES, *TRAFFIC),
+               ((org_id, live_id, adapt(minute), *values)
+                for (live_id, minute), values in _minute_rows(attribution).items()))
+    # Every stored row (a row exists per enrolled promoter), in one statement on PostgreSQL.
+    _update(PromoterStats, {"id": "bigint", **dict.fromkeys(FIGURES, "bigint")},
+            [(pk, *attribution.stats.get((live_id, promoter_id), ZERO_FIGURES)) for pk, live_id, promoter_id in
+             PromoterStats.objects.for_org(org).values_list("pk", "live_id", "promoter_id")],
+            sets=", ".join(f"{f} = v.{f}" for f in FIGURES), where="t.id = v.id")
     if isinstance(attribution.listener, Audience):
         audience_tables.replace(org, attribution.listener)
     if isinstance(getattr(attribution, "fraud", None), FarmWatch):

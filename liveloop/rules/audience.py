@@ -150,9 +150,11 @@ class Audience:
 
     @staticmethod
     def _learn(profile: Profile, fact: Fact) -> None:
-        attrs = fact.attrs or {}
         if profile.touchpoint is None:
             profile.touchpoint = dimension_value(fact.touchpoint)
+        attrs = fact.attrs
+        if not attrs:
+            return  # the other dimensions come from attrs only (a replay's hot path)
         for name in DIMENSIONS[1:]:
             if getattr(profile, name) is None:
                 setattr(profile, name, dimension_value(attrs.get(name)))
