@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db.models import Count, Exists, F, OuterRef
+from django.db import connection
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 
 from liveloop.analytics.models import PromoterStats
 from liveloop.events.models import Event, LiveViewer, Order, ViewerLink
@@ -15,12 +16,17 @@ from liveloop.rules.commission import PromoterFigures, Team
 from liveloop.rules.earnings import OrderRow, promoter_figures
 
 
-def teams_of(org) -> dict:
-    """The organisation's teams as rules.commission.Team (members filled), by id."""
+def teams_of(org, only=None) -> dict:
+    """The organisation's teams as rules.commission.Team (members filled), by id. With `only`
+    (promoter ids), members are filled only among those and the teams' leaders: enough to
+    find whose pay they move and to pay overrides on team_totals, without reading every
+    member of every team each ingest batch."""
     rows = list(TeamRow.objects.for_org(org).values_list("pk", "leader_id", "parent_id"))
     members: dict = {pk: set() for pk, _, _ in rows}
-    for pk, team_id in (Promoter.objects.for_org(org).filter(team__isnull=False)
-                        .values_list("pk", "team_id")):
+    promoters = Promoter.objects.for_org(org).filter(team__isnull=False)
+    if only is not None:
+        promoters = promoters.filter(pk__in=list({*only, *(leader for _, leader, _ in rows if leader)}))
+    for pk, team_id in promoters.values_list("pk", "team_id"):
         members[team_id].add(pk)
     return {pk: Team(pk, leader, parent, frozenset(members[pk])) for pk, leader, parent in rows}
 
@@ -37,18 +43,27 @@ def team_of(teams: dict) -> dict:
     return {member: team.id for team in teams.values() for member in team.members}
 
 
-def own_ids(org, promoters) -> dict[int, frozenset]:
+def own_ids(org, promoters=None, teams=None) -> dict[int, frozenset]:
     """A promoter's own viewer ids: the shop openid they buy and share with, and the person it
-    belongs to when a source linked it to other ids (rules.identity)."""
-    openids = dict(Promoter.objects.for_org(org).filter(pk__in=list(promoters)).exclude(openid="")
-                   .values_list("pk", "openid"))
+    belongs to when a source linked it to other ids (rules.identity). For `promoters` and the
+    members of `teams` (ids), or everyone."""
+    rows = Promoter.objects.for_org(org).exclude(openid="")
+    if promoters is not None or teams is not None:
+        rows = rows.filter(Q(pk__in=list(promoters or ())) | Q(team_id__in=list(teams or ())))
+    openids = dict(rows.values_list("pk", "openid"))
     persons = dict(ViewerLink.objects.for_org(org).filter(viewer__in=list(openids.values()))
                    .values_list("viewer", "person"))
     return {pk: frozenset({openid, persons.get(openid, openid)}) for pk, openid in openids.items()}
 
 
 def last_seq(org) -> int:
-    return (Event.objects.for_org(org).order_by("-seq").values_list("seq", flat=True).first()) or 0
+    events = Event.objects.for_org(org)
+    if connection.vendor == "sqlite":
+        # Through the (org, eid) index SQLite reads all the organisation's events and sorts
+        # them, every ingest batch; walking the table back from its end (org_id + 0 cannot use
+        # the index) stops at the organisation's latest, the very last row after its ingest.
+        events = Event.objects.alias(org_key=F("org_id") + 0).filter(org_key=org.pk)
+    return events.order_by("-seq").values_list("seq", flat=True).first() or 0
 
 
 def own_ids_from_json(stored: dict) -> dict[int, frozenset]:
@@ -63,8 +78,8 @@ def stored_figures(org, live, promoters=None, own=None, new_buyers=True) -> dict
 
     The same figures as rules.earnings.promoter_figures (which a replay uses, and which
     `rebuild --check` compares with these), summed by the database: ingest calls this after
-    every batch for whole teams, and reading their orders row by row would cost as much as the
-    live has orders."""
+    every batch for the promoters whose pay it moved, and reading their orders row by row would
+    cost as much as the live has orders."""
     stats = PromoterStats.objects.for_org(org).filter(live=live, promoter__isnull=False)
     orders = Order.objects.for_org(org).filter(live=live, promoter__isnull=False)
     if promoters is not None:
@@ -82,24 +97,20 @@ def stored_figures(org, live, promoters=None, own=None, new_buyers=True) -> dict
     # One index probe (org, viewer) per order rather than reading every earlier order.
     earlier = Order.objects.for_org(org).filter(viewer=OuterRef("viewer"),
                                                 live__announced_at__lt=live.announced_at)
-    own_net, own_bought = defaultdict(int), set()
-    for viewer, promoter, amount in orders.filter(viewer__in=list(holder)).values_list(
-            "viewer", "promoter_id", F("paid") - F("refunded")):
-        if holder[viewer] == promoter:
-            own_net[promoter] += amount
-            own_bought.add(viewer)
+    own_net, own_bought = _self_purchases(orders, own)
     new = {}
     if new_buyers:
-        if new_buyers is not True:
+        if new_buyers is not True and (promoters is None or set(new_buyers) != set(promoters)):
             orders = orders.filter(promoter_id__in=list(new_buyers))
         new = dict(orders.filter(~Exists(earlier)).values("promoter_id")
                    .annotate(n=Count("viewer", distinct=True)).values_list("promoter_id", "n"))
         # The promoter's own first purchase is no new buyer of theirs.
-        for viewer in own_bought - set(Order.objects.for_org(org).filter(
-                viewer__in=list(own_bought), live__announced_at__lt=live.announced_at)
-                .values_list("viewer", flat=True)):
-            if holder[viewer] in new:
-                new[holder[viewer]] -= 1
+        returning = set(Order.objects.for_org(org).filter(
+            viewer__in=list({viewer for viewer, _ in own_bought}),
+            live__announced_at__lt=live.announced_at).values_list("viewer", flat=True))
+        for viewer, promoter in own_bought:
+            if viewer not in returning and promoter in new:
+                new[promoter] -= 1
     own_reserved, own_entered = set(), set()
     for viewer, reserved_for, bound, entered in (
             LiveViewer.objects.for_org(org).filter(live=live, viewer__in=list(holder))
@@ -114,6 +125,47 @@ def stored_figures(org, live, promoters=None, own=None, new_buyers=True) -> dict
         new_buyers=new.get(p, 0),
         effective_views=max(0, counts.get(p, (0, 0))[1] - (p in own_entered)))
         for p in wanted}
+
+
+def _self_purchases(orders, own: dict) -> tuple[dict, set]:
+    """The net of each promoter's own purchases among `orders` (a live's, credited to them),
+    and the (viewer, promoter) pairs that bought. An order is a self-purchase when its viewer
+    is one of the credited promoter's own ids, as in rules.earnings.promoter_figures."""
+    own_net, bought = defaultdict(int), set()
+    viewers = {viewer for ids in own.values() for viewer in ids}
+    if not viewers:
+        return own_net, bought
+    for viewer, promoter, amount in orders.filter(viewer__in=list(viewers)).values_list(
+            "viewer", "promoter_id", F("paid") - F("refunded")):
+        if viewer in own.get(promoter, ()):
+            own_net[promoter] += amount
+            bought.add((viewer, promoter))
+    return own_net, bought
+
+
+def team_totals(org, live, teams, allow_self_purchase: bool, own=None) -> dict:
+    """{team id: what its members add to the override base in `live`} (the sum of
+    rules.commission.team_contribution over members), for `teams`: ids of the organisation's
+    teams as they are now. One aggregate by team instead of every member's figures: a batch
+    that touches one promoter of each store would otherwise read all the stores' members.
+    `own`: own viewer ids including the teams' members' (own_ids), else read here."""
+    teams = list(teams)
+    totals = dict.fromkeys(teams, 0)
+    if not teams:
+        return totals
+    # gmv − refunded of a promoter's row is the net of the orders credited to them (docs/events.md).
+    totals.update(PromoterStats.objects.for_org(org).filter(live=live, promoter__team_id__in=teams)
+                  .order_by().values("promoter__team_id").annotate(net=Sum(F("gmv") - F("refunded")))
+                  .values_list("promoter__team_id", "net"))
+    if not allow_self_purchase:
+        own_net, _ = _self_purchases(
+            Order.objects.for_org(org).filter(live=live, promoter__team_id__in=teams),
+            own_ids(org, teams=teams) if own is None else own)
+        if own_net:
+            for promoter, team in (Promoter.objects.for_org(org).filter(pk__in=list(own_net))
+                                   .values_list("pk", "team_id")):
+                totals[team] -= own_net[promoter]
+    return totals
 
 
 def replayed_figures(attribution, live, announced: dict, own: dict) -> dict:

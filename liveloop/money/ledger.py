@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.db.models import Sum
 
@@ -36,19 +37,31 @@ def is_settled(org, live) -> bool:
     return SettlementRun.objects.for_org(org).filter(live=live).exists()
 
 
-def amounts_for(org, live, rules, teams: dict, promoters=ALL, own=None) -> dict[int, int]:
-    """What the plan pays each earner whose pay `promoters` can move (everyone: ALL)."""
+def amounts_for(org, live, rules, teams: dict, promoters=ALL, own=None, current=False) -> dict[int, int]:
+    """What the plan pays each earner whose pay `promoters` can move (everyone: ALL).
+    `current`: `teams` and own ids are the organisation's as they are now (an open live)."""
     if promoters is ALL:
         figures = inputs.stored_figures(org, live, own=own, new_buyers=bool(rules.new_buyer_bounty_fen))
         earners = set(figures) | {t.leader for t in teams.values() if t.leader is not None}
         paying = list(teams.values())
+        totals = None
     else:
         earners = earners_touched(promoters, inputs.team_of(teams), teams)
         paying = teams_paying(earners, teams)
-        # Team members who earn nothing here count only by their net (the override base).
-        figures = inputs.stored_figures(org, live, earners | {m for t in paying for m in t.members}, own,
-                                        new_buyers=earners if rules.new_buyer_bounty_fen else False)
-    result = settle(rules, figures, paying)
+        new_buyers = earners if rules.new_buyer_bounty_fen else False
+        if current:
+            # A member who earns nothing here counts only by their net, which the database sums
+            # by team: the earners' figures are all that is read one by one.
+            paying_ids = [t.id for t in paying]
+            own = inputs.own_ids(org, earners, paying_ids) if own is None else own
+            figures = inputs.stored_figures(org, live, earners, own, new_buyers=new_buyers)
+            totals = inputs.team_totals(org, live, paying_ids, rules.allow_self_purchase, own)
+        else:
+            # A settled live's teams are those it was settled with, not the ones in the tables.
+            figures = inputs.stored_figures(org, live, earners | {m for t in paying for m in t.members},
+                                            own, new_buyers=new_buyers)
+            totals = None
+    result = settle(rules, figures, paying, totals)
     return {p: result[p].total_fen if p in result else 0 for p in earners}
 
 
@@ -72,7 +85,11 @@ def accrue(org, touched) -> list[Entry]:
     wanted = [live_id for live_id in touched if plans[live_id] is not None or live_id in runs]
     if not wanted:
         return []  # no plan pays on these lives: nothing to estimate
-    teams = inputs.teams_of(org)
+    asked = [touched[live_id] for live_id in wanted if live_id not in runs]
+    if asked:
+        # Open lives pay on the teams as they are now; promoters asked about one by one need
+        # only their own teams' members (teams_of), all of them only when a live asks for ALL.
+        teams = inputs.teams_of(org, None if any(a is ALL for a in asked) else set().union(*asked))
     seq = inputs.last_seq(org)
     entries = []
     for live in Live.objects.for_org(org).filter(pk__in=wanted):
@@ -83,16 +100,39 @@ def accrue(org, touched) -> list[Entry]:
                                   touched[live.pk], inputs.own_ids_from_json(run.own_ids))
             entries += _clawbacks(org, live, run, amounts, _asked(amounts, touched[live.pk]), seq)
         else:
-            amounts = amounts_for(org, live, rules_of(plans[live.pk].rules), teams, touched[live.pk])
+            amounts = amounts_for(org, live, rules_of(plans[live.pk].rules), teams, touched[live.pk],
+                                  current=True)
             held = sums(org, live.pk, _asked(amounts, touched[live.pk]), Entry.ESTIMATES)
             for promoter in set(amounts) | set(held):
                 delta = amounts.get(promoter, 0) - held.get(promoter, 0)
                 if delta:
-                    entries.append(Entry(org=org, promoter_id=promoter, live=live, amount=delta,
+                    entries.append(Entry(org_id=org.pk, promoter_id=promoter, live_id=live.pk, amount=delta,
                                          kind=Entry.ACCRUAL if delta > 0 else Entry.REVERSAL,
                                          upto_seq=seq))
-    Entry.objects.bulk_create(entries)
+    _write(entries)
     return entries
+
+
+ENTRY_COLUMNS = ("org_id", "promoter_id", "live_id", "kind", "amount", "at", "upto_seq", "run_id", "reason")
+
+
+def _write(entries: list[Entry]) -> None:
+    """Insert the entries, as bulk_create would: ingest writes up to one per earner every
+    batch, and bulk_create's preparation of each field of each row cost more than the INSERT."""
+    if not entries:
+        return
+    at = timezone.now()
+    stored_at = connection.ops.adapt_datetimefield_value(at)
+    rows = []
+    for entry in entries:
+        entry.at = at
+        rows.append((entry.org_id, entry.promoter_id, entry.live_id, entry.kind, entry.amount, stored_at,
+                     entry.upto_seq, entry.run_id, entry.reason))
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {quote(Entry._meta.db_table)} "
+                           f"({', '.join(map(quote, ENTRY_COLUMNS))}) "
+                           f"VALUES ({', '.join(['%s'] * len(ENTRY_COLUMNS))})", rows)
 
 
 def _asked(amounts: dict, promoters):

@@ -40,9 +40,11 @@ class FiguresError(ValueError):
 
 def round_half_up(amount: Fraction) -> int:
     """Half a fen rounds up. Only non-negative amounts reach here: commission never goes below 0."""
-    if amount < 0:
+    numerator, denominator = amount.numerator, amount.denominator  # denominator > 0
+    if numerator < 0:
         raise ValueError("round_half_up is defined here for non-negative amounts only")
-    return math.floor(amount + Fraction(1, 2))
+    # floor(amount + 1/2) in integers: Fraction arithmetic here was a fair share of accruing.
+    return (2 * numerator + denominator) // (2 * denominator)
 
 
 def _is_int(value) -> bool:
@@ -213,20 +215,23 @@ def commission(plan: Plan, figures: PromoterFigures) -> Breakdown:
     """A promoter's own commission for one live, before any override they earn as a leader."""
     ladder = plan.ladder
     kind = TIER if plan.tiers else RATE
-    lines, exact = [], Fraction(0)
+    # Exact amounts in BPS-ths of a fen are whole numbers: one Fraction at the end rather than
+    # one per line (ingest settles every earner each batch touches).
+    lines, exact = [], 0
     for part, bps in tier_slices(ladder, figures.net_fen):
-        value = Fraction(part * bps, BPS)
-        lines.append(Line(kind, math.floor(value), base_fen=part, rate_bps=bps))
+        value = part * bps
+        lines.append(Line(kind, value // BPS, base_fen=part, rate_bps=bps))
         exact += value
     own = figures.self_purchase_net_fen
     if own:
         # Own purchases sit on top of the promoter's other sales in the ladder, so allowing
         # them never changes what the rest earns; when not allowed the line shows why it is 0.
-        value = Fraction(0)
+        value = 0
         if plan.allow_self_purchase:
             net = figures.net_fen
-            value = ladder_exact(ladder, net + own) - ladder_exact(ladder, net)
-        lines.append(Line(SELF_PURCHASE, math.floor(value), base_fen=own))
+            value = (sum(part * bps for part, bps in tier_slices(ladder, net + own))
+                     - sum(part * bps for part, bps in tier_slices(ladder, net)))
+        lines.append(Line(SELF_PURCHASE, value // BPS, base_fen=own))
         exact += value
     views = figures.effective_views
     if plan.effective_view_cap is not None:
@@ -237,8 +242,8 @@ def commission(plan: Plan, figures: PromoterFigures) -> Breakdown:
     for line_kind, count, unit in bounties:
         if unit:
             lines.append(Line(line_kind, count * unit, count=count, unit_fen=unit))
-            exact += count * unit
-    return _finish(lines, exact, plan.cap_fen)
+            exact += count * unit * BPS
+    return _finish(lines, Fraction(exact, BPS), plan.cap_fen)
 
 
 class TeamError(ValueError):
@@ -282,23 +287,36 @@ def check_teams(teams) -> dict:
     return by_id
 
 
-def team_net(plan: Plan, team: Team, figures_by_promoter, excluding: int | None) -> int:
+def team_contribution(plan: Plan, figures: PromoterFigures) -> int:
+    """What one member adds to their team's override base."""
+    return figures.net_fen + (figures.self_purchase_net_fen if plan.allow_self_purchase else 0)
+
+
+def team_net(plan: Plan, team: Team, figures_by_promoter, excluding: int | None,
+             total: int | None = None) -> int:
     """The override base: members' net, without the earner's own (they are paid on that by
-    their own commission) and without self-purchases unless the plan pays on them."""
+    their own commission) and without self-purchases unless the plan pays on them.
+
+    `total`, when given, is the team_contribution of all its members summed elsewhere (by the
+    database, say): then only the earner's own figures are needed, to take them out."""
+    if total is not None:
+        own = figures_by_promoter.get(excluding) if excluding in team.members else None
+        return total - (team_contribution(plan, own) if own is not None else 0)
     total = 0
     for member in team.members:
         figures = figures_by_promoter.get(member)
         if member == excluding or figures is None:
             continue
-        total += figures.net_fen
-        if plan.allow_self_purchase:
-            total += figures.self_purchase_net_fen
+        total += team_contribution(plan, figures)
     return total
 
 
-def overrides(plan: Plan, teams, figures_by_promoter) -> dict[int, Breakdown]:
+def overrides(plan: Plan, teams, figures_by_promoter, totals: dict | None = None) -> dict[int, Breakdown]:
     """Each leader's override for one live: level 1 on their own team, level 2 (when the plan
-    has it) on each team directly below. Nothing deeper is ever paid."""
+    has it) on each team directly below. Nothing deeper is ever paid.
+
+    `totals`: {team id: its members' team_contribution summed}, when the members' figures are
+    not all given (see team_net); the same overrides as with every member's figures."""
     by_id = check_teams(teams)
     if not plan.override_levels:
         return {}
@@ -311,7 +329,8 @@ def overrides(plan: Plan, teams, figures_by_promoter) -> dict[int, Breakdown]:
             if earner is None:
                 continue
             bps = plan.override_bps[level - 1]
-            base = team_net(plan, team, figures_by_promoter, excluding=earner)
+            base = team_net(plan, team, figures_by_promoter, excluding=earner,
+                            total=None if totals is None else totals.get(team.id, 0))
             value = Fraction(base * bps, BPS)
             lines.setdefault(earner, []).append(Line(OVERRIDE, math.floor(value), base_fen=base,
                                                      rate_bps=bps, level=level, team=team.id))
@@ -329,10 +348,11 @@ class Settlement:
         return sum(part.total_fen for part in (self.own, self.override) if part is not None)
 
 
-def settle(plan: Plan, figures_by_promoter, teams=()) -> dict[int, Settlement]:
-    """Everything a plan pays for one live, per promoter: own commission plus overrides."""
+def settle(plan: Plan, figures_by_promoter, teams=(), totals: dict | None = None) -> dict[int, Settlement]:
+    """Everything a plan pays for one live, per promoter: own commission plus overrides
+    (`totals`: see overrides)."""
     own = {promoter: commission(plan, figures) for promoter, figures in figures_by_promoter.items()}
-    override = overrides(plan, teams, figures_by_promoter)
+    override = overrides(plan, teams, figures_by_promoter, totals)
     return {promoter: Settlement(own.get(promoter), override.get(promoter))
             for promoter in {**own, **override}}
 

@@ -1,5 +1,6 @@
 """docs/decisions.md "Money rules": commission plans, overrides and settlement, pure."""
 import dataclasses
+import math
 from fractions import Fraction
 
 import pytest
@@ -10,6 +11,7 @@ from liveloop.rules.commission import (
     BPS, CAP, EFFECTIVE_VIEW_BOUNTY, NEW_BUYER_BOUNTY, RATE, RESERVATION_BOUNTY,
     ROUNDING, SELF_PURCHASE, TIER, FiguresError, Plan, PlanError, PromoterFigures, SettlementError,
     Team, TeamError, clawback, commission, make_plan, overrides, round_half_up, settle,
+    team_contribution,
 )
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -380,6 +382,43 @@ def test_overrides_follow_members_net_but_never_the_leaders_own(plan, organisati
         assert after[leader].total_fen >= before[leader].total_fen
     if who in before:
         assert after[who].total_fen == before[who].total_fen
+
+
+def test_overrides_on_team_totals_need_only_the_earners_figures():
+    plan = Plan(rate_bps=0, override_bps=(300, 100))
+    totals = {"store": 600_000, "branch": 120_000}  # every member's net, leaders included
+    leaders = {p: f for p, f in nets().items() if p in (1, 4)}
+    assert overrides(plan, [STORE, BRANCH], leaders, totals) == overrides(plan, [STORE, BRANCH], nets())
+    # Without the leader's own figures nothing is taken out for them: give them, or the base is wrong.
+    assert overrides(plan, [STORE], {}, {"store": 600_000})[1].lines[0].base_fen == 600_000
+
+
+@PROPERTY
+@given(plans(), organisations(), st.sets(st.integers(1, 8)))
+def test_settling_earners_on_team_totals_equals_settling_everyone(plan, organisation, earners):
+    """What ingest does (money.ledger.amounts_for): the figures of the earners asked about, and
+    each team's members summed, pay those earners exactly what every member's figures pay."""
+    teams, figures_by_promoter = organisation
+    leaders = {team.leader for team in teams if team.leader is not None}
+    earners |= leaders  # an override is only asked about with its leader's own figures
+    totals = {team.id: sum(team_contribution(plan, figures_by_promoter[m]) for m in team.members)
+              for team in teams}
+    partial = settle(plan, {p: figures_by_promoter[p] for p in earners}, teams, totals)
+    full = settle(plan, figures_by_promoter, teams)
+    for promoter in earners:
+        assert partial[promoter] == full[promoter]
+        assert partial[promoter].total_fen == full[promoter].total_fen
+
+
+@PROPERTY
+@given(st.fractions(min_value=0, max_value=10**9))
+def test_round_half_up_is_the_floor_of_half_more(amount):
+    assert round_half_up(amount) == math.floor(amount + Fraction(1, 2))
+
+
+def test_round_half_up_refuses_negative_amounts():
+    with pytest.raises(ValueError):
+        round_half_up(Fraction(-1, 3))
 
 
 def test_clawback_is_a_negative_line_and_a_rise_is_refused():
