@@ -5,7 +5,7 @@ import hmac
 import json
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -120,6 +120,13 @@ def test_starting_within_an_hour_queues_one_reminder_per_reserver(brand):
         ("oV1abc", Notice.LIVE_REMINDER, Notice.VIEWER), ("oV3ghi", Notice.LIVE_REMINDER, Notice.VIEWER)]
     assert {row.next_attempt_at for row in rows} == {EVENING + timedelta(minutes=40)}
     assert rows[0].payload["live"]["id"] == live.public_id and live.title in rows[0].payload["text"]
+    # Written by one INSERT … SELECT: every column as the model's defaults would have it.
+    assert [(r.state, r.attempts, r.delivered_to, r.last_error, r.claimed_at) for r in rows] == [
+        (Notice.QUEUED, 0, [], "", None)] * 2
+    assert all(abs(r.created_at - datetime.now(timezone.utc)) < timedelta(minutes=5) for r in rows)
+    # Queued again for the same reason: nothing new.
+    assert queue_reminders(live, EVENING + timedelta(minutes=40)) == 0
+    assert notices(brand, live=live).count() == 2
 
 
 def test_starting_more_than_an_hour_late_reminds_nobody(brand):

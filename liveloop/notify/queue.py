@@ -10,7 +10,9 @@ from datetime import datetime, timezone
 from functools import wraps
 from zoneinfo import ZoneInfo
 
+import orjson
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -50,11 +52,8 @@ def queue_reminders(live, at: datetime) -> int:
     due = reminder_due(live.announced_at, at)
     if due is None:
         return 0
-    reservers = (LiveViewer.objects.for_org(live.org).filter(live=live, reserved=True)
-                 .values_list("viewer", flat=True))
     payload = _live_payload(live, _("“%(title)s” is live now. Come and watch!") % {"title": live.title})
-    return _queue(live, Notice.LIVE_REMINDER, Notice.VIEWER,
-                  [(viewer, payload) for viewer in reservers], due)
+    return _queue_reservers(live, Notice.LIVE_REMINDER, payload, due)
 
 
 @_in_site_language
@@ -121,6 +120,28 @@ def _queue(live, kind: str, recipient_kind: str, items, due: datetime) -> int:
                    payload=payload, next_attempt_at=due) for recipient, payload in items]
     before = Notice.objects.for_org(live.org).filter(live=live, kind=kind).count()
     Notice.objects.bulk_create(rows, ignore_conflicts=True)
+    return Notice.objects.for_org(live.org).filter(live=live, kind=kind).count() - before
+
+
+def _queue_reservers(live, kind: str, payload: dict, due: datetime) -> int:
+    """One notice to every viewer holding a reservation for `live`, the same payload for all, as
+    one INSERT … SELECT: a live with 100,000 reservers is started by an operator's click, and
+    building 100,000 model instances for bulk_create took most of a minute. Conflicts (already
+    queued for this reason) are skipped, as `_queue` does."""
+    notices, viewers = Notice._meta.db_table, LiveViewer._meta.db_table
+    json = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    now = datetime.now(timezone.utc)
+    adapt = connection.ops.adapt_datetimefield_value
+    before = Notice.objects.for_org(live.org).filter(live=live, kind=kind).count()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {notices} (org_id, kind, live_id, recipient, recipient_kind, payload, state, "
+            f"attempts, next_attempt_at, last_error, delivered_to, created_at) "
+            f"SELECT org_id, %s, live_id, viewer, %s, {json}, %s, 0, %s, '', {json}, %s FROM {viewers} "
+            f"WHERE org_id = %s AND live_id = %s AND reserved "
+            f"ON CONFLICT (org_id, kind, live_id, recipient) DO NOTHING",
+            [kind, Notice.VIEWER, orjson.dumps(payload).decode(), Notice.QUEUED, adapt(due), "[]",
+             adapt(now), live.org_id, live.pk])
     return Notice.objects.for_org(live.org).filter(live=live, kind=kind).count() - before
 
 
