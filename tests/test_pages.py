@@ -19,7 +19,7 @@ from liveloop.api.lives import PromoterRow
 from liveloop.lives.models import Account, Live
 from liveloop.lives.services import cancel_live, end_live, start_live
 from liveloop.orgs.models import Member, Organisation
-from liveloop.orgs.services import add_member, create_org
+from liveloop.orgs.services import add_member, create_org, orgs_of
 from liveloop.promoters.services import NewPromoter, enrol
 from liveloop.web.templatetags.figures import yuan
 from tests.conftest import EVENING, event
@@ -161,6 +161,24 @@ def test_an_agency_member_switches_between_client_brands(db, brand):
     assert 'id="org-select"' not in html and "客户乙" not in html
     assert own.post("/org/", {"org": client_b.pk}).status_code == 302
     assert "客户甲" in page(own, "/") and "客户乙" not in page(own, "/")
+
+def test_a_role_held_in_the_brand_itself_wins_over_the_agencys(db):
+    """orgs_of reads each organisation's role in the same statement: own membership first, else
+    the agency's role in its client brands."""
+    agency, _ = create_org("星河服务商", kind=Organisation.AGENCY)
+    client_a, _ = create_org("客户甲", agency=agency)
+    client_b, _ = create_org("客户乙", agency=agency)
+    staff = _member(agency, "agent", Member.VIEWER)
+    add_member(client_a, "agent", Member.OWNER)
+    roles = {org.pk: org.member_role for org in orgs_of(Member.objects.get(org=agency).user)}
+    assert roles == {agency.pk: Member.VIEWER, client_a.pk: Member.OWNER, client_b.pk: Member.VIEWER}
+    new_live = {"account": "", "title": "x", "announced_at": "2026-12-01T20:00", "cap": "1000",
+                "mode": "first_touch", "binding_days": "30"}
+    staff.post("/org/", {"org": client_b.pk})
+    assert staff.post("/lives/new/", new_live).status_code == 403
+    staff.post("/org/", {"org": client_a.pk})
+    assert staff.post("/lives/new/", new_live).status_code != 403
+
 
 
 def test_switching_to_a_foreign_organisation_is_ignored(owner, brand, outsider):

@@ -16,15 +16,3 @@ PERMISSIONS = {
 
 def can(role: str | None, action: str) -> bool:
     return role in PERMISSIONS[action]
-
-
-def role_of(user, org) -> str | None:
-    """The user's role in org. An agency's members hold, in each client brand, the role they
-    hold in the agency."""
-    member = Member.objects.filter(user=user, org=org).only("role").first()
-    if member:
-        return member.role
-    if org.agency_id:
-        member = Member.objects.filter(user=user, org_id=org.agency_id).only("role").first()
-        return member.role if member else None
-    return None

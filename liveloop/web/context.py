@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
 
-from liveloop.orgs.roles import PERMISSIONS, can, role_of
+from liveloop.orgs.roles import PERMISSIONS, can
 from liveloop.orgs.services import orgs_of
 
 SESSION_KEY = "org"
@@ -44,7 +44,7 @@ def org_view(view):
         if org is None:
             return render(request, "web/no_org.html", status=403)
         request.org = org
-        request.role = role_of(request.user, org)
+        request.role = org.member_role  # read in the same statement (orgs_of)
         request.may = {action: can(request.role, action) for action in PERMISSIONS}
         with timezone.override(ZoneInfo(org.timezone)):
             return view(request, org, *args, **kwargs)
