@@ -175,16 +175,23 @@ def touched_by_batch(org, attribution, known_orders: dict) -> dict:
         if order_id not in known_orders:
             order = attribution.orders[order_id]
             new_buyers[order.live].add(order.viewer)
-    if new_buyers:
-        announced = dict(Live.objects.for_org(org).filter(pk__in=list(new_buyers))
-                         .values_list("pk", "announced_at"))
-        for live_id, viewers in new_buyers.items():
-            for later, promoter in (Order.objects.for_org(org)
-                                    .filter(viewer__in=list(viewers), promoter__isnull=False,
-                                            live__announced_at__gt=announced[live_id])
-                                    .values_list("live_id", "promoter_id").distinct()):
-                if touched.get(later, set()) is not ALL:
-                    touched[later].add(promoter)
+    if not new_buyers:
+        return dict(touched)
+    announced = dict(Live.objects.for_org(org).filter(pk__in=list(new_buyers))
+                     .values_list("pk", "announced_at"))
+    candidates = list(Live.objects.for_org(org).filter(announced_at__gt=min(announced.values()))
+                      .values_list("pk", "announced_at"))
+    for live_id, viewers in new_buyers.items():
+        later_lives = {pk for pk, at in candidates if at > announced[live_id]}
+        if not later_lives:  # the newest live, as when its own orders arrive: nothing to look up
+            continue
+        # By the buyers alone, filtered here: given the promoter and live conditions too, SQLite
+        # walked every order of the organisation by its (org, live, promoter) index instead of
+        # seeking the buyers by (org, viewer) — a 1M-row import slowed to a third on it.
+        for later, promoter in (Order.objects.for_org(org).filter(viewer__in=list(viewers))
+                                .values_list("live_id", "promoter_id")):
+            if later in later_lives and promoter is not None and touched.get(later, set()) is not ALL:
+                touched[later].add(promoter)
     return dict(touched)
 
 

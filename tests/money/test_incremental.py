@@ -108,6 +108,22 @@ def test_each_batch_leaves_the_ledger_at_the_full_recomputation(stores, allow_se
     assert problems == [] and check.differences(brand.org, attribution, snapshots) == []
 
 
+def test_a_late_order_in_an_earlier_live_moves_the_later_lives_new_buyer_bounty(stores):
+    """A buyer's first order decides whether they are new (新客) in the organisation's later
+    lives: an order of last week's live that arrives late (an import) takes the bounty back from
+    the promoter credited with the same buyer this week, and only the later lives are looked at."""
+    brand, old, live, p = stores
+    save_plan(brand.org, None, name="新客", make_default=True, fields={"rate_bps": 500, "new_buyer_bounty_fen": 200})
+    ingest(brand.org, BATCHES[0](live))
+    assert inputs.stored_figures(brand.org, live)[p["P2"].pk].new_buyers == 1  # v1
+    before = estimates(brand.org, live)[p["P2"].pk]
+    result = ingest(brand.org, [paid("old-late", old, "v1", 1_000, "P3", minutes=-60 * 24 * 7 + 30)])
+    assert not result.rejected, result.rejected
+    assert inputs.stored_figures(brand.org, live)[p["P2"].pk].new_buyers == 0
+    assert estimates(brand.org, live)[p["P2"].pk] == before - 200
+    assert estimates(brand.org, live) == recomputed(brand.org, live)
+
+
 @pytest.mark.parametrize("allow_self_purchase", [False, True])
 def test_team_totals_are_the_members_contributions_summed(stores, allow_self_purchase):
     brand, old, live, p = stores
