@@ -160,6 +160,8 @@ def test_the_same_batch_from_eight_clients_at_once_is_applied_once(engine, tmp_p
         figures = _figures(env, server.base, target)
         assert figures == _figures(env, server.base, reference)
         assert figures["summary"]["orders"] and figures["estimates"] and figures["tables"]["LiveMinute"]
+        if engine == "sqlite":  # the writers took turns through the lock file (events.ingest._writer_turn)
+            assert (tmp_path / "concurrency.sqlite3-ingest.lock").exists()
     finally:
         server.kill()
     _rebuild_check(env)
