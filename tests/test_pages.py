@@ -162,6 +162,7 @@ def test_an_agency_member_switches_between_client_brands(db, brand):
     assert own.post("/org/", {"org": client_b.pk}).status_code == 302
     assert "客户甲" in page(own, "/") and "客户乙" not in page(own, "/")
 
+
 def test_a_role_held_in_the_brand_itself_wins_over_the_agencys(db):
     """orgs_of reads each organisation's role in the same statement: own membership first, else
     the agency's role in its client brands."""
@@ -178,7 +179,6 @@ def test_a_role_held_in_the_brand_itself_wins_over_the_agencys(db):
     assert staff.post("/lives/new/", new_live).status_code == 403
     staff.post("/org/", {"org": client_a.pk})
     assert staff.post("/lives/new/", new_live).status_code != 403
-
 
 
 def test_switching_to_a_foreign_organisation_is_ignored(owner, brand, outsider):

@@ -12,7 +12,7 @@ from django.db import models
 from liveloop.orgs.models import TenantModel
 
 # Keys that find the organisation from a public URL or credential, before any organisation is
-# known: globally unique by design (docs/scaling.md "Keys that find the organisation").
+# known: globally unique by design (docs/scaling.md, step 5).
 LOOKUP_KEYS = {
     ("orgs.ApiKey", ("digest",)),  # the API key's hash: the bearer token names no organisation
     ("lives.Live", ("public_id",)),  # the invite link /i/<public_id>/<code>/ a viewer opens
