@@ -37,8 +37,8 @@ SUITES = {
         "burst": [],
         "reads": ["--sizes", "1000000", "--engines", "sqlite"],
         "settle": ["--orders", "1000000"],
-        # The issue's 1M rows: about 3 minutes on the idle test machine since ingest's work of
-        # issue #7 (it took 14 minutes on a loaded machine before it, when the default ran 250,000).
+        # The issue's 1M rows: about 2 minutes on the idle test machine since the import fix of
+        # issue #7 (14 minutes on a loaded machine before it, when the default ran 250,000).
         "import": ["--rows", "1000000"],
         "pages": ["--engines", "sqlite", "--scale", "0.25"],
     },
