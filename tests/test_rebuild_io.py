@@ -2,8 +2,10 @@
 (docs/performance.md "Rebuild"): what it reads and writes must be what the ORM would."""
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from django.db import connection
 
+from liveloop.events import rebuild
 from liveloop.events.models import Event, LiveViewer
 from liveloop.events.rebuild import LOG_COLUMNS, _log, differences, replace, replay, time_adapter
 from tests.conftest import event
@@ -48,3 +50,29 @@ def test_a_replaced_viewer_keeps_its_binding_time(brand):
     replace(brand.org, attribution)
     assert LiveViewer.objects.get(org=brand.org, viewer="V1").bound_at == at
     assert differences(brand.org, replay(brand.org)[0]) == []
+
+
+def test_replace_gives_sqlite_a_large_page_cache_and_puts_the_old_one_back(brand, monkeypatch):
+    """The derived tables are rewritten with a 64 MB page cache (rebuild._page_cache); the
+    connection gets its own size back afterwards, even when the rewrite fails."""
+    if connection.vendor != "sqlite":
+        pytest.skip("a SQLite setting")
+    live = brand.live(promoters=["A"])
+    assert brand.send([event("e1", "reservation", live.public_id, "V1", promoter="A")]).json()["accepted"] == 1
+    attribution, _ = replay(brand.org)
+
+    def pragma():
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size")
+            return cursor.fetchone()[0]
+    before, seen = pragma(), []
+    writer = rebuild.insert_all
+    monkeypatch.setattr(rebuild, "insert_all", lambda *args: (seen.append(pragma()), writer(*args)))
+    replace(brand.org, attribution)
+    assert seen and set(seen) == {-rebuild.REPLACE_CACHE_KIB} and pragma() == before != seen[0]
+    assert differences(brand.org, replay(brand.org)[0]) == []
+
+    monkeypatch.setattr(rebuild, "insert_all", lambda *args: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        replace(brand.org, attribution)
+    assert pragma() == before
