@@ -118,7 +118,10 @@ ENTRY_COLUMNS = ("org_id", "promoter_id", "live_id", "kind", "amount", "at", "up
 
 def _write(entries: list[Entry]) -> None:
     """Insert the entries, as bulk_create would: ingest writes up to one per earner every
-    batch, and bulk_create's preparation of each field of each row cost more than the INSERT."""
+    batch, and bulk_create's preparation of each field of each row cost more than the INSERT.
+    Through ingest's writer (COPY on PostgreSQL), imported here: ingest imports this module."""
+    from liveloop.events.ingest import _insert
+
     if not entries:
         return
     at = timezone.now()
@@ -128,11 +131,7 @@ def _write(entries: list[Entry]) -> None:
         entry.at = at
         rows.append((entry.org_id, entry.promoter_id, entry.live_id, entry.kind, entry.amount, stored_at,
                      entry.upto_seq, entry.run_id, entry.reason))
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {quote(Entry._meta.db_table)} "
-                           f"({', '.join(map(quote, ENTRY_COLUMNS))}) "
-                           f"VALUES ({', '.join(['%s'] * len(ENTRY_COLUMNS))})", rows)
+    _insert(Entry, ENTRY_COLUMNS, rows)
 
 
 def _asked(amounts: dict, promoters):
