@@ -119,7 +119,8 @@ def database_from_url(url: str) -> dict:
         }
         config["CONN_MAX_AGE"] = 0
     elif config["ENGINE"] == "django.db.backends.postgresql":
-        config.setdefault("TEST", {})["NAME"] = "test_liveloop"
+        # Two checkouts testing side by side on one server each name their own test database.
+        config.setdefault("TEST", {})["NAME"] = env_str("LIVELOOP_TEST_DATABASE_NAME", "test_liveloop")
     return config
 
 
