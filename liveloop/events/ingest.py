@@ -145,9 +145,11 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
                         .values_list("programme__live_id", "promoter__code", "promoter_id")})
 
     identities = load_identities(org, events)
-    # Every person an event of this batch can resolve to, links made within the batch included.
-    viewer_ids = {e.viewer for _, e in events if e.live in lives} | set(identities.persons.values()) \
-        | {other for _, e in events if e.live in lives for other in linked_ids(e.viewer, e.attrs)}
+    # Every person an event of this batch can resolve to, links made within the batch included:
+    # every id the batch names and the persons they already belong to. Also the ids of events
+    # that name no live (an identify, a capture outside a live): a link they make can send a
+    # later event of the batch to a person whose row in a live exists but was not loaded.
+    viewer_ids = batch_ids(events) | set(identities.persons.values())
     known_viewers = {}
     viewers = {}
     for chunk in _chunks(viewer_ids):
@@ -218,9 +220,14 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
     fraud_tables.after_batch(org, farm, attribution, identities)
 
 
+def batch_ids(events) -> set[str]:
+    """Every id a batch names: the events' viewers and the other ids in their attrs."""
+    return {e.viewer for _, e in events} | {o for _, e in events for o in linked_ids(e.viewer, e.attrs)}
+
+
 def load_identities(org, events) -> Identities:
     """The links of every id a batch names (viewers and the ids in their attrs)."""
-    ids = {e.viewer for _, e in events} | {o for _, e in events for o in linked_ids(e.viewer, e.attrs)}
+    ids = batch_ids(events)
     identities = Identities()
     if not any(linked_ids(e.viewer, e.attrs) for _, e in events) and not \
             ViewerLink.objects.for_org(org).exists():
@@ -254,7 +261,7 @@ def write_state(org, attribution: Attribution, known_viewers: dict, known_orders
     for key in attribution.changed_viewers:
         v = attribution.viewers[key]
         values = (v.bound, adapt_time(v.bound_at), v.reserved, v.reserved_for, v.entered, v.bought,
-                  v.followed, v.captured)
+                  v.followed, v.captured, v.entered_for)
         if key in known_viewers:
             changed_viewers.append((known_viewers[key], *values))
         else:
@@ -311,10 +318,10 @@ def write_state(org, attribution: Attribution, known_viewers: dict, known_orders
 EVENT_COLUMNS = ("org_id", "eid", "type", "live_id", "viewer", "promoter_code", "promoter_id",
                  "order", "amount", "count", "at", "touchpoint", "attrs", "source", "person")
 VIEWER_COLUMNS = ("bound_id", "bound_at", "reserved", "reserved_for_id", "entered", "bought",
-                  "followed", "captured")  # the order of ViewerState's fields
+                  "followed", "captured", "entered_for_id")  # the order of ViewerState's fields
 VIEWER_TYPES = {"bound_id": "bigint", "bound_at": "timestamptz", "reserved": "boolean",
                 "reserved_for_id": "bigint", "entered": "boolean", "bought": "boolean",
-                "followed": "boolean", "captured": "boolean"}
+                "followed": "boolean", "captured": "boolean", "entered_for_id": "bigint"}
 ORDER_COLUMNS = ("live_id", "viewer", "promoter_id", "paid", "refunded")  # OrderState's fields
 ZERO_FIGURES = (0,) * len(FIGURES)
 ZERO_TRAFFIC = (0,) * len(TRAFFIC)

@@ -56,6 +56,10 @@ class LiveViewer(TenantModel):
     bought = models.BooleanField(default=False)
     followed = models.BooleanField(default=False)
     captured = models.BooleanField(default=False)
+    # The promoter the viewer's first entry was credited to (the `entered` figure's row): whom
+    # the promoter's own entry counted for stays known when the binding moves on afterwards.
+    entered_for = models.ForeignKey("promoters.Promoter", null=True, on_delete=models.CASCADE,
+                                    related_name="+")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "live", "viewer"],

@@ -128,7 +128,7 @@ def _stored(org):
     viewers = {(r[0], r[1]): tuple(r[2:]) for r in
                LiveViewer.objects.for_org(org).values_list(
                    "live_id", "viewer", "bound_id", "bound_at", "reserved", "reserved_for_id",
-                   "entered", "bought", "followed", "captured")}
+                   "entered", "bought", "followed", "captured", "entered_for_id")}
     orders = {r[0]: tuple(r[1:]) for r in Order.objects.for_org(org).values_list(
         "order", "live_id", "viewer", "promoter_id", "paid", "refunded")}
     lives = {r[0]: tuple(r[1:]) for r in LiveStats.objects.for_org(org).values_list(

@@ -111,20 +111,29 @@ def stored_figures(org, live, promoters=None, own=None, new_buyers=True) -> dict
         for viewer, promoter in own_bought:
             if viewer not in returning and promoter in new:
                 new[promoter] -= 1
-    own_reserved, own_entered = set(), set()
-    for viewer, reserved_for, bound, entered in (
-            LiveViewer.objects.for_org(org).filter(live=live, viewer__in=list(holder))
-            .values_list("viewer", "reserved_for_id", "bound_id", "entered")):
-        if reserved_for == holder[viewer]:
-            own_reserved.add(holder[viewer])
-        if entered and bound == holder[viewer]:
-            own_entered.add(holder[viewer])
+    own_reserved, own_entered = own_counts(
+        LiveViewer.objects.for_org(org).filter(live=live, viewer__in=list(holder))
+        .values_list("viewer", "reserved_for_id", "entered_for_id"), holder)
     return {p: PromoterFigures(
         net_fen=(net.get(p) or 0) - own_net[p], self_purchase_net_fen=own_net[p],
-        reservations=max(0, counts.get(p, (0, 0))[0] - (p in own_reserved)),
+        reservations=max(0, counts.get(p, (0, 0))[0] - own_reserved[p]),
         new_buyers=new.get(p, 0),
-        effective_views=max(0, counts.get(p, (0, 0))[1] - (p in own_entered)))
+        effective_views=max(0, counts.get(p, (0, 0))[1] - own_entered[p]))
         for p in wanted}
+
+
+def own_counts(rows, holder: dict) -> tuple[defaultdict, defaultdict]:
+    """How many of each promoter's reservations and entered are their own ids': `rows` of
+    (viewer, reserved for, first entry credited to) for the ids in `holder` (id → promoter).
+    By whom the count was credited to, never by the binding now: a binding moves on (last
+    touch) or arrives after the entry (first touch), the count it was added to does not."""
+    own_reserved, own_entered = defaultdict(int), defaultdict(int)
+    for viewer, reserved_for, entered_for in rows:
+        if reserved_for is not None and reserved_for == holder[viewer]:
+            own_reserved[reserved_for] += 1
+        if entered_for is not None and entered_for == holder[viewer]:
+            own_entered[entered_for] += 1
+    return own_reserved, own_entered
 
 
 def _self_purchases(orders, own: dict) -> tuple[dict, set]:
@@ -177,15 +186,9 @@ def replayed_figures(attribution, live, announced: dict, own: dict) -> dict:
     order_rows = [OrderRow(o.viewer, o.promoter, o.paid, o.refunded)
                   for o in attribution.orders.values() if o.live == live_id and o.promoter is not None]
     holder = {viewer: p for p, ids in own.items() if p in counts for viewer in ids}
-    own_reserved, own_entered = set(), set()
-    for viewer, p in holder.items():
-        state = attribution.viewers.get((live_id, viewer))
-        if state is None:
-            continue
-        if state.reserved_for == p:
-            own_reserved.add(p)
-        if state.entered and state.bound == p:
-            own_entered.add(p)
+    own_reserved, own_entered = own_counts(
+        ((viewer, state.reserved_for, state.entered_for) for viewer in holder
+         if (state := attribution.viewers.get((live_id, viewer))) is not None), holder)
     buyers = {o.viewer for o in order_rows}
     returning = {o.viewer for o in attribution.orders.values()
                  if o.viewer in buyers and announced[o.live] < announced[live_id]}

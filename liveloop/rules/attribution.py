@@ -76,6 +76,9 @@ class ViewerState:
     bought: bool = False
     followed: bool = False
     captured: bool = False
+    # Whom the first entry was credited to: "effective views less their own" asks whether the
+    # promoter's own entry is in their count, which the binding (it moves) cannot say.
+    entered_for: int | None = None
 
 
 @dataclass(slots=True)
@@ -176,7 +179,7 @@ class Attribution:
         if viewer is None:
             viewer = self.viewers[key] = ViewerState()
         before = (viewer.bound, viewer.bound_at, viewer.reserved, viewer.reserved_for,
-                  viewer.entered, viewer.bought, viewer.followed, viewer.captured)
+                  viewer.entered, viewer.bought, viewer.followed, viewer.captured, viewer.entered_for)
         days = live.binding_days
         if fact.promoter is not None and kind in ("reservation", "room_enter"):
             touch(viewer, fact.promoter, fact.at, live.mode, days)
@@ -206,6 +209,7 @@ class Attribution:
                 self.traffic[(fact.live, minute_of(fact.at))][ENTERS] += 1
                 if not viewer.entered:
                     viewer.entered = True
+                    viewer.entered_for = credited
                     if viewer.reserved:
                         live.showed_up += 1
                         self.changed_lives.add(fact.live)
@@ -221,7 +225,7 @@ class Attribution:
                     # platform's sharer record on an order, the named promoter wins.
                     self._count(fact, order_credit(fact.promoter, viewer, fact.at, days), CAPTURES, 1)
         after = (viewer.bound, viewer.bound_at, viewer.reserved, viewer.reserved_for,
-                 viewer.entered, viewer.bought, viewer.followed, viewer.captured)
+                 viewer.entered, viewer.bought, viewer.followed, viewer.captured, viewer.entered_for)
         if after != before:
             self.changed_viewers.add(key)
 

@@ -23,7 +23,7 @@ class OrderRow:
 
 def promoter_figures(promoters: Iterable[int], orders: Iterable[OrderRow],
                      reserved_for: dict[int, int], entered_for: dict[int, int],
-                     own_ids: dict[int, frozenset], own_reserved: set[int], own_entered: set[int],
+                     own_ids: dict[int, frozenset], own_reserved: dict[int, int], own_entered: dict[int, int],
                      returning: set[str]) -> dict[int, PromoterFigures]:
     """Figures per promoter in `promoters`.
 
@@ -32,7 +32,9 @@ def promoter_figures(promoters: Iterable[int], orders: Iterable[OrderRow],
       credited to, each promoter (the `reservations` and `entered` figures);
     - `own_ids`: each promoter's own viewer ids (their shop openid): their purchases are
       self-purchases, their own reservation and entry earn no bounty (`own_reserved`,
-      `own_entered` say whether those counts include them);
+      `own_entered`: how many of those counts are their own ids' — a reservation held for them,
+      a first entry credited to them, whatever the binding says now; two when the openid and
+      its person counted apart before the link, docs/decisions.md);
     - `returning`: viewers who paid for an order in an earlier live of the organisation; the
       others are new buyers (新客).
     """
@@ -53,9 +55,9 @@ def promoter_figures(promoters: Iterable[int], orders: Iterable[OrderRow],
                 new_buyers[promoter].add(order.viewer)
     return {p: PromoterFigures(
         net_fen=net[p], self_purchase_net_fen=own_net[p],
-        reservations=max(0, reserved_for.get(p, 0) - (p in own_reserved)),
+        reservations=max(0, reserved_for.get(p, 0) - own_reserved.get(p, 0)),
         new_buyers=len(new_buyers[p]),
-        effective_views=max(0, entered_for.get(p, 0) - (p in own_entered)))
+        effective_views=max(0, entered_for.get(p, 0) - own_entered.get(p, 0)))
         for p in wanted}
 
 
