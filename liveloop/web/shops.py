@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from liveloop.integrations.models import PushMessage, Shop, ShopLive
 from liveloop.integrations.wechat.client import ShopApiError, ShopUnavailable
+from liveloop.integrations.wechat import worker
 from liveloop.integrations.wechat.crypto import CryptoError, aes_key
 from liveloop.integrations.wechat.sharers import LinkError, backfill, link_promoter, sync_sharers
 from liveloop.lives.models import Live
@@ -29,6 +30,7 @@ from liveloop.promoters.models import Promoter
 from liveloop.web.context import org_view, requires
 
 RECENT_PUSHES = 20
+FAILED_PUSHES = 100  # every failed push stays listed with its retry button, the newest this many
 STATE_LABELS = {PushMessage.QUEUED: _("Queued"), PushMessage.PROCESSING: _("Processing"),
                 PushMessage.DONE: _("Done"), PushMessage.SKIPPED: _("Skipped"),
                 PushMessage.FAILED: _("Failed")}
@@ -174,6 +176,8 @@ def _shop_page(request, shop, *, map_form=None, backfill_form=None, link_form=No
     mappings = (ShopLive.objects.for_org(shop.org).filter(shop=shop).select_related("live")
                 .order_by("-live__announced_at", "channels_live_id"))
     pushes = PushMessage.objects.for_org(shop.org).filter(shop=shop).order_by("-pk")[:RECENT_PUSHES]
+    failed = (PushMessage.objects.for_org(shop.org).filter(shop=shop, state=PushMessage.FAILED)
+              .order_by("-pk")[:FAILED_PUSHES])
     push_url = request.build_absolute_uri(reverse("wechat:push", args=[shop.push_key]))
     response = render(request, "web/shop.html", {
         "shop": shop,
@@ -186,6 +190,7 @@ def _shop_page(request, shop, *, map_form=None, backfill_form=None, link_form=No
         "link_form": link_form or LinkForm(org=shop.org),
         "counts": [(state, STATE_LABELS[state], states.get(state, 0)) for state, _label in PushMessage.STATES],
         "pushes": [(push, STATE_LABELS.get(push.state, push.state)) for push in pushes],
+        "failed": [(push, failure_reason(push)) for push in failed],
         "sync": sync,
         "filled": filled,
         "max_days": MAX_BACKFILL_DAYS,
@@ -193,6 +198,16 @@ def _shop_page(request, shop, *, map_form=None, backfill_form=None, link_form=No
     # The push URL names the shop to anyone who has it: keep it out of shared caches.
     response["Cache-Control"] = "no-store"
     return response
+
+
+def failure_reason(push: PushMessage) -> str:
+    """Why a push failed, in the operator's language (the worker's own words are kept for the
+    technical detail beside it)."""
+    if worker.unusable(push):
+        return _g("The shop's detail lacks what an order or refund needs (order, buyer or amount). "
+                  "Correct it in the shop, then retry.")
+    return _g("Given up after %(n)s attempts: the shop's API did not answer or Liveloop refused the "
+              "event. Retry when the cause is fixed.") % {"n": push.attempts}
 
 
 @org_view
@@ -271,3 +286,17 @@ def shop_backfill(request, org, shop_id):
     except (ShopApiError, ShopUnavailable) as error:
         return _api_trouble(request, shop, error)
     return _shop_page(request, shop, backfill_form=form, filled=report)
+
+
+@require_POST
+@org_view
+@requires("manage_settings")
+def shop_push_retry(request, org, shop_id, push_id):
+    shop = _shop_of(org, shop_id)
+    # Another organisation's (or shop's) push is not found, like every foreign id.
+    get_object_or_404(PushMessage.objects.for_org(org), shop=shop, pk=push_id)
+    if worker.retry(org, push_id):
+        messages.success(request, _g("The push is back in the queue."))
+    else:
+        messages.error(request, _g("This push has not failed: nothing to retry."))
+    return redirect("web:shop", shop.pk)

@@ -59,6 +59,8 @@ urlpatterns = [
     path("settings/shops/<int:shop_id>/sync/", shops.shop_sync, name="shop_sync"),
     path("settings/shops/<int:shop_id>/link/", shops.shop_link, name="shop_link"),
     path("settings/shops/<int:shop_id>/backfill/", shops.shop_backfill, name="shop_backfill"),
+    path("settings/shops/<int:shop_id>/pushes/<int:push_id>/retry/", shops.shop_push_retry,
+         name="shop_push_retry"),
     # set_language: the header's 中文/English switch posts here.
     path("i18n/", include("django.conf.urls.i18n")),
 ]

@@ -52,6 +52,7 @@ KWARGS = {
     "shop_id": "shop",
     "mapping_id": "shop_live",
     "notice_id": "notice",
+    "push_id": "push",
     "plan_id": "plan",
     "run_id": "run",
     "number": "statement",
@@ -61,7 +62,7 @@ KWARGS = {
 
 # The same kinds of value, naming nothing.
 NOWHERE = {"live": "Lnowhere0", "invite_code": 987654321, "promoter_code": "NOPE", "member": 987654321,
-           "api_key": 987654321, "shop": 987654321, "shop_live": 987654321, "notice": 987654321,
+           "api_key": 987654321, "shop": 987654321, "shop_live": 987654321, "notice": 987654321, "push": 987654321,
            "plan": 987654321, "run": 987654321, "statement": "S99999-NOPE", "batch": 987654321,
            "team_pk": 987654321}
 
@@ -93,6 +94,7 @@ CLASSES = {
         "web:notice_retry", "web:member_role", "web:member_remove", "web:key_revoke", "web:key_rotate",
         "web:report", "web:report_xlsx",
         "web:shop", "web:shop_map", "web:shop_unmap", "web:shop_sync", "web:shop_link", "web:shop_backfill",
+        "web:shop_push_retry",
         "web:money_plan", "web:money_plan_default", "web:money_settle", "web:money_live_plan", "web:money_run",
         "web:money_run_approve", "web:money_run_csv", "web:money_run_xlsx", "web:money_statement",
         "web:money_statement_approve", "web:money_statement_paid", "web:money_statement_retry",

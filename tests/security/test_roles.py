@@ -47,6 +47,7 @@ web:shop_unmap                          Y     -       -       -      -        -
 web:shop_sync                           Y     -       -       -      -        -
 web:shop_link                           Y     -       -       -      -        -
 web:shop_backfill                       Y     -       -       -      -        -
+web:shop_push_retry                     Y     -       -       -      -        -
 web:money_settings                      Y     -       Y       -      -        -
 web:money_plan_new                      Y     -       Y       -      -        -
 web:money_plan                          Y     -       Y       -      -        -
@@ -96,7 +97,7 @@ DATA = {
 }
 PATH_VALUES = {"public_id": "live", "code_id": "invite_code", "code": "promoter_code", "member_id": "member",
                "key_id": "api_key", "shop_id": "shop", "mapping_id": "shop_live", "notice_id": "notice",
-               "token": "join_token", "live_id": "live",
+               "push_id": "push", "token": "join_token", "live_id": "live",
                "plan_id": "plan", "run_id": "run", "number": "statement", "batch_id": "batch", "team_id": "team_pk"}
 
 

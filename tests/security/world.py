@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.test import Client
 
-from liveloop.integrations.models import Shop, ShopLive, WecomApp
+from liveloop.integrations.models import PushMessage, Shop, ShopLive, WecomApp
 from liveloop.lives.services import end_live, start_live
 from liveloop.money import payouts
 from liveloop.money.plans import save_plan
@@ -67,6 +67,9 @@ def _seed(tenant: Tenant, prefix: str, secret: bool) -> Side:
     shop = Shop.objects.create(org=tenant.org, name=names["shop"], appid=f"wx{prefix.encode().hex()[:14]}",
                                token="Tok3n", encoding_aes_key="A" * 43, app_secret="s" * 20)
     shop_live = ShopLive.objects.create(org=tenant.org, shop=shop, channels_live_id=f"ch-{prefix}", live=live)
+    push = PushMessage.objects.create(org=tenant.org, shop=shop, msg_key=f"{prefix}-push", event="x",
+                                      payload={}, state=PushMessage.FAILED, attempts=8,
+                                      last_error="unexpected detail: order detail without order_id or openid")
     notice = Notice.objects.create(org=tenant.org, kind=Notice.LIVE_CANCELLED, live=live,
                                    recipient="VIEWER0001", state=Notice.DEAD)
     wecom = WecomApp.objects.create(org=tenant.org, corp_id=f"ww{prefix.encode().hex()[:10]}", token="t",
@@ -89,6 +92,7 @@ def _seed(tenant: Tenant, prefix: str, secret: bool) -> Side:
         "shop": shop.pk,
         "shop_live": shop_live.pk,
         "notice": notice.pk,
+        "push": push.pk,
         "push_key": shop.push_key,
         "callback_key": wecom.callback_key,
         "team": team.name,

@@ -27,6 +27,10 @@ BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
 
 
+# How the worker words a failure in `last_error`: the shop page tells the two kinds apart.
+UNUSABLE = "unexpected detail: "
+
+
 class Retry(Exception):
     """Worth trying again later (network, busy API, an order not ingested yet)."""
 
@@ -79,7 +83,7 @@ def _handle(message: PushMessage, now: datetime, client_options: dict, outcome: 
         _finish(message, PushMessage.SKIPPED, now, str(reason))
         outcome.skipped += 1
     except mapping.MappingError as error:
-        _finish(message, PushMessage.FAILED, now, f"unexpected detail: {error}")
+        _finish(message, PushMessage.FAILED, now, f"{UNUSABLE}{error}")
         outcome.failed += 1
     except Exception as error:
         # An API error may be a permission granted later, and an unforeseen error must not
@@ -101,6 +105,20 @@ def _handle(message: PushMessage, now: datetime, client_options: dict, outcome: 
         outcome.done += 1
 
 
+def retry(org, pk: int) -> bool:
+    """Put a failed push back in the queue with fresh patience (an operator fixed the shop's
+    data, or the API is back). Only from failed, in one conditional UPDATE: a double click or
+    a running worker cannot claim it twice, and a retried push ingests under the same event
+    id, so an order that did get in is a duplicate, never a second order."""
+    return bool(PushMessage.objects.for_org(org).filter(pk=pk, state=PushMessage.FAILED).update(
+        state=PushMessage.QUEUED, attempts=0, next_attempt_at=None, claimed_at=None, processed_at=None))
+
+
+def unusable(message: PushMessage) -> bool:
+    """Failed because the payload itself cannot make an event (not the network, not ingest)."""
+    return message.state == PushMessage.FAILED and message.last_error.startswith(UNUSABLE)
+
+
 def _finish(message: PushMessage, state: str, now: datetime, error: str) -> None:
     message.state = state
     message.processed_at = now
@@ -114,16 +132,21 @@ def handle(message: PushMessage, client: ShopClient) -> None:
         order_id = (payload.get("order_info") or {}).get("order_id")
         if not order_id:
             raise Skip("pay push without order_info.order_id")
-        _ingest(message, _paid_event(message, client.order_detail(str(order_id))))
+        _ingest(message, _paid_event(message, client.order_detail(str(order_id)), payload))
     elif message.event == mapping.AFTERSALE_EVENT:
         update = payload.get("finder_shop_aftersale_status_update") or {}
         if update.get("status") not in mapping.REFUNDED or not update.get("after_sale_order_id"):
             raise Skip(f"after-sale status {update.get('status')!r}: no money went back")
         detail = client.aftersale_detail(str(update["after_sale_order_id"]))
-        if detail.get("status") not in mapping.REFUNDED:
+        # A detail without a status says nothing against the push's (optional fields never
+        # stop a refund); one that names another status is newer news: no money went back.
+        if detail.get("status") is not None and detail.get("status") not in mapping.REFUNDED:
             raise Skip(f"after-sale detail status {detail.get('status')!r}: no money went back")
-        live = _refund_live(message, str(detail.get("order_id", "")), client)
-        _ingest(message, mapping.order_refund(message.shop.appid, detail, live))
+        order_id = mapping.refund_order_id(detail, payload)
+        if not order_id:
+            raise mapping.MappingError("after-sale detail without after_sale_order_id, order_id or openid")
+        live = _refund_live(message, order_id, client)
+        _ingest(message, mapping.order_refund(message.shop.appid, detail, live, payload))
     else:
         raise Skip(f"event {message.event!r} is not used")
 
@@ -139,14 +162,14 @@ def _live_for(message: PushMessage, order: dict) -> str:
     return mapped.live.public_id
 
 
-def _paid_event(message: PushMessage, order: dict) -> dict:
+def _paid_event(message: PushMessage, order: dict, push: dict) -> dict:
     live = _live_for(message, order)
     promoter = None
     openid = mapping.sharer_openid(order)
     if openid:
         promoter = (Promoter.objects.for_org(message.org).filter(openid=openid)
                     .values_list("code", flat=True).first())
-    return mapping.order_paid(message.shop.appid, order, live, promoter)
+    return mapping.order_paid(message.shop.appid, order, live, promoter, push)
 
 
 def _refund_live(message: PushMessage, order_id: str, client: ShopClient) -> str:
