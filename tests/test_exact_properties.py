@@ -270,7 +270,7 @@ def batches(stream, how, cuts):
        lives_setup=st.tuples(*[st.tuples(st.sampled_from(["first_touch", "last_touch"]),
                                          st.sampled_from([1, 2])) for _ in PROGRAMMES]),
        fields=plans)
-def test_any_batching_gives_the_contracts_figures_and_the_plans_pay(db, stream, cuts, lives_setup, fields):
+def test_any_batching_gives_the_contracts_figures_and_the_plans_pay_less_own_ids_credited_to_them(db, stream, cuts, lives_setup, fields):
     reference = Reference(modes=[m for m, _ in lives_setup], days=[d for _, d in lives_setup])
     for event in stream:
         reference.send(event)

@@ -109,7 +109,7 @@ def test_a_check_notices_a_tampered_flag(brand):
     assert any("promoter B" in line and "suspect" in line for line in differences(brand.org, attribution))
 
 
-def test_self_referrals_follow_the_promoters_own_ids(brand):
+def test_self_referrals_count_own_ids_holding_a_reservation_credited_to_the_promoter_now(brand):
     live = brand.live(promoters=["A", "B"])
     L = live.public_id
     brand.send([event("r1", "reservation", L, "oA-openid", promoter="A"),

@@ -95,7 +95,7 @@ def test_cap_after_rounding_equals_rounding_the_capped_amount(net, expected_kind
     assert result.total_fen == 1000
 
 
-def test_self_purchase_earns_nothing_unless_allowed():
+def test_self_purchase_on_orders_credited_to_the_promoter_earns_nothing_unless_allowed():
     figures = PromoterFigures(net_fen=900_000, self_purchase_net_fen=200_000)
     refused = commission(Plan(tiers=LADDER), figures)
     assert kinds(refused) == [(TIER, 45_000), (SELF_PURCHASE, 0)]
@@ -253,7 +253,7 @@ def test_marginal_ladder_is_the_rate_of_each_fen_summed(ladder, amount):
 
 @PROPERTY
 @given(plans(), figures)
-def test_self_purchase_earns_nothing_unless_the_plan_allows_it(plan, f):
+def test_self_purchase_on_credited_orders_earns_nothing_unless_the_plan_allows_it(plan, f):
     refused = dataclasses.replace(plan, allow_self_purchase=False)
     without = dataclasses.replace(f, self_purchase_net_fen=0)
     assert commission(refused, f).total_fen == commission(refused, without).total_fen
@@ -279,7 +279,7 @@ def nets(values=NETS, **extra):
     return {p: PromoterFigures(net_fen=net, **extra) for p, net in values.items()}
 
 
-def test_two_level_override_excludes_the_leaders_own_net():
+def test_two_level_override_excludes_the_net_credited_to_the_earning_leader():
     result = overrides(Plan(rate_bps=0, override_bps=(300, 100)), [STORE, BRANCH], nets())
     # Leader 1: 3% of (200,000 + 300,000), then 1% of the branch's 120,000 (leader 4 included).
     assert [(line.level, line.team, line.base_fen, line.fen) for line in result[1].lines] == [
@@ -301,7 +301,7 @@ def test_one_level_by_default_and_nothing_deeper_than_two():
     assert overrides(Plan(rate_bps=500), [STORE, BRANCH], nets()) == {}
 
 
-def test_override_self_purchases_only_when_allowed():
+def test_override_counts_self_purchases_credited_to_members_only_when_allowed():
     figures = nets(self_purchase_net_fen=10_000)
     assert overrides(Plan(override_bps=(300,)), [STORE], figures)[1].total_fen == 15_000
     allowed = Plan(override_bps=(300,), allow_self_purchase=True)
@@ -371,7 +371,7 @@ def test_settlement_is_own_plus_overrides_and_never_negative(plan, organisation)
 
 @PROPERTY
 @given(plans(), organisations(), st.integers(1, 8), st.integers(0, 2_000_000))
-def test_overrides_follow_members_net_but_never_the_leaders_own(plan, organisation, who, extra):
+def test_overrides_follow_members_net_but_never_the_net_credited_to_the_leader(plan, organisation, who, extra):
     teams, figures_by_promoter = organisation
     before = overrides(plan, teams, figures_by_promoter)
     raised = dict(figures_by_promoter)
