@@ -51,6 +51,7 @@ def test_a_pay_detail_without_pay_time_falls_back_to_the_pushs_create_time(seede
     del order["order_detail"]["pay_info"]
     del order["openid"]
     message = sample("push_order_pay")
+    del message["order_info"]["pay_time"]
     push(shop, message)
     assert run().done == 1
     paid = Event.objects.for_org(shop.org).get(type="order_paid")

@@ -68,10 +68,11 @@ def order_paid(appid: str, order: dict, live: str, promoter: str | None, push: d
         "viewer": viewer,
         "order": order_id,
         "amount": _fen((detail.get("price_info") or {}).get("order_price"), "order_price"),
-        # When it was paid; else when the pay push was sent, which is the payment; else when
-        # the order was placed, minutes earlier at most.
-        "at": _at((detail.get("pay_info") or {}).get("pay_time"), push.get("CreateTime"),
-                  order.get("create_time")),
+        # When it was paid; else the pay time the push carried, else when the pay push was
+        # sent, which is the payment. Without a push (a back-fill) an order without a pay time
+        # may be unpaid: no time, not recorded.
+        "at": _at((detail.get("pay_info") or {}).get("pay_time"),
+                  (push.get("order_info") or {}).get("pay_time"), push.get("CreateTime")),
         "attrs": {"source": "wechat_shop"},
     }
     if promoter:
