@@ -110,10 +110,10 @@ def streams(draw):
     # Exact resends (a producer's retry) and repeated payments of one order under a new id.
     for _ in range(draw(st.integers(0, 3))):
         source = draw(st.sampled_from(stream))
-        copy = dict(source)
+        again = dict(source)
         if source["type"] == "order_paid" and draw(st.booleans()):
-            copy["id"] = f"again-{source['id']}-{len(stream)}"
-        stream.insert(draw(st.integers(0, len(stream))), copy)
+            again["id"] = f"again-{source['id']}-{len(stream)}"
+        stream.insert(draw(st.integers(0, len(stream))), again)
     return stream
 
 
