@@ -400,8 +400,12 @@ def run_page(request, org, run_id):
 @requires("manage_money")
 def run_approve(request, org, run_id):
     run = run_of(org, run_id)
-    moved = payouts.approve(org, request.user, run.statements.filter(state=Statement.FROZEN).order_by("number"))
-    messages.success(request, _("%(count)d statements approved.") % {"count": moved})
+    try:
+        moved = payouts.approve(org, request.user, run.statements.filter(state=Statement.FROZEN).order_by("number"))
+    except payouts.PayoutError as error:  # approved by someone else at the same moment
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("%(count)d statements approved.") % {"count": moved})
     return redirect("web:money_run", run.pk)
 
 
