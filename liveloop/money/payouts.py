@@ -190,12 +190,12 @@ def read_results(org, batch: PayoutBatch, data: bytes) -> ResultCheck:
         try:
             text = data.decode("gb18030")
         except UnicodeDecodeError:
-            check.errors.append((1, "", "the file is neither UTF-8 nor GBK text"))
+            check.errors.append((1, "", _("the file is neither UTF-8 nor GBK text")))
             return check
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None:
-        check.errors.append((1, "", "the file is empty"))
+        check.errors.append((1, "", _("the results file is empty")))
         return check
     names = [h.strip().lower() for h in header]
     where = {}
@@ -206,7 +206,8 @@ def read_results(org, batch: PayoutBatch, data: bytes) -> ResultCheck:
                 break
     for key in ("reference", "status"):
         if key not in where:
-            check.errors.append((1, key, f"no {key} column (one of: {', '.join(RESULT_COLUMNS[key])})"))
+            check.errors.append((1, key, _("no %(column)s column (one of: %(names)s)")
+                                 % {"column": RESULT_COLUMNS[key][0], "names": ", ".join(RESULT_COLUMNS[key])}))
     if check.errors:
         return check
     items = {item.statement.number: item for item in
@@ -219,26 +220,31 @@ def read_results(org, batch: PayoutBatch, data: bytes) -> ResultCheck:
         reference, status = cell("reference"), cell("status").lower()
         item = items.get(reference)
         if item is None:
-            check.errors.append((number, "reference", f"{reference!r} is not in batch {batch.number}"))
+            check.errors.append((number, "reference", _("“%(reference)s” is not in batch %(batch)s")
+                                                    % {"reference": reference, "batch": batch.number}))
             continue
         if reference in seen:
-            check.errors.append((number, "reference", f"{reference} appears twice"))
+            check.errors.append((number, "reference", _("%(reference)s appears twice") % {"reference": reference}))
             continue
         seen.add(reference)
         if status not in PAID_WORDS | FAILED_WORDS:
-            check.errors.append((number, "status", f"{status!r} is neither paid ({'/'.join(sorted(PAID_WORDS))}) "
-                                                   f"nor failed ({'/'.join(sorted(FAILED_WORDS))})"))
+            check.errors.append((number, "status", _("“%(status)s” is neither paid (%(paid)s) nor failed (%(failed)s)")
+                                % {"status": status, "paid": "/".join(sorted(PAID_WORDS)),
+                                   "failed": "/".join(sorted(FAILED_WORDS))}))
             continue
         if item.statement.state != SETTLED:
-            check.errors.append((number, "reference", f"{reference} is {item.statement.state}, not waiting for payment"))
+            check.errors.append((number, "reference", _("%(reference)s is %(state)s, not waiting for payment")
+                                                    % {"reference": reference,
+                                                       "state": STATE_LABELS[item.statement.state]}))
             continue
         if item.statement.batch_id != batch.pk:  # failed here, settled again: waits in a later batch
-            check.errors.append((number, "reference", f"{reference} no longer waits in batch {batch.number}"))
+            check.errors.append((number, "reference", _("%(reference)s no longer waits in batch %(batch)s")
+                                                    % {"reference": reference, "batch": batch.number}))
             continue
         paid = status in PAID_WORDS
         transaction_id = cell("transaction")[:64]
         if paid and not transaction_id:
-            check.errors.append((number, "transaction", "a paid row needs the channel's transaction id"))
+            check.errors.append((number, "transaction", _("a paid row needs the channel's transaction id")))
             continue
         check.rows.append((item.statement, paid, transaction_id, cell("reason")[:200]))
     return check

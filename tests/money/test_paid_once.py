@@ -103,13 +103,15 @@ def test_a_failed_statement_settled_again_goes_into_a_later_batch_only(clients, 
     answer = results(finance, first, [(pb.number, "成功", "TX-OLD", "")])
     assert answer.status_code == 400
     assert [(row, column) for row, column, _ in answer.context["errors"]] == [(2, "reference")]
+    assert f"{pb.number} 已不在打款批次 {first.number} 中等待打款" in answer.content.decode()
     pb.refresh_from_db()
     assert (pb.state, pb.batch_id) == ("settled", second.pk)
     assert results(finance, second, [(pb.number, "成功", "TX-B", "")]).status_code == 302
     pb.refresh_from_db()
     assert (pb.state, pb.paid_reference, pb.batch_id) == ("paid", "TX-B", None)
     # The same results once more: refused row by row, nothing moves.
-    assert results(finance, second, [(pb.number, "成功", "TX-C", "")]).status_code == 400
+    again = results(finance, second, [(pb.number, "成功", "TX-C", "")])
+    assert again.status_code == 400 and f"{pb.number} 当前为“已打款”，不在等待打款" in again.content.decode()
     pb.refresh_from_db()
     assert pb.paid_reference == "TX-B"
     assert AuditEntry.objects.for_org(brand.org).filter(action="statement.paid", target=pb.number).count() == 1
