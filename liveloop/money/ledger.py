@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.db.models import Sum
@@ -202,8 +202,18 @@ class AdjustmentError(ValueError):
         self.field, self.message = field, message
 
 
-def adjust(org, user, promoter, amount: int, reason: str):
-    """A correction by a member: a new entry (never an edit), on the promoter's next statement."""
+class AlreadyRecorded(ValueError):
+    """The adjustment's idempotency key is on an entry already: it was sent before."""
+
+    def __init__(self, entry):
+        super().__init__(f"adjustment {entry.idempotency_key} is entry {entry.pk}")
+        self.entry = entry
+
+
+def adjust(org, user, promoter, amount: int, reason: str, key: str | None = None):
+    """A correction by a member: a new entry (never an edit), on the promoter's next statement.
+    `key`, from the form that sent it: the same key twice adds nothing the second time
+    (AlreadyRecorded), by the unique constraint on (org, key) — also when both arrive at once."""
     reason = (reason or "").strip()
     if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
         raise AdjustmentError("amount", _("a whole number of fen other than 0"))
@@ -211,12 +221,19 @@ def adjust(org, user, promoter, amount: int, reason: str):
         raise AdjustmentError("amount", _("at most ¥1,000,000 either way"))
     if not reason or len(reason) > 200:
         raise AdjustmentError("reason", _("say why (1–200 characters)"))
+    if key is not None and not (isinstance(key, str) and 1 <= len(key) <= 64):
+        raise AdjustmentError("key", _("the form is out of date: reload the page"))
     from liveloop.orgs import audit
-    with transaction.atomic():
-        entry = Entry.objects.create(org=org, promoter=promoter, kind=Entry.ADJUSTMENT,
-                                     amount=amount, user=user, reason=reason)
-        audit.record(org, user, "ledger.adjust", f"promoter {promoter.code}", amount=amount,
-                     reason=reason, entry=entry.pk)
+    try:
+        with transaction.atomic():
+            entry = Entry.objects.create(org=org, promoter=promoter, kind=Entry.ADJUSTMENT,
+                                         amount=amount, user=user, reason=reason, idempotency_key=key)
+            audit.record(org, user, "ledger.adjust", f"promoter {promoter.code}", amount=amount,
+                         reason=reason, entry=entry.pk)
+    except IntegrityError:
+        if key is None:
+            raise
+        raise AlreadyRecorded(Entry.objects.for_org(org).get(idempotency_key=key)) from None
     return entry
 
 

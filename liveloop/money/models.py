@@ -71,10 +71,17 @@ class Entry(TenantModel):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
                              related_name="+")
     reason = models.CharField(max_length=200, blank=True, default="")
+    # An adjustment's form sends a key made when the form was shown: sent twice (a double tap,
+    # a resend, two tabs racing), the second insert breaks the unique constraint instead of
+    # adding the money again.
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True)
 
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "idempotency_key"],
+                                               condition=models.Q(idempotency_key__isnull=False),
+                                               name="entry_org_idempotency_key")]
         indexes = [models.Index(fields=["org", "live", "promoter"], name="entry_org_live_promoter"),
                    models.Index(fields=["org", "promoter", "kind"], name="entry_org_promoter_kind")]
 
@@ -122,6 +129,11 @@ class Statement(TenantModel):
     paid_reference = models.CharField(max_length=64, blank=True, default="")
     failure = models.CharField(max_length=200, blank=True, default="")
     paid_at = models.DateTimeField(null=True, blank=True)
+    # The payout batch the statement waits in (its file handed to the payment channel), until
+    # that batch's results say paid or failed. One column, set only by a conditional UPDATE
+    # (… WHERE batch IS NULL): a statement is in at most one open payout (liveloop/money/payouts.py).
+    batch = models.ForeignKey("PayoutBatch", null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="waiting")
 
     class Meta:
         constraints = [

@@ -8,8 +8,8 @@ import io
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from django.db import transaction
-from django.utils.translation import gettext as _
+from django.db import IntegrityError, connection, transaction
+from django.utils.translation import gettext as _, pgettext_lazy
 
 from liveloop.analytics.exports import yuan
 from liveloop.money.models import PayoutBatch, PayoutItem, Statement
@@ -17,26 +17,58 @@ from liveloop.orgs import audit
 
 FROZEN, SETTLED, PAID, FAILED = Statement.FROZEN, Statement.SETTLED, Statement.PAID, Statement.FAILED
 NOTHING_TO_PAY = "nothing to pay"
+STATE_LABELS = {
+    FROZEN: pgettext_lazy("statement", "Frozen"),
+    SETTLED: pgettext_lazy("statement", "Settled"),
+    PAID: pgettext_lazy("statement", "Paid"),
+    FAILED: pgettext_lazy("statement", "Payment failed"),
+}
+CHUNK = 500
+# pg_advisory_xact_lock(BATCH_LOCK, org id): one batch at a time per organisation, so batch
+# numbers count up without a clash. Two int4 keys: never the same lock as ingest's one bigint.
+BATCH_LOCK = 14
 
 
 class PayoutError(ValueError):
     pass
 
 
-def _move(org, user, statements, allowed_from: set, to: str, action: str, **changes) -> int:
-    """Move statements to `to`, all or none, with one audit line each (in two statements
-    whatever their number: approving a run of a thousand promoters is one click)."""
+class Conflict(PayoutError):
+    """Someone else moved the statements at the same moment: nothing was done here."""
+
+
+def _move(org, user, statements, allowed_from: set, to: str, action: str, where: dict | None = None,
+          **changes) -> int:
+    """Move statements to `to`, all or none, with one audit line each.
+
+    The move is a conditional UPDATE … WHERE state IN allowed_from (and `where`), its row count
+    checked: two clients moving the same statement at once — each having read it as movable —
+    cannot both succeed, because the second UPDATE finds the row no longer matching (PostgreSQL
+    re-checks the WHERE on the row's newest version after waiting for the first; SQLite runs
+    one writer at a time). The loser's transaction is rolled back whole (Conflict)."""
     statements = list(statements)
     for statement in statements:
         if statement.state not in allowed_from:
-            raise PayoutError(_("%(number)s: %(state)s → %(to)s is not allowed")
-                              % {"number": statement.number, "state": statement.state, "to": to})
+            raise PayoutError(_("%(number)s cannot be changed this way: it is %(state)s.")
+                              % {"number": statement.number, "state": STATE_LABELS[statement.state]})
+    ids = [s.pk for s in statements]
+    moved = 0
+    for start in range(0, len(ids), CHUNK):
+        moved += (Statement.objects.for_org(org).filter(pk__in=ids[start:start + CHUNK], state__in=allowed_from,
+                                                         **(where or {}))
+                  .update(state=to, **changes))
+    if moved != len(ids):
+        if len(ids) == 1:
+            raise Conflict(_("Someone else changed %(number)s at the same moment: nothing was done here. "
+                             "Look at it again.") % {"number": statements[0].number})
+        raise Conflict(_("Someone else changed some of these statements at the same moment: nothing was "
+                         "done here. Look at them again."))
+    for statement in statements:
         statement.state = to
         for name, value in changes.items():
             setattr(statement, name, value)
-    Statement.objects.bulk_update(statements, ["state", *changes], batch_size=500)
-    audit.record_many(org, user, action, [(s.number, {"state": to, **{k: str(v) for k, v in changes.items()}})
-                                          for s in statements])
+    shown = {k: str(v) for k, v in changes.items() if k != "batch"}
+    audit.record_many(org, user, action, [(s.number, {"state": to, **shown}) for s in statements])
     return len(statements)
 
 
@@ -53,36 +85,63 @@ def approve(org, user, statements) -> int:
 
 @transaction.atomic
 def mark_paid(org, user, statement: Statement, reference: str) -> None:
+    """Paid by hand — only a statement in no open batch: one whose file is with the payment
+    channel is paid (or not) by that batch's results, else it could be paid both ways."""
     reference = reference.strip()
     if not reference or len(reference) > 64:
         raise PayoutError(_("a payment reference (1–64 characters) is required"))
-    _move(org, user, [statement], {SETTLED}, PAID, "statement.paid",
+    if statement.batch_id is not None:
+        raise PayoutError(_("%(number)s waits in a payout batch: its payment comes from that batch's results.")
+                          % {"number": statement.number})
+    _move(org, user, [statement], {SETTLED}, PAID, "statement.paid", where={"batch__isnull": True},
           paid_reference=reference, paid_at=datetime.now(timezone.utc), failure="")
 
 
 @transaction.atomic
 def retry(org, user, statement: Statement) -> None:
+    """failed → settled: the next batch takes it again."""
     _move(org, user, [statement], {FAILED}, SETTLED, "statement.retry")
 
 
 def batchable(org):
     """Settled statements not waiting in a batch already."""
-    waiting = PayoutItem.objects.for_org(org).filter(statement__state=SETTLED).values("statement_id")
-    return (Statement.objects.for_org(org).filter(state=SETTLED, payable__gt=0)
-            .exclude(pk__in=waiting).select_related("promoter", "run__live").order_by("number"))
+    return (Statement.objects.for_org(org).filter(state=SETTLED, payable__gt=0, batch__isnull=True)
+            .select_related("promoter", "run__live").order_by("number"))
+
+
+def _lock_batches(org) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [BATCH_LOCK, org.pk])
 
 
 @transaction.atomic
 def create_batch(org, user, now: datetime | None = None) -> PayoutBatch:
-    statements = list(batchable(org).select_for_update(of=("self",)))
-    if not statements:
-        raise PayoutError(_("no settled statements are waiting for payment"))
+    """A batch of every settled statement in no batch yet.
+
+    The batch claims its statements with one conditional UPDATE (… SET batch = this WHERE
+    state = settled AND batch IS NULL) and is built from what that UPDATE claimed, never from a
+    list read before: of two batches made at once, the second finds nothing left to claim.
+    (A list read first and locked with FOR UPDATE went stale while it waited: issue 14.)"""
+    _lock_batches(org)
     now = now or datetime.now(timezone.utc)
     count = PayoutBatch.objects.for_org(org).count() + 1
-    batch = PayoutBatch.objects.create(org=org, number=f"P{now:%Y%m%d}-{count:04d}", user=user,
-                                       total=sum(s.payable for s in statements), count=len(statements))
+    try:
+        with transaction.atomic():
+            batch = PayoutBatch.objects.create(org=org, number=f"P{now:%Y%m%d}-{count:04d}", user=user,
+                                               total=0, count=0)
+    except IntegrityError:  # the same number from a batch made at the same moment
+        raise Conflict(_("Another payout batch was being made at the same moment: look at the batches again.")) \
+            from None
+    claimed = (Statement.objects.for_org(org).filter(state=SETTLED, payable__gt=0, batch__isnull=True)
+               .update(batch=batch))
+    if not claimed:
+        raise PayoutError(_("no settled statements are waiting for payment"))
+    statements = list(Statement.objects.for_org(org).filter(batch=batch).order_by("number"))
+    batch.total, batch.count = sum(s.payable for s in statements), len(statements)
+    batch.save(update_fields=["total", "count"])
     PayoutItem.objects.bulk_create([PayoutItem(org=org, batch=batch, statement=s, amount=s.payable)
-                                    for s in statements])
+                                    for s in statements], batch_size=CHUNK)
     audit.record(org, user, "payout.batch", batch.number, count=batch.count, total=batch.total)
     return batch
 
@@ -131,12 +190,12 @@ def read_results(org, batch: PayoutBatch, data: bytes) -> ResultCheck:
         try:
             text = data.decode("gb18030")
         except UnicodeDecodeError:
-            check.errors.append((1, "", "the file is neither UTF-8 nor GBK text"))
+            check.errors.append((1, "", _("the file is neither UTF-8 nor GBK text")))
             return check
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None:
-        check.errors.append((1, "", "the file is empty"))
+        check.errors.append((1, "", _("the results file is empty")))
         return check
     names = [h.strip().lower() for h in header]
     where = {}
@@ -147,7 +206,8 @@ def read_results(org, batch: PayoutBatch, data: bytes) -> ResultCheck:
                 break
     for key in ("reference", "status"):
         if key not in where:
-            check.errors.append((1, key, f"no {key} column (one of: {', '.join(RESULT_COLUMNS[key])})"))
+            check.errors.append((1, key, _("no %(column)s column (one of: %(names)s)")
+                                 % {"column": RESULT_COLUMNS[key][0], "names": ", ".join(RESULT_COLUMNS[key])}))
     if check.errors:
         return check
     items = {item.statement.number: item for item in
@@ -160,23 +220,31 @@ def read_results(org, batch: PayoutBatch, data: bytes) -> ResultCheck:
         reference, status = cell("reference"), cell("status").lower()
         item = items.get(reference)
         if item is None:
-            check.errors.append((number, "reference", f"{reference!r} is not in batch {batch.number}"))
+            check.errors.append((number, "reference", _("“%(reference)s” is not in batch %(batch)s")
+                                                    % {"reference": reference, "batch": batch.number}))
             continue
         if reference in seen:
-            check.errors.append((number, "reference", f"{reference} appears twice"))
+            check.errors.append((number, "reference", _("%(reference)s appears twice") % {"reference": reference}))
             continue
         seen.add(reference)
         if status not in PAID_WORDS | FAILED_WORDS:
-            check.errors.append((number, "status", f"{status!r} is neither paid ({'/'.join(sorted(PAID_WORDS))}) "
-                                                   f"nor failed ({'/'.join(sorted(FAILED_WORDS))})"))
+            check.errors.append((number, "status", _("“%(status)s” is neither paid (%(paid)s) nor failed (%(failed)s)")
+                                % {"status": status, "paid": "/".join(sorted(PAID_WORDS)),
+                                   "failed": "/".join(sorted(FAILED_WORDS))}))
             continue
         if item.statement.state != SETTLED:
-            check.errors.append((number, "reference", f"{reference} is {item.statement.state}, not waiting for payment"))
+            check.errors.append((number, "reference", _("%(reference)s is %(state)s, not waiting for payment")
+                                                    % {"reference": reference,
+                                                       "state": STATE_LABELS[item.statement.state]}))
+            continue
+        if item.statement.batch_id != batch.pk:  # failed here, settled again: waits in a later batch
+            check.errors.append((number, "reference", _("%(reference)s no longer waits in batch %(batch)s")
+                                                    % {"reference": reference, "batch": batch.number}))
             continue
         paid = status in PAID_WORDS
         transaction_id = cell("transaction")[:64]
         if paid and not transaction_id:
-            check.errors.append((number, "transaction", "a paid row needs the channel's transaction id"))
+            check.errors.append((number, "transaction", _("a paid row needs the channel's transaction id")))
             continue
         check.rows.append((item.statement, paid, transaction_id, cell("reason")[:200]))
     return check
@@ -184,18 +252,20 @@ def read_results(org, batch: PayoutBatch, data: bytes) -> ResultCheck:
 
 @transaction.atomic
 def apply_results(org, user, batch: PayoutBatch, data: bytes) -> ResultCheck:
-    """All or nothing: any bad row and nothing is marked."""
+    """All or nothing: any bad row and nothing is marked. Each row moves its statement only if
+    it still waits in this batch (a conditional UPDATE): the same file uploaded twice at once
+    pays nobody twice — the second upload finds the statements gone and raises Conflict."""
     check = read_results(org, batch, data)
     if check.errors:
         return check
     now = datetime.now(timezone.utc)
     for statement, paid, transaction_id, reason in check.rows:
         if paid:
-            _move(org, user, [statement], {SETTLED}, PAID, "statement.paid",
-                  paid_reference=transaction_id, paid_at=now, failure="")
+            _move(org, user, [statement], {SETTLED}, PAID, "statement.paid", where={"batch": batch},
+                  paid_reference=transaction_id, paid_at=now, failure="", batch=None)
         else:
-            _move(org, user, [statement], {SETTLED}, FAILED, "statement.failed",
-                  failure=reason or "failed")
+            _move(org, user, [statement], {SETTLED}, FAILED, "statement.failed", where={"batch": batch},
+                  failure=reason or "failed", batch=None)
     audit.record(org, user, "payout.results", batch.number, paid=sum(1 for r in check.rows if r[1]),
                  failed=sum(1 for r in check.rows if not r[1]))
     return check

@@ -11,7 +11,7 @@ import zoneinfo
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from liveloop.events.ingest import _lock_org
@@ -75,12 +75,18 @@ def settle_live(org, live: Live, user=None, now: datetime | None = None) -> Sett
     teams = inputs.teams_of(org)
     figures = inputs.stored_figures(org, live)
     result = settle(rules, figures, list(teams.values()))
-    run = SettlementRun.objects.create(org=org, live=live, upto_seq=inputs.last_seq(org),
-                                       plan_name=plan.name, plan_rules=plan.rules,
-                                       teams=inputs.teams_as_json(teams), user=user,
-                                       withhold_tax=org.withhold_tax,
-                                       own_ids={str(p): sorted(ids) for p, ids in
-                                                inputs.own_ids(org, figures).items()})
+    try:
+        # The run is one-to-one with its live: whatever the locks above, a second run of the
+        # same live breaks that constraint, and the loser hears "already settled", not a 500.
+        with transaction.atomic():
+            run = SettlementRun.objects.create(org=org, live=live, upto_seq=inputs.last_seq(org),
+                                               plan_name=plan.name, plan_rules=plan.rules,
+                                               teams=inputs.teams_as_json(teams), user=user,
+                                               withhold_tax=org.withhold_tax,
+                                               own_ids={str(p): sorted(ids) for p, ids in
+                                                        inputs.own_ids(org, figures).items()})
+    except IntegrityError:
+        raise SettleError("这场直播已结算", "this live is already settled") from None
     estimates = sums(org, live.pk, ALL, Entry.ESTIMATES)
     finals = {p: s.total_fen for p, s in result.items()}
     earners = {p for p in set(finals) | set(estimates) if finals.get(p, 0) or estimates.get(p, 0)}

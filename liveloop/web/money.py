@@ -8,6 +8,8 @@ into whole fen exactly, never through a float.
 """
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
@@ -18,13 +20,13 @@ from django.db import IntegrityError
 from django.db.models import Count, Sum
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
-from django.utils.translation import get_language, gettext as _, gettext_lazy, pgettext_lazy
+from django.utils.translation import get_language, gettext as _, gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from liveloop.events.models import Event, Order
 from liveloop.lives.models import Live
 from liveloop.money import exports, payouts
-from liveloop.money.ledger import AdjustmentError, adjust, balances, is_settled
+from liveloop.money.ledger import AdjustmentError, AlreadyRecorded, adjust, balances, is_settled
 from liveloop.money.models import Entry, PayoutBatch, Plan, ProgrammePlan, SettlementRun, Statement
 from liveloop.money.plans import choose_plan, plans_for, save_plan
 from liveloop.money.settlement import SettleError, check_settleable, settle_live, settleable_from
@@ -40,12 +42,7 @@ PER_PAGE = 50
 LEDGER_PER_PAGE = 100
 RESULTS_MAX_BYTES = 5 * 1024 * 1024
 
-STATEMENT_STATES = {
-    Statement.FROZEN: pgettext_lazy("statement", "Frozen"),
-    Statement.SETTLED: pgettext_lazy("statement", "Settled"),
-    Statement.PAID: pgettext_lazy("statement", "Paid"),
-    Statement.FAILED: pgettext_lazy("statement", "Payment failed"),
-}
+STATEMENT_STATES = payouts.STATE_LABELS
 ENTRY_KINDS = {
     Entry.ACCRUAL: gettext_lazy("Estimate"), Entry.REVERSAL: gettext_lazy("Estimate reversed"),
     Entry.SETTLEMENT: gettext_lazy("Settlement true-up"), Entry.CLAWBACK: gettext_lazy("Clawback"),
@@ -382,7 +379,7 @@ def run_of(org, run_id) -> SettlementRun:
 
 
 def statement_of(org, number) -> Statement:
-    return get_object_or_404(Statement.objects.for_org(org).select_related("promoter__team", "run__live"),
+    return get_object_or_404(Statement.objects.for_org(org).select_related("promoter__team", "run__live", "batch"),
                              number=number)
 
 
@@ -403,8 +400,12 @@ def run_page(request, org, run_id):
 @requires("manage_money")
 def run_approve(request, org, run_id):
     run = run_of(org, run_id)
-    moved = payouts.approve(org, request.user, run.statements.filter(state=Statement.FROZEN).order_by("number"))
-    messages.success(request, _("%(count)d statements approved.") % {"count": moved})
+    try:
+        moved = payouts.approve(org, request.user, run.statements.filter(state=Statement.FROZEN).order_by("number"))
+    except payouts.PayoutError as error:  # approved by someone else at the same moment
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("%(count)d statements approved.") % {"count": moved})
     return redirect("web:money_run", run.pk)
 
 
@@ -491,7 +492,11 @@ def batches_page(request, org):
             return render(request, "web/forbidden.html", status=403)
         try:
             batch = payouts.create_batch(org, request.user)
+        except payouts.Conflict as error:
+            messages.error(request, str(error))
+            return redirect("web:money_batches")
         except payouts.PayoutError:
+            # Also the loser of two batches made at once: the other claimed every statement.
             messages.error(request, _("No settled statements are waiting for payment."))
             return redirect("web:money_batches")
         return redirect("web:money_batch", batch.pk)
@@ -551,7 +556,12 @@ def batch_results(request, org, batch_id):
         except ValueError:
             form.add_error("results", _("This is not an XLSX workbook."))
             return _batch_page(request, org, batch, form=form, status=400)
-    check = payouts.apply_results(org, request.user, batch, data)
+    try:
+        check = payouts.apply_results(org, request.user, batch, data)
+    except payouts.Conflict as error:
+        # The same results applied by someone else at this moment: nothing was written here.
+        form.add_error(None, str(error))
+        return _batch_page(request, org, batch, form=form, status=409)
     if check.errors:
         # All or nothing: apply_results wrote nothing; every bad row is listed.
         return _batch_page(request, org, batch, form=form, errors=check.errors, status=400)
@@ -577,12 +587,23 @@ class AdjustmentForm(forms.Form):
             raise forms.ValidationError(_("Enter an amount other than 0."))
         return amount
 
-    def save(self, org, user, promoter):
+    def save(self, org, user, promoter, key):
+        """The entry; None with the refusal on the form. AlreadyRecorded passes through."""
         try:
-            return adjust(org, user, promoter, self.cleaned_data["amount"], self.cleaned_data["reason"])
+            return adjust(org, user, promoter, self.cleaned_data["amount"], self.cleaned_data["reason"], key=key)
         except AdjustmentError as error:
             self.add_error(error.field if error.field in self.fields else None, error.message)
         return None
+
+
+ADJUST_KEY = re.compile(r"[0-9a-f]{32}")
+
+
+def _adjust_key(request) -> str:
+    """The idempotency key the adjustment form carries: kept on a resend of the same form (a
+    refused one wrote nothing), a new one for a fresh form."""
+    key = request.POST.get("key", "") if request.method == "POST" else ""
+    return key if ADJUST_KEY.fullmatch(key) else uuid.uuid4().hex
 
 
 def _ledger_page(request, org, promoter, form=None, status=200):
@@ -600,7 +621,7 @@ def _ledger_page(request, org, promoter, form=None, status=200):
         shown.append({"entry": entry, "kind": ENTRY_KINDS.get(entry.kind, entry.kind), "balance": balance})
     return render(request, "web/money/ledger.html", {
         "promoter": promoter, "page_obj": page, "rows": shown, "balances": balances(org, promoter),
-        "form": form or AdjustmentForm(),
+        "form": form or AdjustmentForm(), "adjust_key": _adjust_key(request),
         "statements": Statement.objects.for_org(org).filter(promoter=promoter)
                       .select_related("run__live").order_by("-pk")[:20],
         "states": STATEMENT_STATES,
@@ -618,8 +639,19 @@ def ledger_page(request, org, code):
 def ledger_adjust(request, org, code):
     promoter = promoter_of(org, code)
     form = AdjustmentForm(request.POST)
-    if form.is_valid() and form.save(org, request.user, promoter) is not None:
-        messages.success(request, _("Adjustment recorded: it appears on the promoter's next statement."))
+    key = request.POST.get("key", "")
+    if not ADJUST_KEY.fullmatch(key):
+        # Without the form's key a resend could not be told from a new adjustment.
+        form.is_valid()
+        form.add_error(None, _("This form is out of date: reload the page and enter the adjustment again."))
+        return _ledger_page(request, org, promoter, form=form, status=400)
+    try:
+        if form.is_valid() and form.save(org, request.user, promoter, key) is not None:
+            messages.success(request, _("Adjustment recorded: it appears on the promoter's next statement."))
+            return redirect("web:money_ledger", promoter.code)
+    except AlreadyRecorded:
+        messages.info(request, _("This adjustment was already recorded (the form was sent twice): it is on "
+                                 "the ledger once."))
         return redirect("web:money_ledger", promoter.code)
     return _ledger_page(request, org, promoter, form=form, status=400)
 

@@ -2,6 +2,7 @@
 log; who may change money (owner, finance) and that another organisation's ids answer 404."""
 import csv
 import io
+import uuid
 
 import pytest
 from openpyxl import load_workbook
@@ -176,11 +177,12 @@ def test_choosing_a_plan_for_a_live(clients, brand, live):
 
 def test_adjustment_reads_yuan_exactly(clients, brand, live):
     finance = clients[FINANCE]
-    assert finance.post("/money/promoters/PA/adjust/", {"amount": "12.34", "reason": "补发奖励"}).status_code == 302
-    assert finance.post("/money/promoters/PA/adjust/", {"amount": "-0.07", "reason": "扣回"}).status_code == 302
+    key = lambda: uuid.uuid4().hex  # noqa: E731 (the form's idempotency key, a new one per form)
+    assert finance.post("/money/promoters/PA/adjust/", {"amount": "12.34", "reason": "补发奖励", "key": key()}).status_code == 302
+    assert finance.post("/money/promoters/PA/adjust/", {"amount": "-0.07", "reason": "扣回", "key": key()}).status_code == 302
     for bad, field in (({"amount": "0.001", "reason": "x"}, "amount"), ({"amount": "0", "reason": "x"}, "amount"),
                        ({"amount": "5", "reason": ""}, "reason"), ({"amount": "2000000", "reason": "x"}, "amount")):
-        answer = finance.post("/money/promoters/PA/adjust/", bad)
+        answer = finance.post("/money/promoters/PA/adjust/", {**bad, "key": key()})
         assert answer.status_code == 400 and field in answer.context["form"].errors, bad
     amounts = list(Entry.objects.for_org(brand.org).filter(kind="adjustment").values_list("amount", "reason"))
     assert amounts == [(1_234, "补发奖励"), (-7, "扣回")]

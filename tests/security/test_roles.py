@@ -93,7 +93,7 @@ DATA = {
     "web:money_plan_new": lambda side: {"name": "新方案", "rate_percent": "5", "override_levels": "0"},
     "web:money_plan": lambda side: {"name": "改名方案", "rate_percent": "6", "override_levels": "0"},
     "web:money_statement_paid": lambda side: {"reference": "WX-1"},
-    "web:money_adjust": lambda side: {"amount": "1.23", "reason": "测试"},
+    "web:money_adjust": lambda side: {"amount": "1.23", "reason": "测试", "key": "0123456789abcdef0123456789abcdef"},
 }
 PATH_VALUES = {"public_id": "live", "code_id": "invite_code", "code": "promoter_code", "member_id": "member",
                "key_id": "api_key", "shop_id": "shop", "mapping_id": "shop_live", "notice_id": "notice",
