@@ -6,8 +6,9 @@ Pure: no Django. `parse_event` turns a decoded JSON object into an `IncomingEven
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
+from liveloop.rules.dates import DateRangeError, to_utc
 from liveloop.rules.fraud import MAX_KEY, SIGNAL_ATTRS
 from liveloop.rules.identity import ID_ATTRS, linked_ids
 
@@ -96,7 +97,10 @@ def parse_time(value, now: datetime) -> datetime:
         raise EventError("at: not an ISO 8601 time") from None
     if at.tzinfo is None:
         raise EventError("at: needs a UTC offset, e.g. +08:00")
-    at = at.astimezone(timezone.utc)
+    try:
+        at = to_utc(at)  # an OverflowError here once made the whole batch a 500
+    except DateRangeError as error:
+        raise EventError(f"at: {error}") from None
     if at > now + FUTURE_TOLERANCE:
         raise EventError("at: more than one day in the future")
     return at
