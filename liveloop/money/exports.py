@@ -148,6 +148,105 @@ def download(body: bytes, filename: str, xlsx: bool) -> HttpResponse:
     return response
 
 
+# A results workbook is a few hundred rows: it may expand to this much and no more. The CSV made
+# from it is bounded too, since one long shared string can be referenced by every cell.
+RESULTS_XLSX_MAX_EXPANDED = 50 * 1024 * 1024
+RESULTS_CSV_MAX_BYTES = 20 * 1024 * 1024
+
+
+def xlsx_to_csv(data: bytes) -> bytes:
+    """A payment channel's results as XLSX, read as the CSV apply_results expects (first
+    sheet, values only). Raises ReadError (a ValueError), with the reason and its code, when it
+    is not a readable workbook or expands beyond the limits above."""
+    from liveloop.importers.readers import ReadError, open_xlsx
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    with open_xlsx(io.BytesIO(data), progress=False, max_expanded=RESULTS_XLSX_MAX_EXPANDED) as table:
+        writer.writerow(["" if value is None else str(value) for value in table.header])
+        written = 1
+        for number, row in table.rows:
+            # Blank rows are skipped by the reader: keep their lines, so an error's row number
+            # is the workbook's.
+            out.write("\r\n" * (number - written - 1))
+            writer.writerow(["" if value is None else str(value) for value in row])
+            written = number
+            if out.tell() > RESULTS_CSV_MAX_BYTES:
+                raise ReadError(f"the workbook's cells hold more than {RESULTS_CSV_MAX_BYTES:,} "
+                                "bytes of text", "too_large")
+    return out.getvalue().encode("utf-8")
+
+
+def _xlsx_bytes(title: str, headers, rows, money_columns: set[int]) -> bytes:
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title[:31])
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    header = []
+    for text in headers:
+        cell = _text(sheet, text)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    for row in rows:
+        cells = []
+        for index, value in enumerate(row):
+            if index in money_columns:
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.number_format = YUAN_FORMAT
+            else:
+                cell = _text(sheet, "" if value is None else value)
+            cells.append(cell)
+        sheet.append(cells)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _statement_values(org, run):
+    for row in statement_rows(org, run):
+        yield [yuan(row[key]) if money else row[key] for _header, key, money in STATEMENT_COLUMNS]
+
+
+STATEMENT_MONEY = {i for i, (_h, _k, money) in enumerate(STATEMENT_COLUMNS) if money}
+
+
+def statements_csv(org, run) -> bytes:
+    return _csv_bytes(STATEMENT_HEADERS, _statement_values(org, run))
+
+
+def statements_xlsx(org, run) -> bytes:
+    return _xlsx_bytes(f"结算 {run.live.public_id}", STATEMENT_HEADERS, _statement_values(org, run),
+                       STATEMENT_MONEY)
+
+
+# The batch file: the core's rows; the yuan column becomes an exact number in the workbook.
+BATCH_MONEY = {BATCH_HEADERS.index("金额（元）amount")}
+
+
+def _batch_values(batch):
+    for row in batch_rows(batch):
+        row = list(row)
+        for index in BATCH_MONEY:
+            row[index] = yuan(row[-1])  # from the fen column: exact
+        yield row
+
+
+def batch_csv(batch: PayoutBatch) -> bytes:
+    return _csv_bytes(BATCH_HEADERS, _batch_values(batch))
+
+
+def batch_xlsx(batch: PayoutBatch) -> bytes:
+    return _xlsx_bytes(batch.number, BATCH_HEADERS, _batch_values(batch), BATCH_MONEY)
+
+
+def download(body: bytes, filename: str, xlsx: bool) -> HttpResponse:
+    response = HttpResponse(body, content_type=XLSX_TYPE if xlsx else "text/csv; charset=utf-8")
+    # ASCII names only (statement and batch numbers, public ids): no header encoding needed.
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
 def xlsx_to_csv(data: bytes) -> bytes:
     """A payment channel's results as XLSX, read as the CSV apply_results expects (first
     sheet, values only). Raises ValueError when it is not a workbook."""

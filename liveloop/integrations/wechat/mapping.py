@@ -15,7 +15,7 @@ class MappingError(ValueError):
 def _at(unix) -> str:
     try:
         return datetime.fromtimestamp(int(unix), timezone.utc).isoformat()
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, OSError):  # OSError: beyond the platform's time_t
         raise MappingError(f"not a unix time: {unix!r}") from None
 
 
