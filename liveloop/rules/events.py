@@ -5,6 +5,7 @@ Pure: no Django. `parse_event` turns a decoded JSON object into an `IncomingEven
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -111,7 +112,9 @@ def parse_event(raw, now: datetime) -> IncomingEvent:
         raise EventError("event: must be a JSON object")
     unknown = raw.keys() - FIELDS
     if unknown:
-        raise EventError(f"{sorted(unknown)[0]}: unknown field")
+        name = sorted(unknown)[0]
+        # Quoted when it would not read as a name (empty, spaces, control characters).
+        raise EventError(f"{name if name.isidentifier() else json.dumps(name)[:80]}: unknown field")
     event_id = _text(raw, "id", MAX_ID, True)
     if event_id.startswith(SYSTEM_ID_PREFIX):
         raise EventError(f"id: the prefix {SYSTEM_ID_PREFIX!r} is reserved for Liveloop's own events")
@@ -148,8 +151,6 @@ def parse_event(raw, now: datetime) -> IncomingEvent:
 
 
 def _attrs(attrs) -> dict:
-    import json
-
     if not isinstance(attrs, dict):
         raise EventError("attrs: must be an object")
     for key, value in attrs.items():
