@@ -75,7 +75,9 @@ def open_csv(path, progress: bool | None = None, encoding: str | None = None):
         reader = csv.reader(text)
         try:
             header = next(reader, None)
-        except (UnicodeDecodeError, csv.Error) as error:
+        except UnicodeDecodeError:
+            raise ReadError(f"row 1: not valid {encoding} text (save the file as UTF-8 CSV)") from None
+        except csv.Error as error:
             raise ReadError(f"row 1: {error}") from None
         if header is None:
             raise ReadError("the file is empty")

@@ -131,7 +131,7 @@ def read_results(org, batch: PayoutBatch, data: bytes) -> ResultCheck:
         try:
             text = data.decode("gb18030")
         except UnicodeDecodeError:
-            check.errors.append((1, "", "the file is neither UTF-8 nor GBK text"))
+            check.errors.append((1, "", _("the file is neither UTF-8 nor GBK text")))
             return check
     if "\x00" in text:  # a binary file that happens to decode (UTF-16, an image…)
         check.errors.append((1, "", _("the file is not text: save it as CSV (UTF-8) or XLSX")))
@@ -143,7 +143,7 @@ def read_results(org, batch: PayoutBatch, data: bytes) -> ResultCheck:
         check.errors.append((1, "", _("not readable as CSV: a field is too long or a quote is not closed")))
         return check
     if header is None:
-        check.errors.append((1, "", "the file is empty"))
+        check.errors.append((1, "", _("the file is empty")))
         return check
     names = [h.strip().lower() for h in header]
     where = {}
