@@ -203,3 +203,15 @@ def test_the_extremes_accepted_open_every_page(mine):
     lives_page = owner.get("/").content.decode()
     assert LONG_TITLE in lives_page
     print(f"\n[security] extremes: {opened} page requests as the owner, none a 500")
+
+
+@pytest.mark.parametrize("since, until", [("9999-12-30", "9999-12-31"), ("0001-01-01", "0001-01-02")])
+def test_the_back_fill_command_refuses_days_out_of_range(brand, since, until):
+    from click.testing import CliRunner
+
+    from liveloop.cli import main
+
+    result = CliRunner().invoke(main, ["wechat-backfill", "--org", brand.org.slug, "--shop", "wxnone",
+                                       "--since", since, "--until", until])
+    assert result.exit_code == 2, result.output  # a usage error, not a traceback
+    assert "between 2000-01-01 and 2099-12-31" in result.output and result.exception.__class__ is SystemExit
