@@ -391,6 +391,11 @@ def wechat_backfill(slug, appid, since, until):
     from liveloop.integrations.wechat.client import ShopApiError, ShopUnavailable
     from liveloop.integrations.wechat.sharers import backfill
 
+    from liveloop.rules.dates import FIRST_DAY, LAST_DAY, day_in_range
+
+    for name, day in (("--since", since), ("--until", until)):
+        if not day_in_range(day.date()):  # 9999-12-31 plus a day would overflow
+            raise click.BadParameter(f"between {FIRST_DAY} and {LAST_DAY}", param_hint=name)
     org = _org(slug)
     zone = ZoneInfo(org.timezone)
     start, end = since.replace(tzinfo=zone), (until + timedelta(days=1)).replace(tzinfo=zone)

@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Literal, Union
 
 from django.shortcuts import get_object_or_404
@@ -15,16 +15,22 @@ from liveloop.lives.models import Account, Live
 from liveloop.promoters.models import DEFAULT_CAP, Promoter
 from liveloop.promoters.services import EnrolmentError, NewPromoter, enrol
 from liveloop.rules.attribution import MODES
+from liveloop.rules.dates import DateRangeError, check_announced
 
 router = Router(tags=["lives"])
 
 Mode = Literal[MODES]
 
 
-def aware(value: datetime) -> datetime:
+def announced(value: datetime) -> datetime:
+    """Aware, and within the accepted window (rules.dates): a year-9999 time was once stored
+    and then broke every page that showed it in the organisation's zone."""
     if value.tzinfo is None:
         raise ValueError("needs a UTC offset, e.g. 2026-12-01T20:00:00+08:00")
-    return value
+    try:
+        return check_announced(value, datetime.now(timezone.utc))
+    except DateRangeError as error:
+        raise ValueError(str(error)) from None
 
 
 class ProgrammeIn(Schema):
@@ -56,7 +62,7 @@ class LiveIn(Schema):
     announced_at: datetime
     programme: ProgrammeIn = ProgrammeIn()
 
-    _aware = field_validator("announced_at")(aware)
+    _announced = field_validator("announced_at")(announced)
 
 
 class LiveOut(Schema):

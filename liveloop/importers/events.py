@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from liveloop.importers.columns import HeaderMap
 from liveloop.promoters.services import NewPromoter
+from liveloop.rules.dates import DateRangeError, to_utc
 from liveloop.rules.events import MAX_ID
 
 CENT = Decimal("0.01")
@@ -135,6 +136,10 @@ def parse_at(value, zone: ZoneInfo) -> datetime:
         raise ValueError("不能为空 (required)" if value in (None, "") else f"{value!r} is not a time")
     if at.tzinfo is None:
         at = at.replace(tzinfo=zone)
+    try:
+        to_utc(at)  # year 1 or 9999 is a bad row with its reason, not a crash of the import
+    except DateRangeError as error:
+        raise ValueError(f"{value!r}: {error}") from None
     return at
 
 

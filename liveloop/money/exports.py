@@ -148,20 +148,30 @@ def download(body: bytes, filename: str, xlsx: bool) -> HttpResponse:
     return response
 
 
+# A results workbook is a few hundred rows: it may expand to this much and no more. The CSV made
+# from it is bounded too, since one long shared string can be referenced by every cell.
+RESULTS_XLSX_MAX_EXPANDED = 50 * 1024 * 1024
+RESULTS_CSV_MAX_BYTES = 20 * 1024 * 1024
+
+
 def xlsx_to_csv(data: bytes) -> bytes:
     """A payment channel's results as XLSX, read as the CSV apply_results expects (first
-    sheet, values only). Raises ValueError when it is not a workbook."""
-    from openpyxl import load_workbook
-    from zipfile import BadZipFile
+    sheet, values only). Raises ReadError (a ValueError), with the reason and its code, when it
+    is not a readable workbook or expands beyond the limits above."""
+    from liveloop.importers.readers import ReadError, open_xlsx
 
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (BadZipFile, KeyError, OSError) as error:
-        raise ValueError("not an XLSX workbook") from error
-    sheet = book.worksheets[0]
     out = io.StringIO()
     writer = csv.writer(out)
-    for row in sheet.iter_rows(values_only=True):
-        writer.writerow(["" if value is None else str(value) for value in row])
-    book.close()
+    with open_xlsx(io.BytesIO(data), progress=False, max_expanded=RESULTS_XLSX_MAX_EXPANDED) as table:
+        writer.writerow(["" if value is None else str(value) for value in table.header])
+        written = 1
+        for number, row in table.rows:
+            # Blank rows are skipped by the reader: keep their lines, so an error's row number
+            # is the workbook's.
+            out.write("\r\n" * (number - written - 1))
+            writer.writerow(["" if value is None else str(value) for value in row])
+            written = number
+            if out.tell() > RESULTS_CSV_MAX_BYTES:
+                raise ReadError(f"the workbook's cells hold more than {RESULTS_CSV_MAX_BYTES:,} "
+                                "bytes of text", "too_large")
     return out.getvalue().encode("utf-8")

@@ -192,8 +192,15 @@ def read_results(org, batch: PayoutBatch, data: bytes) -> ResultCheck:
         except UnicodeDecodeError:
             check.errors.append((1, "", _("the file is neither UTF-8 nor GBK text")))
             return check
+    if "\x00" in text:  # a binary file that happens to decode (UTF-16, an image…)
+        check.errors.append((1, "", _("the file is not text: save it as CSV (UTF-8) or XLSX")))
+        return check
     reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error:
+        check.errors.append((1, "", _("not readable as CSV: a field is too long or a quote is not closed")))
+        return check
     if header is None:
         check.errors.append((1, "", _("the results file is empty")))
         return check
@@ -213,41 +220,49 @@ def read_results(org, batch: PayoutBatch, data: bytes) -> ResultCheck:
     items = {item.statement.number: item for item in
              batch.items.select_related("statement")}
     seen = set()
-    for number, row in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        cell = lambda key: row[where[key]].strip() if key in where and where[key] < len(row) else ""  # noqa: E731
-        reference, status = cell("reference"), cell("status").lower()
-        item = items.get(reference)
-        if item is None:
-            check.errors.append((number, "reference", _("“%(reference)s” is not in batch %(batch)s")
-                                                    % {"reference": reference, "batch": batch.number}))
-            continue
-        if reference in seen:
-            check.errors.append((number, "reference", _("%(reference)s appears twice") % {"reference": reference}))
-            continue
-        seen.add(reference)
-        if status not in PAID_WORDS | FAILED_WORDS:
-            check.errors.append((number, "status", _("“%(status)s” is neither paid (%(paid)s) nor failed (%(failed)s)")
-                                % {"status": status, "paid": "/".join(sorted(PAID_WORDS)),
-                                   "failed": "/".join(sorted(FAILED_WORDS))}))
-            continue
-        if item.statement.state != SETTLED:
-            check.errors.append((number, "reference", _("%(reference)s is %(state)s, not waiting for payment")
-                                                    % {"reference": reference,
-                                                       "state": STATE_LABELS[item.statement.state]}))
-            continue
-        if item.statement.batch_id != batch.pk:  # failed here, settled again: waits in a later batch
-            check.errors.append((number, "reference", _("%(reference)s no longer waits in batch %(batch)s")
-                                                    % {"reference": reference, "batch": batch.number}))
-            continue
-        paid = status in PAID_WORDS
-        transaction_id = cell("transaction")[:64]
-        if paid and not transaction_id:
-            check.errors.append((number, "transaction", _("a paid row needs the channel's transaction id")))
-            continue
-        check.rows.append((item.statement, paid, transaction_id, cell("reason")[:200]))
+    number = 1
+    try:
+        for number, row in enumerate(reader, start=2):
+            _check_row(check, batch, items, seen, where, number, row)
+    except csv.Error:  # a field over the csv module's limit (128 KB), an unclosed quote at the end
+        check.errors.append((number + 1, "", _("not readable as CSV: a field is too long or a quote is not closed")))
     return check
+
+
+def _check_row(check: ResultCheck, batch, items, seen, where, number, row) -> None:
+    if not any(cell.strip() for cell in row):
+        return
+    cell = lambda key: row[where[key]].strip() if key in where and where[key] < len(row) else ""  # noqa: E731
+    reference, status = cell("reference"), cell("status").lower()
+    item = items.get(reference)
+    if item is None:
+        check.errors.append((number, "reference", _("“%(reference)s” is not in batch %(batch)s")
+                                                % {"reference": reference, "batch": batch.number}))
+        return
+    if reference in seen:
+        check.errors.append((number, "reference", _("%(reference)s appears twice") % {"reference": reference}))
+        return
+    seen.add(reference)
+    if status not in PAID_WORDS | FAILED_WORDS:
+        check.errors.append((number, "status", _("“%(status)s” is neither paid (%(paid)s) nor failed (%(failed)s)")
+                            % {"status": status, "paid": "/".join(sorted(PAID_WORDS)),
+                               "failed": "/".join(sorted(FAILED_WORDS))}))
+        return
+    if item.statement.state != SETTLED:
+        check.errors.append((number, "reference", _("%(reference)s is %(state)s, not waiting for payment")
+                                                % {"reference": reference,
+                                                   "state": STATE_LABELS[item.statement.state]}))
+        return
+    if item.statement.batch_id != batch.pk:  # failed here, settled again: waits in a later batch
+        check.errors.append((number, "reference", _("%(reference)s no longer waits in batch %(batch)s")
+                                                % {"reference": reference, "batch": batch.number}))
+        return
+    paid = status in PAID_WORDS
+    transaction_id = cell("transaction")[:64]
+    if paid and not transaction_id:
+        check.errors.append((number, "transaction", _("a paid row needs the channel's transaction id")))
+        return
+    check.rows.append((item.statement, paid, transaction_id, cell("reason")[:200]))
 
 
 @transaction.atomic

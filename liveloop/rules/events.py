@@ -5,9 +5,11 @@ Pure: no Django. `parse_event` turns a decoded JSON object into an `IncomingEven
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
+from liveloop.rules.dates import DateRangeError, to_utc
 from liveloop.rules.fraud import MAX_KEY, SIGNAL_ATTRS
 from liveloop.rules.identity import ID_ATTRS, linked_ids
 
@@ -96,7 +98,10 @@ def parse_time(value, now: datetime) -> datetime:
         raise EventError("at: not an ISO 8601 time") from None
     if at.tzinfo is None:
         raise EventError("at: needs a UTC offset, e.g. +08:00")
-    at = at.astimezone(timezone.utc)
+    try:
+        at = to_utc(at)  # an OverflowError here once made the whole batch a 500
+    except DateRangeError as error:
+        raise EventError(f"at: {error}") from None
     if at > now + FUTURE_TOLERANCE:
         raise EventError("at: more than one day in the future")
     return at
@@ -107,7 +112,9 @@ def parse_event(raw, now: datetime) -> IncomingEvent:
         raise EventError("event: must be a JSON object")
     unknown = raw.keys() - FIELDS
     if unknown:
-        raise EventError(f"{sorted(unknown)[0]}: unknown field")
+        name = sorted(unknown)[0]
+        # Quoted when it would not read as a name (empty, spaces, control characters).
+        raise EventError(f"{name if name.isidentifier() else json.dumps(name)[:80]}: unknown field")
     event_id = _text(raw, "id", MAX_ID, True)
     if event_id.startswith(SYSTEM_ID_PREFIX):
         raise EventError(f"id: the prefix {SYSTEM_ID_PREFIX!r} is reserved for Liveloop's own events")
@@ -144,8 +151,6 @@ def parse_event(raw, now: datetime) -> IncomingEvent:
 
 
 def _attrs(attrs) -> dict:
-    import json
-
     if not isinstance(attrs, dict):
         raise EventError("attrs: must be an object")
     for key, value in attrs.items():

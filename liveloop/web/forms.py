@@ -21,6 +21,8 @@ from liveloop.orgs.services import add_member
 from liveloop.promoters.models import DEFAULT_CAP
 from liveloop.promoters.services import MAX_INVITE_CODES
 from liveloop.rules.attribution import FIRST_TOUCH, MODES
+from liveloop.rules.dates import (ANNOUNCE_AHEAD, FIRST_DAY, LAST_DAY, DateRangeError, check_announced,
+                                   day_in_range)
 from liveloop.web.tables import MODE_LABELS, ROLE_LABELS
 
 # Zones our users broadcast from or for; the organisation's current zone is added if missing.
@@ -41,6 +43,18 @@ class LocalDateTimeInput(forms.DateTimeInput):
 
     def __init__(self, **kwargs):
         super().__init__(format=LOCAL_MINUTE, **kwargs)
+
+
+class BoundedDateField(forms.DateField):
+    """A day a page is asked for (From/To): within rules.dates' window, so turning it into a
+    range of aware times (a day later, in the organisation's zone) cannot overflow."""
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None and not day_in_range(value):
+            raise forms.ValidationError(
+                _("Choose a day between %(first)s and %(last)s.")
+                % {"first": FIRST_DAY.isoformat(), "last": LAST_DAY.isoformat()}, code="out_of_range")
 
 
 class PreviewLinkField(forms.URLField):
@@ -70,6 +84,17 @@ class LiveEditForm(forms.Form):
         if not title:
             raise forms.ValidationError(self.fields["title"].error_messages["required"], code="required")
         return title
+
+    def clean_announced_at(self):
+        value = self.cleaned_data["announced_at"]
+        try:
+            check_announced(value, timezone.now())
+        except DateRangeError:
+            raise forms.ValidationError(
+                _("Choose a time between %(first)s and %(years)s years from now.")
+                % {"first": FIRST_DAY.isoformat(), "years": ANNOUNCE_AHEAD.days // 365},
+                code="out_of_range") from None
+        return value
 
     def save(self, live):
         return update_live(live, **{name: self.cleaned_data[name]

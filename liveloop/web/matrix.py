@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from liveloop.analytics.matrix import (NO_RATE, lives_by_ids, lives_in_week, lives_on_day, matrix,
                                        matrix_csv_response, matrix_xlsx_response, week_of)
 from liveloop.lives.models import Live
+from liveloop.rules.dates import day_in_range
 from liveloop.web.context import org_view, requires
 
 DAY, WEEK, LIVES = "day", "week", "lives"
@@ -32,9 +33,14 @@ class Selection:
 
 def _parse_day(raw: str | None) -> date:
     try:
-        return date.fromisoformat(raw or "")
+        day = date.fromisoformat(raw or "")
     except ValueError:
+        day = None
+    # A day outside the window (?date=9999-12-31) would overflow its week's Sunday: like an
+    # unreadable one, it falls back to today.
+    if day is None or not day_in_range(day):
         return timezone.localdate()  # org_view has activated the organisation's zone
+    return day
 
 
 def select(request, org) -> Selection:

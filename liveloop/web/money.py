@@ -24,6 +24,7 @@ from django.utils.translation import get_language, gettext as _, gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from liveloop.events.models import Event, Order
+from liveloop.importers.readers import ReadError
 from liveloop.lives.models import Live
 from liveloop.money import exports, payouts
 from liveloop.money.ledger import AdjustmentError, AlreadyRecorded, adjust, balances, is_settled
@@ -550,11 +551,17 @@ def batch_results(request, org, batch_id):
         form.add_error("results", _("The file is larger than 5 MB."))
         return _batch_page(request, org, batch, form=form, status=400)
     data = upload.read()
-    if upload.name.lower().endswith(".xlsx"):
+    if upload.name.lower().endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04":
         try:
             data = exports.xlsx_to_csv(data)
-        except ValueError:
-            form.add_error("results", _("This is not an XLSX workbook."))
+        except ReadError as error:
+            if error.code == "too_large":
+                form.add_error("results", _("The workbook expands to more than %(mb)d MB of data, or holds "
+                                            "too many rows: upload only the batch's rows, or save it as CSV.")
+                               % {"mb": exports.RESULTS_XLSX_MAX_EXPANDED // (1024 * 1024)})
+            else:
+                form.add_error("results", _("This is not an XLSX workbook: the file is damaged, truncated or "
+                                            "of another format. Save it again as .xlsx or CSV."))
             return _batch_page(request, org, batch, form=form, status=400)
     try:
         check = payouts.apply_results(org, request.user, batch, data)

@@ -17,6 +17,7 @@ from liveloop.notify.models import Notice
 from liveloop.orgs.models import ApiKey, Member
 from liveloop.promoters.models import Enrolment, JoinCode, Programme, Team
 from liveloop.rules.attribution import CANCELLED, ENDED, LIVE, SCHEDULED
+from liveloop.rules.dates import day_in_range
 
 
 def _per_live(rows, group: str, aggregate):
@@ -87,8 +88,9 @@ def parse_month(raw: str | None, today: date) -> date:
     """"2026-11" → date(2026, 11, 1); anything else (or a year far off) → this month."""
     try:
         year, month = (int(part) for part in (raw or "").split("-"))
-        if 2000 <= year <= 2999:  # keeps the grid and its prev/next links inside what dates can hold
-            return date(year, month, 1)
+        first = date(year, month, 1)
+        if day_in_range(first):  # keeps the grid and its prev/next links inside what dates can hold
+            return first
     except ValueError:
         pass
     return today.replace(day=1)

@@ -28,6 +28,7 @@ from liveloop.integrations.wechat.sharers import LinkError, backfill, link_promo
 from liveloop.lives.models import Live
 from liveloop.promoters.models import Promoter
 from liveloop.web.context import org_view, requires
+from liveloop.web.forms import BoundedDateField
 
 RECENT_PUSHES = 20
 FAILED_PUSHES = 100  # every failed push stays listed with its retry button, the newest this many
@@ -110,8 +111,8 @@ class MapLiveForm(forms.Form):
 
 
 class BackfillForm(forms.Form):
-    since = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label=_("To (inclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
+    since = BoundedDateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    until = BoundedDateField(label=_("To (inclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean(self):
         data = super().clean()

@@ -16,6 +16,7 @@ from liveloop.analytics.trends import touchpoint_conversion, trend_lives, trend_
 from liveloop.lives.models import Account
 from liveloop.web.charts import ACCENT, LINE, MUTED, SOFT, Chart, _base
 from liveloop.web.context import org_view, requires
+from liveloop.web.forms import BoundedDateField
 from liveloop.web.templatetags.figures import yuan
 from liveloop.web.templatetags.report import percent_text
 
@@ -26,9 +27,9 @@ PALETTE = ("#07a35a", "#4c9bf0", "#f29b38", "#9b6cf2", "#e5534b", "#2bb3c0", "#b
 class TrendsForm(forms.Form):
     account = forms.ModelChoiceField(queryset=Account.objects.none(), required=False,
                                      empty_label=gettext_lazy("All accounts"), label=gettext_lazy("Account"))
-    since = forms.DateField(required=False, label=gettext_lazy("From"),
+    since = BoundedDateField(required=False, label=gettext_lazy("From"),
                             widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label=gettext_lazy("To"),
+    until = BoundedDateField(required=False, label=gettext_lazy("To"),
                             widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, org, **kwargs):
