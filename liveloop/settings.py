@@ -4,6 +4,7 @@ Development (the default) runs on SQLite in ./var; production sets
 LIVELOOP_ENV=production, which refuses to start without a real secret key.
 """
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",  # before our apps: its failed-sign-in receiver runs before the audit log's
     "django_htmx",
     "ninja",  # serves the API docs page's Swagger UI from our own static files, not a CDN
     "liveloop.orgs",
@@ -85,6 +87,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as its docs ask: turns a locked-out sign-in into our lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "liveloop.urls"
@@ -128,9 +132,30 @@ DEFAULT_DATABASE_URL = f"sqlite:///{DATA_DIR / 'liveloop.sqlite3'}"
 DATABASES = {"default": database_from_url(env_str("LIVELOOP_DATABASE_URL", DEFAULT_DATABASE_URL))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Every password set from a page or the command line goes through these (12345678, password,
+# the username itself are refused; the messages are Django's own, translated to Chinese).
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed sign-ins (django-axes, docs/security.md): after LIVELOOP_SIGNIN_FAILURES failures from
+# one address, or against one account, sign-in is refused for LIVELOOP_SIGNIN_LOCK_MINUTES after
+# the last counted failure — the right password included. Attempts while locked do not extend it.
+AUTHENTICATION_BACKENDS = [
+    "liveloop.orgs.signin.AxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(env_str("LIVELOOP_SIGNIN_FAILURES", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(env_str("LIVELOOP_SIGNIN_LOCK_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # each on its own: per address and per account
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "liveloop.web.views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "liveloop.web.ratelimit.client_ip"  # the same address as the rate limits
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_VERBOSE = False
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:lives"
 LOGOUT_REDIRECT_URL = "web:login"
