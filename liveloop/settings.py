@@ -1,6 +1,7 @@
 """Liveloop settings: every knob is an environment variable, documented in docs/operations.md.
 
-Development (the default) runs on SQLite in ./var; production sets
+Development (the default) runs on SQLite in ./var with a secret key made for the installation
+(var/secret_key) and without DEBUG unless LIVELOOP_DEBUG=1; production sets
 LIVELOOP_ENV=production, which refuses to start without a real secret key.
 """
 import os
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from liveloop.secretkey import installation_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -45,12 +48,15 @@ DATA_DIR = Path(env_str("LIVELOOP_DATA_DIR", str(BASE_DIR / "var")))
 if PRODUCTION:
     SECRET_KEY = env_str("LIVELOOP_SECRET_KEY")
 else:
-    # A fixed key is only acceptable on a developer's machine.
-    SECRET_KEY = env_str("LIVELOOP_SECRET_KEY", "liveloop-development-only-not-secret")
+    # No published default: an installation without a key makes its own, once, beside the
+    # database (liveloop/secretkey.py), so nobody can forge its signed links from the source.
+    SECRET_KEY = os.environ.get("LIVELOOP_SECRET_KEY") or installation_key(DATA_DIR)
 # Previous keys, comma-separated, while rotating: signed links and sessions stay valid and
 # integration secrets encrypted at rest still decrypt (then `liveloop reseal-secrets`).
 SECRET_KEY_FALLBACKS = env_list("LIVELOOP_SECRET_KEY_FALLBACKS", "")
-DEBUG = env_bool("LIVELOOP_DEBUG", not PRODUCTION)
+# Only when asked for: DEBUG pages show settings, tracebacks and every URL pattern to whoever
+# mistypes a link — promoters inside WeChat included.
+DEBUG = env_bool("LIVELOOP_DEBUG", False)
 ALLOWED_HOSTS = env_list("LIVELOOP_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 INSTALLED_APPS = [
