@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "liveloop.web.middleware.SecurityHeadersMiddleware",
     "liveloop.web.middleware.ApiErrorsAsJsonMiddleware",
     "liveloop.web.middleware.RefuseNulMiddleware",
+    "liveloop.web.errors.OverloadMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "liveloop.web.middleware.ChosenLanguageMiddleware",
@@ -117,6 +118,18 @@ TEMPLATES = [
 ]
 
 
+# Overload (docs/events.md "Overload"): a request waits at most this long for the database's
+# write turn (SQLite: the ingest queue and the write lock together) or for any lock (PostgreSQL
+# lock_timeout), then answers 503 with Retry-After. Well under gunicorn's 60 s worker timeout.
+LIVELOOP_DB_LOCK_WAIT = float(env_str("LIVELOOP_DB_LOCK_WAIT", "10"))
+if not 0 < LIVELOOP_DB_LOCK_WAIT <= 30:
+    raise ImproperlyConfigured("LIVELOOP_DB_LOCK_WAIT must be more than 0 and at most 30 seconds")
+LIVELOOP_RETRY_AFTER = int(env_str("LIVELOOP_RETRY_AFTER", "5"))
+# PostgreSQL statement_timeout in seconds; 0 (the default) is none. `liveloop serve` sets 50 for
+# its workers, so a runaway query answers 503 before gunicorn kills the worker at 60.
+LIVELOOP_DB_STATEMENT_TIMEOUT = float(env_str("LIVELOOP_DB_STATEMENT_TIMEOUT", "0"))
+
+
 def database_from_url(url: str) -> dict:
     config = dj_database_url.parse(url, conn_max_age=60)
     if config["ENGINE"] == "django.db.backends.sqlite3":
@@ -124,11 +137,15 @@ def database_from_url(url: str) -> dict:
         # lock at BEGIN so two ingest requests never interleave check-then-insert.
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
-            "timeout": 30,
+            "timeout": LIVELOOP_DB_LOCK_WAIT,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
         config["CONN_MAX_AGE"] = 0
     elif config["ENGINE"] == "django.db.backends.postgresql":
+        options = f"-c lock_timeout={int(LIVELOOP_DB_LOCK_WAIT * 1000)}"
+        if LIVELOOP_DB_STATEMENT_TIMEOUT:
+            options += f" -c statement_timeout={int(LIVELOOP_DB_STATEMENT_TIMEOUT * 1000)}"
+        config.setdefault("OPTIONS", {})["options"] = options
         # Two checkouts testing side by side on one server each name their own test database.
         config.setdefault("TEST", {})["NAME"] = env_str("LIVELOOP_TEST_DATABASE_NAME", "test_liveloop")
     return config
