@@ -141,3 +141,75 @@ def test_a_long_lock_answers_503_within_the_bound_and_loses_nothing(tmp_path, po
         finally:
             holder.release.set()
             server.kill()
+
+
+# In-process: the classifier and the answers, on the test database of either engine.
+
+def test_what_counts_as_overload():
+    import sqlite3
+
+    from django.db.utils import OperationalError
+
+    from liveloop.overload import Overloaded, is_overload
+
+    def wrapped(cause):
+        try:
+            raise OperationalError(str(cause)) from cause
+        except OperationalError as error:
+            return error
+
+    class PgError(Exception):
+        def __init__(self, sqlstate):
+            self.sqlstate = sqlstate
+
+    assert is_overload(Overloaded("queue"))
+    assert is_overload(wrapped(sqlite3.OperationalError("database is locked")))
+    assert is_overload(wrapped(PgError("55P03"))) and is_overload(wrapped(PgError("57014")))
+    assert not is_overload(wrapped(sqlite3.OperationalError("no such table: x")))
+    assert not is_overload(wrapped(PgError("23505")))  # a unique violation is a bug, not load
+    assert not is_overload(ValueError("x")) and not is_overload(None)
+
+
+def test_overload_in_ingest_is_a_json_503_and_writes_nothing(brand, monkeypatch):
+    from django.test import Client
+
+    from liveloop.events import ingest as ingest_module
+    from liveloop.events.models import Event
+    from liveloop.overload import Overloaded
+
+    live = brand.live()
+
+    def busy(*args, **kwargs):
+        raise Overloaded("the ingest queue did not reach this request within the bound")
+
+    monkeypatch.setattr(ingest_module, "_writer_turn", busy)
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {brand.key}", raise_request_exception=False)
+    event = {"id": "e1", "type": "reservation", "live": live.public_id, "viewer": "o6_viewer_1",
+             "at": datetime.now(timezone.utc).isoformat()}
+    response = api.post("/api/v1/events", [event], content_type="application/json")
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert "nothing was written" in response.json()["detail"]
+    assert not Event.objects.filter(eid="e1").exists()
+
+
+def test_overload_outside_a_view_is_the_503_page_not_a_500(db, settings):
+    # The session middleware saves after the view: an overload there reaches handler500.
+    from django.db.utils import OperationalError
+    from django.test import RequestFactory
+
+    from liveloop.web.errors import server_error
+
+    import sqlite3
+
+    request = RequestFactory().get("/")
+    try:
+        raise OperationalError("database is locked") from sqlite3.OperationalError("database is locked")
+    except OperationalError:
+        response = server_error(request)
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert "系统繁忙" in response.content.decode()
+    try:
+        raise KeyError("internals")
+    except KeyError:
+        response = server_error(request)
+    assert response.status_code == 500 and "internals" not in response.content.decode()
