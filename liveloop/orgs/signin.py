@@ -16,6 +16,15 @@ from liveloop.orgs.models import Member
 USERNAME_MAX = 150  # the user model's limit; a longer "username" names no account
 
 
+def client_address(request) -> str | None:
+    """settings.AXES_CLIENT_IP_CALLABLE: the rate limits' address (the proxy's header when
+    configured, an IPv6 /64), None when unreadable (axes stores it in an address column)."""
+    from liveloop.web.ratelimit import client_ip
+
+    address = client_ip(request)
+    return None if address == "unknown" else address
+
+
 class AxesBackend(AxesStandaloneBackend):
     """Axes' standalone backend, except that an authenticate() without a request lets the next
     backend decide instead of raising.

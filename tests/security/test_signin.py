@@ -92,3 +92,11 @@ def test_weak_member_passwords_are_refused_in_chinese(owner, brand, password, me
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not Member.objects.filter(org=brand.org, user__username="newcomer").exists()
+
+
+def test_an_unreadable_address_still_signs_in_and_is_counted(ops):
+    # axes keeps addresses in an address column (inet on PostgreSQL): "unknown" must not reach it.
+    assert sign_in("ops", PASSWORD, address="not an address").status_code == 302
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        sign_in("ops", f"guess-{n}", address="not an address")
+    assert sign_in("ops", PASSWORD, address="203.0.113.50").status_code == 429
