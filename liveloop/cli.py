@@ -55,6 +55,8 @@ def _serve(host: str, port: int, workers: int) -> None:
 
     # Fail loudly now (e.g. no CJK font for posters) rather than on a promoter's first tap.
     call_command("check", fail_level="ERROR")
+    # Workers' PostgreSQL statements end (503) before gunicorn's 60 s timeout kills the worker.
+    os.environ.setdefault("LIVELOOP_DB_STATEMENT_TIMEOUT", "50")
     # exec so that signals (Ctrl-C, kill) reach gunicorn directly.
     os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "liveloop.wsgi:application",
                                "--bind", f"{host}:{port}", "--workers", str(workers),

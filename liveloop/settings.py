@@ -1,13 +1,17 @@
 """Liveloop settings: every knob is an environment variable, documented in docs/operations.md.
 
-Development (the default) runs on SQLite in ./var; production sets
+Development (the default) runs on SQLite in ./var with a secret key made for the installation
+(var/secret_key) and without DEBUG unless LIVELOOP_DEBUG=1; production sets
 LIVELOOP_ENV=production, which refuses to start without a real secret key.
 """
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from liveloop.secretkey import installation_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,12 +48,15 @@ DATA_DIR = Path(env_str("LIVELOOP_DATA_DIR", str(BASE_DIR / "var")))
 if PRODUCTION:
     SECRET_KEY = env_str("LIVELOOP_SECRET_KEY")
 else:
-    # A fixed key is only acceptable on a developer's machine.
-    SECRET_KEY = env_str("LIVELOOP_SECRET_KEY", "liveloop-development-only-not-secret")
+    # No published default: an installation without a key makes its own, once, beside the
+    # database (liveloop/secretkey.py), so nobody can forge its signed links from the source.
+    SECRET_KEY = os.environ.get("LIVELOOP_SECRET_KEY") or installation_key(DATA_DIR)
 # Previous keys, comma-separated, while rotating: signed links and sessions stay valid and
 # integration secrets encrypted at rest still decrypt (then `liveloop reseal-secrets`).
 SECRET_KEY_FALLBACKS = env_list("LIVELOOP_SECRET_KEY_FALLBACKS", "")
-DEBUG = env_bool("LIVELOOP_DEBUG", not PRODUCTION)
+# Only when asked for: DEBUG pages show settings, tracebacks and every URL pattern to whoever
+# mistypes a link — promoters inside WeChat included.
+DEBUG = env_bool("LIVELOOP_DEBUG", False)
 ALLOWED_HOSTS = env_list("LIVELOOP_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 INSTALLED_APPS = [
@@ -58,6 +65,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",  # before our apps: its failed-sign-in receiver runs before the audit log's
     "django_htmx",
     "ninja",  # serves the API docs page's Swagger UI from our own static files, not a CDN
     "liveloop.orgs",
@@ -76,6 +84,7 @@ MIDDLEWARE = [
     "liveloop.web.middleware.SecurityHeadersMiddleware",
     "liveloop.web.middleware.ApiErrorsAsJsonMiddleware",
     "liveloop.web.middleware.RefuseNulMiddleware",
+    "liveloop.web.errors.OverloadMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "liveloop.web.middleware.ChosenLanguageMiddleware",
@@ -85,6 +94,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as its docs ask: turns a locked-out sign-in into our lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "liveloop.urls"
@@ -107,6 +118,18 @@ TEMPLATES = [
 ]
 
 
+# Overload (docs/events.md "Overload"): a request waits at most this long for the database's
+# write turn (SQLite: the ingest queue and the write lock together) or for any lock (PostgreSQL
+# lock_timeout), then answers 503 with Retry-After. Well under gunicorn's 60 s worker timeout.
+LIVELOOP_DB_LOCK_WAIT = float(env_str("LIVELOOP_DB_LOCK_WAIT", "10"))
+if not 0 < LIVELOOP_DB_LOCK_WAIT <= 30:
+    raise ImproperlyConfigured("LIVELOOP_DB_LOCK_WAIT must be more than 0 and at most 30 seconds")
+LIVELOOP_RETRY_AFTER = int(env_str("LIVELOOP_RETRY_AFTER", "5"))
+# PostgreSQL statement_timeout in seconds; 0 (the default) is none. `liveloop serve` sets 50 for
+# its workers, so a runaway query answers 503 before gunicorn kills the worker at 60.
+LIVELOOP_DB_STATEMENT_TIMEOUT = float(env_str("LIVELOOP_DB_STATEMENT_TIMEOUT", "0"))
+
+
 def database_from_url(url: str) -> dict:
     config = dj_database_url.parse(url, conn_max_age=60)
     if config["ENGINE"] == "django.db.backends.sqlite3":
@@ -114,11 +137,15 @@ def database_from_url(url: str) -> dict:
         # lock at BEGIN so two ingest requests never interleave check-then-insert.
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
-            "timeout": 30,
+            "timeout": LIVELOOP_DB_LOCK_WAIT,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
         config["CONN_MAX_AGE"] = 0
     elif config["ENGINE"] == "django.db.backends.postgresql":
+        options = f"-c lock_timeout={int(LIVELOOP_DB_LOCK_WAIT * 1000)}"
+        if LIVELOOP_DB_STATEMENT_TIMEOUT:
+            options += f" -c statement_timeout={int(LIVELOOP_DB_STATEMENT_TIMEOUT * 1000)}"
+        config.setdefault("OPTIONS", {})["options"] = options
         # Two checkouts testing side by side on one server each name their own test database.
         config.setdefault("TEST", {})["NAME"] = env_str("LIVELOOP_TEST_DATABASE_NAME", "test_liveloop")
     return config
@@ -128,9 +155,30 @@ DEFAULT_DATABASE_URL = f"sqlite:///{DATA_DIR / 'liveloop.sqlite3'}"
 DATABASES = {"default": database_from_url(env_str("LIVELOOP_DATABASE_URL", DEFAULT_DATABASE_URL))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Every password set from a page or the command line goes through these (12345678, password,
+# the username itself are refused; the messages are Django's own, translated to Chinese).
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed sign-ins (django-axes, docs/security.md): after LIVELOOP_SIGNIN_FAILURES failures from
+# one address, or against one account, sign-in is refused for LIVELOOP_SIGNIN_LOCK_MINUTES after
+# the last counted failure — the right password included. Attempts while locked do not extend it.
+AUTHENTICATION_BACKENDS = [
+    "liveloop.orgs.signin.AxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(env_str("LIVELOOP_SIGNIN_FAILURES", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(env_str("LIVELOOP_SIGNIN_LOCK_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # each on its own: per address and per account
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "liveloop.web.views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "liveloop.orgs.signin.client_address"  # the rate limits' address
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_VERBOSE = False
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:lives"
 LOGOUT_REDIRECT_URL = "web:login"

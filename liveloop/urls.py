@@ -9,3 +9,6 @@ urlpatterns = [
     path("", include("liveloop.web.phone.urls")),
     path("", include("liveloop.web.urls")),
 ]
+
+# Error pages without internals; overload met outside a view still answers 503 (web/errors.py).
+handler500 = "liveloop.web.errors.server_error"

@@ -14,6 +14,13 @@ hypothesis_settings.register_profile(
     derandomize=os.environ.get("CI", "").lower() == "true")
 hypothesis_settings.load_profile("liveloop")
 
+from django.conf import settings as django_settings
+
+# Servers and workers the tests start share this process's database, so they must share its
+# secret key too (integration secrets are encrypted under it; links are signed with it), even
+# when they are given a data directory of their own, where they would make another key.
+os.environ.setdefault("LIVELOOP_SECRET_KEY", django_settings.SECRET_KEY)
+
 from liveloop.lives.models import Account
 from liveloop.lives.services import create_live
 from liveloop.orgs.models import Member

@@ -17,6 +17,7 @@ from django.test import Client
 from liveloop.analytics.models import PromoterStats, ReservationSignal
 from liveloop.events.ingest import ingest
 from liveloop.events.models import Event
+from liveloop.web.phone.relay import sign_viewer
 from liveloop.events.rebuild import differences, replace, replay
 from liveloop.integrations.wechat.sharers import link_promoter
 from liveloop.lives.services import cancel_live
@@ -173,10 +174,12 @@ def test_the_invite_page_fills_hashed_device_and_network_keys(brand):
     phone.get(invite_url(live))
     phone.post(invite_url(live))
     # The same browser asking as other viewers (openid parameter): same device, same network.
-    phone.post(invite_url(live) + "?openid=oFAKEopenid000000000000001")
-    Client(REMOTE_ADDR="2001:db8:1:2::99").post(invite_url(live) + "?openid=oOTHERopenid0000000000002")
-    Client(REMOTE_ADDR="2001:db8:1:2::7").post(invite_url(live) + "?openid=oOTHERopenid0000000000003")
-    Client(REMOTE_ADDR="not an address").post(invite_url(live) + "?openid=oOTHERopenid0000000000004")
+    # (signed, as Liveloop's own links to known viewers carry them: a bare openid is not taken)
+    as_viewer = lambda openid: invite_url(live) + "?openid=" + sign_viewer(live, openid)  # noqa: E731
+    phone.post(as_viewer("oFAKEopenid000000000000001"))
+    Client(REMOTE_ADDR="2001:db8:1:2::99").post(as_viewer("oOTHERopenid0000000000002"))
+    Client(REMOTE_ADDR="2001:db8:1:2::7").post(as_viewer("oOTHERopenid0000000000003"))
+    Client(REMOTE_ADDR="not an address").post(as_viewer("oOTHERopenid0000000000004"))
     stored = list(Event.objects.for_org(brand.org).filter(type="reservation").order_by("seq")
                   .values_list("attrs", flat=True))
     assert len(stored) == 5
@@ -210,7 +213,7 @@ def test_a_burst_from_one_phone_is_flagged_on_the_promoters_row(brand, owner):
     phone = Client(REMOTE_ADDR="198.51.100.7")
     phone.get(invite_url(live, "X1"))
     for n in range(THRESHOLDS[DEVICE]):
-        phone.post(invite_url(live, "X1") + f"?openid=oFARMopenid00000000000000{n}")
+        phone.post(invite_url(live, "X1") + "?openid=" + sign_viewer(live, f"oFARMopenid00000000000000{n}"))
     assert flags(brand.org, live)["X1"] == (THRESHOLDS[DEVICE], 0, THRESHOLDS[DEVICE])
 
     page = owner.get(f"/lives/{live.public_id}/").content.decode()
@@ -239,7 +242,7 @@ def test_a_self_referral_badge_shows_on_the_row(brand, owner):
     english(owner)
     live = brand.live(promoters=["A"])
     link_promoter(Promoter.objects.for_org(brand.org).get(code="A"), "oSELFopenid00000000000001")
-    Client().post(invite_url(live) + "?openid=oSELFopenid00000000000001")
+    Client().post(invite_url(live) + "?openid=" + sign_viewer(live, "oSELFopenid00000000000001"))
     page = owner.get(f"/lives/{live.public_id}/").content.decode()
     assert re.search(r'class="badge warn fraud-flag" title="[^"]*themself[^"]*">⚠ Self-referral 1<', page)
 

@@ -20,6 +20,8 @@ ERROR = {
 COMMON = {
     "401": "No valid API key (Authorization: Bearer …)",
     "422": "Input that does not fit the schema; detail names each field",
+    # liveloop.web.errors: the database's write turn or a lock was not had within the bound.
+    "503": "The database is busy: nothing was written; send the same request again after Retry-After seconds",
 }
 NOT_FOUND = "No such object in the key's organisation (another organisation's ids answer this too)"
 

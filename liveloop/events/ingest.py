@@ -9,11 +9,13 @@ Events are applied in the order given, which is the order of the log's sequence,
 from __future__ import annotations
 
 import fcntl
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import orjson
+from django.conf import settings
 from django.db import connection, transaction
 
 from liveloop.analytics import audience as audience_tables
@@ -22,6 +24,7 @@ from liveloop.analytics.models import LiveMinute, LiveStats, PromoterStats
 from liveloop.events.models import Event, LiveViewer, Order, ViewerLink
 from liveloop.lives.models import Live
 from liveloop.money import ledger
+from liveloop.overload import Overloaded
 from liveloop.promoters.models import Enrolment
 from liveloop.rules.attribution import (FIGURES, TRAFFIC, Attribution, Fact, LiveState, OrderState, Rejected,
                                         ViewerState)
@@ -96,9 +99,44 @@ def _writer_turn():
     if connection.vendor != "sqlite" or connection.in_atomic_block or connection.is_in_memory_db():
         yield
         return
+    # Bounded (settings.LIVELOOP_DB_LOCK_WAIT, queue and write lock together): behind a writer
+    # that holds the database for long, a queue of ingests would otherwise each wait their own
+    # full timeout in turn, past gunicorn's worker timeout. Over the bound: Overloaded (503).
+    deadline = time.monotonic() + settings.LIVELOOP_DB_LOCK_WAIT
     with open(f"{connection.settings_dict['NAME']}-ingest.lock", "ab") as turn:
-        fcntl.flock(turn, fcntl.LOCK_EX)
+        _flock_before(turn, deadline)
+        with _busy_timeout(deadline - time.monotonic()):
+            yield
+
+
+def _flock_before(turn, deadline: float) -> None:
+    """The exclusive lock on the queue file, or Overloaded at the deadline. flock cannot wait
+    with a timeout, so poll it, first every millisecond, backing off to 10 ms: the next ingest
+    still starts within milliseconds of the previous one's end."""
+    pause = 0.001
+    while True:
+        try:
+            fcntl.flock(turn, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Overloaded("the ingest queue did not reach this request within the bound") from None
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.01)
+
+
+@contextmanager
+def _busy_timeout(seconds: float):
+    """SQLite waits for the write lock (BEGIN IMMEDIATE) at most what is left of the bound."""
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA busy_timeout = {max(1, int(seconds * 1000))}")
+    try:
         yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {int(settings.LIVELOOP_DB_LOCK_WAIT * 1000)}")
 
 
 def _lock_org(org) -> None:

@@ -157,7 +157,8 @@ class MemberAddForm(forms.Form):
 
     def clean_password(self):
         password = self.cleaned_data["password"]
-        validate_password(password)
+        # The would-be account lets UserAttributeSimilarityValidator refuse the username itself.
+        validate_password(password, get_user_model()(username=self.cleaned_data.get("username", "")))
         return password
 
     def save(self) -> Member:

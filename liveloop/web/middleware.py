@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.http import HttpResponseBadRequest, JsonResponse
+from django.shortcuts import render
 from django.utils import translation
 
 
@@ -14,14 +15,17 @@ class ChosenLanguageMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
-        if language not in dict(settings.LANGUAGES):
-            language = settings.LANGUAGE_CODE
+        language = chosen_language(request)
         translation.activate(language)
         request.LANGUAGE_CODE = language
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
         return response
+
+
+def chosen_language(request) -> str:
+    language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+    return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
 
 
 class SecurityHeadersMiddleware:
@@ -54,6 +58,10 @@ class RefuseNulMiddleware:
     def __call__(self, request):
         if "\x00" in request.path or any("\x00" in key or "\x00" in value
                                          for key, values in request.GET.lists() for value in values):
+            if not request.path.startswith(API_PREFIX):
+                # Answered before ChosenLanguageMiddleware runs: pick the language here.
+                with translation.override(chosen_language(request)):
+                    return render(request, "400.html", status=400)
             return HttpResponseBadRequest("NUL characters are not allowed in the address",
                                           content_type="text/plain; charset=utf-8")
         return self.get_response(request)

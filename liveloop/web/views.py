@@ -1,12 +1,14 @@
 """Operator pages: each view parses, checks membership (org_view) and permission (requires),
 calls a query or a service, renders. htmx requests get only the fragment that changed."""
 import base64
+import math
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -14,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from liveloop.analytics.exports import promoter_csv_response, promoter_xlsx_response
 from liveloop.analytics.queries import account_rollup, funnel, live_summary, promoter_table, team_rollup
 from liveloop.lives import services as lives
-from liveloop.orgs import audit
+from liveloop.orgs import audit, signin
 from liveloop.promoters import services as promoters
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.qr import qr_svg
@@ -43,6 +45,18 @@ def _fragment_for(request, target: str) -> bool:
 class LoginView(auth_views.LoginView):
     template_name = "web/login.html"
     redirect_authenticated_user = True
+
+
+def locked_out(request, response=None, credentials=None):
+    """django-axes' lockout answer (settings.AXES_LOCKOUT_CALLABLE): the sign-in page's language,
+    when to try again, and Retry-After."""
+    until = signin.unlock_at(request, credentials)
+    wait = max(1, math.ceil((until - timezone.now()).total_seconds()))
+    page = render(request, "web/locked_out.html", {
+        "until": timezone.localtime(until), "minutes": math.ceil(wait / 60)}, status=429)
+    page["Retry-After"] = str(wait)
+    page["Cache-Control"] = "no-store"
+    return page
 
 
 @require_POST

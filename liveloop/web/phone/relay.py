@@ -3,6 +3,8 @@ import re
 import secrets
 from datetime import datetime, timezone
 
+from django.core import signing
+
 from liveloop.events.ingest import ingest
 from liveloop.lives.models import Live
 from liveloop.promoters.models import Enrolment
@@ -27,6 +29,33 @@ def invite_of(live_id: str, code: str) -> tuple[Live, Enrolment] | None:
 
 def valid_viewer(value: str | None) -> str | None:
     return value if value and _VIEWER_ID.fullmatch(value) else None
+
+
+# A viewer id in the link is a claim anyone can type (`?openid=victim`): it is taken only when
+# Liveloop signed it, for this live, in a link it sent itself to a viewer it knows. Changing the
+# salt voids every such link.
+VIEWER_SALT = "liveloop.relay.viewer.v1"
+
+
+def sign_viewer(live: Live, viewer: str) -> str:
+    """The `openid` value of an invite link Liveloop sends to a viewer it already knows."""
+    if valid_viewer(viewer) is None:
+        raise ValueError("not a viewer id")
+    return signing.Signer(salt=VIEWER_SALT).sign_object({"v": viewer, "o": live.org_id, "l": live.public_id})
+
+
+def proven_viewer(value: str | None, live: Live) -> str | None:
+    """The viewer id a signed `openid` value carries, if it was signed for this very live (and its
+    organisation); None for anything else: unsigned, tampered, or signed for another live."""
+    if not value or len(value) > 400:
+        return None
+    try:
+        data = signing.Signer(salt=VIEWER_SALT).unsign_object(value)
+    except (signing.BadSignature, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("o") != live.org_id or data.get("l") != live.public_id:
+        return None
+    return valid_viewer(data.get("v")) if isinstance(data.get("v"), str) else None
 
 
 def new_viewer() -> str:

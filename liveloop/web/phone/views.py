@@ -174,9 +174,11 @@ def _invite_or_404(live_id, code):
     return found
 
 
-def _viewer(request) -> tuple[str, bool]:
-    """The viewer's id and whether it is new (the cookie must be set)."""
-    openid = relay.valid_viewer(request.GET.get("openid"))
+def _viewer(request, live) -> tuple[str, bool]:
+    """The viewer's id and whether it is new (the cookie must be set). An `openid` in the link
+    counts only when Liveloop signed it for this live (relay.proven_viewer); a bare one is a
+    claim anyone could type, so the phone's own cookie decides instead."""
+    openid = relay.proven_viewer(request.GET.get("openid"), live)
     if openid:
         return openid, False
     cookie = relay.valid_viewer(request.COOKIES.get(relay.VIEWER_COOKIE))
@@ -194,7 +196,7 @@ def invite(request, live_id, code):
                "ics_url": reverse("phone:invite_ics", args=[live.public_id, code])}
     if not relay.can_reserve(live):
         return render(request, "phone/invite_closed.html", context, status=410)
-    viewer, new = _viewer(request)
+    viewer, new = _viewer(request, live)
     if request.method == "POST":
         relay.reserve(live, enrolment.promoter.code, viewer,
                       attrs=signals.reservation_keys(request, live.org_id, viewer))
