@@ -97,7 +97,7 @@ def unseal(stored: str) -> str:
     except (InvalidToken, ValueError):
         # Never the value in the message: it is a secret even when unreadable.
         raise SecretUnreadable(
-            "a stored integration secret does not decrypt: was LIVELOOP_SECRET_KEY changed? Put the "
+            "a stored secret or personal data does not decrypt: was LIVELOOP_SECRET_KEY changed? Put the "
             "previous key in LIVELOOP_SECRET_KEY_FALLBACKS and run `liveloop reseal-secrets`") from None
 
 
