@@ -440,9 +440,10 @@ def demo_shop(url, interval, count, emulator_port, public_id):
     click.echo(f"{accepted} pushes accepted")
 
 
-@main.command("reseal-secrets", help="Encrypt every stored integration secret again under the current "
-                                     "LIVELOOP_SECRET_KEY (after a rotation; old keys in "
-                                     "LIVELOOP_SECRET_KEY_FALLBACKS).")
+@main.command("reseal-secrets", help="Encrypt every stored integration secret and promoters' phones, "
+                                     "bank accounts and payees again under the current "
+                                     "LIVELOOP_SECRET_KEY, and rehash the phone index (after a "
+                                     "rotation; old keys in LIVELOOP_SECRET_KEY_FALLBACKS).")
 def reseal_secrets():
     from django.db import transaction
 

@@ -150,6 +150,22 @@ def test_demo_seeds_a_believable_brand_through_ingest():
     for statement in Statement.objects.for_org(org).filter(run__live=demo.past[0]).select_related("promoter"):
         card = statement.promoter.bank_account
         assert statement.payee == (statement.promoter.openid or card) and len(card) == 19
+    # The seed writes phones and cards through the sealed fields (tests/security/test_pii.py):
+    # the raw rows hold none of them, and every phone finds its promoter through the hash.
+    from django.db import connection
+    from liveloop.promoters.models import phone_match
+
+    secrets = {p.phone for p in promoters} | {p.bank_account for p in promoters if p.bank_account}
+    assert len(secrets) > len(promoters)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT phone, bank_account FROM promoters_promoter WHERE org_id = %s", [org.pk])
+        stored = cursor.fetchall()
+        cursor.execute("SELECT payee FROM money_statement WHERE org_id = %s", [org.pk])
+        stored += cursor.fetchall()
+    assert stored and not secrets & {value for row in stored for value in row}
+    assert all(value.startswith("enc1:") for row in stored for value in row if value)
+    sample = list(promoters)[::97]
+    assert all(Promoter.objects.for_org(org).get(phone_match(org, p.phone)).pk == p.pk for p in sample)
 
     # Four ended lives: the planner fits the organisation's history and back-tests it.
     fitted = fit(history(org))

@@ -12,7 +12,7 @@ from liveloop.analytics.models import PromoterStats
 from liveloop.events.models import Event, LiveViewer
 from liveloop.lives.services import cancel_live, end_live, start_live
 from liveloop.promoters.links import SALT, own_page_url, sign_enrolment
-from liveloop.promoters.models import Enrolment, JoinCode, Promoter, Team
+from liveloop.promoters.models import Enrolment, JoinCode, Promoter, Team, phone_match
 from liveloop.promoters.qr import qr_png
 from liveloop.web.phone import relay
 from liveloop.web.phone.dates import when_text
@@ -47,7 +47,7 @@ def join(client, live_or_code, name="王小花", phone="13800138000", **more):
 
 
 def enrolment_of(live, phone):
-    return Enrolment.objects.get(programme__live=live, promoter__phone=phone)
+    return Enrolment.objects.get(phone_match(live.org, phone, "promoter__"), programme__live=live)
 
 
 def html(response):

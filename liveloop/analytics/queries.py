@@ -4,10 +4,11 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, Sum, Value, When
 
 from liveloop.analytics.models import LiveStats, PromoterStats
 from liveloop.lives.models import Account, Live
+from liveloop.promoters.models import search_match
 from liveloop.rules.attribution import FIGURES
 
 SORTABLE = (*FIGURES, "net", "code", "name", "team")
@@ -112,7 +113,8 @@ def promoter_table(live, sort: str = "-reservations", team: str | None = None,
                    search: str | None = None) -> PromoterTable:
     """Promoters of the live plus the unattributed row (promoter None), which comes first.
 
-    `search` keeps promoters whose code or name contains it (any case); like a team filter it
+    `search` keeps promoters whose code or name contains it (any case) or whose phone is
+    exactly it (promoters.models.search_match); like a team filter it
     leaves the unattributed row out, since that row has neither.
     """
     field = sort.lstrip("-")
@@ -128,7 +130,7 @@ def promoter_table(live, sort: str = "-reservations", team: str | None = None,
     if team:
         qs = qs.filter(promoter__team__name=team)
     if search:
-        qs = qs.filter(Q(promoter__code__icontains=search) | Q(promoter__name__icontains=search))
+        qs = qs.filter(search_match(live.org, search, "promoter__"))
     qs = qs.order_by("attributed", f"-{order}" if sort.startswith("-") else order, "promoter__code")
     return PromoterTable(qs)
 

@@ -67,7 +67,8 @@ class StatementLineOut(Schema):
 
 
 class StatementOut(StatementRow):
-    payee: str
+    payee: str = Field(description="the openid or bank account paid, masked (**** 1234): in full "
+                                   "only in finance's payout file")
     lines: list[StatementLineOut]
 
 
@@ -147,7 +148,7 @@ def read_statement(request, number: str = Path(..., max_length=40)):
               "entry_kind": line.entry.kind if line.entry_id else None,
               "figures": line.figures, "breakdown": line.breakdown or []}
              for line in s.lines.select_related("entry").order_by("pk")]
-    return {**_row(s), "payee": s.payee, "lines": lines}
+    return {**_row(s), "payee": s.masked_payee, "lines": lines}
 
 
 @router.get("/promoters/{code}/ledger", response=LedgerOut, summary="A promoter's ledger entries, oldest first")

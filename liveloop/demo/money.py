@@ -36,7 +36,8 @@ BANKS = [("622202", "中国工商银行"), ("621700", "中国建设银行"), ("6
 def setup_money(org) -> None:
     org.withhold_tax = True
     org.save(update_fields=["withhold_tax"])
-    promoters = list(Promoter.objects.for_org(org).filter(bank_account=""))
+    # The card is sealed at rest (not filterable): the ones without one are picked here.
+    promoters = [p for p in Promoter.objects.for_org(org) if not p.bank_account]
     for promoter in promoters:
         promoter.bank_account, promoter.bank_name = bank_card(promoter.code)
     Promoter.objects.bulk_update(promoters, ["bank_account", "bank_name"], batch_size=500)

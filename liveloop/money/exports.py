@@ -56,15 +56,16 @@ def statements_of(org, run: SettlementRun):
             .order_by("number"))
 
 
-def statement_rows(org, run: SettlementRun):
-    """One dict per statement, money in fen (the pages format it, the files convert it)."""
+def statement_rows(org, run: SettlementRun, full_payee: bool = False):
+    """One dict per statement, money in fen (the pages format it, the files convert it). The
+    payee is masked unless `full_payee` (owner and finance: orgs.roles "payee_details")."""
     title = run.live.title
     for s in statements_of(org, run):
         team = s.promoter.team
         yield {"number": s.number, "code": s.promoter.code, "name": s.promoter.name,
                "team": team.name if team else "", "live": title, "live_fen": s.live_fen,
                "carried_fen": s.carried_fen, "gross": s.gross, "tax": s.tax, "payable": s.payable,
-               "state": STATE_WORDS.get(s.state, s.state), "payee": s.payee,
+               "state": STATE_WORDS.get(s.state, s.state), "payee": s.payee if full_payee else s.masked_payee,
                "paid_reference": s.paid_reference}
 
 
@@ -104,20 +105,20 @@ def _xlsx_bytes(title: str, headers, rows, money_columns: set[int]) -> bytes:
     return out.getvalue()
 
 
-def _statement_values(org, run):
-    for row in statement_rows(org, run):
+def _statement_values(org, run, full_payee):
+    for row in statement_rows(org, run, full_payee):
         yield [yuan(row[key]) if money else row[key] for _header, key, money in STATEMENT_COLUMNS]
 
 
 STATEMENT_MONEY = {i for i, (_h, _k, money) in enumerate(STATEMENT_COLUMNS) if money}
 
 
-def statements_csv(org, run) -> bytes:
-    return _csv_bytes(STATEMENT_HEADERS, _statement_values(org, run))
+def statements_csv(org, run, full_payee: bool = False) -> bytes:
+    return _csv_bytes(STATEMENT_HEADERS, _statement_values(org, run, full_payee))
 
 
-def statements_xlsx(org, run) -> bytes:
-    return _xlsx_bytes(f"结算 {run.live.public_id}", STATEMENT_HEADERS, _statement_values(org, run),
+def statements_xlsx(org, run, full_payee: bool = False) -> bytes:
+    return _xlsx_bytes(f"结算 {run.live.public_id}", STATEMENT_HEADERS, _statement_values(org, run, full_payee),
                        STATEMENT_MONEY)
 
 

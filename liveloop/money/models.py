@@ -6,6 +6,7 @@ correction is a new entry (docs/decisions.md "Money: ledger and settlement").
 from django.conf import settings
 from django.db import models
 
+from liveloop.integrations.at_rest import EncryptedTextField
 from liveloop.orgs.models import TenantModel
 
 
@@ -125,7 +126,9 @@ class Statement(TenantModel):
     tax = models.BigIntegerField(default=0)
     payable = models.BigIntegerField()
     state = models.CharField(max_length=8, choices=STATES, default=FROZEN)
-    payee = models.CharField(max_length=128, blank=True, default="")  # openid or bank account
+    # The openid or bank account paid, copied when settled; sealed at rest (integrations.at_rest),
+    # in full only in finance's files (masked_payee elsewhere).
+    payee = EncryptedTextField(max_length=128, blank=True, default="")
     paid_reference = models.CharField(max_length=64, blank=True, default="")
     failure = models.CharField(max_length=200, blank=True, default="")
     paid_at = models.DateTimeField(null=True, blank=True)
@@ -141,6 +144,12 @@ class Statement(TenantModel):
             models.UniqueConstraint(fields=["org", "number"], name="statement_org_number"),
         ]
         indexes = [models.Index(fields=["org", "promoter", "month"], name="statement_org_promoter_month")]
+
+    @property
+    def masked_payee(self) -> str:
+        from liveloop.promoters.models import mask_account
+
+        return mask_account(self.payee)
 
 
 class StatementLine(TenantModel):

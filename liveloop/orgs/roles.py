@@ -11,6 +11,9 @@ PERMISSIONS = {
     "manage_keys": {OWNER},
     "manage_settings": {OWNER},
     "manage_money": {OWNER, FINANCE},
+    # Promoters' bank accounts and payees in full (the payout file, the statements export);
+    # everyone else sees them masked.
+    "payee_details": {OWNER, FINANCE},
 }
 
 

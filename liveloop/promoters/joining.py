@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from liveloop.promoters.models import Enrolment, JoinCode, Programme, Promoter, Team
+from liveloop.promoters.models import Enrolment, JoinCode, Programme, Promoter, Team, phone_match
 from liveloop.promoters.services import EnrolmentError, NewPromoter, enrol
 from liveloop.rules import attribution
 
@@ -76,7 +76,7 @@ def join(code: JoinCode, *, name: str, phone: str, team: Team | None) -> Joined:
     programme = Programme.objects.select_for_update().get(pk=code.programme_id)
     code.programme = programme
     check_open(code)
-    existing = Promoter.objects.for_org(org).filter(phone=phone).first()
+    existing = Promoter.objects.for_org(org).filter(phone_match(org, phone)).first()
     if existing and Enrolment.objects.for_org(org).filter(programme=programme, promoter=existing).exists():
         raise JoinError(JoinError.ALREADY_JOINED)
     try:

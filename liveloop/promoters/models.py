@@ -3,6 +3,7 @@ import secrets
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from liveloop.integrations.at_rest import EncryptedTextField, KeyedHashField
 from liveloop.orgs.models import TenantModel
 from liveloop.rules import attribution
 
@@ -19,6 +20,32 @@ def mask_phone(phone: str) -> str:
     if len(phone) >= 7:
         return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
     return "*" * len(phone)
+
+
+def mask_account(account: str) -> str:
+    """**** 1234: the last four digits, as a bank card is shown on a receipt."""
+    if not account:
+        return ""
+    return "**** " + account[-4:] if len(account) > 4 else "****"
+
+
+def phone_match(org, phone: str, prefix: str = "") -> models.Q:
+    """The promoters of `org` whose phone is exactly `phone`, found by its keyed hash (the
+    phone itself is stored sealed). `prefix` for a lookup through a relation ("promoter__")."""
+    org_id = org if isinstance(org, int) else org.pk
+    return models.Q(**{f"{prefix}phone_hash__in": Promoter._meta.get_field("phone_hash").candidates(org_id, phone)})
+
+
+def search_match(org, text: str, prefix: str = "") -> models.Q:
+    """A promoter search: code or name containing `text`, or a phone equal to it (a phone is
+    sealed, so only the exact number is found, through its hash; spaces, dashes and +86 as
+    people type them are tolerated)."""
+    from liveloop.promoters.joining import normalise_phone  # joining imports this module
+
+    q = models.Q(**{f"{prefix}code__icontains": text}) | models.Q(**{f"{prefix}name__icontains": text})
+    for phone in {text, normalise_phone(text)} - {None, ""}:
+        q |= phone_match(org, phone, prefix)
+    return q
 
 
 class Team(TenantModel):
@@ -45,7 +72,10 @@ class Promoter(TenantModel):
     live's programme is an Enrolment."""
     code = models.CharField(max_length=32)
     name = models.CharField(max_length=80)
-    phone = models.CharField(max_length=20, blank=True, default="")
+    # Personal data, sealed at rest (integrations.at_rest); found by phone through phone_hash.
+    # Shown masked (masked_phone, masked_bank_account) except in finance's payout files.
+    phone = EncryptedTextField(max_length=20, blank=True, default="")
+    phone_hash = KeyedHashField(source="phone", scope="org_id")
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL,
                              related_name="promoters")
     # The WeChat shop sharer (分享员) openid this promoter sells as: orders the shop credits to
@@ -55,7 +85,7 @@ class Promoter(TenantModel):
     # notices go to them as application messages.
     wecom_userid = models.CharField(max_length=64, blank=True, default="")
     # Where commission is paid when not to the openid (WeChat Pay to change): a bank card.
-    bank_account = models.CharField(max_length=34, blank=True, default="")
+    bank_account = EncryptedTextField(max_length=34, blank=True, default="")
     bank_name = models.CharField(max_length=40, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -64,13 +94,24 @@ class Promoter(TenantModel):
             models.UniqueConstraint(fields=["org", "code"], name="promoter_org_code"),
             models.UniqueConstraint(fields=["org", "openid"], condition=~models.Q(openid=""),
                                     name="promoter_org_openid"),
-            models.UniqueConstraint(fields=["org", "phone"], condition=~models.Q(phone=""),
-                                    name="promoter_org_phone"),
+            # One person per phone in an organisation, as when the phone itself was unique.
+            models.UniqueConstraint(fields=["org", "phone_hash"], condition=~models.Q(phone_hash=""),
+                                    name="promoter_org_phone_hash"),
         ]
+
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "phone" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "phone_hash"}
+        super().save(*args, **kwargs)
 
     @property
     def masked_phone(self) -> str:
         return mask_phone(self.phone)
+
+    @property
+    def masked_bank_account(self) -> str:
+        return mask_account(self.bank_account)
 
     def __str__(self):
         return f"{self.name} ({self.code})"

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from django.db import transaction
 
 from liveloop.analytics.models import PromoterStats
-from liveloop.promoters.models import Enrolment, JoinCode, Programme, Promoter, Team, new_code
+from liveloop.promoters.models import Enrolment, JoinCode, Programme, Promoter, Team, new_code, phone_match
 
 MAX_INVITE_CODES = 50  # one request's worth of one-person codes: a page of QR codes to hand out
 
@@ -57,7 +57,7 @@ def _find_or_create(org, person: NewPromoter) -> Promoter:
     if person.code:
         existing = Promoter.objects.for_org(org).filter(code=person.code).first()
     if existing is None and person.phone:
-        existing = Promoter.objects.for_org(org).filter(phone=person.phone).first()
+        existing = Promoter.objects.for_org(org).filter(phone_match(org, person.phone)).first()
     if existing is not None:
         if person.phone and existing.phone and person.phone != existing.phone:
             raise EnrolmentError(f"code {existing.code} belongs to someone with another phone")

@@ -415,7 +415,9 @@ def run_approve(request, org, run_id):
 def run_export(request, org, run_id, kind):
     run = run_of(org, run_id)
     xlsx = kind == "xlsx"
-    body = exports.statements_xlsx(org, run) if xlsx else exports.statements_csv(org, run)
+    # Operators export the figures too; the payees in full only to the finance roles.
+    full = request.may["payee_details"]
+    body = exports.statements_xlsx(org, run, full) if xlsx else exports.statements_csv(org, run, full)
     return exports.download(body, f"statements-{run.live.public_id}.{kind}", xlsx)
 
 
@@ -530,7 +532,7 @@ def batch_page(request, org, batch_id):
 
 
 @org_view
-@requires("export")
+@requires("payee_details")  # the accounts in full, for the payment channel: finance roles only
 def batch_file(request, org, batch_id, kind):
     batch = batch_of(org, batch_id)
     xlsx = kind == "xlsx"

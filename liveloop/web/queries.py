@@ -15,7 +15,7 @@ from liveloop.events.models import LiveViewer
 from liveloop.lives.models import Live
 from liveloop.notify.models import Notice
 from liveloop.orgs.models import ApiKey, Member
-from liveloop.promoters.models import Enrolment, JoinCode, Programme, Team
+from liveloop.promoters.models import Enrolment, JoinCode, Programme, Team, search_match
 from liveloop.rules.attribution import CANCELLED, ENDED, LIVE, SCHEDULED
 from liveloop.rules.dates import day_in_range
 
@@ -127,7 +127,7 @@ def enrolments(programme, search: str | None = None):
     qs = (Enrolment.objects.for_org(programme.org).filter(programme=programme)
           .select_related("promoter", "promoter__team").order_by("promoter__code"))
     if search:
-        qs = qs.filter(Q(promoter__code__icontains=search) | Q(promoter__name__icontains=search))
+        qs = qs.filter(search_match(programme.org, search, "promoter__"))
     return qs
 
 

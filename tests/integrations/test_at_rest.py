@@ -63,7 +63,9 @@ def test_a_value_no_key_can_read_fails_loudly_without_showing_it(shop, settings)
 def test_every_secret_field_is_sealed():
     assert {(model.__name__, tuple(fields)) for model, fields in sealed_fields()} == {
         ("Shop", ("token", "encoding_aes_key", "app_secret")), ("WecomApp", ("token", "encoding_aes_key")),
-        ("Channel", ("secret", "corp_secret", "access_token"))}
+        ("Channel", ("secret", "corp_secret", "access_token")),
+        # Personal data (tests/security/test_pii.py).
+        ("Promoter", ("phone", "bank_account")), ("Statement", ("payee",))}
 
 
 def test_the_shop_page_masks_the_secrets(owner, shop):
