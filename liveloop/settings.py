@@ -237,8 +237,13 @@ LOGGING = {
     "filters": {"redact": {"()": "liveloop.logredact.RedactFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("LIVELOOP_LOG_LEVEL", "WARNING")},
-    # runserver's request lines go through Django's own handler otherwise.
-    "loggers": {"django.server": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    # On the loggers that name request paths too: Django's own handlers (its console one when
+    # DEBUG, mail_admins) see the record before it reaches ours. runserver's request lines go
+    # through our handler rather than Django's.
+    "loggers": {"django.request": {"filters": ["redact"]},
+                "django.security.csrf": {"filters": ["redact"]},
+                "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False,
+                                  "filters": ["redact"]}},
 }
 
 # WeChat shop (docs/operations.md). The API base is overridden to point at the local emulator.

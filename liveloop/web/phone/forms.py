@@ -40,7 +40,7 @@ class PhoneForm(forms.Form):
 
 
 class VerifyForm(PhoneForm):
-    code = forms.CharField(label=_("Code"), min_length=6, max_length=6,
+    code = forms.CharField(label=_("One-time code"), min_length=6, max_length=6,
                            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code",
                                                          "pattern": "[0-9]*"}))
 
