@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 
@@ -39,7 +40,7 @@ A_CODE = "PAAAAAA"
 SMALL = {"join": {"ip": "100/h", "viewer": "100/h", "phone": "3/h"},
          "join_code": {"ip": "100/h", "viewer": "100/h", "phone": "2/h"},
          "join_verify": {"ip": "100/h", "viewer": "100/h", "phone": "100/h"},
-         "own": {"ip": "100/h", "viewer": "100/h"}}
+         "own": {"ip": "100/h", "viewer": "100/h"}, "invite": {"ip": "100/h", "viewer": "100/h"}}
 
 
 def recruit(live) -> JoinCode:
@@ -439,3 +440,57 @@ def test_gunicorns_access_log_does_not_write_tokens(tmp_path):
     assert f"GET /me/{REDACTED}/" in access and f"https://brand.example/me/{REDACTED}/" in access
     everything = access + (tmp_path / "stderr.log").read_text() + (tmp_path / "error.log").read_text()
     assert "SECRETSIGNATURE" not in everything
+
+
+# Races -----------------------------------------------------------------------------------------
+
+def _at_once(count, work):
+    """Run work(i) in `count` threads released together; each closes its own connection."""
+    from django.db import connection
+    barrier, results = threading.Barrier(count), [None] * count
+
+    def run(i):
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        finally:
+            connection.close()
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_the_right_code_opens_the_page_once_and_racing_guesses_stay_within_the_limit(settings):
+    from django.db import connection
+    # Only the code's own attempt limit is under test here, not the per-number rate limit.
+    settings.LIVELOOP_RATE_LIMITS = {**SMALL, "join_verify": {"phone": "100/h"}, "join_code": {"phone": "100/h"},
+                                     "join": {"phone": "100/h"}}
+    if connection.vendor != "postgresql":
+        # The SQLite test database lives in memory with a shared cache, which answers "table is
+        # locked" to a second writer instead of waiting; SQLite serialises writers anyway.
+        pytest.skip("threads racing on one database: PostgreSQL")
+    from tests.conftest import Tenant
+    brand = Tenant("赛跑品牌")
+    live = brand.live(title="赛跑场")
+    other = brand.live(title="另一场")
+    enrol(live.programme, [NewPromoter(name=A_NAME, phone=A_PHONE, code=A_CODE)])
+    Channel.objects.create(org=brand.org, kind=Channel.WEBHOOK, name="网关", url="http://127.0.0.1:9/h",
+                           secret="s" * 32)
+    a = Promoter.objects.get(org=brand.org, code=A_CODE)
+    ask_code(Client(), other)
+    code = sent_code(brand.org, a)
+    answers = _at_once(6, lambda i: send_code(Client(), other, code=code).status_code)
+    assert sorted(answers) == [302] + [400] * 5, answers
+    assert Enrolment.objects.filter(programme=other.programme, promoter=a).count() == 1
+    # Guesses in parallel: no more than MAX_ATTEMPTS are ever compared.
+    ask_code(Client(), live)
+    code = sent_code(brand.org, a)
+    wrong = f"{(int(code) + 1) % 1000000:06d}"
+    _at_once(10, lambda i: send_code(Client(), live, code=wrong).status_code)
+    row = ProofCode.objects.filter(promoter=a).latest("pk")
+    assert row.attempts == proof.MAX_ATTEMPTS and row.closed_at is not None
+    assert send_code(Client(), live, code=code).status_code == 400
