@@ -60,7 +60,9 @@ def _serve(host: str, port: int, workers: int) -> None:
     # exec so that signals (Ctrl-C, kill) reach gunicorn directly.
     os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "liveloop.wsgi:application",
                                "--bind", f"{host}:{port}", "--workers", str(workers),
-                               "--threads", "4", "--access-logfile", "-", "--timeout", "60"])
+                               "--threads", "4", "--access-logfile", "-", "--timeout", "60",
+                               # Own-page links and join tokens are credentials: not in the log.
+                               "--logger-class", "liveloop.logredact.GunicornLogger"])
 
 
 @main.command(help="Create, seed and serve the demo organisation.")

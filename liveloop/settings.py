@@ -256,7 +256,17 @@ else:
 # carrier NAT address, so the per-viewer limit is the tight one.
 LIVELOOP_RATE_LIMITS = {
     "join": {"ip": env_str("LIVELOOP_RATE_JOIN_IP", "120/m"),
-             "viewer": env_str("LIVELOOP_RATE_JOIN_VIEWER", "20/m")},
+             "viewer": env_str("LIVELOOP_RATE_JOIN_VIEWER", "20/m"),
+             # Per mobile number posted, whichever address it comes from: a person joins a few
+             # lives a week, a script trying one number from many addresses is stopped here.
+             "phone": env_str("LIVELOOP_RATE_JOIN_PHONE", "10/h")},
+    # Asking for a one-time code (each one reaches a real person's phone) and trying one.
+    "join_code": {"ip": env_str("LIVELOOP_RATE_JOIN_CODE_IP", "30/h"),
+                  "viewer": env_str("LIVELOOP_RATE_JOIN_CODE_VIEWER", "10/h"),
+                  "phone": env_str("LIVELOOP_RATE_JOIN_CODE_PHONE", "5/h")},
+    "join_verify": {"ip": env_str("LIVELOOP_RATE_JOIN_VERIFY_IP", "60/h"),
+                    "viewer": env_str("LIVELOOP_RATE_JOIN_VERIFY_VIEWER", "20/h"),
+                    "phone": env_str("LIVELOOP_RATE_JOIN_VERIFY_PHONE", "10/h")},
     "invite": {"ip": env_str("LIVELOOP_RATE_INVITE_IP", "600/m"),
                "viewer": env_str("LIVELOOP_RATE_INVITE_VIEWER", "30/m")},
     "own": {"ip": env_str("LIVELOOP_RATE_OWN_IP", "240/m"),
@@ -271,8 +281,17 @@ RATELIMIT_FAIL_OPEN = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Own-page links and join tokens in request paths ("Not Found: /me/…/") are credentials.
+    "filters": {"redact": {"()": "liveloop.logredact.RedactFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("LIVELOOP_LOG_LEVEL", "WARNING")},
+    # On the loggers that name request paths too: Django's own handlers (its console one when
+    # DEBUG, mail_admins) see the record before it reaches ours. runserver's request lines go
+    # through our handler rather than Django's.
+    "loggers": {"django.request": {"filters": ["redact"]},
+                "django.security.csrf": {"filters": ["redact"]},
+                "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False,
+                                  "filters": ["redact"]}},
 }
 
 # WeChat shop (docs/operations.md). The API base is overridden to point at the local emulator.

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from liveloop.promoters.models import Enrolment, JoinCode, Programme, Promoter, Team, phone_match
-from liveloop.promoters.services import EnrolmentError, NewPromoter, enrol
+from liveloop.promoters.models import Enrolment, JoinCode, Programme, Promoter, Team
+from liveloop.promoters.services import EnrolmentError, NewPromoter, enrol, find_promoter_by_phone
 from liveloop.rules import attribution
 
 # Mainland mobile numbers: 11 digits starting 13–19. A leading +86/86 and spaces or dashes
@@ -17,7 +17,9 @@ _SEPARATORS = re.compile(r"[\s\-()]")
 
 class JoinError(Exception):
     """Why a join was refused; `reason` picks the page and its status."""
-    FULL, CLOSED, ALREADY_JOINED, CODE_USED = "full", "closed", "already_joined", "code_used"
+    FULL, CLOSED, CODE_USED = "full", "closed", "code_used"
+    # The number belongs to a promoter and whoever typed it has not proven to be them.
+    PROOF_NEEDED = "proof_needed"
 
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -63,22 +65,29 @@ def check_open(code: JoinCode) -> None:
 
 
 @transaction.atomic
-def join(code: JoinCode, *, name: str, phone: str, team: Team | None) -> Joined:
+def join(code: JoinCode, *, name: str, phone: str, team: Team | None, proven: Promoter | None = None) -> Joined:
     """Enrol the person behind this phone in the code's programme and use up a one-person code.
 
-    The phone identifies the person across the organisation's lives: a known phone reuses that
-    promoter (and their code); a phone already in this programme is refused, and nothing of
-    that promoter is handed to whoever typed the number.
+    The phone identifies the person across the organisation's lives, but it is no secret: a
+    known phone is let in (reusing that promoter and their code) only when `proven` is that
+    promoter (their own-page cookie, or a one-time code they received). Otherwise the refusal
+    is PROOF_NEEDED, the same whether or not they are in this programme, and nothing is written.
+    A proven promoter already in the programme gets their enrolment back, even when recruiting
+    has closed since: it is their own page.
     """
     org = code.org
     # Lock the code first: two people racing on one single-use code must not both get in.
     code = JoinCode.objects.select_for_update().select_related("programme__live").get(pk=code.pk)
     programme = Programme.objects.select_for_update().get(pk=code.programme_id)
     code.programme = programme
+    existing = find_promoter_by_phone(org, phone)
+    if existing is not None:
+        if proven is None or proven.pk != existing.pk:
+            raise JoinError(JoinError.PROOF_NEEDED)
+        enrolled = Enrolment.objects.for_org(org).filter(programme=programme, promoter=existing).first()
+        if enrolled is not None:
+            return Joined(enrolment=enrolled, promoter=existing)
     check_open(code)
-    existing = Promoter.objects.for_org(org).filter(phone_match(org, phone)).first()
-    if existing and Enrolment.objects.for_org(org).filter(programme=programme, promoter=existing).exists():
-        raise JoinError(JoinError.ALREADY_JOINED)
     try:
         promoter, = enrol(programme, [NewPromoter(name=name, phone=phone, team=team.name if team else "")])
     except EnrolmentError as error:

@@ -87,6 +87,9 @@ class Promoter(TenantModel):
     # Where commission is paid when not to the openid (WeChat Pay to change): a bank card.
     bank_account = EncryptedTextField(max_length=34, blank=True, default="")
     bank_name = models.CharField(max_length=40, blank=True, default="")
+    # Signed into every own-page link and cookie of this person (promoters.links): raising it
+    # (an operator's re-issue, disabling) makes all of them stop working at once.
+    link_version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -160,3 +163,23 @@ class JoinCode(TenantModel):
     used_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+
+class ProofCode(TenantModel):
+    """A one-time code sent through the organisation's notice channel to prove that a phone
+    number is the promoter's own (promoters.proof). Only its keyed hash is kept; it expires,
+    takes a limited number of tries and is spent once."""
+    promoter = models.ForeignKey(Promoter, on_delete=models.CASCADE, related_name="+")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Set when the code is used, superseded by a newer one or out of tries: it opens nothing after.
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # One open code per person: parallel requests cannot multiply the tries at a guess.
+            models.UniqueConstraint(fields=["org", "promoter"], condition=models.Q(closed_at__isnull=True),
+                                    name="proofcode_one_open_per_promoter"),
+        ]

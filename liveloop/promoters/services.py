@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from django.db import transaction
 
 from liveloop.analytics.models import PromoterStats
+from liveloop.promoters.links import revoke_links
 from liveloop.promoters.models import Enrolment, JoinCode, Programme, Promoter, Team, new_code, phone_match
 
 MAX_INVITE_CODES = 50  # one request's worth of one-person codes: a page of QR codes to hand out
@@ -57,7 +58,7 @@ def _find_or_create(org, person: NewPromoter) -> Promoter:
     if person.code:
         existing = Promoter.objects.for_org(org).filter(code=person.code).first()
     if existing is None and person.phone:
-        existing = Promoter.objects.for_org(org).filter(phone_match(org, person.phone)).first()
+        existing = find_promoter_by_phone(org, person.phone)
     if existing is not None:
         if person.phone and existing.phone and person.phone != existing.phone:
             raise EnrolmentError(f"code {existing.code} belongs to someone with another phone")
@@ -65,6 +66,14 @@ def _find_or_create(org, person: NewPromoter) -> Promoter:
     code = person.code or _free_code(org)
     return Promoter.objects.create(org=org, code=code, name=person.name, phone=person.phone,
                                    team=team_named(org, person.team))
+
+
+def find_promoter_by_phone(org, phone: str) -> Promoter | None:
+    """The organisation's promoter with this (normalised) mobile number: the one place a phone
+    is looked up, so how phones are stored can change here alone."""
+    if not phone:
+        return None
+    return Promoter.objects.for_org(org).filter(phone_match(org, phone)).first()
 
 
 def _free_code(org) -> str:
@@ -88,6 +97,7 @@ def set_recruiting(programme: Programme, is_open: bool) -> Programme:
     return programme
 
 
+@transaction.atomic
 def set_active(enrolment: Enrolment, active: bool) -> Enrolment:
     """Disable or re-enable a promoter in one live. A disabled promoter keeps past credit and
     their place against the cap; events naming their code from now on are not credited to them."""
@@ -95,6 +105,18 @@ def set_active(enrolment: Enrolment, active: bool) -> Enrolment:
         enrolment.active = active
         enrolment.disabled_at = None if active else datetime.now(timezone.utc)
         enrolment.save(update_fields=["active", "disabled_at"])
+        if not active:
+            # Someone is removed for a reason (left the brand, lost the phone, abused the link):
+            # the links they hold, to this live and their others, stop working at once. Their
+            # other lives' pages come back with a link the operator re-issues.
+            revoke_links(enrolment.promoter)
+    return enrolment
+
+
+def reissue_link(enrolment: Enrolment) -> Enrolment:
+    """The operator's "re-issue link": the person's old links and cookies stop working and the
+    programme page shows the new link to send them."""
+    revoke_links(enrolment.promoter)
     return enrolment
 
 

@@ -15,6 +15,7 @@ KIND_LABELS = {
     Notice.LIVE_REMINDER: gettext_lazy("Live reminder"),
     Notice.LIVE_CANCELLED: gettext_lazy("Live cancelled"),
     Notice.PROMOTER_SUMMARY: gettext_lazy("Promoter summary"),
+    Notice.PROOF_CODE: gettext_lazy("Promoter's one-time code"),
 }
 
 

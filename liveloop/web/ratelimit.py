@@ -1,10 +1,11 @@
 """Rate limits on the public phone pages (join, invite/reserve, the promoter's own page).
 
 Counting is django-ratelimit's fixed-window counter in the Django cache (settings.CACHES: Redis
-in production, process memory otherwise). Each group has two limits, per client address and per
-viewer, from settings.LIVELOOP_RATE_LIMITS; a request over either gets the 429 page (Chinese or
-English like every page) with Retry-After, and is counted nowhere else: a farmed reservation
-beyond the limit never reaches the event log.
+in production, process memory otherwise). Each group has limits per client address, per viewer
+and (for forms that post a mobile number) per number, from settings.LIVELOOP_RATE_LIMITS; a
+request over any gets the 429 page (Chinese or English like every page) with Retry-After, and is
+counted nowhere else: a farmed reservation beyond the limit never reaches the event log, and a
+number tried from a thousand addresses is still one number.
 """
 import ipaddress
 import logging
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.shortcuts import render
 from django_ratelimit.core import get_usage
 
+from liveloop.promoters.joining import normalise_phone
 from liveloop.web.phone.relay import VIEWER_COOKIE, valid_viewer
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,15 @@ def viewer_key(request) -> str | None:
     return None
 
 
+def phone_key(request) -> str | None:
+    """The mobile number a form posts, normalised (so "+86 138-…" and "138…" count as one): a
+    number tried from many addresses is limited as one. None when none is posted."""
+    if request.method != "POST":
+        return None
+    phone = normalise_phone(request.POST.get("phone", "")[:40])
+    return f"n:{phone}" if phone else None
+
+
 def _over(request, group: str, kind: str, value: str | None) -> int | None:
     """Seconds until the window ends when this request is over the limit, else None."""
     rate = settings.LIVELOOP_RATE_LIMITS.get(group, {}).get(kind)
@@ -68,7 +79,8 @@ def _over(request, group: str, kind: str, value: str | None) -> int | None:
 
 
 def rate_limited(group: str):
-    """Answer 429 (with Retry-After) once a client address or a viewer exceeds `group`'s limits."""
+    """Answer 429 (with Retry-After) once a client address, a viewer or a posted number exceeds
+    `group`'s limits."""
     if group not in settings.LIVELOOP_RATE_LIMITS:
         raise ValueError(f"no rate limits configured for {group!r} (settings.LIVELOOP_RATE_LIMITS)")
 
@@ -77,7 +89,8 @@ def rate_limited(group: str):
         def wrapped(request, *args, **kwargs):
             # Both counters move on every request, so a client cannot save one by tripping the other.
             waits = [_over(request, group, "ip", client_ip(request)),
-                     _over(request, group, "viewer", viewer_key(request))]
+                     _over(request, group, "viewer", viewer_key(request)),
+                     _over(request, group, "phone", phone_key(request))]
             waits = [w for w in waits if w is not None]
             if waits:
                 response = render(request, "phone/rate_limited.html", {"retry_after": max(waits)}, status=429)

@@ -35,6 +35,8 @@ urlpatterns = [
          name="programme_code_revoke"),
     path("lives/<str:public_id>/programme/promoters/<str:code>/active/", views.programme_promoter_active,
          name="programme_promoter_active"),
+    path("lives/<str:public_id>/programme/promoters/<str:code>/link/", views.programme_promoter_link,
+         name="programme_promoter_link"),
     path("matrix/", include("liveloop.web.matrix")),
     path("money/", include("liveloop.web.money")),
     path("notices/", notices.notices_page, name="notices"),

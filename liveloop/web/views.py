@@ -291,6 +291,24 @@ def programme_promoter_active(request, org, public_id, code):
     return redirect("web:programme", public_id)
 
 
+@require_POST
+@org_view
+@requires("manage_lives")
+def programme_promoter_link(request, org, public_id, code):
+    """Re-issue a promoter's own-page link: the links and cookies they (or anyone they leaked
+    to) hold stop working, and the row shows the new link to send them."""
+    programme = queries.programme_of(org, public_id)
+    enrolment = promoters.reissue_link(queries.enrolment_of(programme, code))
+    audit.record(org, request.user, "promoter.link_reissued", f"promoter {enrolment.promoter.code}",
+                 live=programme.live.public_id)
+    if request.htmx:
+        return render(request, "web/_enrolment_row.html", {"live": programme.live, "reissued": True,
+                                                           "row": _enrolment_rows(request, [enrolment])[0]})
+    messages.success(request, _("A new link for %(name)s: the old one no longer opens their page. Send them "
+                                "the new one.") % {"name": enrolment.promoter.name})
+    return redirect("web:programme", public_id)
+
+
 # Settings
 
 def _settings_page(request, org, member_form=None, key_form=None, zone_form=None, status=200):

@@ -91,6 +91,7 @@ CLASSES = {
         "web:live", "web:edit_live", "web:cancel_live", "web:live_promoters_csv", "web:live_promoters_xlsx",
         "web:room", "web:room_data", "web:planner", "web:programme", "web:programme_recruiting",
         "web:programme_codes", "web:programme_code_revoke", "web:programme_promoter_active",
+        "web:programme_promoter_link",
         "web:notice_retry", "web:member_role", "web:member_remove", "web:key_revoke", "web:key_rotate",
         "web:report", "web:report_xlsx",
         "web:shop", "web:shop_map", "web:shop_unmap", "web:shop_sync", "web:shop_link", "web:shop_backfill",
@@ -101,7 +102,7 @@ CLASSES = {
         "web:money_batch", "web:money_batch_csv", "web:money_batch_xlsx", "web:money_batch_results",
         "web:money_ledger", "web:money_adjust", "web:money_ledger_live", "web:money_team")},
     **{name: CAPABILITY for name in (
-        "phone:join", "phone:me_link", "phone:invite", "phone:invite_ics",
+        "phone:join", "phone:join_code", "phone:join_verify", "phone:me_link", "phone:invite", "phone:invite_ics",
         "wechat:push", "wecom:callback", "wecom:route")},
 }
 
@@ -115,9 +116,15 @@ def _forged_enrolment(mine, theirs):
 # or forged). B's own link opening B's page is by design: the link is the credential.
 CAPABILITY_ATTACKS = {
     "phone:join": lambda mine, theirs: [{"token": "not-a-token"}, {"token": theirs.objects["join_token"][:-1]}],
+    "phone:join_code": lambda mine, theirs: [{"token": "not-a-token"}, {"token": theirs.objects["join_token"][:-1]}],
+    "phone:join_verify": lambda mine, theirs: [{"token": "not-a-token"},
+                                               {"token": theirs.objects["join_token"][:-1]}],
     "phone:me_link": lambda mine, theirs: [
         {"signed": _forged_enrolment(mine, theirs)},
-        {"signed": _signer().sign_object({"e": mine.enrolment.pk, "o": mine.org.pk})[:-2] + "xx"}],
+        {"signed": _signer().sign_object({"e": mine.enrolment.pk, "o": mine.org.pk})[:-2] + "xx"},
+        # A's own enrolment, rightly signed, but with a link version A's promoter no longer has.
+        {"signed": _signer().sign_object({"e": mine.enrolment.pk, "o": mine.org.pk,
+                                          "v": mine.enrolment.promoter.link_version + 1})}],
     "phone:invite": lambda mine, theirs: [
         {"live_id": theirs.objects["live"], "code": "P2-not"},
         {"live_id": mine.objects["live"], "code": theirs.objects["promoter_code"] + "X"},

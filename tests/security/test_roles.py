@@ -32,6 +32,7 @@ web:programme_recruiting                Y     Y       -       -      -        -
 web:programme_codes                     Y     Y       -       -      -        -
 web:programme_code_revoke               Y     Y       -       -      -        -
 web:programme_promoter_active           Y     Y       -       -      -        -
+web:programme_promoter_link             Y     Y       -       -      -        -
 web:notice_retry                        Y     Y       -       -      -        -
 web:member_add                          Y     -       -       -      -        -
 web:member_role                         Y     -       -       -      -        -
@@ -63,6 +64,8 @@ web:money_batch_results                 Y     -       Y       -      -        -
 web:money_adjust                        Y     -       Y       -      -        -
 web:money_team                          Y     -       Y       -      -        -
 phone:join                              Y     Y       Y       Y      Y        Y
+phone:join_code                         Y     Y       Y       Y      Y        Y
+phone:join_verify                       Y     Y       Y       Y      Y        Y
 phone:invite                            Y     Y       Y       Y      Y        Y
 """
 MATRIX = {name: dict(zip(WHO, (cell == "Y" for cell in cells)))
@@ -89,6 +92,8 @@ DATA = {
     "web:set_language": lambda side: {"language": "en", "next": "/"},
     "web:login": lambda side: {"username": "nobody", "password": "wrong"},
     "phone:join": lambda side: {"name": "新推广员", "phone": "13800138000"},
+    "phone:join_code": lambda side: {"phone": "13900001111"},
+    "phone:join_verify": lambda side: {"phone": "13900001111", "code": "123456"},
     "web:money_settings": lambda side: {"refund_window_days": "5"},
     "web:money_plan_new": lambda side: {"name": "新方案", "rate_percent": "5", "override_levels": "0"},
     "web:money_plan": lambda side: {"name": "改名方案", "rate_percent": "6", "override_levels": "0"},

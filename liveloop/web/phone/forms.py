@@ -29,3 +29,23 @@ class JoinForm(forms.Form):
         if phone is None:
             raise forms.ValidationError(_("Enter an 11-digit mainland mobile number."))
         return phone
+
+
+class PhoneForm(forms.Form):
+    """The number a one-time code is asked for (carried over from the join form)."""
+    phone = forms.CharField(label=_("Mobile number"), max_length=20,
+                            widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}))
+
+    clean_phone = JoinForm.clean_phone
+
+
+class VerifyForm(PhoneForm):
+    code = forms.CharField(label=_("One-time code"), min_length=6, max_length=6,
+                           widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code",
+                                                         "pattern": "[0-9]*"}))
+
+    def clean_code(self):
+        code = self.cleaned_data["code"].strip()
+        if not code.isascii() or not code.isdigit():
+            raise forms.ValidationError(_("The code is 6 digits."))
+        return code

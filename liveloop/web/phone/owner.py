@@ -11,15 +11,17 @@ INVITEES_SHOWN = 20
 
 
 def enrolment_for(signed: str | None) -> Enrolment | None:
-    """The enrolment a signed value names, within the organisation it was signed for."""
+    """The enrolment a signed value names, within the organisation it was signed for, while the
+    link is not revoked."""
     if not signed:
         return None
     ids = unsign_enrolment(signed)
     if ids is None:
         return None
-    enrolment_id, org_id = ids
+    enrolment_id, org_id, version = ids
+    # The version must be the person's current one: a revoked link opens nothing.
     return (Enrolment.objects.select_related("org", "promoter", "programme__live__account")
-            .filter(pk=enrolment_id, org_id=org_id).first())
+            .filter(pk=enrolment_id, org_id=org_id, promoter__link_version=version).first())
 
 
 @dataclass
@@ -58,7 +60,7 @@ def other_enrolments(enrolment: Enrolment) -> list[Enrolment]:
     return list(Enrolment.objects.for_org(enrolment.org)
                 .filter(promoter_id=enrolment.promoter_id, active=True)
                 .exclude(pk=enrolment.pk)
-                .select_related("programme__live")
+                .select_related("programme__live", "promoter")
                 .order_by("-programme__live__announced_at")[:10])
 
 

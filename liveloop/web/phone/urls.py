@@ -6,6 +6,8 @@ app_name = "phone"
 
 urlpatterns = [
     path("join/<str:token>/", views.join, name="join"),
+    path("join/<str:token>/code/", views.join_code, name="join_code"),
+    path("join/<str:token>/verify/", views.join_verify, name="join_verify"),
     path("me/", views.me, name="me"),
     path("me/poster.png", views.poster, name="poster"),
     path("me/qr.png", views.my_qr, name="my_qr"),

@@ -5,22 +5,23 @@ live + code are what identify things here. Each view parses, looks up, calls one
 renders.
 """
 from django.conf import settings
+from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from liveloop.promoters import joining
+from liveloop.promoters import joining, proof
 from liveloop.promoters.links import own_page_url, sign_enrolment
 from liveloop.promoters.poster import draw_poster
 from liveloop.promoters.qr import qr_png
 from liveloop.rules import attribution
 from liveloop.web.phone import owner, relay, signals
 from liveloop.web.phone.dates import local, when_text
-from liveloop.web.phone.forms import JoinForm
+from liveloop.web.phone.forms import JoinForm, PhoneForm, VerifyForm
 from liveloop.web.phone.ics import live_calendar
 from liveloop.web.ratelimit import rate_limited
 
@@ -31,9 +32,10 @@ YEAR = 365 * 24 * 3600
 JOIN_REFUSALS = {
     joining.JoinError.FULL: 409,
     joining.JoinError.CLOSED: 410,
-    joining.JoinError.ALREADY_JOINED: 409,
     joining.JoinError.CODE_USED: 410,
 }
+# The number belongs to a promoter: the page asks for proof (it is theirs, not yours, so far).
+PROOF_NEEDED_STATUS = 409
 
 
 def _live_context(live) -> dict:
@@ -48,28 +50,104 @@ def _set_cookie(response, name: str, value: str) -> None:
 
 # Joining ---------------------------------------------------------------------------------
 
+def _join_code_or_404(token):
+    code = joining.join_code_for(token)
+    if code is None:
+        raise Http404("unknown or revoked join link")
+    return code
+
+
+def _cookie_promoter(request, org):
+    """The promoter whose own-page cookie this phone carries, when it is of this organisation:
+    proof that whoever holds the phone is them."""
+    enrolment = _cookie_enrolment(request)
+    if enrolment is None or enrolment.org_id != org.pk:
+        return None
+    return enrolment.promoter
+
+
+def _refused(request, context, reason):
+    return render(request, "phone/join_refused.html", {**context, "reason": reason},
+                  status=JOIN_REFUSALS[reason])
+
+
+def _prove_page(request, code, context, phone_form, status=PROOF_NEEDED_STATUS):
+    """"This number already belongs to a promoter: prove it's you", and how. Nothing of the
+    promoter is on it: not their name, not whether they are in this live."""
+    return render(request, "phone/join_prove.html", {
+        **context, "phone_form": phone_form, "token": code.token,
+        "can_send": proof.channel_available(code.org)}, status=status)
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 @rate_limited("join")
 def join(request, token):
-    code = joining.join_code_for(token)
-    if code is None:
-        raise Http404("unknown or revoked join link")
-    live = code.programme.live
-    context = _live_context(live)
+    code = _join_code_or_404(token)
+    context = _live_context(code.programme.live)
     try:
         joining.check_open(code)
         teams = joining.teams_of(code.org)
         form = JoinForm(request.POST if request.method == "POST" else None, teams=teams)
         if request.method == "POST" and form.is_valid():
-            joined = joining.join(code, name=form.cleaned_data["name"], phone=form.cleaned_data["phone"],
-                                  team=form.cleaned_data.get("team"))
+            phone = form.cleaned_data["phone"]
+            joined = joining.join(code, name=form.cleaned_data["name"], phone=phone,
+                                  team=form.cleaned_data.get("team"), proven=_cookie_promoter(request, code.org))
             return redirect(own_page_url(joined.enrolment))
     except joining.JoinError as refusal:
-        return render(request, "phone/join_refused.html", {**context, "reason": refusal.reason},
-                      status=JOIN_REFUSALS[refusal.reason])
+        if refusal.reason == joining.JoinError.PROOF_NEEDED:
+            return _prove_page(request, code, context, PhoneForm(initial={"phone": form.cleaned_data["phone"]}))
+        return _refused(request, context, refusal.reason)
     status = 400 if request.method == "POST" else 200
     return render(request, "phone/join.html", {**context, "form": form}, status=status)
+
+
+@never_cache
+@require_POST
+@rate_limited("join_code")
+def join_code(request, token):
+    """Send a one-time code to the promoter with this number. The answer is the same whether or
+    not the number is anyone's (and whether a code went out): it is no way to look numbers up."""
+    code = _join_code_or_404(token)
+    context = _live_context(code.programme.live)
+    form = PhoneForm(request.POST)
+    if not form.is_valid():
+        return _prove_page(request, code, context, form, status=400)
+    if not proof.channel_available(code.org):
+        return _prove_page(request, code, context, form)
+    proof.send_code(code.org, form.cleaned_data["phone"], code.programme.live)
+    return render(request, "phone/join_verify.html", {
+        **context, "token": code.token, "minutes": proof.LIFETIME.seconds // 60,
+        "form": VerifyForm(initial={"phone": form.cleaned_data["phone"]})})
+
+
+@never_cache
+@require_POST
+@rate_limited("join_verify")
+def join_verify(request, token):
+    """The code the promoter received proves the number is theirs: they join this live (or get
+    back their page in it) and the phone remembers them."""
+    code = _join_code_or_404(token)
+    context = _live_context(code.programme.live)
+    form = VerifyForm(request.POST)
+    if form.is_valid():
+        phone = form.cleaned_data["phone"]
+        proven = proof.verify(code.org, phone, form.cleaned_data["code"])
+        if proven is None:
+            form.add_error("code", _("The code is wrong or has expired. Check it, or ask for a new one."))
+        else:
+            try:
+                # Spent in the same transaction as the join: a refusal (full, closed) leaves it usable.
+                with transaction.atomic():
+                    if proof.spend(proven):
+                        joined = joining.join(code, name=proven.promoter.name, phone=phone, team=None,
+                                              proven=proven.promoter)
+                        return redirect(own_page_url(joined.enrolment))
+                form.add_error("code", _("The code is wrong or has expired. Check it, or ask for a new one."))
+            except joining.JoinError as refusal:
+                return _refused(request, context, refusal.reason)
+    return render(request, "phone/join_verify.html", {
+        **context, "token": code.token, "minutes": proof.LIFETIME.seconds // 60, "form": form}, status=400)
 
 
 # The promoter's own page -----------------------------------------------------------------

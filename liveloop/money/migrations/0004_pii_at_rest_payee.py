@@ -17,7 +17,7 @@ def unseal(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('money', '0002_run_own_ids_withhold_tax'),
+        ('money', '0003_statement_batch_entry_key'),
     ]
 
     operations = [
