@@ -222,6 +222,7 @@ def test_a_signature_names_its_organisation(brand, outsider):
 def test_without_a_cookie_me_explains_what_to_do(db):
     response = english().get("/me/")
     assert response.status_code == 200 and "Open your link again" in html(response)
+    assert "链接丢了？请品牌的工作人员重新发送" in html(Client().get("/me/"))
 
 
 def test_a_removed_promoter_sees_why(brand):

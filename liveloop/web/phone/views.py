@@ -132,16 +132,16 @@ def join_verify(request, token):
     form = VerifyForm(request.POST)
     if form.is_valid():
         phone = form.cleaned_data["phone"]
-        proven = proof.verify(code.org, phone, form.cleaned_data["code"])
-        if proven is None:
+        found = proof.verify(code.org, phone, form.cleaned_data["code"])
+        if found is None:
             form.add_error("code", _("The code is wrong or has expired. Check it, or ask for a new one."))
         else:
             try:
                 # Spent in the same transaction as the join: a refusal (full, closed) leaves it usable.
                 with transaction.atomic():
-                    if proof.spend(proven):
-                        joined = joining.join(code, name=proven.promoter.name, phone=phone, team=None,
-                                              proven=proven.promoter)
+                    if proof.spend(found):
+                        joined = joining.join(code, name=found.promoter.name, phone=phone, team=None,
+                                              proven=found.promoter)
                         return redirect(own_page_url(joined.enrolment))
                 form.add_error("code", _("The code is wrong or has expired. Check it, or ask for a new one."))
             except joining.JoinError as refusal:
