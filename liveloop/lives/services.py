@@ -10,6 +10,7 @@ from liveloop.lives.models import Account, Live, new_public_id
 from liveloop.notify.queue import queue_cancellations, queue_reminders, queue_summaries
 from liveloop.promoters.models import JoinCode, Programme
 from liveloop.rules.attribution import SCHEDULED
+from liveloop.rules.dates import to_utc
 from liveloop.rules.events import SYSTEM_ID_PREFIX, IncomingEvent
 
 
@@ -20,6 +21,7 @@ class TransitionError(Exception):
 @transaction.atomic
 def create_live(org, *, account: Account, title: str, announced_at: datetime,
                 public_id: str | None = None, preview_url: str = "", **programme) -> Live:
+    to_utc(announced_at)  # the boundaries refuse it with a reason; this keeps any other caller out
     public_id = public_id or _free_public_id()
     live = Live.objects.create(org=org, account=account, title=title, announced_at=announced_at,
                                public_id=public_id, preview_url=preview_url)
@@ -35,6 +37,7 @@ def update_live(live: Live, *, title: str, announced_at: datetime, preview_url: 
     decided from the announced time carried by the live_started event itself."""
     if live.state != SCHEDULED:
         raise TransitionError(f"only a scheduled live can be edited (this one is {live.state})")
+    to_utc(announced_at)
     live.title, live.announced_at, live.preview_url = title, announced_at, preview_url
     live.save(update_fields=["title", "announced_at", "preview_url"])
     return live

@@ -91,7 +91,7 @@ def parse_month(raw: str | None, today: date) -> date:
         first = date(year, month, 1)
         if day_in_range(first):  # keeps the grid and its prev/next links inside what dates can hold
             return first
-    except ValueError:
+    except (ValueError, OverflowError):  # date(99999999999, 1, 1) overflows rather than refuses
         pass
     return today.replace(day=1)
 

@@ -215,3 +215,25 @@ def test_the_back_fill_command_refuses_days_out_of_range(brand, since, until):
                                        "--since", since, "--until", until])
     assert result.exit_code == 2, result.output  # a usage error, not a traceback
     assert "between 2000-01-01 and 2099-12-31" in result.output and result.exception.__class__ is SystemExit
+
+
+def test_month_and_day_filters_outside_the_window_fall_back():
+    from datetime import date
+
+    from liveloop.web.queries import parse_month
+
+    today = date(2026, 11, 20)
+    assert parse_month("2099-12", today) == date(2099, 12, 1)  # the last month offered
+    assert parse_month("2000-01", today) == date(2000, 1, 1)
+    for raw in ("2100-01", "1999-12", "9999-12", "0001-01", "2026-13", "-1--1", "99999999999-1"):
+        assert parse_month(raw, today) == date(2026, 11, 1), raw
+
+
+def test_the_service_itself_refuses_a_time_no_page_could_show(brand):
+    from liveloop.lives.services import create_live
+    from liveloop.rules.dates import DateRangeError
+
+    with pytest.raises(DateRangeError):
+        create_live(brand.org, account=brand.account, title="x",
+                    announced_at=datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-14))))
+    assert not Live.objects.filter(org=brand.org).exists()
