@@ -64,7 +64,7 @@ def test_one_long_shared_cell_repeated_cannot_blow_up_the_csv(brand, clients, ba
 
 
 @pytest.mark.parametrize("data, reason", [
-    ("付款参考号,状态\nS1,成功\n".encode("utf-16"), "文件既不是 UTF-8 也不是 GBK 文本"),
+    ("付款参考号,状态\nS1,成功\n".encode("utf-16"), "文件既不是 UTF-8 也不是 GBK"),
     (b"\x00\x00\x00\x18ftypmp42" + bytes(range(128)) * 4, "文件不是文本"),  # a video: valid UTF-8, NULs
     ('付款参考号,状态\n"S1,'.encode() + b"x" * 200_000 + '",成功\n'.encode(), "无法按 CSV 读取"),
     (b'"' + b"x" * 200_000 + b'",status\n', "无法按 CSV 读取"),
