@@ -110,3 +110,12 @@ def test_signing_in_to_ones_own_account_between_guesses_resets_nothing(brand, op
     sign_in("ops", "the last guess", address="198.51.100.66")
     assert sign_in("ops", PASSWORD, address="192.0.2.1").status_code == 429  # the account is locked
     assert sign_in("mallory", "mallory's own passphrase", address="198.51.100.66").status_code == 429
+
+
+def test_a_flood_writes_only_the_counted_failures_to_the_audit_log(brand, ops):
+    limit = settings.AXES_FAILURE_LIMIT
+    for n in range(limit + 20):
+        sign_in("ops", f"guess-{n}", address="198.51.100.88")
+    entries = list(AuditEntry.objects.filter(org=brand.org, action="member.sign_in_failed").order_by("pk"))
+    assert len(entries) == limit  # the refused ones were never tried
+    assert [e.detail["locked"] for e in entries] == [False] * (limit - 1) + [True]
