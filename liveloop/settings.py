@@ -173,7 +173,9 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = int(env_str("LIVELOOP_SIGNIN_FAILURES", "10"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(env_str("LIVELOOP_SIGNIN_LOCK_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # each on its own: per address and per account
-AXES_RESET_ON_SUCCESS = True
+# Not reset by a success: axes would delete every failure from that address, so someone with an
+# account of their own could sign in between guesses at another's and never be locked.
+AXES_RESET_ON_SUCCESS = False
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "liveloop.web.views.locked_out"
 AXES_CLIENT_IP_CALLABLE = "liveloop.orgs.signin.client_address"  # the rate limits' address

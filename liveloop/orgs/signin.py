@@ -3,6 +3,7 @@ module adapts its backend to callers without a request and writes failures to th
 from datetime import datetime
 
 from axes.backends import AxesStandaloneBackend
+from axes.exceptions import AxesBackendPermissionDenied
 from axes.helpers import get_client_username, get_cool_off, get_failure_limit
 from axes.models import AccessAttempt
 from django.contrib.auth.signals import user_login_failed
@@ -37,7 +38,11 @@ class AxesBackend(AxesStandaloneBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
         if request is None:
             return None
-        return super().authenticate(request, username=username, password=password, **kwargs)
+        try:
+            return super().authenticate(request, username=username, password=password, **kwargs)
+        except AxesBackendPermissionDenied:
+            request.liveloop_refused_while_locked = True  # not a guess that was tried: see below
+            raise
 
 
 @receiver(user_login_failed, dispatch_uid="liveloop-audit-failed-sign-in")
@@ -47,6 +52,11 @@ def audit_failed_sign_in(sender, credentials, request=None, **kwargs):
     username = credentials.get("username")
     if not isinstance(username, str) or not username or len(username) > USERNAME_MAX:
         return
+    # Attempts refused while locked were never tried: leaving them out bounds what a flood can
+    # write here to the counted failures (AXES_FAILURE_LIMIT per key and cool-off).
+    if getattr(request, "liveloop_refused_while_locked", False):
+        return
+    # locked: this failure was the one that locked the address or the account.
     detail = {"address": getattr(request, "axes_ip_address", None) or "unknown",
               "locked": bool(getattr(request, "axes_locked_out", False))}
     for member in Member.objects.filter(user__username=username).select_related("org"):

@@ -100,3 +100,22 @@ def test_an_unreadable_address_still_signs_in_and_is_counted(ops):
     for n in range(settings.AXES_FAILURE_LIMIT):
         sign_in("ops", f"guess-{n}", address="not an address")
     assert sign_in("ops", PASSWORD, address="203.0.113.50").status_code == 429
+
+
+def test_signing_in_to_ones_own_account_between_guesses_resets_nothing(brand, ops):
+    add_member(brand.org, "mallory", Member.VIEWER, password="mallory's own passphrase")
+    for n in range(settings.AXES_FAILURE_LIMIT - 1):
+        sign_in("ops", f"guess-{n}", address="198.51.100.66")
+        assert sign_in("mallory", "mallory's own passphrase", address="198.51.100.66").status_code == 302
+    sign_in("ops", "the last guess", address="198.51.100.66")
+    assert sign_in("ops", PASSWORD, address="192.0.2.1").status_code == 429  # the account is locked
+    assert sign_in("mallory", "mallory's own passphrase", address="198.51.100.66").status_code == 429
+
+
+def test_a_flood_writes_only_the_counted_failures_to_the_audit_log(brand, ops):
+    limit = settings.AXES_FAILURE_LIMIT
+    for n in range(limit + 20):
+        sign_in("ops", f"guess-{n}", address="198.51.100.88")
+    entries = list(AuditEntry.objects.filter(org=brand.org, action="member.sign_in_failed").order_by("pk"))
+    assert len(entries) == limit  # the refused ones were never tried
+    assert [e.detail["locked"] for e in entries] == [False] * (limit - 1) + [True]
