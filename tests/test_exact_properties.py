@@ -1,13 +1,17 @@
 """Exact under any batching (issue #15): random streams of every event type of docs/events.md,
-sent over HTTP as one request, one event per request and split at random points, give the
-same figures as an independent reading of the contract (`Reference` below, which shares no
-code with liveloop.rules), `rebuild --check` finds nothing, and the ledger is the plan applied
-to the reference's figures of each promoter, own ids included.
+sent over HTTP as one request, one event per request, split at random points and split before
+every link, give the same figures as an independent reading of the contract (`Reference`
+below, which shares no code with liveloop.rules), `rebuild --check` finds nothing, and the
+ledger is the plan applied to the reference's figures of each promoter, own ids included —
+also when both lives are settled part way and the rest of the stream can only claw back.
 
 The streams hold what the earlier generators did not: `identify` events and id attributes on
 any event (captures outside a live included) interleaved with the events of the ids they link,
+a promoter's own id entering through them (or no one) and bound elsewhere afterwards,
 repeated payments of one order, exact resends, times on an hourly grid so a binding is often
 asked about at the very instant it runs out, and times in any order (events arriving late).
+Each of issue #15's ingest and own-id faults, put back, is found by this test (checked by
+hand when it was written).
 """
 import copy
 from collections import Counter, defaultdict
