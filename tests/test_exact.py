@@ -120,3 +120,34 @@ def test_last_touch_own_entry_credited_to_the_promoter_is_taken_off_after_the_bi
     assert figures(live)["P"].entered == 2
     assert earned(per_view.org, "P", live) == 100  # V2's view; O's own entry still P's, taken off
     check_is_clean(per_view.org)
+
+
+# --- found by the widened property test ----------------------------------------------------------
+
+def test_a_link_that_makes_a_credited_entry_the_promoters_own_re_estimates_their_views_credited_to_them(per_view):
+    live = per_view.live(promoters=("P",))
+    Promoter.objects.for_org(per_view.org).filter(code="P").update(openid="O")
+    L = live.public_id
+    per_view.send([event("d1", "room_enter", L, "X", at=at(1), promoter="P")])
+    assert earned(per_view.org, "P", live) == 100
+    # X turns out to be P themself (O joins X's person): X's entry, credited to P, is P's own.
+    # No figure of P's moves in this request; the estimate must still follow.
+    assert per_view.send([{"id": "d2", "type": "identify", "viewer": "X", "at": at(2).isoformat(),
+                           "attrs": {"openid": "O"}}]).status_code == 200
+    assert earned(per_view.org, "P", live) == 0
+    check_is_clean(per_view.org)
+
+
+def test_one_person_own_id_of_two_promoters_is_taken_off_the_views_credited_to_either(per_view):
+    live = per_view.live(promoters=("P", "Q"))
+    Promoter.objects.for_org(per_view.org).filter(code="P").update(openid="O1")
+    Promoter.objects.for_org(per_view.org).filter(code="Q").update(openid="O2")
+    L = live.public_id
+    assert per_view.send([
+        {"id": "f1", "type": "identify", "viewer": "O1", "at": at(1).isoformat(), "attrs": {"unionid": "O2"}},
+        event("f2", "room_enter", L, "O2", at=at(2), promoter="P"),   # the person O1, credited to P
+        event("f3", "room_enter", L, "V1", at=at(3), promoter="P"),
+    ]).status_code == 200
+    assert figures(live)["P"].entered == 2
+    assert earned(per_view.org, "P", live) == 100  # V1's view only
+    check_is_clean(per_view.org)

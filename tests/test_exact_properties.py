@@ -1,13 +1,17 @@
 """Exact under any batching (issue #15): random streams of every event type of docs/events.md,
-sent over HTTP as one request, one event per request and split at random points, give the
-same figures as an independent reading of the contract (`Reference` below, which shares no
-code with liveloop.rules), `rebuild --check` finds nothing, and the ledger is the plan applied
-to the reference's figures of each promoter, own ids included.
+sent over HTTP as one request, one event per request, split at random points and split before
+every link, give the same figures as an independent reading of the contract (`Reference`
+below, which shares no code with liveloop.rules), `rebuild --check` finds nothing, and the
+ledger is the plan applied to the reference's figures of each promoter, own ids included —
+also when both lives are settled part way and the rest of the stream can only claw back.
 
 The streams hold what the earlier generators did not: `identify` events and id attributes on
 any event (captures outside a live included) interleaved with the events of the ids they link,
+a promoter's own id entering through them (or no one) and bound elsewhere afterwards,
 repeated payments of one order, exact resends, times on an hourly grid so a binding is often
 asked about at the very instant it runs out, and times in any order (events arriving late).
+Each of issue #15's ingest and own-id faults, put back, is found by this test (checked by
+hand when it was written).
 """
 import copy
 from collections import Counter, defaultdict
@@ -100,13 +104,42 @@ def linked_episode(draw, k):
 
 
 @st.composite
+def own_episode(draw, k):
+    """A promoter's own id enters (through them, someone else or no one), a touch moves its
+    binding, and a viewer enters through the promoter: "less their own" must follow whom the
+    own entry was credited to, not where the binding went."""
+    live = draw(st.sampled_from([0, 1]))
+    code = draw(st.sampled_from([c for c in OWN if c in PROGRAMMES[live]]))
+    at = lambda: (BASE + timedelta(hours=draw(st.integers(0, HOURS)))).isoformat()  # noqa: E731
+    entry = {"id": f"y{k}-1", "type": "room_enter", "live": live, "viewer": OWN[code], "at": at()}
+    # Through the promoter, then bound to another; or through no one, then bound to the promoter.
+    if draw(st.booleans()):
+        entry["promoter"] = code
+        then = draw(st.sampled_from([c for c in PROGRAMMES[live] if c != code]))
+    else:
+        then = code
+    touch = {"id": f"y{k}-2", "type": draw(st.sampled_from(["reservation", "room_enter"])), "live": live,
+             "viewer": OWN[code], "promoter": then, "at": at()}
+    viewer = {"id": f"y{k}-3", "type": "room_enter", "live": live, "viewer": f"W{k}", "promoter": code,
+              "at": at()}
+    return [entry, touch, viewer]
+
+
+def interleave(draw, stream, episode):
+    positions = sorted(draw(st.lists(st.integers(0, len(stream)), min_size=len(episode), max_size=len(episode))))
+    for offset, (position, event) in enumerate(zip(positions, episode)):
+        stream.insert(position + offset, event)
+
+
+@st.composite
 def streams(draw):
     stream = draw(st.lists(raw_events(), min_size=10, max_size=36))
     # Links interleaved with the events of the ids they link, the linked id's own events after.
     for k in range(draw(st.integers(0, 2))):
-        positions = sorted(draw(st.lists(st.integers(0, len(stream)), min_size=3, max_size=3)))
-        for offset, (position, event) in enumerate(zip(positions, draw(linked_episode(k)))):
-            stream.insert(position + offset, event)
+        interleave(draw, stream, draw(linked_episode(k)))
+    # The promoters' own ids entering, bound elsewhere afterwards.
+    for k in range(draw(st.integers(0, 2))):
+        interleave(draw, stream, draw(own_episode(k)))
     # Exact resends (a producer's retry) and repeated payments of one order under a new id.
     for _ in range(draw(st.integers(0, 3))):
         source = draw(st.sampled_from(stream))
@@ -121,7 +154,7 @@ plans = st.fixed_dictionaries({
     "rate_bps": st.one_of(st.none(), st.integers(0, 3000)),
     "reservation_bounty_fen": st.sampled_from([0, 30]),
     "new_buyer_bounty_fen": st.sampled_from([0, 500]),
-    "effective_view_bounty_fen": st.sampled_from([0, 100]),
+    "effective_view_bounty_fen": st.sampled_from([0, 100, 100]),
     "cap_fen": st.sampled_from([None, None, 1_500]),
     "override_bps": st.sampled_from([(), (300,), (300, 100)]),
     "allow_self_purchase": st.booleans(),

@@ -120,16 +120,26 @@ def after_batch(org, watch: FarmWatch, attribution, identities) -> None:
     if promoters:
         lives = {live for ids in touched.values() for live in ids}
         refresh_self_referrals(org, promoters, lives)
-    if identities.changed:
-        ids = set(identities.changed)
-        # A merge also moved ids this batch never loaded: those now under the merged-into persons.
-        persons = {identities.person_of(merged) for merged in identities.merged}
-        for chunk in _chunks(persons):
-            ids.update(ViewerLink.objects.for_org(org).filter(person__in=chunk).values_list("viewer", flat=True))
-        moved = set()
-        for chunk in _chunks(ids):
-            moved.update(Promoter.objects.for_org(org).filter(openid__in=chunk).values_list("pk", flat=True))
+    moved = own_ids_moved(org, identities)
+    if moved:
         refresh_self_referrals(org, moved - promoters)
+
+
+def own_ids_moved(org, identities) -> set[int]:
+    """The promoters whose own ids a batch's links moved (their openid joined another person):
+    what counts as their own changes with no figure of theirs moving (the ledger re-estimates
+    them too, money.ledger.touched_by_own_ids)."""
+    if not identities.changed:
+        return set()
+    ids = set(identities.changed)
+    # A merge also moved ids this batch never loaded: those now under the merged-into persons.
+    persons = {identities.person_of(merged) for merged in identities.merged}
+    for chunk in _chunks(persons):
+        ids.update(ViewerLink.objects.for_org(org).filter(person__in=chunk).values_list("viewer", flat=True))
+    moved = set()
+    for chunk in _chunks(ids):
+        moved.update(Promoter.objects.for_org(org).filter(openid__in=chunk).values_list("pk", flat=True))
+    return moved
 
 
 # --- rebuild -----------------------------------------------------------------------------------

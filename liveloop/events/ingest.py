@@ -252,7 +252,9 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
     write_state(org, attribution, known_viewers, known_orders)
     write_identities(org, identities)
     # Commission estimates move with the figures, in the same transaction (money/ledger.py).
-    ledger.accrue(org, ledger.touched_by_batch(org, attribution, known_orders))
+    touched = ledger.touched_by_batch(org, attribution, known_orders)
+    moved = fraud_tables.own_ids_moved(org, identities)
+    ledger.accrue(org, ledger.touched_by_own_ids(org, touched, moved) if moved else touched)
     audience_tables.write(org, audience)
     fraud_tables.write(org, farm)
     fraud_tables.after_batch(org, farm, attribution, identities)

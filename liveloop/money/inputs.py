@@ -93,7 +93,7 @@ def stored_figures(org, live, promoters=None, own=None, new_buyers=True) -> dict
         counts[p], net[p] = (reserved, entered), gmv - refunded
     wanted = set(promoters) if promoters is not None else set(counts)
     own = own_ids(org, wanted) if own is None else {p: ids for p, ids in own.items() if p in wanted}
-    holder = {viewer: p for p, ids in own.items() for viewer in ids}
+    holder = holders(own)
     # One index probe (org, viewer) per order rather than reading every earlier order.
     earlier = Order.objects.for_org(org).filter(viewer=OuterRef("viewer"),
                                                 live__announced_at__lt=live.announced_at)
@@ -122,16 +122,28 @@ def stored_figures(org, live, promoters=None, own=None, new_buyers=True) -> dict
         for p in wanted}
 
 
+def holders(own: dict) -> defaultdict:
+    """id → the promoters it is an own id of. A set: once a link makes two promoters' openids
+    one person, that person is an own id of both (a dict of one promoter per id kept whichever
+    came last, and ingest, settlement and the check, asking about different promoters, got
+    different answers)."""
+    holder = defaultdict(set)
+    for promoter, ids in own.items():
+        for viewer in ids:
+            holder[viewer].add(promoter)
+    return holder
+
+
 def own_counts(rows, holder: dict) -> tuple[defaultdict, defaultdict]:
     """How many of each promoter's reservations and entered are their own ids': `rows` of
-    (viewer, reserved for, first entry credited to) for the ids in `holder` (id → promoter).
+    (viewer, reserved for, first entry credited to) for the ids in `holder` (holders()).
     By whom the count was credited to, never by the binding now: a binding moves on (last
     touch) or arrives after the entry (first touch), the count it was added to does not."""
     own_reserved, own_entered = defaultdict(int), defaultdict(int)
     for viewer, reserved_for, entered_for in rows:
-        if reserved_for is not None and reserved_for == holder[viewer]:
+        if reserved_for is not None and reserved_for in holder[viewer]:
             own_reserved[reserved_for] += 1
-        if entered_for is not None and entered_for == holder[viewer]:
+        if entered_for is not None and entered_for in holder[viewer]:
             own_entered[entered_for] += 1
     return own_reserved, own_entered
 
@@ -185,7 +197,7 @@ def replayed_figures(attribution, live, announced: dict, own: dict) -> dict:
               for (l, p), row in attribution.stats.items() if l == live_id and p is not None}
     order_rows = [OrderRow(o.viewer, o.promoter, o.paid, o.refunded)
                   for o in attribution.orders.values() if o.live == live_id and o.promoter is not None]
-    holder = {viewer: p for p, ids in own.items() if p in counts for viewer in ids}
+    holder = holders({p: ids for p, ids in own.items() if p in counts})
     own_reserved, own_entered = own_counts(
         ((viewer, state.reserved_for, state.entered_for) for viewer in holder
          if (state := attribution.viewers.get((live_id, viewer))) is not None), holder)

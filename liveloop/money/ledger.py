@@ -194,6 +194,20 @@ def touched_by_batch(org, attribution, known_orders: dict) -> dict:
     return dict(touched)
 
 
+def touched_by_own_ids(org, touched: dict, promoters: set[int]) -> dict:
+    """Add to `touched` every live of `promoters` whose own ids moved: their own reservation,
+    entry or purchase may be in any of their lives, and no figure of theirs moved to say so."""
+    from liveloop.analytics.models import PromoterStats
+
+    for live_id, promoter_id in (PromoterStats.objects.for_org(org).filter(promoter_id__in=list(promoters))
+                                 .values_list("live_id", "promoter_id")):
+        if live_id not in touched:
+            touched[live_id] = set()
+        if touched[live_id] is not ALL:
+            touched[live_id].add(promoter_id)
+    return touched
+
+
 class AdjustmentError(ValueError):
     """A refused adjustment: the field at fault and why, in the request's language."""
 
