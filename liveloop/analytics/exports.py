@@ -60,6 +60,62 @@ def yuan(fen: int) -> Decimal:
     return Decimal(fen) / 100
 
 
+CENT = Decimal("0.01")
+
+
+def yuan_text(fen: int) -> str:
+    """Integer fen as the CSV's yuan text with two places: 2645448 → "26454.48", -5 → "-0.05".
+    Decimal all the way (no float), so a column sums to the page's figure exactly."""
+    return str(yuan(fen).quantize(CENT))
+
+
+def local_time(moment, org):
+    """An aware datetime as the naive wall-clock time of the organisation's zone, for a
+    spreadsheet cell (Excel has no zones: the header names the zone)."""
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(org.timezone)).replace(tzinfo=None)
+
+
+def time_text(moment, org) -> str:
+    """"2026-12-08 22:53" in the organisation's zone: never a UTC ISO string in a person's file."""
+    return "" if moment is None else local_time(moment, org).strftime("%Y-%m-%d %H:%M")
+
+
+def csv_response(filename: str, header, rows) -> HttpResponse:
+    """A CSV for a person: BOM first (Excel on Chinese Windows reads UTF-8 only with one),
+    every text cell formula-neutralised."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.write("\ufeff")
+    writer = csv.writer(response)
+    writer.writerow([str(label) for label in header])
+    for row in rows:
+        writer.writerow([_csv_cell(value) for value in row])
+    return response
+
+
+def organic_label() -> str:
+    return gettext("Natural traffic (unattributed)")
+
+
+def promoter_page_csv_response(live, rows) -> HttpResponse:
+    """The live page's "Export CSV": the workbook's translated headers, the organic row named,
+    money as yuan text. The API keeps write_promoter_csv (English keys, fen)."""
+    def values(row):
+        for column in PROMOTER_COLUMNS:
+            value = row[column]
+            if column in MONEY_COLUMNS:
+                yield yuan_text(value)
+            elif column == "name" and row["promoter"] is None:
+                yield organic_label()
+            else:
+                yield value
+
+    return csv_response(f"{live.public_id}-promoters.csv", [XLSX_HEADERS[c] for c in PROMOTER_COLUMNS],
+                        (list(values(row)) for row in rows))
+
+
 def _text(sheet, value) -> WriteOnlyCell:
     cell = WriteOnlyCell(sheet, value=value)
     # openpyxl reads a string starting with "=" as a formula: a promoter named "=HYPERLINK(…)"
@@ -81,7 +137,7 @@ def promoter_workbook(live, rows) -> bytes:
         cell.font = bold
         header.append(cell)
     sheet.append(header)
-    unattributed = gettext("Natural traffic (unattributed)")
+    unattributed = organic_label()
     for row in rows:
         cells = []
         for column in PROMOTER_COLUMNS:

@@ -13,7 +13,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from liveloop.analytics.exports import XLSX_TYPE, YUAN_FORMAT, _csv_cell, _text, yuan
+from liveloop.analytics.exports import XLSX_TYPE, YUAN_FORMAT, _csv_cell, _text, csv_response, yuan, yuan_text
 from liveloop.analytics.models import PromoterStats
 from liveloop.lives.models import Account
 from liveloop.orgs.models import Organisation
@@ -113,6 +113,7 @@ def _names(row: dict) -> tuple[str, str]:
 
 
 def write_scorecard_csv(rows, out) -> None:
+    """The machine format (English keys, integer fen, the level's code); no page serves it."""
     out.write("\ufeff")  # Excel on Chinese Windows needs the BOM to read UTF-8 names
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -122,15 +123,30 @@ def write_scorecard_csv(rows, out) -> None:
         writer.writerow([_csv_cell(cell) for cell in cells])
 
 
+def _page_cells(row) -> list:
+    """A row of the page's CSV: the workbook's columns and labels, yuan text, the percent."""
+    brand, account = _names(row)
+    labels = {BRAND: gettext("Subtotal"), TOTAL: gettext("Total")}
+    cells = [brand, labels.get(row["level"], account)]
+    for name in FIGURES:
+        value = row[name]
+        if name in MONEY:
+            value = yuan_text(value)
+        elif name == "conversion":
+            value = "" if value is None else f"{value}%"
+        cells.append(value)
+    return cells
+
+
 def filename(agency: Organisation, month: date, extension: str) -> str:
     return f"{agency.slug}-scorecard-{month:%Y-%m}.{extension}"
 
 
 def scorecard_csv_response(agency, month, rows) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename(agency, month, "csv")}"'
-    write_scorecard_csv(rows, response)
-    return response
+    """The page's CSV, for people: the workbook's translated headers, subtotal and total rows
+    labelled, money as yuan text (the machine format is write_scorecard_csv)."""
+    return csv_response(filename(agency, month, "csv"), [XLSX_HEADERS[c] for c in ("brand", "account", *FIGURES)],
+                        (_page_cells(row) for row in rows))
 
 
 def scorecard_workbook(month: date, rows) -> bytes:

@@ -7,14 +7,16 @@ live, LiveStats, LiveAudience and the touchpoint rows of AudienceStats.
 from __future__ import annotations
 
 import csv
+import io
 from datetime import datetime
 from fractions import Fraction
 
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpResponse
+from django.utils.translation import gettext, gettext_lazy as _lazy
 
-from liveloop.analytics.exports import _csv_cell
+from liveloop.analytics.exports import _csv_cell, csv_response, local_time, time_text
 from liveloop.analytics.models import AudienceStats, LiveAudience, LiveStats, PromoterStats
 from liveloop.analytics.report import half_up, ratio
 from liveloop.lives.models import Live
@@ -107,4 +109,102 @@ def trends_csv_response(rows, touchpoints, rates, stem: str) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{stem}.csv"'
     write_trends_csv(rows, touchpoints, rates, response)
+    return response
+
+
+# The page's downloads (trends.csv / trends.xlsx), for people: headers in the reader's
+# language, the start in the organisation's zone, money in yuan, rates as percentages. The
+# machine format above (English keys, fen, ISO UTC) stays for whoever calls it from code.
+PAGE_COLUMNS = (
+    ("live", _lazy("Live ID"), None), ("title", _lazy("Title"), None), ("account", _lazy("Account"), None),
+    ("at", None, "time"), ("reservations", _lazy("Reservations"), None), ("entered", _lazy("Viewers"), None),
+    ("buyers", _lazy("Buyers"), None), ("orders", _lazy("Orders"), None), ("gmv", _lazy("GMV"), "money"),
+    ("refunded", _lazy("Refunded"), "money"), ("net", _lazy("Net"), "money"),
+    ("follows", _lazy("New follows"), None), ("captures", _lazy("Captures"), None),
+    ("public_captures", _lazy("Net private-domain growth"), None), ("peak_online", _lazy("Peak online"), None),
+    ("conversion", _lazy("Conversion"), "rate"), ("uv_value", _lazy("UV value"), "money"),
+)
+
+
+def page_table(org, rows, touchpoints, rates):
+    """(header, kinds, values): one list per live of typed values (fen as int or Fraction,
+    rates as Fraction or None, the start as an aware datetime); the writers format them."""
+    from liveloop.analytics.report_export import value_label
+
+    header = [gettext("Started (%(zone)s)") % {"zone": org.timezone} if key == "at" else str(label)
+              for key, label, _kind in PAGE_COLUMNS]
+    header += [gettext("Conversion: %(touchpoint)s") % {"touchpoint": value_label("touchpoint", tp)}
+               for tp in touchpoints]
+    kinds = [kind for _key, _label, kind in PAGE_COLUMNS] + ["rate"] * len(touchpoints)
+    values = [[row["public_id"] if key == "live" else row[key] for key, _label, _kind in PAGE_COLUMNS]
+              + [rates[row["live"].pk][tp] for tp in touchpoints] for row in rows]
+    return header, kinds, values
+
+
+def _page_text(value, kind, org):
+    from liveloop.analytics.exports import CENT
+
+    if kind == "money":
+        return str(half_up(Fraction(value) / 100, 2).quantize(CENT))
+    if kind == "rate":
+        # The page's own figure (one decimal of a percent), or empty with nothing to divide by.
+        return "" if value is None else f"{half_up(value * 100, 1)}%"
+    if kind == "time":
+        return time_text(value, org)
+    return value
+
+
+def trends_page_csv_response(org, rows, touchpoints, rates, stem: str) -> HttpResponse:
+    header, kinds, values = page_table(org, rows, touchpoints, rates)
+    return csv_response(f"{stem}.csv", header,
+                        ([_page_text(v, k, org) for v, k in zip(row, kinds)] for row in values))
+
+
+def trends_workbook(org, rows, touchpoints, rates) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    from liveloop.analytics.exports import YUAN_FORMAT, _text
+
+    header, kinds, values = page_table(org, rows, touchpoints, rates)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(gettext("Trends"))
+    sheet.freeze_panes = "C2"
+    bold = Font(bold=True)
+    cells = []
+    for label in header:
+        cell = _text(sheet, label)
+        cell.font = bold
+        cells.append(cell)
+    sheet.append(cells)
+    for row in values:
+        cells = []
+        for value, kind in zip(row, kinds):
+            if kind == "money":
+                # Whole fen first (the page's rounding), then exact yuan: no float anywhere.
+                cell = WriteOnlyCell(sheet, value=half_up(Fraction(value) / 100, 2))
+                cell.number_format = YUAN_FORMAT
+            elif kind == "rate":
+                cell = WriteOnlyCell(sheet, value=None if value is None else half_up(value, 3))
+                cell.number_format = "0.0%"
+            elif kind == "time":
+                cell = WriteOnlyCell(sheet, value=local_time(value, org))
+                cell.number_format = "yyyy-mm-dd hh:mm"
+            elif isinstance(value, str):
+                cell = _text(sheet, value)
+            else:
+                cell = WriteOnlyCell(sheet, value=value)
+            cells.append(cell)
+        sheet.append(cells)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def trends_xlsx_response(org, rows, touchpoints, rates, stem: str) -> HttpResponse:
+    from liveloop.analytics.exports import XLSX_TYPE
+
+    response = HttpResponse(trends_workbook(org, rows, touchpoints, rates), content_type=XLSX_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{stem}.xlsx"'
     return response

@@ -1,6 +1,6 @@
 """Spreadsheets for finance: a settlement run's statements and a payout batch file, as CSV and
-XLSX. Headers are Chinese with the English word after (the file goes to a payment channel or an
-accountant whatever the page's language); amounts in yuan, exact (Decimal from integer fen,
+XLSX. Headers in the page's language (Chinese first; the results upload reads either); amounts in
+yuan, exact (Decimal from integer fen,
 never a float); a text cell that a spreadsheet would run as a formula stays text (the helpers
 of analytics.exports)."""
 from __future__ import annotations
@@ -11,13 +11,14 @@ from decimal import Decimal
 
 from django.db.models import Q, Sum
 from django.http import HttpResponse
+from django.utils.translation import gettext, gettext_lazy as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from liveloop.analytics.exports import XLSX_TYPE, YUAN_FORMAT, _csv_cell, _text, yuan as _exact_yuan
 from liveloop.money.models import PayoutBatch, SettlementRun, Statement
-from liveloop.money.payouts import BATCH_HEADERS, batch_rows
+from liveloop.money.payouts import STATE_LABELS, batch_rows
 
 
 def yuan(fen: int) -> Decimal:
@@ -25,26 +26,28 @@ def yuan(fen: int) -> Decimal:
     return _exact_yuan(fen).quantize(Decimal("0.01"))
 
 
-STATE_WORDS = {Statement.FROZEN: "冻结中 frozen", Statement.SETTLED: "已结算 settled",
-               Statement.PAID: "已打款 paid", Statement.FAILED: "打款失败 failed"}
+STATE_WORDS = STATE_LABELS  # the page's words for a statement's state
 
 # (header, key, is money)
 STATEMENT_COLUMNS = (
-    ("结算单号 statement", "number", False),
-    ("推广员编号 code", "code", False),
-    ("姓名 name", "name", False),
-    ("团队 team", "team", False),
-    ("直播 live", "live", False),
-    ("本场佣金（元）live commission", "live_fen", True),
-    ("扣回与调整（元）clawbacks & adjustments", "carried_fen", True),
-    ("应发（元）gross", "gross", True),
-    ("代扣个税（元）tax withheld", "tax", True),
-    ("实发（元）payable", "payable", True),
-    ("状态 state", "state", False),
-    ("收款账号 payee", "payee", False),
-    ("付款参考号 paid reference", "paid_reference", False),
+    (_("Statement number"), "number", False),
+    (_("Promoter code"), "code", False),
+    (_("Name"), "name", False),
+    (_("Team / store"), "team", False),
+    (_("Live"), "live", False),
+    (_("Live commission (yuan)"), "live_fen", True),
+    (_("Clawbacks and adjustments (yuan)"), "carried_fen", True),
+    (_("Gross (yuan)"), "gross", True),
+    (_("Tax withheld (yuan)"), "tax", True),
+    (_("Payable (yuan)"), "payable", True),
+    (_("State"), "state", False),
+    (_("Payee account"), "payee", False),
+    (_("Paid reference"), "paid_reference", False),
 )
-STATEMENT_HEADERS = tuple(header for header, _key, _money in STATEMENT_COLUMNS)
+
+
+def statement_headers() -> list[str]:
+    return [str(header) for header, _key, _money in STATEMENT_COLUMNS]
 
 
 def statements_of(org, run: SettlementRun):
@@ -65,11 +68,12 @@ def statement_rows(org, run: SettlementRun, full_payee: bool = False):
         yield {"number": s.number, "code": s.promoter.code, "name": s.promoter.name,
                "team": team.name if team else "", "live": title, "live_fen": s.live_fen,
                "carried_fen": s.carried_fen, "gross": s.gross, "tax": s.tax, "payable": s.payable,
-               "state": STATE_WORDS.get(s.state, s.state), "payee": s.payee if full_payee else s.masked_payee,
+               "state": str(STATE_WORDS.get(s.state, s.state)), "payee": s.payee if full_payee else s.masked_payee,
                "paid_reference": s.paid_reference}
 
 
 def _csv_bytes(headers, rows) -> bytes:
+    """Money cells arrive as Decimal with two places, so the text is "1234.56" (never a float)."""
     out = io.StringIO()
     out.write("\ufeff")  # Excel on Chinese Windows reads UTF-8 only with a BOM
     writer = csv.writer(out)
@@ -114,32 +118,35 @@ STATEMENT_MONEY = {i for i, (_h, _k, money) in enumerate(STATEMENT_COLUMNS) if m
 
 
 def statements_csv(org, run, full_payee: bool = False) -> bytes:
-    return _csv_bytes(STATEMENT_HEADERS, _statement_values(org, run, full_payee))
+    return _csv_bytes(statement_headers(), _statement_values(org, run, full_payee))
 
 
 def statements_xlsx(org, run, full_payee: bool = False) -> bytes:
-    return _xlsx_bytes(f"结算 {run.live.public_id}", STATEMENT_HEADERS, _statement_values(org, run, full_payee),
+    return _xlsx_bytes(f"{gettext('Statements')} {run.live.public_id}", statement_headers(),
+                       _statement_values(org, run, full_payee),
                        STATEMENT_MONEY)
 
 
-# The batch file: the core's rows; the yuan column becomes an exact number in the workbook.
-BATCH_MONEY = {BATCH_HEADERS.index("金额（元）amount")}
+# The batch file as a person downloads it: headers in the page's language, the method in words,
+# the amount once, in yuan (the core's batch_rows keeps the codes and fen for the demo and code).
+BATCH_COLUMNS = (_("Reference"), _("Promoter code"), _("Name"), _("Payment method"), _("Payee account"),
+                 _("Bank"), _("Amount (yuan)"))
+BATCH_MONEY = {len(BATCH_COLUMNS) - 1}
+METHOD_WORDS = {"wechat_openid": _("WeChat change"), "bank": _("Bank card")}
 
 
 def _batch_values(batch):
-    for row in batch_rows(batch):
-        row = list(row)
-        for index in BATCH_MONEY:
-            row[index] = yuan(row[-1])  # from the fen column: exact
-        yield row
+    for number, code, name, method, payee, bank, _yuan_text, fen in batch_rows(batch):
+        # The full account: only finance may download the batch file (web.money.batch_file).
+        yield [number, code, name, str(METHOD_WORDS[method]), payee, bank, yuan(fen)]
 
 
 def batch_csv(batch: PayoutBatch) -> bytes:
-    return _csv_bytes(BATCH_HEADERS, _batch_values(batch))
+    return _csv_bytes([str(h) for h in BATCH_COLUMNS], _batch_values(batch))
 
 
 def batch_xlsx(batch: PayoutBatch) -> bytes:
-    return _xlsx_bytes(batch.number, BATCH_HEADERS, _batch_values(batch), BATCH_MONEY)
+    return _xlsx_bytes(batch.number, [str(h) for h in BATCH_COLUMNS], _batch_values(batch), BATCH_MONEY)
 
 
 def download(body: bytes, filename: str, xlsx: bool) -> HttpResponse:

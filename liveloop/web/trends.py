@@ -12,7 +12,8 @@ from django.utils.translation import gettext as _, gettext_lazy
 
 from liveloop.analytics.report import half_up
 from liveloop.analytics.report_export import value_label
-from liveloop.analytics.trends import touchpoint_conversion, trend_lives, trend_rows, trends_csv_response
+from liveloop.analytics.trends import (touchpoint_conversion, trend_lives, trend_rows, trends_page_csv_response,
+                                      trends_xlsx_response)
 from liveloop.lives.models import Account
 from liveloop.web.charts import ACCENT, LINE, MUTED, SOFT, Chart, _base
 from liveloop.web.context import org_view, requires
@@ -179,10 +180,17 @@ def trends_page(request, org):
     }, status=400 if form.is_bound and form.errors else 200)
 
 
-@org_view
-@requires("export")
-def trends_csv(request, org):
-    form, account, start, end, _since, _until, stem = selection(request, org)
-    lives = trend_lives(org, account, start, end)
-    touchpoints, rates = touchpoint_conversion(org, lives)
-    return trends_csv_response(trend_rows(org, lives), touchpoints, rates, stem)
+def _export(respond):
+    @org_view
+    @requires("export")
+    def view(request, org):
+        form, account, start, end, _since, _until, stem = selection(request, org)
+        lives = trend_lives(org, account, start, end)
+        touchpoints, rates = touchpoint_conversion(org, lives)
+        return respond(org, trend_rows(org, lives), touchpoints, rates, stem)
+    return view
+
+
+# The page's files, for people (headers in the reader's language, yuan, the org's zone).
+trends_csv = _export(trends_page_csv_response)
+trends_xlsx = _export(trends_xlsx_response)

@@ -27,6 +27,7 @@ urlpatterns = [
     path("lives/<str:public_id>/report.xlsx", report.report_xlsx, name="report_xlsx"),
     path("trends/", trends.trends_page, name="trends"),
     path("trends/trends.csv", trends.trends_csv, name="trends_csv"),
+    path("trends/trends.xlsx", trends.trends_xlsx, name="trends_xlsx"),
     path("lives/<str:public_id>/programme/", views.programme_page, name="programme"),
     path("lives/<str:public_id>/programme/recruiting/", views.programme_recruiting,
          name="programme_recruiting"),

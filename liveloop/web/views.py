@@ -13,7 +13,7 @@ from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from liveloop.analytics.exports import promoter_csv_response, promoter_xlsx_response
+from liveloop.analytics.exports import promoter_page_csv_response, promoter_xlsx_response
 from liveloop.analytics.queries import account_rollup, funnel, live_summary, promoter_table, team_rollup
 from liveloop.lives import services as lives
 from liveloop.orgs import audit, signin
@@ -181,7 +181,7 @@ def _export_rows(request, live):
 @requires("export")
 def live_promoters_csv(request, org, public_id):
     live = queries.live_of(org, public_id)
-    return promoter_csv_response(live, _export_rows(request, live))
+    return promoter_page_csv_response(live, _export_rows(request, live))
 
 
 @org_view

@@ -83,7 +83,7 @@ CLASSES = {
     "web:scorecards": ORG, "web:scorecards_csv": ORG, "web:scorecards_xlsx": ORG,
     "web:settings": ORG, "web:member_add": ORG, "web:key_create": ORG, "web:timezone": ORG,
     "web:planner_settings": ORG, "web:shops": ORG, "web:shop_add": ORG,
-    "web:trends": ORG, "web:trends_csv": ORG,
+    "web:trends": ORG, "web:trends_csv": ORG, "web:trends_xlsx": ORG,
     "phone:me": ORG, "phone:poster": ORG, "phone:my_qr": ORG,
     "web:money": ORG, "web:money_settings": ORG, "web:money_plans": ORG, "web:money_plan_new": ORG,
     "web:money_batches": ORG, "web:money_teams": ORG, "web:money_audit": ORG,
