@@ -229,8 +229,9 @@ def test_a_burst_from_one_phone_is_flagged_on_the_promoters_row(brand, owner):
     assert (rows["X1"]["suspect_reservations"], rows["X1"]["self_referrals"]) == (THRESHOLDS[DEVICE], 0)
     assert rows["A"]["suspect_reservations"] == 0
     body = owner.get(f"/lives/{live.public_id}/promoters.csv").content.decode("utf-8-sig")
-    table = {row["promoter"]: row for row in csv.DictReader(io.StringIO(body))}
-    assert table["X1"]["suspect_reservations"] == str(THRESHOLDS[DEVICE]) and table["X1"]["self_referrals"] == "0"
+    lines = list(csv.reader(io.StringIO(body)))
+    table = {line[0]: line for line in lines[1:]}
+    assert table["X1"][-2:] == ["0", str(THRESHOLDS[DEVICE])]  # self-referrals, suspect reservations
     sheet = openpyxl.load_workbook(io.BytesIO(owner.get(f"/lives/{live.public_id}/promoters.xlsx").content)).active
     header = [c.value for c in sheet[1]]
     assert header[-2:] == ["Self-referrals", "Suspect reservations"]

@@ -299,17 +299,24 @@ def read_csv(response):
 
 
 def test_csv_page_has_the_rows_of_promoter_rows(owner, brand, ranked):
+    from django.utils import translation
+
+    from liveloop.analytics.exports import MONEY_COLUMNS, XLSX_HEADERS, yuan_text
+
     url = f"/lives/{ranked.public_id}/promoters.csv"
     response = owner.get(url, {"sort": "code", "team": "杭州门店"})
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert f"{ranked.public_id}-promoters.csv" in response["Content-Disposition"]
-    expected = [{c: "" if row[c] is None else str(row[c]) for c in PROMOTER_COLUMNS}
-                for row in promoter_rows(ranked, sort="code", team="杭州门店")]
+    with translation.override(response["Content-Language"]):
+        expected = [{str(XLSX_HEADERS[c]): yuan_text(row[c]) if c in MONEY_COLUMNS
+                     else "" if row[c] is None else str(row[c]) for c in PROMOTER_COLUMNS}
+                    for row in promoter_rows(ranked, sort="code", team="杭州门店")]
     assert read_csv(response) == expected
-    # The page and the API write with the same writer.
+    # The page's file is for people; the API keeps its machine format (English keys, fen).
     whole = owner.get(url)
     api = brand.api.get(f"/api/v1/lives/{ranked.public_id}/promoters", {"format": "csv"})
-    assert whole.content == api.content
+    assert api.content.decode("utf-8").startswith("\ufeffpromoter,name,team,")
+    assert whole.content != api.content
     assert len(read_csv(whole)) == 4
 
 

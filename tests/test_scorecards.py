@@ -256,15 +256,18 @@ def test_exports_carry_the_pages_figures(agency, november):
     assert response.status_code == 200
     assert 'filename="' + agency.org.slug + '-scorecard-2026-11.csv"' in response["Content-Disposition"]
     lines = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert lines[0][:3] == ["brand", "account", "level"]
+    # For people: the page's language (this client reads English), subtotals labelled, money in yuan.
+    assert lines[0][:3] == ["Brand", "Account", "Lives"]
     assert len(lines) == 1 + len(rows)
+    labels = {"brand": "Subtotal", "total": "Total"}
     for line, row in zip(lines[1:], rows):
-        record = dict(zip(lines[0], line))
-        assert record["level"] == row["level"]
-        assert record["brand"] == (row["brand"].name if row["brand"] else "")
-        for name in ("lives", "ended", "reservations", "entered", "buyers", "gmv", "net", "captures"):
-            assert int(record[name]) == row[name]
-        assert record["conversion_percent"] == ("" if row["conversion"] is None else str(row["conversion"]))
+        brand, account, lives, ended, reservations, entered, buyers, gmv, net, conversion, captures = line
+        assert brand == (row["brand"].name if row["brand"] else "")
+        assert account == labels.get(row["level"], row["account"].name if row["account"] else "")
+        assert [int(v) for v in (lives, ended, reservations, entered, buyers, captures)] == \
+            [row[n] for n in ("lives", "ended", "reservations", "entered", "buyers", "captures")]
+        assert (gmv, net) == (f"{row['gmv'] // 100}.{row['gmv'] % 100:02d}", f"{row['net'] // 100}.{row['net'] % 100:02d}")
+        assert conversion == ("" if row["conversion"] is None else f"{row['conversion']}%")
 
     response = finance.get(reverse("web:scorecards_xlsx") + "?month=2026-11")
     assert response.status_code == 200

@@ -80,9 +80,10 @@ def test_the_trends_page_and_its_csv(brand, owner, outsider):
     assert response.status_code == 200
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert len(rows) == 1
-    assert (rows[0]["live"], rows[0]["gmv"], rows[0]["net"], rows[0]["conversion"]) == \
-        (second.public_id, "4000", "3000", "0.666667")
-    assert rows[0]["conversion_community"] == "1.000000" and rows[0]["conversion_public"] == "0.000000"
+    # For people: the page's headers and figures (yuan, the percent shown on the page).
+    assert (rows[0]["直播编号"], rows[0]["成交额"], rows[0]["净额"], rows[0]["转化率"]) == \
+        (second.public_id, "40.00", "30.00", "66.7%")
+    assert rows[0]["转化率：社群"] == "100.0%" and rows[0]["转化率：公域流量"] == "0.0%"
 
 
 def test_bad_or_foreign_choices_get_field_errors(brand, owner, outsider):

@@ -221,14 +221,14 @@ def test_run_exports_have_chinese_headers_and_exact_yuan(clients, brand, live):
     answer = clients[FINANCE].get(f"/money/runs/{run.pk}/statements.csv")
     assert answer["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
-    assert rows[0][:3] == ["结算单号 statement", "推广员编号 code", "姓名 name"]
+    assert rows[0][:3] == ["结算单号", "推广员编号", "姓名"]
     by_code = {r[1]: r for r in rows[1:]}
     assert by_code["PA"][9] == "6.00" and by_code["PB"][9] == "3.33"
     assert by_code["PB"][2].startswith("'=")  # stays text in a spreadsheet
     book = load_workbook(io.BytesIO(clients[FINANCE].get(f"/money/runs/{run.pk}/statements.xlsx").content))
     sheet = book.worksheets[0]
     values = list(sheet.iter_rows(values_only=True))
-    assert values[0][9] == "实发（元）payable"
+    assert values[0][9] == "实发（元）"
     by_code = {r[1]: r for r in values[1:]}
     assert str(by_code["PA"][9]) in ("6", "6.0", "6.00") and str(by_code["PB"][9]) == "3.33"
     cell = next(c for c in next(sheet.iter_rows(min_row=2, max_row=3)) if c.column == 3)
@@ -252,8 +252,9 @@ def test_batch_file_and_results_all_or_nothing(clients, brand, live):
     batch = PayoutBatch.objects.for_org(brand.org).get()
     assert (batch.count, batch.total) == (2, 933)
     rows = list(csv.reader(io.StringIO(finance.get(f"/money/batches/{batch.pk}/batch.csv").content.decode("utf-8-sig"))))
-    assert rows[0][0] == "付款参考号 reference"
-    assert [(r[1], r[3], r[6], r[7]) for r in rows[1:]] == [("PA", "wechat_openid", "6.00", "600"), ("PB", "bank", "3.33", "333")]
+    assert rows[0] == ["付款参考号", "推广员编号", "姓名", "收款方式", "收款账号", "开户行", "金额（元）"]
+    assert [(r[1], r[3], r[4], r[6]) for r in rows[1:]] == [("PA", "微信零钱", "o-PA-openid", "6.00"),
+                                                          ("PB", "银行卡", "6222020000000001", "3.33")]
     book = load_workbook(io.BytesIO(finance.get(f"/money/batches/{batch.pk}/batch.xlsx").content))
     assert [str(r[6]) for r in list(book.worksheets[0].iter_rows(values_only=True))[1:]] in (["6", "3.33"], ["6.00", "3.33"])
     pa, pb = (Statement.objects.for_org(brand.org).get(run=run, promoter__code=c) for c in ("PA", "PB"))
