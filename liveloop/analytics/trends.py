@@ -145,6 +145,8 @@ def _page_text(value, kind, org):
     from liveloop.analytics.exports import CENT
 
     if kind == "money":
+        if value is None:  # UV value of a live nobody entered: nothing to divide by
+            return ""
         return str(half_up(Fraction(value) / 100, 2).quantize(CENT))
     if kind == "rate":
         # The page's own figure (one decimal of a percent), or empty with nothing to divide by.
@@ -181,7 +183,9 @@ def trends_workbook(org, rows, touchpoints, rates) -> bytes:
     for row in values:
         cells = []
         for value, kind in zip(row, kinds):
-            if kind == "money":
+            if kind == "money" and value is None:
+                cell = WriteOnlyCell(sheet, value=None)
+            elif kind == "money":
                 # Whole fen first (the page's rounding), then exact yuan: no float anywhere.
                 cell = WriteOnlyCell(sheet, value=half_up(Fraction(value) / 100, 2))
                 cell.number_format = YUAN_FORMAT

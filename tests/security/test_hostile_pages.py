@@ -146,6 +146,7 @@ def test_every_export_neutralises_formulas(hostile):
         "matrix XLSX": "/matrix/matrix.xlsx?date=2026-11-20",
         "report XLSX": f"/lives/{live.public_id}/report.xlsx",
         "trends CSV": "/trends/trends.csv",
+        "trends XLSX": "/trends/trends.xlsx",
     }
     agent = _agency_with_hostile_client(brand)
     checked = 0
@@ -171,7 +172,7 @@ def test_every_export_neutralises_formulas(hostile):
     values = {cell.value for row in book.active.iter_rows() for cell in row}
     # Text cells, shown as typed, never evaluated (XML has no bare CR: openpyxl writes it as LF).
     assert {f for f in FORMULAS if "\r" not in f} <= values
-    print(f"\n[security] exports: 9 formats, {checked} cells checked for formulas")
+    print(f"\n[security] exports: 10 formats, {checked} cells checked for formulas")
 
 
 def test_every_post_without_a_csrf_token_is_refused(mine):
