@@ -25,6 +25,13 @@ from liveloop.web.templatetags.figures import yuan
 from tests.conftest import EVENING, event
 
 UNATTRIBUTED = "自然流量（未归因）"
+ORGANIC = "自然流量"  # the live page's label of the same row, shown apart from the promoters
+
+
+def organic_cells(html):
+    """The live page's organic row (its own <tbody>, before the promoters'), as cell texts."""
+    body = html.split('<tbody class="organic">', 1)[1].split("</tbody>", 1)[0]
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", body, re.S)]
 
 
 def page(client, url, **params):
@@ -213,7 +220,9 @@ def test_live_page_shows_the_figures(owner, brand):
     rows = {cells[0]: cells for cells in body_rows(html)}
     assert rows["A"][:3] == ["A", "推广员A", ""]
     assert rows["A"][3:10] == ["1", "1", "1", "1", "¥129.00", "¥49.00", "¥80.00"]
-    assert rows[UNATTRIBUTED][1:7] == ["1", "0", "1", "1", "¥1,234,567.89", "¥0.00"]
+    organic = organic_cells(html)
+    assert organic[0].startswith(ORGANIC) and UNATTRIBUTED not in rows
+    assert organic[1:7] == ["1", "0", "1", "1", "¥1,234,567.89", "¥0.00"]
     assert "已失效" not in html
 
 
@@ -246,7 +255,9 @@ def test_sort_by_any_column_both_ways(owner, ranked):
     assert codes(page(owner, url)) == ["P2", "P3", "P1"]  # default: most reservations first
     assert codes(page(owner, url, sort="reservations")) == ["P1", "P3", "P2"]
     assert codes(page(owner, url, sort="-code")) == ["P3", "P2", "P1"]
-    assert codes(page(owner, url, sort="team")) == ["P3", "P1", "P2"]  # 上海 < 杭州, then code
+    # Teams and names by pinyin: 杭州 hangzhou < 上海 shanghai, then code; 二 er < 三 san < 一 yi.
+    assert codes(page(owner, url, sort="team")) == ["P1", "P2", "P3"]
+    assert codes(page(owner, url, sort="name")) == ["P2", "P3", "P1"]
     assert codes(page(owner, url, sort="nonsense")) == ["P2", "P3", "P1"]
 
 
@@ -265,9 +276,9 @@ def test_filter_by_team(owner, ranked):
     url = f"/lives/{ranked.public_id}/"
     html = page(owner, url, team="杭州门店")
     assert codes(html) == ["P2", "P1"]
-    assert UNATTRIBUTED not in [cells[0] for cells in body_rows(html)]
+    assert UNATTRIBUTED not in [cells[0] for cells in body_rows(html)] and 'class="organic"' not in html
     assert '<option value="杭州门店" selected>' in html and '<option value="上海门店">' in html
-    assert codes(page(owner, url, team="杭州门店", sort="name")) == ["P1", "P2"]  # 一号 < 二号
+    assert codes(page(owner, url, team="杭州门店", sort="name")) == ["P2", "P1"]  # 二号 er < 一号 yi
     assert "这场直播的该团队还没有推广员" in page(owner, url, team="没有这个门店")
 
 
@@ -276,12 +287,12 @@ def test_pagination_fifty_a_page(owner, brand):
     enrol(live.programme, [NewPromoter(name=f"推广员{n}", code=f"C{n:03d}") for n in range(1, 61)])
     url = f"/lives/{live.public_id}/"
     first = page(owner, url, sort="code")
-    assert len(body_rows(first)) == 50
-    assert body_rows(first)[0][0] == UNATTRIBUTED
-    assert codes(first)[-1] == "C049"
-    assert "第 1 / 2 页" in first and "page=2" in first
+    # Fifty promoters a page; the organic row is apart (its own tbody), not one of the fifty.
+    assert len(body_rows(first)) == 50 and organic_cells(first)[0].startswith(ORGANIC)
+    assert codes(first)[0] == "C001" and codes(first)[-1] == "C050"
+    assert "共 2 页" in first and "page=2" in first and "共 60 位推广员" in first
     second = page(owner, url, sort="code", page=2)
-    assert codes(second) == [f"C{n:03d}" for n in range(50, 61)]
+    assert codes(second) == [f"C{n:03d}" for n in range(51, 61)]
     assert "sort=code" in re.search(r'href="([^"]*)" rel="prev"', second).group(1)
 
 
@@ -370,7 +381,7 @@ def test_chinese_by_default_english_after_switch(owner, brand):
     assert response.status_code == 302 and response["Location"] == f"/lives/{live.public_id}/"
     html = page(owner, f"/lives/{live.public_id}/")
     assert 'lang="en"' in html and "Promoters" in html and "Refunded" in html
-    assert "Natural traffic (unattributed)" in html and "Scheduled" in html and "推广员" not in html
+    assert "Organic" in html and "Scheduled" in html and "推广员" not in html
     owner.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
     assert "推广员" in page(owner, f"/lives/{live.public_id}/")
 

@@ -109,18 +109,27 @@ class PromoterTable:
         return iter(_rows(self.queryset))
 
 
+# What a sort by a text column orders by: names and teams by their pinyin key (rules.pinyin),
+# which SQL can sort and a page can LIMIT/OFFSET; the name itself breaks a tie of homophones.
+_TEXT_ORDER = {"code": ("promoter__code",),
+               "name": ("promoter__name_pinyin", "promoter__name"),
+               "team": ("promoter__team__name_pinyin", "promoter__team__name")}
+
+
 def promoter_table(live, sort: str = "-reservations", team: str | None = None,
-                   search: str | None = None) -> PromoterTable:
+                   search: str | None = None, organic: bool = True) -> PromoterTable:
     """Promoters of the live plus the unattributed row (promoter None), which comes first.
 
     `search` keeps promoters whose code or name contains it (any case) or whose phone is
     exactly it (promoters.models.search_match); like a team filter it
-    leaves the unattributed row out, since that row has neither.
+    leaves the unattributed row out, since that row has neither. `organic=False` leaves it
+    out too: the live page shows it apart and counts promoters only (organic_row).
     """
     field = sort.lstrip("-")
     if field not in SORTABLE:
         raise ValueError(f"sort: one of {', '.join(SORTABLE)} (prefix - for descending)")
-    order = {"code": "promoter__code", "name": "promoter__name", "team": "promoter__team__name"}.get(field, field)
+    descending = sort.startswith("-")
+    order = [f"-{name}" if descending else name for name in _TEXT_ORDER.get(field, (field,))]
     qs = (PromoterStats.objects.for_org(live.org).filter(live=live)
           .annotate(net=F("gmv") - F("refunded"),
                     attributed=Case(When(promoter__isnull=True, then=Value(0)), default=Value(1),
@@ -131,8 +140,17 @@ def promoter_table(live, sort: str = "-reservations", team: str | None = None,
         qs = qs.filter(promoter__team__name=team)
     if search:
         qs = qs.filter(search_match(live.org, search, "promoter__"))
-    qs = qs.order_by("attributed", f"-{order}" if sort.startswith("-") else order, "promoter__code")
+    if not organic:
+        qs = qs.filter(promoter__isnull=False)
+    qs = qs.order_by("attributed", *order, "promoter__code")
     return PromoterTable(qs)
+
+
+def organic_row(live) -> dict | None:
+    """The unattributed row alone (events with no promoter), None before the live has one."""
+    rows = _rows(PromoterStats.objects.for_org(live.org).filter(live=live, promoter__isnull=True)
+                 .annotate(net=F("gmv") - F("refunded")))
+    return rows[0] if rows else None
 
 
 def promoter_rows(live, sort: str = "-reservations", team: str | None = None,
@@ -158,10 +176,11 @@ def team_rollup(live) -> dict:
     stats = PromoterStats.objects.for_org(live.org).filter(live=live)
     sums = {name: Sum(name) for name in FIGURES}
     grouped = (stats.filter(promoter__isnull=False)
-               .values("promoter__team_id", "promoter__team__name", "promoter__team__region")
+               .values("promoter__team_id", "promoter__team__name", "promoter__team__region",
+                       "promoter__team__name_pinyin")
                .annotate(promoters=Count("pk"), **sums)
-               .order_by("promoter__team__name"))
-    teams, no_team = [], None
+               .order_by("promoter__team__name_pinyin", "promoter__team__name"))
+    teams, no_team, pinyin = [], None, {}
     for values in grouped:
         row = {"team": values["promoter__team__name"], "region": values["promoter__team__region"] or "",
                "promoters": values["promoters"], **_sums(values)}
@@ -169,7 +188,9 @@ def team_rollup(live) -> dict:
             no_team = row
         else:
             teams.append(row)
-    teams.sort(key=lambda row: (-row["net"], -row["reservations"], row["team"]))
+            pinyin[row["team"]] = values["promoter__team__name_pinyin"]
+    # Ties (teams that sold nothing yet, before a live) read in pinyin order, as the page's lists do.
+    teams.sort(key=lambda row: (-row["net"], -row["reservations"], pinyin[row["team"]], row["team"]))
     unattributed = _sums(stats.filter(promoter__isnull=True).aggregate(**sums))
     return {"teams": teams, "no_team": no_team, "unattributed": unattributed}
 

@@ -155,8 +155,8 @@ def report_workbook(live, report: dict, promoters, *, unattributed_label: str) -
     sheet.freeze_panes = "A2"
     sheet.append(_header(sheet, [_("Team / store"), _("Region"), _("Promoters"), *(labels[f] for f in figures)]))
     teams = report["teams"]
-    extra = [({"team": gettext("No team"), "region": "", "promoters": teams["no_team"]["promoters"],
-               **teams["no_team"]}) if teams["no_team"] else None,
+    # The no-team row's own "team" is None: the label goes after it, or the cell comes out empty.
+    extra = [({**teams["no_team"], "team": gettext("No team"), "region": ""}) if teams["no_team"] else None,
              {"team": unattributed_label, "region": "", "promoters": "", **teams["unattributed"]}]
     for row in [*teams["teams"], *(r for r in extra if r)]:
         sheet.append([_text(sheet, row["team"]), _text(sheet, row["region"]), _text(sheet, row["promoters"])

@@ -50,7 +50,7 @@ def join_code_for(token: str) -> JoinCode | None:
 
 
 def teams_of(org):
-    return Team.objects.for_org(org).order_by("name")
+    return Team.objects.for_org(org).order_by("name_pinyin", "name")
 
 
 def check_open(code: JoinCode) -> None:

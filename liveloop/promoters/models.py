@@ -6,6 +6,7 @@ from django.db import models
 from liveloop.integrations.at_rest import EncryptedTextField, KeyedHashField
 from liveloop.orgs.models import TenantModel
 from liveloop.rules import attribution
+from liveloop.rules.pinyin import KEY_LENGTH, pinyin_key
 
 DEFAULT_CAP = 1000
 
@@ -48,9 +49,19 @@ def search_match(org, text: str, prefix: str = "") -> models.Q:
     return q
 
 
+def _keep_pinyin(instance, kwargs) -> None:
+    """name_pinyin follows name on every save (rules.pinyin: the database sorts by it)."""
+    instance.name_pinyin = pinyin_key(instance.name)
+    update_fields = kwargs.get("update_fields")
+    if update_fields is not None and "name" in update_fields:
+        kwargs["update_fields"] = {*update_fields, "name_pinyin"}
+
+
 class Team(TenantModel):
     """A store (门店) or team; promoters belong to one, reports roll up by it."""
     name = models.CharField(max_length=80)
+    # The name's pinyin sort key, kept by save(): lists of teams are in pinyin order.
+    name_pinyin = models.CharField(max_length=KEY_LENGTH, blank=True, default="", editable=False)
     region = models.CharField(max_length=40, blank=True, default="")
     # Team overrides (rules.commission): the leader is paid on the team's net (level 1) and,
     # when the plan has a second level, on each team directly below (level 2).
@@ -63,6 +74,10 @@ class Team(TenantModel):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "name"], name="team_org_name")]
 
+    def save(self, *args, **kwargs):
+        _keep_pinyin(self, kwargs)
+        super().save(*args, **kwargs)
+
     def __str__(self):
         return self.name
 
@@ -72,6 +87,8 @@ class Promoter(TenantModel):
     live's programme is an Enrolment."""
     code = models.CharField(max_length=32)
     name = models.CharField(max_length=80)
+    # The name's pinyin sort key, kept by save(): the promoter table sorts names by it in SQL.
+    name_pinyin = models.CharField(max_length=KEY_LENGTH, blank=True, default="", editable=False)
     # Personal data, sealed at rest (integrations.at_rest); found by phone through phone_hash.
     # Shown masked (masked_phone, masked_bank_account) except in finance's payout files.
     phone = EncryptedTextField(max_length=20, blank=True, default="")
@@ -106,6 +123,7 @@ class Promoter(TenantModel):
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "phone" in update_fields:
             kwargs["update_fields"] = {*update_fields, "phone_hash"}
+        _keep_pinyin(self, kwargs)
         super().save(*args, **kwargs)
 
     @property

@@ -705,7 +705,7 @@ class LeadershipForm(forms.Form):
         kwargs.setdefault("initial", {"leader": team.leader.code if team.leader else "", "parent": team.parent_id})
         super().__init__(*args, **kwargs)
         self.org, self.team = org, team
-        self.fields["parent"].queryset = Team.objects.for_org(org).exclude(pk=team.pk).order_by("name")
+        self.fields["parent"].queryset = Team.objects.for_org(org).exclude(pk=team.pk).order_by("name_pinyin", "name")
         self.prefix = f"team-{team.pk}"
 
     def clean_leader(self):
@@ -728,7 +728,7 @@ class LeadershipForm(forms.Form):
 
 
 def _teams_page(request, org, failed=None, status=200):
-    teams = Team.objects.for_org(org).select_related("leader", "parent").order_by("name")
+    teams = Team.objects.for_org(org).select_related("leader", "parent").order_by("name_pinyin", "name")
     page = Paginator(teams, PER_PAGE).get_page(request.GET.get("page"))
     rows = [{"team": t, "form": failed if failed is not None and failed.team.pk == t.pk
              else LeadershipForm(org=org, team=t)} for t in page]

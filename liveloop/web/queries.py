@@ -48,7 +48,7 @@ def live_of(org, public_id: str) -> Live:
 
 
 def team_names(org) -> list[str]:
-    return list(Team.objects.for_org(org).order_by("name").values_list("name", flat=True))
+    return list(Team.objects.for_org(org).order_by("name_pinyin", "name").values_list("name", flat=True))
 
 
 def reservers(live) -> int:
@@ -125,7 +125,7 @@ def enrolment_counts(programme) -> dict:
 
 def enrolments(programme, search: str | None = None):
     qs = (Enrolment.objects.for_org(programme.org).filter(programme=programme)
-          .select_related("promoter", "promoter__team").order_by("promoter__code"))
+          .select_related("promoter", "promoter__team").order_by("promoter__name_pinyin", "promoter__name", "promoter__code"))
     if search:
         qs = qs.filter(search_match(programme.org, search, "promoter__"))
     return qs

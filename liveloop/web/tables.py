@@ -86,12 +86,37 @@ ROLLUP_COLUMNS = tuple(c for c in PROMOTER_COLUMNS if c.kind != TEXT)
 
 DEFAULT_SORT = "-reservations"
 
+# The live page's promoter table: the sizes a reader may choose (up to 1,000 promoters, so
+# 200 a page is five pages at most) and the first one.
+PAGE_SIZES = (50, 100, 200)
+DEFAULT_PAGE_SIZE = PAGE_SIZES[0]
+
 
 def clean_sort(raw: str | None) -> str:
     """A sort the query accepts; anything else (a hand-edited URL) falls back to the default."""
     if raw and raw.removeprefix("-") in SORTABLE:
         return raw
     return DEFAULT_SORT
+
+
+def clean_page_size(raw: str | None) -> int:
+    """One of PAGE_SIZES; anything else (per=7, per=100000, per=abc) is the default, so a
+    hand-edited URL can neither ask the database for every row nor break the page."""
+    try:
+        size = int(raw or "")
+    except ValueError:
+        return DEFAULT_PAGE_SIZE
+    return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
+
+
+def clean_page(raw: str | None, num_pages: int) -> int:
+    """The page to show: a number past the last page is the last page, page 0, a negative or
+    a non-number is the first (Django's get_page would send page 0 to the last page)."""
+    try:
+        number = int((raw or "").strip())
+    except ValueError:
+        return 1
+    return min(max(number, 1), max(num_pages, 1))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from liveloop.analytics.exports import promoter_page_csv_response, promoter_xlsx_response
-from liveloop.analytics.queries import account_rollup, funnel, live_summary, promoter_table, team_rollup
+from liveloop.analytics.queries import (account_rollup, funnel, live_summary, organic_row, promoter_table,
+                                       team_rollup)
 from liveloop.lives import services as lives
 from liveloop.orgs import audit, signin
 from liveloop.promoters import services as promoters
@@ -27,7 +28,8 @@ from liveloop.web.forms import (ApiKeyForm, InviteCodesForm, LiveEditForm, LiveF
                                 MemberError, RoleForm, TimezoneForm, change_role, remove_member, revoke_key,
                                 rotate_key)
 from liveloop.web.tables import (FUNNEL_LABELS, MODE_LABELS, PROMOTER_COLUMNS, ROLE_LABELS, ROLLUP_COLUMNS,
-                                 SUMMARY_FIGURES, clean_sort, headers)
+                                 PAGE_SIZES, SUMMARY_FIGURES, clean_page, clean_page_size, clean_sort,
+                                 headers)
 
 PER_PAGE = 50
 CODES_PER_PAGE = 20
@@ -144,11 +146,17 @@ def _promoter_query(request) -> dict:
 
 def _promoter_table_context(request, live) -> dict:
     query = _promoter_query(request)
-    # Paginated at the database: one COUNT and one LIMIT/OFFSET page, whatever the programme size.
-    page = Paginator(promoter_table(live, **query), PER_PAGE).get_page(request.GET.get("page"))
+    per = clean_page_size(request.GET.get("per"))
+    # Paginated at the database: one COUNT and one LIMIT/OFFSET page, whatever the programme
+    # size. Promoters only: the organic row is shown apart, so the count is of promoters.
+    paginator = Paginator(promoter_table(live, **query, organic=False), per)
+    page = paginator.page(clean_page(request.GET.get("page"), paginator.num_pages))
+    # Like a team filter or a search, the organic row has no team and no name to match.
+    organic = None if query["team"] or query["search"] else organic_row(live)
     return {"live": live, "columns": PROMOTER_COLUMNS, "headers": headers(PROMOTER_COLUMNS, query["sort"]),
             "sort": query["sort"], "team": query["team"] or "", "q": query["search"] or "",
-            "page_obj": page, "table_id": PROMOTER_TABLE}
+            "per": per, "page_sizes": PAGE_SIZES, "page_obj": page, "organic": organic,
+            "table_id": PROMOTER_TABLE}
 
 
 @org_view
