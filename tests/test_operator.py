@@ -292,13 +292,14 @@ def test_xlsx_has_the_csv_rows_with_chinese_headers(owner, shop):
     text_csv = owner.get(url + ".csv", {"sort": "code"}).content.decode()[1:]
     expected = list(csv.DictReader(io.StringIO(text_csv)))
     assert len(rows) - 1 == len(expected) == 5
+    # The page's CSV carries the same Chinese headers, and yuan as two-decimal text.
     for got, want in zip(rows[1:], expected):
-        assert (got[0] or "") == want["promoter"]
-        assert got[3:7] == tuple(int(want[c]) for c in ("reservations", "entered", "buyers", "orders"))
-        for index, column in ((7, "gmv"), (8, "refunded"), (9, "net")):
-            assert Decimal(str(got[index])) == Decimal(want[column]) / 100
+        assert (got[0] or "") == want["编号"]
+        assert got[3:7] == tuple(int(want[c]) for c in ("预约", "进房", "成交人数", "订单"))
+        for index, column in ((7, "成交额"), (8, "退款"), (9, "净额")):
+            assert Decimal(str(got[index])) == Decimal(want[column])
     assert rows[1][1] == "自然流量（未归因）"
-    assert Decimal(str(rows[1 + [r["promoter"] for r in expected].index("PB1")][7])) == Decimal("59.05")
+    assert Decimal(str(rows[1 + [r["编号"] for r in expected].index("PB1")][7])) == Decimal("59.05")
     # Written as the exact decimal text, never a binary float's expansion.
     with zipfile.ZipFile(io.BytesIO(response.content)) as book:
         assert "<v>59.05</v>" in book.read("xl/worksheets/sheet1.xml").decode()
