@@ -78,9 +78,9 @@ NOT_ROLE_BASED = {"wechat:push", "wecom:callback"}
 # A plausible body per write, so a "Y" is the action really running, not only a form error.
 DATA = {
     "web:switch_org": lambda side: {"org": side.org.pk},
-    "web:new_live": lambda side: {"title": "新直播", "announced_at": "2026-12-24T20:00", "account": side.tenant.account.pk,
+    "web:new_live": lambda side: {"title": "新直播", "announced_at": "2027-12-24T20:00", "account": side.tenant.account.pk,
                                   "cap": 100, "mode": "first_touch", "binding_days": 7},
-    "web:edit_live": lambda side: {"title": "改名直播", "announced_at": "2026-12-24T20:00"},
+    "web:edit_live": lambda side: {"title": "改名直播", "announced_at": "2027-12-24T20:00"},
     "web:programme_recruiting": lambda side: {"open": "0"},
     "web:programme_codes": lambda side: {"count": 2},
     "web:programme_promoter_active": lambda side: {"active": "0"},
