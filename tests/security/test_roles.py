@@ -53,6 +53,7 @@ web:money_settings                      Y     -       Y       -      -        -
 web:money_plan_new                      Y     -       Y       -      -        -
 web:money_plan                          Y     -       Y       -      -        -
 web:money_plan_default                  Y     -       Y       -      -        -
+web:money_plan_archive                  Y     -       Y       -      -        -
 web:money_settle                        Y     -       Y       -      -        -
 web:money_live_plan                     Y     -       Y       -      -        -
 web:money_run_approve                   Y     -       Y       -      -        -
@@ -97,6 +98,7 @@ DATA = {
     "web:money_settings": lambda side: {"refund_window_days": "5"},
     "web:money_plan_new": lambda side: {"name": "新方案", "rate_percent": "5", "override_levels": "0"},
     "web:money_plan": lambda side: {"name": "改名方案", "rate_percent": "6", "override_levels": "0"},
+    "web:money_plan_archive": lambda side: {"archived": "1"},
     "web:money_statement_paid": lambda side: {"reference": "WX-1"},
     "web:money_adjust": lambda side: {"amount": "1.23", "reason": "测试", "key": "0123456789abcdef0123456789abcdef"},
 }
