@@ -95,8 +95,9 @@ def choose_plan(org, user, live, plan: Plan | None) -> None:
     from liveloop.money.ledger import accrue, is_settled
     if is_settled(org, live):
         raise ValueError("a settled live keeps the plan it was settled by")
-    if plan is not None and plan.archived and not ProgrammePlan.objects.for_org(org).filter(
-            live=live, plan=plan).exists():
+    # Read now, not from the caller's copy: the plan may have been archived since it was loaded.
+    if plan is not None and Plan.objects.for_org(org).filter(pk=plan.pk, archived=True).exists() \
+            and not ProgrammePlan.objects.for_org(org).filter(live=live, plan=plan).exists():
         raise ArchivedPlan("an archived plan is not offered to lives")
     ProgrammePlan.objects.for_org(org).filter(live=live).delete()
     if plan is not None:
