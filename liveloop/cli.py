@@ -142,6 +142,46 @@ def org_create(name, as_json):
         click.echo(f"api key: {key}   (shown once: store it now)")
 
 
+@main.group(help="People who sign in to the web pages.")
+def user():
+    pass
+
+
+@user.command("create", help="Create a member who can sign in: a username, the organisation's slug "
+              "and a role. The password is asked twice, or read from stdin with --password-stdin.")
+@click.argument("username")
+@click.argument("slug")
+@click.option("--role", type=click.Choice(["owner", "operator", "finance", "viewer"]),
+              default="owner", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+def user_create(username, slug, role, password_stdin):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    from liveloop.orgs.services import add_member
+
+    _migrate()
+    organisation = _org(slug)
+    username = username.strip()
+    if not username or len(username) > 150:
+        raise click.ClickException("the username must be 1 to 150 characters")
+    # A second `user create` must not silently reset someone's password: that is a
+    # takeover by whoever can run the CLI with a guessed name. New names only.
+    if get_user_model().objects.filter(username=username).exists():
+        raise click.ClickException(f"a user named {username!r} already exists")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        validate_password(password, get_user_model()(username=username))
+    except ValidationError as exc:
+        raise click.ClickException("the password is refused: " + " ".join(exc.messages)) from None
+    add_member(organisation, username, role, password=password)
+    click.echo(f"user {username} is {role} of {organisation.slug}; sign in at /login/")
+
+
 def _read_events(path: Path):
     """Yield decoded events from a JSON array or NDJSON file (UTF-8, with or without a BOM)."""
     bom = b"\xef\xbb\xbf"  # files saved by Windows editors often start with one

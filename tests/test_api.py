@@ -38,7 +38,7 @@ def error_fields(response) -> set[str]:
 
 def new_live_body(brand, **overrides):
     body = {"title": "年货节直播", "account": brand.account.pk,
-            "announced_at": "2026-12-01T20:00:00+08:00"}
+            "announced_at": "2027-12-01T20:00:00+08:00"}
     return {**body, **overrides}
 
 
@@ -92,7 +92,7 @@ def test_create_live_with_programme_defaults(brand):
     assert body["account_name"] == "山茶集 官方号"
     assert body["state"] == "scheduled"
     assert body["started_at"] is None and body["cancelled_at"] is None
-    assert datetime.fromisoformat(body["announced_at"]) == datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
+    assert datetime.fromisoformat(body["announced_at"]) == datetime(2027, 12, 1, 12, tzinfo=timezone.utc)
     assert body["programme"] == {"cap": 1000, "mode": "first_touch", "binding_days": 30,
                                  "is_open": True, "promoters": 0}
 
@@ -107,7 +107,7 @@ def test_create_live_with_own_programme(brand):
 @pytest.mark.parametrize("change, field", [
     ({"title": ""}, "title"),
     ({"title": "长" * 121}, "title"),
-    ({"announced_at": "2026-12-01T20:00:00"}, "announced_at"),
+    ({"announced_at": "2027-12-01T20:00:00"}, "announced_at"),
     ({"account": 987654}, "account"),
     ({"programme": {"cap": 0}}, "cap"),
     ({"programme": {"cap": 1001}}, "cap"),

@@ -62,7 +62,7 @@ def rows_of(html, table_class):
 # Creating a live
 
 def live_form(brand, **changes):
-    data = {"account": brand.account.pk, "title": "年货节直播", "announced_at": "2026-12-20T19:30",
+    data = {"account": brand.account.pk, "title": "年货节直播", "announced_at": "2027-12-20T19:30",
             "preview_url": "https://channels.weixin.qq.com/preview/abc", "cap": "500",
             "mode": "last_touch", "binding_days": "14"}
     data.update(changes)
@@ -77,19 +77,19 @@ def test_create_a_live_with_the_form(en, brand):
     live = Live.objects.get(org=brand.org, title="年货节直播")
     assert response.status_code == 302 and response["Location"] == f"/lives/{live.public_id}/programme/"
     # 19:30 in Asia/Shanghai is 11:30 UTC.
-    assert live.announced_at == datetime(2026, 12, 20, 11, 30, tzinfo=timezone.utc)
+    assert live.announced_at == datetime(2027, 12, 20, 11, 30, tzinfo=timezone.utc)
     assert live.preview_url == "https://channels.weixin.qq.com/preview/abc"
     programme = live.programme
     assert (programme.cap, programme.mode, programme.binding_days, programme.is_open) == (500, "last_touch", 14, True)
     assert JoinCode.objects.filter(programme=programme, single_use=False).count() == 1
-    assert "2026-12-20 19:30" in html_of(en.get(f"/lives/{live.public_id}/"))
+    assert "2027-12-20 19:30" in html_of(en.get(f"/lives/{live.public_id}/"))
 
 
 def test_the_form_reads_the_time_in_the_organisations_zone(en, brand):
     Organisation.objects.filter(pk=brand.org.pk).update(timezone="Asia/Tokyo")
     en.post("/lives/new/", live_form(brand))
     live = Live.objects.get(org=brand.org)
-    assert live.announced_at == datetime(2026, 12, 20, 10, 30, tzinfo=timezone.utc)
+    assert live.announced_at == datetime(2027, 12, 20, 10, 30, tzinfo=timezone.utc)
 
 
 def test_the_form_shows_each_error_beside_its_field(en, brand, outsider):
@@ -114,12 +114,18 @@ def test_cap_above_a_thousand_is_refused(en, brand):
 def test_edit_a_scheduled_live_but_not_one_on_air(en, brand):
     live = brand.live()
     assert 'value="2026-11-20T20:00"' in html_of(en.get(f"/lives/{live.public_id}/edit/"))
-    response = en.post(f"/lives/{live.public_id}/edit/", {"title": "改名了", "announced_at": "2026-11-21T20:00",
+    # Its past time may be kept as it is; a move goes to now or later (issue 19).
+    response = en.post(f"/lives/{live.public_id}/edit/", {"title": "改名了", "announced_at": "2026-11-20T20:00",
                                                          "preview_url": "https://example.com/p"})
     assert response.status_code == 302
     live.refresh_from_db()
     assert (live.title, live.preview_url) == ("改名了", "https://example.com/p")
-    assert live.announced_at == EVENING + timedelta(days=1)
+    assert live.announced_at == EVENING
+    response = en.post(f"/lives/{live.public_id}/edit/", {"title": "改名了", "announced_at": "2027-11-21T20:00",
+                                                         "preview_url": "https://example.com/p"})
+    assert response.status_code == 302
+    live.refresh_from_db()
+    assert live.announced_at == datetime(2027, 11, 21, 12, 0, tzinfo=timezone.utc)
     start_live(live, at=EVENING + timedelta(days=1))
     en.post(f"/lives/{live.public_id}/edit/", {"title": "又改", "announced_at": "2026-11-22T20:00"})
     live.refresh_from_db()
@@ -487,7 +493,7 @@ def test_time_zone_change_changes_displayed_times(en, brand):
 
 POSTS = [
     ("/lives/new/", {}),
-    ("/lives/{L}/edit/", {"title": "x", "announced_at": "2026-12-01T20:00"}),
+    ("/lives/{L}/edit/", {"title": "x", "announced_at": "2027-12-01T20:00"}),
     ("/lives/{L}/cancel/", {}),
     ("/lives/{L}/programme/recruiting/", {"open": "0"}),
     ("/lives/{L}/programme/codes/", {"count": "2"}),

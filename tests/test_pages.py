@@ -159,7 +159,7 @@ def test_an_agency_member_switches_between_client_brands(db, brand):
     assert f'value="{brand.org.pk}"' not in switcher
     staff.post("/org/", {"org": client_b.pk})
     assert staff.post("/lives/new/", {"account": Account.objects.get(org=client_b).pk, "title": "乙的直播",
-                                      "announced_at": "2026-12-01T20:00", "cap": "1000", "mode": "first_touch",
+                                      "announced_at": "2027-12-01T20:00", "cap": "1000", "mode": "first_touch",
                                       "binding_days": "30"}).status_code == 302
     assert Live.objects.get(title="乙的直播").org == client_b
     # A brand's own member sees only that brand: no switcher at all.
@@ -180,7 +180,7 @@ def test_a_role_held_in_the_brand_itself_wins_over_the_agencys(db):
     add_member(client_a, "agent", Member.OWNER)
     roles = {org.pk: org.member_role for org in orgs_of(Member.objects.get(org=agency).user)}
     assert roles == {agency.pk: Member.VIEWER, client_a.pk: Member.OWNER, client_b.pk: Member.VIEWER}
-    new_live = {"account": "", "title": "x", "announced_at": "2026-12-01T20:00", "cap": "1000",
+    new_live = {"account": "", "title": "x", "announced_at": "2027-12-01T20:00", "cap": "1000",
                 "mode": "first_touch", "binding_days": "30"}
     staff.post("/org/", {"org": client_b.pk})
     assert staff.post("/lives/new/", new_live).status_code == 403

@@ -48,7 +48,7 @@ BODIES = {
         lambda tenant: {"cap": 1, "mode": "last_touch", "binding_days": 1, "is_open": False},
     ("POST", "/lives"):
         lambda tenant: {"title": "越界直播", "account": tenant.account.pk,
-                        "announced_at": "2026-12-01T20:00:00+08:00"},
+                        "announced_at": "2027-12-01T20:00:00+08:00"},
     ("POST", "/accounts"): lambda tenant: {"name": "越界账号"},
     ("POST", "/teams"): lambda tenant: {"name": "越界门店"},
 }

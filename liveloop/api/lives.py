@@ -15,7 +15,7 @@ from liveloop.lives.models import Account, Live
 from liveloop.promoters.models import DEFAULT_CAP, Promoter
 from liveloop.promoters.services import EnrolmentError, NewPromoter, enrol
 from liveloop.rules.attribution import MODES
-from liveloop.rules.dates import DateRangeError, check_announced
+from liveloop.rules.dates import DateRangeError, check_announced, check_not_past
 
 router = Router(tags=["lives"])
 
@@ -27,8 +27,9 @@ def announced(value: datetime) -> datetime:
     and then broke every page that showed it in the organisation's zone."""
     if value.tzinfo is None:
         raise ValueError("needs a UTC offset, e.g. 2026-12-01T20:00:00+08:00")
+    now = datetime.now(timezone.utc)
     try:
-        return check_announced(value, datetime.now(timezone.utc))
+        return check_not_past(check_announced(value, now), now)
     except DateRangeError as error:
         raise ValueError(str(error)) from None
 

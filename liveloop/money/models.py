@@ -16,12 +16,17 @@ class Plan(TenantModel):
     name = models.CharField(max_length=80)
     rules = models.JSONField()
     is_default = models.BooleanField(default=False)
+    # Archived: no longer offered for lives, still paid by the lives that chose it (issue 19).
+    archived = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["org", "name"], name="plan_org_name"),
+            # The default is what a live without a choice pays by: it cannot be archived.
+            models.CheckConstraint(condition=~models.Q(is_default=True, archived=True),
+                                   name="plan_default_not_archived"),
             models.UniqueConstraint(fields=["org"], condition=models.Q(is_default=True),
                                     name="plan_org_one_default"),
         ]

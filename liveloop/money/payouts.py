@@ -72,10 +72,26 @@ def _move(org, user, statements, allowed_from: set, to: str, action: str, where:
     return len(statements)
 
 
+class StaleConfirmation(PayoutError):
+    """The person confirmed a count and sum that are no longer what the action would move."""
+
+
+def _confirm(expect, statements) -> None:
+    """`expect`: the (count, sum in fen) the person confirmed on the page. Checked against the
+    very statements moved, inside the same transaction, so a confirmation made before someone
+    else's change (more statements settled, one approved singly) moves nothing."""
+    if expect is None:
+        return
+    if (len(statements), sum(s.payable for s in statements)) != tuple(expect):
+        raise StaleConfirmation(_("The statements changed since the page was shown: nothing was done. "
+                                  "Check the count and sum again."))
+
+
 @transaction.atomic
-def approve(org, user, statements) -> int:
+def approve(org, user, statements, expect: tuple[int, int] | None = None) -> int:
     """frozen → settled. A statement with nothing to pay is closed as paid at once."""
     statements = list(statements)
+    _confirm(expect, statements)
     zero = [s for s in statements if s.payable == 0]
     moved = _move(org, user, [s for s in statements if s.payable != 0], {FROZEN}, SETTLED,
                   "statement.approve")
@@ -116,7 +132,7 @@ def _lock_batches(org) -> None:
 
 
 @transaction.atomic
-def create_batch(org, user, now: datetime | None = None) -> PayoutBatch:
+def create_batch(org, user, now: datetime | None = None, expect: tuple[int, int] | None = None) -> PayoutBatch:
     """A batch of every settled statement in no batch yet.
 
     The batch claims its statements with one conditional UPDATE (… SET batch = this WHERE
@@ -138,6 +154,7 @@ def create_batch(org, user, now: datetime | None = None) -> PayoutBatch:
     if not claimed:
         raise PayoutError(_("no settled statements are waiting for payment"))
     statements = list(Statement.objects.for_org(org).filter(batch=batch).order_by("number"))
+    _confirm(expect, statements)  # raised here, the claim and the batch are rolled back
     batch.total, batch.count = sum(s.payable for s in statements), len(statements)
     batch.save(update_fields=["total", "count"])
     PayoutItem.objects.bulk_create([PayoutItem(org=org, batch=batch, statement=s, amount=s.payable)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from django.db import transaction
+from django.db.models import Q
 
 from liveloop.money.models import Plan, ProgrammePlan
 from liveloop.orgs import audit
@@ -50,11 +51,41 @@ def save_plan(org, user, *, name: str, fields: dict, plan: Plan | None = None,
     else:
         plan.name, plan.rules = name, stored_rules(rules)
         plan.is_default = plan.is_default or make_default
+        if make_default:
+            plan.archived = False  # the default is offered to every live: it cannot stay archived
         plan.save()
     audit.record(org, user, "plan.save", f"plan {plan.pk}", name=name, before=before,
                  after=plan.rules, default=plan.is_default)
     from liveloop.money.ledger import accrue_open_lives
     accrue_open_lives(org)
+    return plan
+
+
+class ArchivedPlan(ValueError):
+    """An archived plan offered to a live that does not already pay by it."""
+
+
+class DefaultPlan(ValueError):
+    """The default plan cannot be archived: every live without a choice pays by it."""
+
+
+def offered_plans(org, keep=()):
+    """The plans a live may be given: those not archived, and any in `keep` (ids of plans lives
+    already pay by, so their menus still show them)."""
+    return (Plan.objects.for_org(org).filter(Q(archived=False) | Q(pk__in=list(keep)))
+            .order_by("name"))
+
+
+@transaction.atomic
+def set_archived(org, user, plan: Plan, archived: bool) -> Plan:
+    plan = Plan.objects.for_org(org).select_for_update().get(pk=plan.pk)
+    if archived and plan.is_default:
+        raise DefaultPlan("the default plan cannot be archived")
+    if plan.archived != archived:
+        plan.archived = archived
+        plan.save(update_fields=["archived", "updated_at"])
+        audit.record(org, user, "plan.archive" if archived else "plan.unarchive", f"plan {plan.pk}",
+                     name=plan.name)
     return plan
 
 
@@ -64,6 +95,10 @@ def choose_plan(org, user, live, plan: Plan | None) -> None:
     from liveloop.money.ledger import accrue, is_settled
     if is_settled(org, live):
         raise ValueError("a settled live keeps the plan it was settled by")
+    # Read now, not from the caller's copy: the plan may have been archived since it was loaded.
+    if plan is not None and Plan.objects.for_org(org).filter(pk=plan.pk, archived=True).exists() \
+            and not ProgrammePlan.objects.for_org(org).filter(live=live, plan=plan).exists():
+        raise ArchivedPlan("an archived plan is not offered to lives")
     ProgrammePlan.objects.for_org(org).filter(live=live).delete()
     if plan is not None:
         ProgrammePlan.objects.create(org=org, live=live, plan=plan)

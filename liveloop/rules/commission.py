@@ -14,6 +14,12 @@ from fractions import Fraction
 
 BPS = 10_000  # basis points in 100%
 MAX_OVERRIDE_LEVELS = 2
+# Sane maxima (docs/decisions.md "Sane maxima for amounts"): far above any real programme,
+# low enough that a slip of the keyboard (¥9,999,999,999 for ¥9.99) is refused, not paid.
+MAX_BOUNTY_FEN = 100_000_000  # ¥1,000,000 per reservation, new buyer or effective view
+MAX_CAP_FEN = 1_000_000_000  # ¥10,000,000 per promoter per live
+MAX_TIER_UPPER_FEN = 10_000_000_000  # ¥100,000,000: a tier's upper bound
+MAX_VIEW_CAP = 10_000_000  # effective views paid per promoter per live
 
 RATE, TIER, SELF_PURCHASE = "rate", "tier", "self_purchase"
 RESERVATION_BOUNTY, NEW_BUYER_BOUNTY, EFFECTIVE_VIEW_BOUNTY = (
@@ -51,7 +57,12 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check(name: str, value, *, rate: bool = False, optional: bool = False) -> None:
+def _yuan(fen: int) -> str:
+    return f"¥{fen // 100:,}"
+
+
+def _check(name: str, value, *, rate: bool = False, optional: bool = False,
+           most: int | None = None, count: bool = False) -> None:
     if value is None and optional:
         return
     if rate and not (_is_int(value) and 0 <= value <= BPS):
@@ -59,6 +70,10 @@ def _check(name: str, value, *, rate: bool = False, optional: bool = False) -> N
                         "a rate must be between 0 and 10000 basis points (0%–100%)")
     if not _is_int(value) or value < 0:
         raise PlanError(name, "须为不小于 0 的整数（分）", "must be a whole number ≥ 0 (fen)")
+    if most is not None and value > most:
+        if count:
+            raise PlanError(name, f"最多 {most:,}", f"at most {most:,}")
+        raise PlanError(name, f"最多 {_yuan(most)}", f"at most {_yuan(most)}")
 
 
 @dataclass(frozen=True)
@@ -86,9 +101,10 @@ class Plan:
         self._check_tiers()
         for name in ("reservation_bounty_fen", "new_buyer_bounty_fen",
                      "effective_view_bounty_fen"):
-            _check(name, getattr(self, name))
-        _check("effective_view_cap", self.effective_view_cap, optional=True)
-        _check("cap_fen", self.cap_fen, optional=True)
+            _check(name, getattr(self, name), most=MAX_BOUNTY_FEN)
+        _check("effective_view_cap", self.effective_view_cap, optional=True, most=MAX_VIEW_CAP,
+               count=True)
+        _check("cap_fen", self.cap_fen, optional=True, most=MAX_CAP_FEN)
         if len(self.override_bps) > MAX_OVERRIDE_LEVELS:
             raise PlanError("override_levels", *PYRAMID)
         for bps in self.override_bps:
@@ -112,6 +128,9 @@ class Plan:
                 raise PlanError("tiers", "各档上限须为递增的正整数（分），不得重叠",
                                 "tier upper bounds must be positive whole fen, strictly "
                                 "ascending, without overlap")
+            if upper is not None and upper > MAX_TIER_UPPER_FEN:
+                raise PlanError("tiers", f"各档上限最多 {_yuan(MAX_TIER_UPPER_FEN)}",
+                                f"a tier's upper bound is at most {_yuan(MAX_TIER_UPPER_FEN)}")
             previous = upper
 
     @property

@@ -18,6 +18,10 @@ FIRST_DAY = EARLIEST.date()
 LAST_DAY = (LATEST - timedelta(days=1)).date()  # 2099-12-31
 # A live is announced for a real evening: not more than two years ahead of now.
 ANNOUNCE_AHEAD = timedelta(days=731)
+# A new live is announced for now or later. The form takes whole minutes and a person needs a
+# moment to press Save, so "now" entered a few minutes ago is still accepted; a live for
+# 2020-01-01 (then listed as upcoming) is not (docs/decisions.md "A new live's time").
+PAST_GRACE = timedelta(minutes=10)
 
 
 class DateRangeError(ValueError):
@@ -45,6 +49,26 @@ def check_announced(value: datetime, now: datetime) -> datetime:
     if utc > now + ANNOUNCE_AHEAD:
         raise DateRangeError(f"at most {ANNOUNCE_AHEAD.days // 365} years ahead")
     return utc
+
+
+class PastTimeError(DateRangeError):
+    """A new (or moved) live announced for a time already gone."""
+
+
+def check_not_past(value: datetime, now: datetime, *, unchanged_from: datetime | None = None) -> datetime:
+    """A live's announced time that is not in the past. Editing a live may keep its time as
+    it was (`unchanged_from`, compared to the minute the form shows) even if that is past:
+    correcting the title of a late live must not force a new time on it."""
+    utc = to_utc(value)
+    if unchanged_from is not None and _minute(utc) == _minute(to_utc(unchanged_from)):
+        return utc
+    if utc < now - PAST_GRACE:
+        raise PastTimeError("is in the past: a new live is announced for now or later")
+    return utc
+
+
+def _minute(value: datetime) -> datetime:
+    return value.replace(second=0, microsecond=0)
 
 
 def day_in_range(day: date) -> bool:

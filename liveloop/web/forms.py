@@ -21,8 +21,8 @@ from liveloop.orgs.services import add_member
 from liveloop.promoters.models import DEFAULT_CAP
 from liveloop.promoters.services import MAX_INVITE_CODES
 from liveloop.rules.attribution import FIRST_TOUCH, MODES
-from liveloop.rules.dates import (ANNOUNCE_AHEAD, FIRST_DAY, LAST_DAY, DateRangeError, check_announced,
-                                   day_in_range)
+from liveloop.rules.dates import (ANNOUNCE_AHEAD, FIRST_DAY, LAST_DAY, DateRangeError, PastTimeError,
+                                   check_announced, check_not_past, day_in_range)
 from liveloop.web.tables import MODE_LABELS, ROLE_LABELS
 
 # Zones our users broadcast from or for; the organisation's current zone is added if missing.
@@ -78,6 +78,7 @@ class LiveEditForm(forms.Form):
             kwargs["initial"] = {"title": live.title, "announced_at": live.announced_at,
                                  "preview_url": live.preview_url}
         super().__init__(*args, **kwargs)
+        self.live = live
 
     def clean_title(self):
         title = self.cleaned_data["title"].strip()
@@ -94,6 +95,14 @@ class LiveEditForm(forms.Form):
                 _("Choose a time between %(first)s and %(years)s years from now.")
                 % {"first": FIRST_DAY.isoformat(), "years": ANNOUNCE_AHEAD.days // 365},
                 code="out_of_range") from None
+        kept = self.live.announced_at if self.live is not None else None
+        try:
+            check_not_past(value, timezone.now(), unchanged_from=kept)
+        except PastTimeError:
+            raise forms.ValidationError(
+                _("This time has passed: announce the live for now or later."), code="past") from None
+        if kept is not None and value.replace(second=0, microsecond=0) == kept.replace(second=0, microsecond=0):
+            return kept  # the form shows minutes: an unchanged time keeps its seconds
         return value
 
     def save(self, live):

@@ -29,7 +29,8 @@ from liveloop.lives.models import Live
 from liveloop.money import exports, payouts
 from liveloop.money.ledger import AdjustmentError, AlreadyRecorded, adjust, balances, is_settled
 from liveloop.money.models import Entry, PayoutBatch, Plan, ProgrammePlan, SettlementRun, Statement
-from liveloop.money.plans import choose_plan, plans_for, save_plan
+from liveloop.money.plans import (ArchivedPlan, DefaultPlan, choose_plan, offered_plans, plans_for,
+                                   save_plan, set_archived)
 from liveloop.money.settlement import SettleError, check_settleable, settle_live, settleable_from
 from liveloop.money.teams import set_leadership
 from liveloop.orgs import audit
@@ -240,10 +241,30 @@ def _plan_summary(plan: Plan) -> str:
 
 @org_view
 def plans_page(request, org):
-    plans = list(Plan.objects.for_org(org).order_by("-is_default", "name"))
+    plans = list(Plan.objects.for_org(org).order_by("archived", "-is_default", "name"))
     return render(request, "web/money/plans.html", {
         "plans": [{"plan": p, "summary": _plan_summary(p)} for p in plans],
     })
+
+
+@require_POST
+@org_view
+@requires("manage_money")
+def plan_archive(request, org, plan_id):
+    """Archive (archived=1) or bring back (archived=0) a plan. Lives already paying by it keep it."""
+    plan = plan_of(org, plan_id)
+    archived = request.POST.get("archived") == "1"
+    try:
+        set_archived(org, request.user, plan, archived)
+    except DefaultPlan:
+        messages.error(request, _("The default plan cannot be archived: make another plan the default first."))
+        return redirect("web:money_plans")
+    if archived:
+        messages.success(request, _("“%(name)s” is archived: it is no longer offered for lives; lives that use "
+                                    "it keep it.") % {"name": plan.name})
+    else:
+        messages.success(request, _("“%(name)s” is offered for lives again.") % {"name": plan.name})
+    return redirect("web:money_plans")
 
 
 @require_http_methods(["GET", "POST"])
@@ -267,7 +288,7 @@ def plan_edit(request, org, plan_id=None):
 @org_view
 @requires("manage_money")
 def plan_default(request, org, plan_id):
-    plan = plan_of(org, plan_id)
+    plan = plan_of(org, plan_id)  # an archived plan made the default is offered again (save_plan)
     save_plan(org, request.user, name=plan.name, fields=plan.rules, plan=plan, make_default=True)
     messages.success(request, _("“%(name)s” is now the default plan.") % {"name": plan.name})
     return redirect("web:money_plans")
@@ -301,8 +322,10 @@ def overview(request, org):
     # Lives still to come or on air: their plan can be chosen before they end (estimates follow).
     coming = list(Live.objects.for_org(org).filter(state__in=(SCHEDULED, LIVE)).order_by("announced_at", "pk")[:PER_PAGE])
     coming_chosen = dict(ProgrammePlan.objects.for_org(org).filter(live__in=coming).values_list("live_id", "plan_id"))
+    # Archived plans drop out of the menus, except where a live on this page pays by one.
+    keep = {*chosen.values(), *coming_chosen.values()}
     return render(request, "web/money/overview.html", {
-        "page_obj": page, "rows": rows, "plans": Plan.objects.for_org(org).order_by("name"),
+        "page_obj": page, "rows": rows, "plans": offered_plans(org, keep),
         "coming": [{"live": live, "chosen": coming_chosen.get(live.pk)} for live in coming],
         "batchable": payouts.batchable(org).count(),
     })
@@ -332,6 +355,8 @@ def live_plan(request, org, public_id):
     plan = plan_of(org, plan_id) if plan_id else None
     try:
         choose_plan(org, request.user, live, plan)
+    except ArchivedPlan:
+        messages.error(request, _("This plan is archived: bring it back on the plans page to choose it."))
     except ValueError:
         messages.error(request, _("A settled live keeps the plan it was settled by."))
     return redirect("web:money")
@@ -373,6 +398,16 @@ def money_settings(request, org):
     return render(request, "web/money/settings.html", {"form": form}, status=400 if form.errors else 200)
 
 
+CONFIRM = re.compile(r"(\d{1,9}):(\d{1,15})")
+
+
+def confirmed(request) -> tuple[int, int] | None:
+    """The (count, sum in fen) a bulk action's checkbox carries, as shown on the page when the
+    person ticked it; None when unticked or not in that shape."""
+    match = CONFIRM.fullmatch(request.POST.get("confirm", ""))
+    return (int(match[1]), int(match[2])) if match else None
+
+
 # Settlement runs and statements -----------------------------------------------------------------
 
 def run_of(org, run_id) -> SettlementRun:
@@ -390,9 +425,10 @@ def run_page(request, org, run_id):
     statements = Paginator(exports.statements_of(org, run), PER_PAGE).get_page(request.GET.get("page"))
     totals = run.statements.aggregate(gross=Sum("gross"), tax=Sum("tax"), payable=Sum("payable"))
     states = dict(run.statements.values("state").annotate(n=Count("pk")).values_list("state", "n"))
+    frozen_total = run.statements.filter(state=Statement.FROZEN).aggregate(total=Sum("payable"))["total"] or 0
     return render(request, "web/money/run.html", {
         "run": run, "live": run.live, "page_obj": statements, "totals": totals,
-        "frozen": states.get(Statement.FROZEN, 0), "states": STATEMENT_STATES,
+        "frozen": states.get(Statement.FROZEN, 0), "frozen_total": frozen_total, "states": STATEMENT_STATES,
     })
 
 
@@ -401,8 +437,13 @@ def run_page(request, org, run_id):
 @requires("manage_money")
 def run_approve(request, org, run_id):
     run = run_of(org, run_id)
+    expect = confirmed(request)
+    if expect is None:
+        messages.error(request, _("Tick the box confirming the count and sum first."))
+        return redirect("web:money_run", run.pk)
     try:
-        moved = payouts.approve(org, request.user, run.statements.filter(state=Statement.FROZEN).order_by("number"))
+        moved = payouts.approve(org, request.user, run.statements.filter(state=Statement.FROZEN).order_by("number"),
+                                expect=expect)
     except payouts.PayoutError as error:  # approved by someone else at the same moment
         messages.error(request, str(error))
     else:
@@ -493,9 +534,13 @@ def batches_page(request, org):
     if request.method == "POST":
         if not request.may["manage_money"]:
             return render(request, "web/forbidden.html", status=403)
+        expect = confirmed(request)
+        if expect is None:
+            messages.error(request, _("Tick the box confirming the count and sum first."))
+            return redirect("web:money_batches")
         try:
-            batch = payouts.create_batch(org, request.user)
-        except payouts.Conflict as error:
+            batch = payouts.create_batch(org, request.user, expect=expect)
+        except (payouts.Conflict, payouts.StaleConfirmation) as error:
             messages.error(request, str(error))
             return redirect("web:money_batches")
         except payouts.PayoutError:
@@ -768,6 +813,7 @@ urlpatterns = [
     path("plans/new/", plan_edit, name="money_plan_new"),
     path("plans/<int:plan_id>/", plan_edit, name="money_plan"),
     path("plans/<int:plan_id>/default/", plan_default, name="money_plan_default"),
+    path("plans/<int:plan_id>/archive/", plan_archive, name="money_plan_archive"),
     path("lives/<str:public_id>/settle/", settle, name="money_settle"),
     path("lives/<str:public_id>/plan/", live_plan, name="money_live_plan"),
     path("runs/<int:run_id>/", run_page, name="money_run"),

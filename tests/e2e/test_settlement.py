@@ -42,6 +42,7 @@ def test_finance_settles_and_the_promoter_sees_it(contexts, brand, tmp_path):
     desk.wait_for_url(re.compile(r"/money/runs/\d+/$"))
     run = SettlementRun.objects.for_org(brand.org).get(live=live)
     look(desk, "money-run-frozen-zh")
+    desk.locator(f'form[action="/money/runs/{run.pk}/approve/"] input[name="confirm"]').check()
     desk.locator(f'form[action="/money/runs/{run.pk}/approve/"] button').click()
     desk.wait_for_url(re.compile(rf"/money/runs/{run.pk}/$"))
     look(desk, "money-run-approved-zh")
@@ -67,6 +68,7 @@ def test_finance_settles_and_the_promoter_sees_it(contexts, brand, tmp_path):
     # A payout batch from the settled statements, and the other finance pages, checked too.
     desk.goto(reverse("web:money_batches"))
     look(desk, "money-batches-zh")
+    desk.locator('form[action="/money/batches/"] input[name="confirm"]').check()
     desk.locator('form[action="/money/batches/"] button').click()
     desk.wait_for_url(re.compile(r"/money/batches/\d+/$"))
     look(desk, "money-batch-zh")

@@ -62,3 +62,21 @@ def clients(brand):
         client.force_login(member.user)
         result[role] = client
     return result
+
+
+def run_confirm(run) -> dict:
+    """The bulk approval's confirmation box as the run page shows it: count and sum (fen)."""
+    from django.db.models import Sum
+
+    frozen = run.statements.filter(state="frozen")
+    return {"confirm": f"{frozen.count()}:{frozen.aggregate(t=Sum('payable'))['t'] or 0}"}
+
+
+def batch_confirm(org) -> dict:
+    """The payout batch's confirmation box as the batches page shows it."""
+    from django.db.models import Sum
+
+    from liveloop.money.payouts import batchable
+
+    waiting = batchable(org)
+    return {"confirm": f"{waiting.count()}:{waiting.aggregate(t=Sum('payable'))['t'] or 0}"}

@@ -7,6 +7,7 @@ from liveloop.money import exports
 from liveloop.money.models import PayoutBatch, Statement
 from liveloop.money.settlement import settle_live
 from liveloop.orgs.models import Member
+from tests.money.conftest import batch_confirm, run_confirm
 from tests.hostile_files import MALFORMED, endless_rows, workbook, zip_bomb
 
 NOT_XLSX = "这不是 XLSX 工作簿"
@@ -17,8 +18,8 @@ TOO_LARGE = "工作簿解压后超过 50 MB"
 def batch(brand, live, clients):
     run = settle_live(brand.org, live)
     owner = clients[Member.OWNER]
-    owner.post(f"/money/runs/{run.pk}/approve/")
-    assert owner.post("/money/batches/").status_code == 302
+    owner.post(f"/money/runs/{run.pk}/approve/", run_confirm(run))
+    assert owner.post("/money/batches/", batch_confirm(brand.org)).status_code == 302
     return PayoutBatch.objects.for_org(brand.org).get()
 
 

@@ -13,7 +13,7 @@ from liveloop.orgs.models import AuditEntry, Member
 from liveloop.promoters.models import Promoter, Team
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.models import Enrolment
-from tests.money.conftest import ended_live
+from tests.money.conftest import batch_confirm, ended_live, run_confirm
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +93,7 @@ def test_owner_and_finance_approve_and_mark_paid(clients, brand, live, role):
     client = clients[role]
     pa = Statement.objects.for_org(brand.org).get(run=run, promoter__code="PA")
     assert client.post(f"/money/statements/{pa.number}/approve/").status_code == 302
-    assert client.post(f"/money/runs/{run.pk}/approve/").status_code == 302
+    assert client.post(f"/money/runs/{run.pk}/approve/", run_confirm(run)).status_code == 302
     assert set(Statement.objects.for_org(brand.org).values_list("state", flat=True)) == {"settled"}
     answer = client.post(f"/money/statements/{pa.number}/paid/", {"reference": " "}, follow=True)
     assert "须填写付款参考号" in text(answer)  # PayoutError shown (in the page's Chinese), nothing moved
@@ -247,8 +247,8 @@ def test_batch_file_and_results_all_or_nothing(clients, brand, live):
     Promoter.objects.for_org(brand.org).filter(code="PB").update(bank_account="6222020000000001", bank_name="工商银行")
     run = settled(brand, live)
     finance = clients[FINANCE]
-    finance.post(f"/money/runs/{run.pk}/approve/")
-    assert finance.post("/money/batches/").status_code == 302
+    finance.post(f"/money/runs/{run.pk}/approve/", run_confirm(run))
+    assert finance.post("/money/batches/", batch_confirm(brand.org)).status_code == 302
     batch = PayoutBatch.objects.for_org(brand.org).get()
     assert (batch.count, batch.total) == (2, 933)
     rows = list(csv.reader(io.StringIO(finance.get(f"/money/batches/{batch.pk}/batch.csv").content.decode("utf-8-sig"))))
@@ -279,8 +279,8 @@ def test_results_as_xlsx(clients, brand, live):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     run = settled(brand, live)
-    clients[OWNER].post(f"/money/runs/{run.pk}/approve/")
-    clients[OWNER].post("/money/batches/")
+    clients[OWNER].post(f"/money/runs/{run.pk}/approve/", run_confirm(run))
+    clients[OWNER].post("/money/batches/", batch_confirm(brand.org))
     batch = PayoutBatch.objects.for_org(brand.org).get()
     book = Workbook()
     sheet = book.active

@@ -18,7 +18,7 @@ from liveloop.money.models import Entry, PayoutBatch, PayoutItem, SettlementRun,
 from liveloop.money.settlement import SettleError, settle_live
 from liveloop.orgs.models import AuditEntry, Member
 from liveloop.promoters.models import Promoter
-from tests.money.conftest import ended_live
+from tests.money.conftest import batch_confirm, ended_live, run_confirm
 
 pytestmark = pytest.mark.django_db
 
@@ -66,8 +66,8 @@ def test_a_conflict_in_a_run_approval_leaves_every_statement_as_it_was(brand, li
 def test_a_statement_in_a_batch_is_paid_by_its_results_not_by_hand(clients, brand, live):
     run = settle_live(brand.org, live)
     finance = clients[FINANCE]
-    finance.post(f"/money/runs/{run.pk}/approve/")
-    assert finance.post("/money/batches/").status_code == 302
+    finance.post(f"/money/runs/{run.pk}/approve/", run_confirm(run))
+    assert finance.post("/money/batches/", batch_confirm(brand.org)).status_code == 302
     batch = PayoutBatch.objects.for_org(brand.org).get()
     pa = statements(brand, run)["PA"]
     assert pa.batch_id == batch.pk
@@ -79,7 +79,7 @@ def test_a_statement_in_a_batch_is_paid_by_its_results_not_by_hand(clients, bran
     pa.refresh_from_db()
     assert (pa.state, pa.paid_reference) == ("settled", "")
     # A second batch finds nothing to take: the statements wait in the first.
-    answer = finance.post("/money/batches/", follow=True)
+    answer = finance.post("/money/batches/", batch_confirm(brand.org), follow=True)
     assert "没有待打款的已结算结算单" in answer.content.decode()
     assert PayoutBatch.objects.for_org(brand.org).count() == 1
 
@@ -87,7 +87,7 @@ def test_a_statement_in_a_batch_is_paid_by_its_results_not_by_hand(clients, bran
 def test_a_failed_statement_settled_again_goes_into_a_later_batch_only(clients, brand, live):
     run = settle_live(brand.org, live)
     finance = clients[FINANCE]
-    finance.post(f"/money/runs/{run.pk}/approve/")
+    finance.post(f"/money/runs/{run.pk}/approve/", run_confirm(run))
     first = payouts.create_batch(brand.org, None)
     pa, pb = statements(brand, run)["PA"], statements(brand, run)["PB"]
     assert results(finance, first, [(pa.number, "成功", "TX-A", ""), (pb.number, "失败", "", "账户名不符")]).status_code == 302

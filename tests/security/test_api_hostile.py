@@ -100,7 +100,7 @@ def test_oversized_bodies_are_refused(brand):
     _refused_with_reason(_post(brand, "/api/v1/events", big), 413)
     _refused_with_reason(_post(brand, "/api/v1/events", [{"id": str(n)} for n in range(settings.INGEST_MAX_EVENTS + 1)]), 413)
     title = {"title": "长" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 3 + 10), "account": brand.account.pk,
-             "announced_at": "2026-12-01T20:00:00+08:00"}
+             "announced_at": "2027-12-01T20:00:00+08:00"}
     _refused_with_reason(_post(brand, "/api/v1/lives", title), 400, 413, 422)
     assert not Live.objects.exists()
 
@@ -135,7 +135,7 @@ def test_numbers_money_and_ids_of_the_wrong_kind_are_refused(brand):
     # Ids: strings, floats, huge numbers where an id goes.
     for account in ("abc", 1.5, 10 ** 30, -1, None, [], {}):
         _refused_with_reason(_post(brand, "/api/v1/lives", {"title": "t", "account": account,
-                                                             "announced_at": "2026-12-01T20:00:00+08:00"}), 422)
+                                                             "announced_at": "2027-12-01T20:00:00+08:00"}), 422)
     for value in (10 ** 30, -5, "x", 1.5):
         _refused_with_reason(brand.api.get(f"/api/v1/lives?limit=10&offset={value}"), 422)
         _refused_with_reason(brand.api.get(f"/api/v1/lives?limit={value}"), 422)
@@ -164,7 +164,7 @@ def test_unicode_tricks_are_refused_in_every_name(brand, trick):
     _refused_with_reason(_post(brand, "/api/v1/teams", {"name": text}), 422)
     _refused_with_reason(_post(brand, "/api/v1/accounts", {"name": text}), 422)
     _refused_with_reason(_post(brand, "/api/v1/lives", {"title": text, "account": brand.account.pk,
-                                                         "announced_at": "2026-12-01T20:00:00+08:00"}), 422)
+                                                         "announced_at": "2027-12-01T20:00:00+08:00"}), 422)
     _refused_with_reason(_post(brand, f"/api/v1/lives/{live.public_id}/promoters", {"name": text}), 422)
     errors = _rejected(brand.send([event("u", "reservation", live.public_id, text)]))
     assert "viewer" in errors[0]

@@ -96,7 +96,7 @@ CLASSES = {
         "web:report", "web:report_xlsx",
         "web:shop", "web:shop_map", "web:shop_unmap", "web:shop_sync", "web:shop_link", "web:shop_backfill",
         "web:shop_push_retry",
-        "web:money_plan", "web:money_plan_default", "web:money_settle", "web:money_live_plan", "web:money_run",
+        "web:money_plan", "web:money_plan_default", "web:money_plan_archive", "web:money_settle", "web:money_live_plan", "web:money_run",
         "web:money_run_approve", "web:money_run_csv", "web:money_run_xlsx", "web:money_statement",
         "web:money_statement_approve", "web:money_statement_paid", "web:money_statement_retry",
         "web:money_batch", "web:money_batch_csv", "web:money_batch_xlsx", "web:money_batch_results",

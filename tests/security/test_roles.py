@@ -53,6 +53,7 @@ web:money_settings                      Y     -       Y       -      -        -
 web:money_plan_new                      Y     -       Y       -      -        -
 web:money_plan                          Y     -       Y       -      -        -
 web:money_plan_default                  Y     -       Y       -      -        -
+web:money_plan_archive                  Y     -       Y       -      -        -
 web:money_settle                        Y     -       Y       -      -        -
 web:money_live_plan                     Y     -       Y       -      -        -
 web:money_run_approve                   Y     -       Y       -      -        -
@@ -78,9 +79,9 @@ NOT_ROLE_BASED = {"wechat:push", "wecom:callback"}
 # A plausible body per write, so a "Y" is the action really running, not only a form error.
 DATA = {
     "web:switch_org": lambda side: {"org": side.org.pk},
-    "web:new_live": lambda side: {"title": "新直播", "announced_at": "2026-12-24T20:00", "account": side.tenant.account.pk,
+    "web:new_live": lambda side: {"title": "新直播", "announced_at": "2027-12-24T20:00", "account": side.tenant.account.pk,
                                   "cap": 100, "mode": "first_touch", "binding_days": 7},
-    "web:edit_live": lambda side: {"title": "改名直播", "announced_at": "2026-12-24T20:00"},
+    "web:edit_live": lambda side: {"title": "改名直播", "announced_at": "2027-12-24T20:00"},
     "web:programme_recruiting": lambda side: {"open": "0"},
     "web:programme_codes": lambda side: {"count": 2},
     "web:programme_promoter_active": lambda side: {"active": "0"},
@@ -97,6 +98,7 @@ DATA = {
     "web:money_settings": lambda side: {"refund_window_days": "5"},
     "web:money_plan_new": lambda side: {"name": "新方案", "rate_percent": "5", "override_levels": "0"},
     "web:money_plan": lambda side: {"name": "改名方案", "rate_percent": "6", "override_levels": "0"},
+    "web:money_plan_archive": lambda side: {"archived": "1"},
     "web:money_statement_paid": lambda side: {"reference": "WX-1"},
     "web:money_adjust": lambda side: {"amount": "1.23", "reason": "测试", "key": "0123456789abcdef0123456789abcdef"},
 }
