@@ -128,7 +128,7 @@ def _statements(org):
 def list_statements(request, live: str | None = Query(None, max_length=32, description="a live's public id"),
                     state: State | None = None,
                     promoter: str | None = Query(None, max_length=32, description="a code"),
-                    limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0)):
+                    limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0, le=10 ** 9)):
     org = request.auth
     qs = _statements(org).order_by("-pk")
     if live is not None:
@@ -154,7 +154,7 @@ def read_statement(request, number: str = Path(..., max_length=40)):
 @router.get("/promoters/{code}/ledger", response=LedgerOut, summary="A promoter's ledger entries, oldest first")
 def promoter_ledger(request, code: str = Path(..., max_length=32),
                     live: str | None = Query(None, max_length=32, description="a live's public id"),
-                    limit: int = Query(500, ge=1, le=5000), offset: int = Query(0, ge=0)):
+                    limit: int = Query(500, ge=1, le=5000), offset: int = Query(0, ge=0, le=10 ** 9)):
     org = request.auth
     promoter = get_object_or_404(Promoter.objects.for_org(org), code=code)
     entries = Entry.objects.for_org(org).filter(promoter=promoter).select_related("live", "user").order_by("pk")
