@@ -112,7 +112,7 @@ def test_every_money_action_from_six_clients_at_once_happens_once(engine, tmp_pa
     mixed = races["paid_or_batched"]
     # The statement is either paid by hand and in no batch, or in the new batch and not paid.
     assert mixed["outcome"] in (["paid", None, 0], ["settled", mixed["new_batch"], 1]), mixed
-    assert mixed["batches"] == 2 and mixed["open_items_match"] and mixed["twice_without_failing"] == []
+    assert (mixed["batches"] == 2 or mixed["outcome"][0] == "paid") and mixed["open_items_match"] and mixed["twice_without_failing"] == []
     assert mixed["paid_audit"] == (1 if mixed["outcome"][0] == "paid" else 0)
 
     adjust = races["adjust"]
@@ -212,6 +212,7 @@ def _results_file(batch) -> bytes:
 
 
 def _race() -> dict:
+    from tests.money.conftest import batch_confirm, run_confirm  # after Django is set up
     import uuid
 
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -244,7 +245,8 @@ def _race() -> dict:
     races["approve_one"] = {"answers": answers, "state": first.state,
                             "approve_audit": audit.filter(action="statement.approve", target=first.number).count()}
 
-    answers = _at_once(clients, lambda i, c: c.post(f"/money/runs/{run.pk}/approve/"))
+    confirm = run_confirm(run)  # every client confirms what the page showed them before the race
+    answers = _at_once(clients, lambda i, c: c.post(f"/money/runs/{run.pk}/approve/", confirm))
     races["approve_run"] = {"answers": answers, "states": states(),
                             "approve_audit_per_statement": per_statement("statement.approve")}
 
@@ -257,7 +259,8 @@ def _race() -> dict:
                           "paid_audit": paid_audit.count(),
                           "audited_reference": paid_audit.first().detail.get("paid_reference") if paid_audit else None}
 
-    answers = _at_once(clients, lambda i, c: c.post("/money/batches/"))
+    confirm = batch_confirm(org)
+    answers = _at_once(clients, lambda i, c: c.post("/money/batches/", confirm))
     items = PayoutItem.objects.for_org(org)
     batch = PayoutBatch.objects.for_org(org).order_by("pk").last()
     races["create_batch"] = {
@@ -284,17 +287,22 @@ def _race() -> dict:
         assert clients[0].post(f"/money/statements/{statement.number}/retry/").status_code == 302
     target = failed[-1]
     half = CLIENTS // 2
+    confirm = batch_confirm(org)
     answers = _at_once(clients, lambda i, c: c.post(f"/money/statements/{target.number}/paid/", {"reference": f"HAND-{i}"})
-                       if i < half else c.post("/money/batches/"))
+                       if i < half else c.post("/money/batches/", confirm))
     target.refresh_from_db()
     new_batch = PayoutBatch.objects.for_org(org).order_by("pk").last()
+    # A hand payment first makes the batches' confirmation stale: then no batch is made at all.
+    fresh = new_batch if new_batch.pk != batch.pk else None
     twice = items.values("statement").annotate(n=Count("pk")).filter(n__gt=1).values_list("statement", flat=True)
     failed_before = set(audit.filter(action="statement.failed").values_list("target", flat=True))
     races["paid_or_batched"] = {
-        "answers": answers, "outcome": [target.state, target.batch_id, items.filter(batch=new_batch, statement=target).count()],
+        "answers": answers, "outcome": [target.state, target.batch_id,
+                                items.filter(batch=fresh, statement=target).count() if fresh else 0],
         "new_batch": new_batch.pk, "batches": PayoutBatch.objects.for_org(org).count(),
-        "open_items_match": sorted(items.filter(batch=new_batch).values_list("statement_id", flat=True))
-        == sorted(statements.filter(batch=new_batch).values_list("pk", flat=True)),
+        "open_items_match": (sorted(items.filter(batch=fresh).values_list("statement_id", flat=True))
+                             == sorted(statements.filter(batch=fresh).values_list("pk", flat=True))) if fresh
+        else not statements.filter(batch__isnull=False).exists(),  # no batch made: none waits in one
         # In two batches only after failing in the first (and being retried).
         "twice_without_failing": sorted(set(statements.filter(pk__in=list(twice)).values_list("number", flat=True))
                                         - failed_before),
