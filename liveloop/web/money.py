@@ -38,6 +38,7 @@ from liveloop.orgs.models import AuditEntry
 from liveloop.promoters.models import Promoter, Team
 from liveloop.rules import commission as rules
 from liveloop.rules.attribution import ENDED, LIVE, SCHEDULED
+from liveloop.web.audit import describe as audit_rows
 from liveloop.web.context import org_view, requires
 
 PER_PAGE = 50
@@ -803,7 +804,7 @@ def team_leadership(request, org, team_id):
 def audit_page(request, org):
     entries = AuditEntry.objects.for_org(org).order_by("-at", "-pk")
     page = Paginator(entries, PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "web/money/audit.html", {"page_obj": page})
+    return render(request, "web/money/audit.html", {"page_obj": page, "rows": audit_rows(org, page)})
 
 
 urlpatterns = [

@@ -1,0 +1,133 @@
+"""Issue 19 items 2 and 3: Chinese pages speak Chinese — no English words, raw codes, fen shown
+as yuan or times in another zone — and the same pages in English are still English.
+
+The audit log keeps its machine rows and is put into words at display time; payout results,
+passwords, form errors, the ledger's payee, the settlement refusal, the trends column and the
+organic row are each checked on the page a person sees."""
+import re
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from liveloop.money.models import PayoutBatch, Plan, SettlementRun, Statement
+from liveloop.money.plans import save_plan
+from liveloop.money.settlement import settle_live
+from liveloop.orgs import audit
+from liveloop.orgs.models import AuditEntry, Member
+from liveloop.orgs.services import add_member
+from liveloop.promoters.models import Promoter, Team
+from tests.money.conftest import batch_confirm, clients, ended_live, live, plan, run_confirm  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.django_db
+
+OWNER, FINANCE = Member.OWNER, Member.FINANCE
+
+
+def text(response) -> str:
+    return response.content.decode()
+
+
+def body(response) -> str:
+    """The page's <main> (the header holds the language switch, which says "English")."""
+    page = text(response)
+    match = re.search(r"<main.*?</main>", page, re.S)
+    return match.group(0) if match else page
+
+
+def english(client) -> Client:
+    client.cookies["django_language"] = "en"
+    return client
+
+
+def table_text(response, css_class) -> str:
+    """The visible text of the table with this class: tags stripped, so attribute values
+    (ISO times in datetime="…") are not mistaken for what a person reads."""
+    match = re.search(rf'<table class="data {css_class}">.*?</table>', text(response), re.S)
+    assert match, css_class
+    return re.sub(r"<[^>]+>", " ", match.group(0))
+
+
+# 1. The audit log ----------------------------------------------------------------------------
+
+def money_story(clients, brand, live):
+    """The money actions a finance member takes in a week, all through the pages."""
+    finance = clients[FINANCE]
+    assert finance.post("/money/plans/new/", {"name": "阶梯方案", "tiers": "3000, 6\n, 8", "reservation_bounty": "0.50",
+                                              "override_levels": "0"}).status_code == 302
+    stepped = Plan.objects.for_org(brand.org).get(name="阶梯方案")
+    assert finance.post(f"/money/plans/{stepped.pk}/", {"name": "阶梯方案", "rate_percent": "12.5",
+                                                        "override_levels": "0"}).status_code == 302
+    assert finance.post(f"/money/lives/{live.public_id}/settle/").status_code == 302
+    run = SettlementRun.objects.for_org(brand.org).get(live=live)
+    assert finance.post(f"/money/runs/{run.pk}/approve/", run_confirm(run)).status_code == 302
+    assert finance.post("/money/batches/", batch_confirm(brand.org)).status_code == 302
+    assert finance.post("/money/promoters/PA/adjust/", {"amount": "-12.50", "reason": "扣回重复奖励",
+                                                        "key": uuid.uuid4().hex}).status_code == 302
+    assert finance.post("/money/settings/", {"refund_window_days": "3", "withhold_tax": "on"}).status_code == 302
+    return run
+
+
+def test_the_audit_log_reads_as_chinese_sentences_with_yuan(clients, brand, live):
+    run = money_story(clients, brand, live)
+    audit.record(brand.org, None, "member.sign_in_failed", "money-owner", address="203.0.113.9", locked=True)
+    page = clients[OWNER].get("/money/audit/")
+    assert page.status_code == 200
+    shown = table_text(page, "audit")
+    for words in ("批准结算单", "创建打款批次", "结算直播", "保存佣金方案", "台账调整", "修改结算设置", "登录失败",
+                  "系统", "直播《上周专场》", "方案《阶梯方案》", "推广员PA（PA）",
+                  f"2 张结算单，合计 ¥9.33（结算记录 {run.pk}）",  # the run's statements and total in yuan
+                  "-¥12.50，原因：扣回重复奖励",
+                  "新建方案《阶梯方案》", "¥3,000.00 以内 6%", "以上 8%", "每个预约奖励：¥0.50",
+                  "净额费率：无 → 12.5%", "阶梯费率：¥3,000.00 以内 6%，以上 8% → 无", "每个预约奖励：¥0.50 → ¥0.00",
+                  "退款期：7 天 → 3 天", "代扣劳务报酬个税：否 → 是", "来自 203.0.113.9；登录已被锁定"):
+        assert words in shown, words
+    # No machine codes, no Python dicts, no fen, no English.
+    for raw in ("statement.approve", "settlement.run", "rate_bps", "_fen", "{'", "system", "None", "True",
+                "933", "run=", "total="):
+        assert raw not in shown, raw
+    words = re.sub(r"money-\w+", "", shown)  # the members' usernames are names, not English
+    assert not re.search(r"[A-Za-z]{4,}", words), re.findall(r"[A-Za-z]{4,}", words)
+    # The stored rows are unchanged: machine format for tools.
+    row = AuditEntry.objects.for_org(brand.org).get(action="settlement.run")
+    assert row.detail["total"] == 933 and row.target == f"live {live.public_id}"
+
+
+def test_the_audit_log_in_english(clients, brand, live):
+    money_story(clients, brand, live)
+    shown = table_text(english(clients[OWNER]).get("/money/audit/"), "audit")
+    for words in ("Approve statement", "Settle live", "live “上周专场”", "Rate on net: none → 12.5%",
+                  "refund window: 7 days → 3 days"):
+        assert words in shown, words
+    assert "批准" not in shown and "；" not in shown
+
+
+def test_old_rows_and_unknown_actions_render_without_crashing(clients, brand, outsider):
+    """Rows as the demo wrote them before (the issue's examples), an action this code does not
+    know, a known action of an unexpected shape, and a target naming another organisation's plan."""
+    theirs = save_plan(outsider.org, None, name="别家的秘密方案", fields={"rate_bps": 900})
+    AuditEntry.objects.create(org=brand.org, actor="system", action="settlement.run", target="live L4scqn6gt",
+                              detail={"run": 3, "plan": "标准方案", "statements": 708, "total": 2304698})
+    AuditEntry.objects.create(org=brand.org, actor="system", action="plan.save", target="plan 1",
+                              detail={"name": "标准方案", "before": None, "default": True,
+                                      "after": {"rate_bps": None, "tiers": [[300000, 600], [None, 800]],
+                                                "reservation_bounty_fen": 0, "new_buyer_bounty_fen": 200,
+                                                "effective_view_bounty_fen": 0, "effective_view_cap": None,
+                                                "cap_fen": None, "override_bps": [200],
+                                                "allow_self_purchase": False}})
+    AuditEntry.objects.create(org=brand.org, actor="ops", action="promoter.disabled", target="promoter PX",
+                              detail={"amount": 150, "flags": [True, None]})
+    AuditEntry.objects.create(org=brand.org, actor="ops", action="settlement.run", target="live Lnope",
+                              detail={"run": "x"})
+    AuditEntry.objects.create(org=brand.org, actor="ops", action="plan.archive", target=f"plan {theirs.pk}",
+                              detail="not a dict")
+    page = clients[OWNER].get("/money/audit/")
+    assert page.status_code == 200
+    shown = table_text(page, "audit")
+    for words in ("合计 ¥23,046.98", "708 张结算单", "¥3,000.00 以内 6%", "每个新买家奖励：¥2.00", "团队奖励：2%",
+                  "设为本组织默认方案", "推广员：其他变更", "金额：¥1.50", "是、无"):
+        assert words in shown, words
+    assert "别家的秘密方案" not in text(page)  # another organisation's plan is never named
+    assert "{'" not in shown and "promoter.disabled" not in shown
