@@ -131,3 +131,57 @@ def test_old_rows_and_unknown_actions_render_without_crashing(clients, brand, ou
         assert words in shown, words
     assert "别家的秘密方案" not in text(page)  # another organisation's plan is never named
     assert "{'" not in shown and "promoter.disabled" not in shown
+
+
+# 2. Payout results -----------------------------------------------------------------------------
+
+def batch_of_two(clients, brand, live):
+    run = settle_live(brand.org, live)
+    finance = clients[FINANCE]
+    assert finance.post(f"/money/runs/{run.pk}/approve/", run_confirm(run)).status_code == 302
+    assert finance.post("/money/batches/", batch_confirm(brand.org)).status_code == 302
+    batch = PayoutBatch.objects.for_org(brand.org).get()
+    pa, pb = (Statement.objects.for_org(brand.org).get(run=run, promoter__code=code) for code in ("PA", "PB"))
+    return batch, pa, pb
+
+
+def upload(client, batch, csv_text: str):
+    return client.post(f"/money/batches/{batch.pk}/results/",
+                       {"results": SimpleUploadedFile("results.csv", csv_text.encode("utf-8"), "text/csv")})
+
+
+def test_results_errors_are_chinese_with_the_pages_column_names(clients, brand, live):
+    batch, pa, pb = batch_of_two(clients, brand, live)
+    answer = upload(clients[FINANCE], batch, f"商户订单号,转账状态,微信支付单号\nS99999-PXXXXXX,成功,TX9\n"
+                                             f"{pa.number},已完成,\n{pb.number},转账中,\n")
+    assert answer.status_code == 400
+    shown = table_text(answer, "results-errors")
+    assert f"“S99999-PXXXXXX”不在打款批次 {batch.number} 中" in shown
+    assert "成功的行须填写支付渠道的流水号" in shown
+    assert "“转账中”：支付渠道尚未处理完这笔付款" in shown
+    cells = re.findall(r"<td>([^<]*)</td>", text(answer))
+    assert {"付款参考号", "流水号", "状态"} <= set(cells), cells  # the column as the page names it
+    assert not re.search(r"\b(reference|transaction|status|is not in batch)\b", shown)
+    assert set(Statement.objects.for_org(brand.org).values_list("state", flat=True)) == {"settled"}
+    english_answer = upload(english(clients[FINANCE]), batch, f"reference,status\nS99999-PXXXXXX,success\n")
+    assert "is not in batch" in table_text(english_answer, "results-errors")
+    assert "Payment reference" in table_text(english_answer, "results-errors")
+
+
+@pytest.mark.parametrize("paid_word, failed_word", [("已完成", "已退回"), ("支付成功", "失败"), ("SUCCESS", "FAIL"),
+                                                    ("转账成功", "退汇")])
+def test_results_accept_the_status_words_of_chinese_payment_files(clients, brand, live, paid_word, failed_word):
+    batch, pa, pb = batch_of_two(clients, brand, live)
+    answer = upload(clients[FINANCE], batch, f"商家明细单号,明细状态,微信明细单号,失败原因\n"
+                                             f"{pa.number},{paid_word},1000000001,\n{pb.number},{failed_word},,姓名不符\n")
+    assert answer.status_code == 302, table_text(answer, "results-errors")
+    pa.refresh_from_db(), pb.refresh_from_db()
+    assert (pa.state, pa.paid_reference, pb.state, pb.failure) == ("paid", "1000000001", "failed", "姓名不符")
+
+
+def test_an_unknown_status_word_lists_the_accepted_ones_in_chinese(clients, brand, live):
+    batch, pa, _pb = batch_of_two(clients, brand, live)
+    shown = table_text(upload(clients[FINANCE], batch, f"付款参考号,状态\n{pa.number},不知道\n"), "results-errors")
+    assert "“不知道”既不是成功" in shown and "已完成" in shown and "已退回" in shown
+    missing = table_text(upload(clients[FINANCE], batch, "单号,状态\nX,成功\n"), "results-errors")
+    assert "缺少“付款参考号”列" in missing and "商户订单号" in missing

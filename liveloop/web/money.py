@@ -560,14 +560,18 @@ def batches_page(request, org):
 
 class ResultsForm(forms.Form):
     results = forms.FileField(label=gettext_lazy("Payment results file (CSV or XLSX)"),
-                              help_text=gettext_lazy("Columns: reference (付款参考号), status (成功/失败), transaction id "
-                                           "(流水号) for paid rows, reason (原因) for failed ones."))
+                              help_text=gettext_lazy("Columns: payment reference (付款参考号), status (成功/已完成 or "
+                                                     "失败/已退回), transaction id (流水号) for paid rows, reason (原因) "
+                                                     "for failed ones."))
 
 
 def _batch_page(request, org, batch, form=None, errors=(), status=200):
     items = batch.items.select_related("statement__promoter").order_by("statement__number")
+    # The column as the page names it (付款参考号, 状态…), never the code the reader keys it by.
     return render(request, "web/money/batch.html", {
         "batch": batch, "items": items, "form": form or ResultsForm(), "errors": errors,
+        "error_rows": [(row, payouts.RESULT_COLUMN_LABELS.get(column, column), reason)
+                       for row, column, reason in errors],
         "states": STATEMENT_STATES,
     }, status=status)
 
