@@ -185,3 +185,55 @@ def test_an_unknown_status_word_lists_the_accepted_ones_in_chinese(clients, bran
     assert "“不知道”既不是成功" in shown and "已完成" in shown and "已退回" in shown
     missing = table_text(upload(clients[FINANCE], batch, "单号,状态\nX,成功\n"), "results-errors")
     assert "缺少“付款参考号”列" in missing and "商户订单号" in missing
+
+
+# 3. Password rules, 5. form errors ---------------------------------------------------------------
+
+def test_password_rules_are_chinese_on_the_member_form(clients, brand):
+    answer = clients[OWNER].post("/settings/members/", {"username": "新同事", "password": "abc12", "role": "operator"})
+    assert answer.status_code == 400
+    errors = " ".join(answer.context["member_form"].errors["password"])
+    assert "密码太短：至少需要 8 个字符。" in errors, errors
+    assert not re.search(r"[A-Za-z]{3,}", errors), errors
+    assert 'value="新同事"' in text(answer)  # what was typed is kept
+    english_errors = english(clients[OWNER]).post(
+        "/settings/members/", {"username": "x2", "password": "abc12", "role": "operator"}).context["member_form"].errors
+    assert "too short" in " ".join(english_errors["password"])
+
+
+def test_django_messages_end_with_a_chinese_full_stop(clients, brand, live):
+    finance = clients[FINANCE]
+    answer = finance.post("/money/promoters/PA/adjust/", {"amount": "12345678901.55", "reason": "x", "key": uuid.uuid4().hex})
+    assert answer.status_code == 400
+    errors = answer.context["form"].errors["amount"]
+    assert errors == ["总共不能超过 12 位数字。"], errors
+    answer = finance.post("/money/plans/new/", {"name": "新方案", "cap": "1.005", "override_levels": "0"})
+    assert answer.context["form"].errors["cap"] == ["小数不能超过 2 位。"]
+    assert not re.search(r"[\u4e00-\u9fff]\.", body(answer))  # no English full stop after Chinese anywhere
+
+
+@pytest.mark.parametrize("tiers, words", [
+    ("10000, 5\n5000, 8\n, 9", "第 2 行：每档上限（元）须高于上一档。"),
+    ("10000, 5\n, 8\n20000, 9", "第 2 行：只有最后一档不设上限。"),
+    ("10000, 5\n20000, 8", "第 2 行：最后一档不设上限"),
+])
+def test_tier_errors_speak_of_yuan(clients, brand, tiers, words):
+    answer = clients[FINANCE].post("/money/plans/new/", {"name": "阶梯", "tiers": tiers, "override_levels": "0"})
+    assert answer.status_code == 400
+    errors = " ".join(answer.context["form"].errors["tiers"])
+    assert words in errors and "分" not in errors, errors
+    assert "10000, 5" in text(answer)  # the typed tiers are kept
+    assert not Plan.objects.for_org(brand.org).exists()
+
+
+def test_the_team_refusal_is_chinese_without_ids(clients, brand):
+    top = Team.objects.create(org=brand.org, name="华东区")
+    shop = Team.objects.create(org=brand.org, name="静安店", parent=top)
+    brand.live(promoters=("PL",))
+    finance = clients[FINANCE]
+    assert finance.post(f"/money/teams/{shop.pk}/", {f"team-{shop.pk}-leader": "PL",
+                                                     f"team-{shop.pk}-parent": top.pk}).status_code == 302
+    answer = finance.post(f"/money/teams/{top.pk}/", {f"team-{top.pk}-leader": "", f"team-{top.pk}-parent": shop.pk})
+    assert answer.status_code == 400
+    assert "上级团队不能是本团队，也不能是它的下级团队" in text(answer)
+    assert "ancestor" not in text(answer)

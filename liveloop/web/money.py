@@ -124,7 +124,16 @@ def parse_tiers(text: str) -> tuple:
         if rate != rate.quantize(Decimal("0.01")) or not 0 <= rate <= 100:
             raise forms.ValidationError(_("Line %(n)d: the rate is a percentage from 0 to 100, at most two decimals.")
                                         % {"n": number})
+        if upper is None and number != len(lines):
+            raise forms.ValidationError(_("Line %(n)d: only the last line has no upper bound.") % {"n": number})
+        if upper is not None and number == len(lines):
+            raise forms.ValidationError(_("Line %(n)d: the last line has no upper bound, e.g. \", 8\".")
+                                        % {"n": number})
+        if upper is not None and tiers and upper * 100 <= tiers[-1][0]:
+            raise forms.ValidationError(_("Line %(n)d: each upper bound (yuan) must be above the line before's.")
+                                        % {"n": number})
         tiers.append((None if upper is None else int(upper * 100), int(rate * 100)))
+    # Checked here in yuan, as typed: the rules' own refusals speak of fen (for the API).
     return tuple(tiers)
 
 
@@ -773,7 +782,7 @@ class LeadershipForm(forms.Form):
                            parent=self.cleaned_data["parent"])
             return True
         except rules.TeamError as error:
-            self.add_error(None, str(error))
+            self.add_error(None, said(error))
             return False
 
 
