@@ -237,3 +237,29 @@ def test_the_team_refusal_is_chinese_without_ids(clients, brand):
     assert answer.status_code == 400
     assert "上级团队不能是本团队，也不能是它的下级团队" in text(answer)
     assert "ancestor" not in text(answer)
+
+
+# 4. The ledger's payee -------------------------------------------------------------------------
+
+def test_the_ledger_names_the_payment_method_not_the_openid(clients, brand, live):
+    Promoter.objects.for_org(brand.org).filter(code="PA").update(openid="oDemoShopSharer000000000001")
+    page = clients[FINANCE].get("/money/promoters/PA/")
+    shown = body(page)
+    assert "收款账户 微信零钱" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", shown))
+    assert "WeChat" not in shown and "oDemoSh" not in shown
+    assert "WeChat change" in body(english(clients[FINANCE]).get("/money/promoters/PA/"))
+
+
+def test_the_ledgers_carry_lines_are_in_words(clients, brand, live):
+    """Settlement stores a carry's reason as machine text; the ledger says it in the page's language."""
+    from liveloop.money.models import Entry
+    from liveloop.money.settlement import CARRIED_FROM, CARRIED_TO
+
+    pa = Promoter.objects.for_org(brand.org).get(code="PA")
+    Entry.objects.create(org=brand.org, promoter=pa, kind=Entry.CARRY, amount=300, reason=CARRIED_TO)
+    Entry.objects.create(org=brand.org, promoter=pa, kind=Entry.CARRY, amount=-300, reason=CARRIED_FROM + "S00001-PA")
+    Entry.objects.create(org=brand.org, promoter=pa, kind=Entry.ADJUSTMENT, amount=1, reason="carried from 手写")
+    shown = table_text(clients[FINANCE].get("/money/promoters/PA/"), "ledger")
+    assert "结转到下一张结算单" in shown and "由结算单 S00001-PA 结转" in shown
+    assert "carried from 手写" in shown  # a person's own words are shown as typed
+    assert "carried to" not in shown

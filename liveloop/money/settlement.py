@@ -25,6 +25,10 @@ from liveloop.promoters.models import Promoter
 from liveloop.rules.commission import settle
 from liveloop.rules.tax import labour_withholding
 
+# The reasons of the carry entries, stored as machine text; pages put them into words
+# (web/templatetags/figures.py entry_reason).
+CARRIED_TO, CARRIED_FROM = "carried to next statement", "carried from "
+
 
 class SettleError(ValueError):
     """Why a live cannot be settled (now), in both languages."""
@@ -147,10 +151,10 @@ def _statements(org, run, month: str, lines: dict) -> list[Statement]:
         if statement.gross < 0:
             # Nothing to pay: the shortfall moves to the promoter's next statement.
             carries += [Entry(org=org, promoter_id=statement.promoter_id, kind=Entry.CARRY, run=run,
-                              amount=-statement.gross, statement=statement, reason="carried to next statement"),
+                              amount=-statement.gross, statement=statement, reason=CARRIED_TO),
                         Entry(org=org, promoter_id=statement.promoter_id, kind=Entry.CARRY, run=run,
                               amount=statement.gross, statement=statement,
-                              reason=f"carried from {statement.number}")]
+                              reason=CARRIED_FROM + statement.number)]
     Entry.objects.bulk_create(carries)
     for here in carries[::2]:
         lines[here.promoter_id].append(StatementLine(org=org, entry=here, label=Entry.CARRY, amount=here.amount))
