@@ -263,3 +263,50 @@ def test_the_ledgers_carry_lines_are_in_words(clients, brand, live):
     assert "结转到下一张结算单" in shown and "由结算单 S00001-PA 结转" in shown
     assert "carried from 手写" in shown  # a person's own words are shown as typed
     assert "carried to" not in shown
+
+
+# 6. One time zone a page: the organisation's ------------------------------------------------------
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York"])
+def test_the_settlement_refusal_and_the_window_end_show_one_zone(clients, brand, plan, zone):
+    from zoneinfo import ZoneInfo
+
+    brand.org.timezone = zone
+    brand.org.save(update_fields=["timezone"])
+    recent = ended_live(brand, title="昨天专场", days=1)
+    opens = (recent.ended_at + timedelta(days=brand.org.refund_window_days)).astimezone(ZoneInfo(zone))
+    local = f"{opens:%Y-%m-%d %H:%M}"
+    page = clients[OWNER].get("/money/")
+    shown = re.sub(r"<[^>]+>", " ", body(page))
+    assert f"退款期未过：{local} 后可结算" in shown
+    assert shown.count(local) == 2  # the column and the refusal: the same moment, the same text
+    assert "UTC" not in shown
+    flash = clients[OWNER].post(f"/money/lives/{recent.public_id}/settle/", follow=True)
+    assert f"退款期未过：{local} 后可结算" in text(flash) and "UTC" not in body(flash)
+    assert f"settle after {local}" in body(english(clients[OWNER]).get("/money/"))
+
+
+def test_a_batch_number_carries_the_organisations_day(clients, brand, live):
+    from liveloop.money import payouts
+
+    run = settle_live(brand.org, live)
+    assert clients[FINANCE].post(f"/money/runs/{run.pk}/approve/", run_confirm(run)).status_code == 302
+    late_evening_utc = datetime(2026, 12, 2, 17, 30, tzinfo=timezone.utc)  # 01:30 on the 3rd in Shanghai
+    assert payouts.create_batch(brand.org, None, now=late_evening_utc).number == "P20261203-0001"
+
+
+def test_the_rotated_keys_grace_is_shown_in_the_organisations_zone(owner, brand):
+    from liveloop.orgs.models import ApiKey
+
+    key = ApiKey.objects.for_org(brand.org).get()
+    page = owner.post(f"/settings/keys/{key.pk}/rotate/")
+    assert page.status_code == 200
+    key.refresh_from_db()
+    shown = re.sub(r"<[^>]+>", " ", body(page))
+    assert timezone_text(key.expires_at, brand.org) in shown and "UTC" not in shown
+
+
+def timezone_text(moment, org) -> str:
+    from zoneinfo import ZoneInfo
+
+    return f"{moment.astimezone(ZoneInfo(org.timezone)):%Y-%m-%d %H:%M}"

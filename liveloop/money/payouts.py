@@ -7,6 +7,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _, pgettext_lazy
@@ -142,9 +143,10 @@ def create_batch(org, user, now: datetime | None = None, expect: tuple[int, int]
     _lock_batches(org)
     now = now or datetime.now(timezone.utc)
     count = PayoutBatch.objects.for_org(org).count() + 1
+    local = now.astimezone(ZoneInfo(org.timezone))  # the number's date is the organisation's day
     try:
         with transaction.atomic():
-            batch = PayoutBatch.objects.create(org=org, number=f"P{now:%Y%m%d}-{count:04d}", user=user,
+            batch = PayoutBatch.objects.create(org=org, number=f"P{local:%Y%m%d}-{count:04d}", user=user,
                                                total=0, count=0)
     except IntegrityError:  # the same number from a batch made at the same moment
         raise Conflict(_("Another payout batch was being made at the same moment: look at the batches again.")) \

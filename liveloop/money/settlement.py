@@ -52,8 +52,11 @@ def check_settleable(org, live, now: datetime) -> None:
     if opens is None:
         raise SettleError("直播结束后才能结算", "a live can be settled only after it has ended")
     if now < opens:
-        raise SettleError(f"退款期未过：{opens:%Y-%m-%d %H:%M} UTC 后可结算",
-                          f"the refund window is still open: settle after {opens:%Y-%m-%d %H:%M} UTC")
+        # In the organisation's zone, like every time on its pages (the overview shows the same
+        # moment as 退款期截止): a person never converts from UTC.
+        local = opens.astimezone(zoneinfo.ZoneInfo(org.timezone))
+        raise SettleError(f"退款期未过：{local:%Y-%m-%d %H:%M} 后可结算",
+                          f"the refund window is still open: settle after {local:%Y-%m-%d %H:%M}")
     if plan_for(org, live) is None:
         raise SettleError("这场直播没有佣金方案：先设置默认方案或为它选择方案",
                           "this live has no commission plan: set a default or choose one for it")
