@@ -264,7 +264,7 @@ def test_team_rollup_adds_up_to_the_live(en, shop):
     table = rows_of(html_of(en.get(f"/lives/{shop.public_id}/")), "teams")
     assert table[0][:6] == ["杭州门店", "浙江", "2", "2", "1", "1"]
     assert table[0][-3:] == ["¥120.00", "0", "0"]
-    assert [row[0] for row in table] == ["杭州门店", "上海门店", "No team", "Organic"]
+    assert [row[0] for row in table] == ["杭州门店", "上海门店", "No team", "Natural traffic (unattributed)"]
 
 
 def test_account_rollup_sums_each_accounts_lives(en, brand, shop):

@@ -310,3 +310,35 @@ def timezone_text(moment, org) -> str:
     from zoneinfo import ZoneInfo
 
     return f"{moment.astimezone(ZoneInfo(org.timezone)):%Y-%m-%d %H:%M}"
+
+
+# 7. The trends column, 8. one organic label ---------------------------------------------------------
+
+def test_the_trends_and_report_name_the_on_air_time(clients, brand, live):
+    from liveloop.events.ingest import ingest
+    from tests.conftest import event
+
+    assert ingest(brand.org, [event("r1", "reservation", live.public_id, "v9", at=live.started_at, promoter="PA")]).accepted
+    day = f"{live.started_at:%Y-%m-%d}"
+    trends = clients[OWNER].get("/trends/", {"since": day, "until": day})
+    header = re.search(r"<table class=\"data trends\">.*?</thead>", text(trends), re.S).group(0)
+    assert "开播时间" in header and "直播中" not in header
+    report = body(clients[OWNER].get(f"/lives/{live.public_id}/report/"))
+    assert "直播时间" in report and "直播中" not in re.search(r'<p class="meta">.*?</p>', report, re.S).group(0)
+    assert "Start time" in text(english(clients[OWNER]).get("/trends/", {"since": day, "until": day}))
+
+
+def test_one_organic_label_on_pages_and_downloads(clients, brand, live):
+    import csv
+    import io
+
+    label = "自然流量（未归因）"
+    live_page = body(clients[OWNER].get(f"/lives/{live.public_id}/"))
+    report = body(clients[OWNER].get(f"/lives/{live.public_id}/report/"))
+    exported = clients[OWNER].get(f"/lives/{live.public_id}/promoters.csv").content.decode("utf-8-sig")
+    for shown in (live_page, report):
+        assert label in shown
+        assert shown.count("自然流量") == shown.count(label), "another wording of the organic row"
+        assert "无推广员" not in shown
+    assert [row[1] for row in csv.reader(io.StringIO(exported)) if label in row], "the export names the row alike"
+    assert "Natural traffic (unattributed)" in body(english(clients[OWNER]).get(f"/lives/{live.public_id}/"))
