@@ -342,3 +342,43 @@ def test_one_organic_label_on_pages_and_downloads(clients, brand, live):
         assert "无推广员" not in shown
     assert [row[1] for row in csv.reader(io.StringIO(exported)) if label in row], "the export names the row alike"
     assert "Natural traffic (unattributed)" in body(english(clients[OWNER]).get(f"/lives/{live.public_id}/"))
+
+
+# Every finance page, in Chinese, after a week's work ------------------------------------------------
+
+ALLOWED_LATIN = {"CSV", "XLSX", "API"}  # file formats and the API are called so in Chinese too
+
+
+def visible_words(response) -> set:
+    """Latin words a person reads in the page's <main>: tags, scripts and attributes removed."""
+    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", body(response), flags=re.S)
+    return set(re.findall(r"[A-Za-z_][A-Za-z_./]{2,}", re.sub(r"<[^>]+>", " ", html))) - ALLOWED_LATIN
+
+
+def test_no_english_or_raw_codes_on_the_finance_pages(clients, brand, live):
+    finance = clients[FINANCE]
+    Promoter.objects.for_org(brand.org).filter(code="PA").update(openid="oDemoShopSharer000000000001")
+    Team.objects.create(org=brand.org, name="静安店")
+    money_story(clients, brand, live)
+    assert clients[OWNER].post("/settings/timezone/", {"timezone": "Asia/Tokyo"}).status_code == 302
+    run = SettlementRun.objects.for_org(brand.org).get()
+    statement = Statement.objects.for_org(brand.org).order_by("number").first()
+    batch = PayoutBatch.objects.for_org(brand.org).get()
+    plan = Plan.objects.for_org(brand.org).order_by("pk").first()
+    usernames = {f"money-{role}" for role in (OWNER, FINANCE, Member.OPERATOR, Member.VIEWER)}
+    for url in ("/money/", "/money/settings/", "/money/plans/", "/money/plans/new/", f"/money/plans/{plan.pk}/",
+                f"/money/runs/{run.pk}/", f"/money/statements/{statement.number}/", "/money/batches/",
+                f"/money/batches/{batch.pk}/", "/money/promoters/PA/", f"/money/promoters/PA/lives/{live.public_id}/",
+                "/money/teams/", "/money/audit/", "/settings/"):
+        response = finance.get(url)
+        assert response.status_code == 200, url
+        # Usernames and order numbers (here made of the live's id) are data, not words.
+        data = usernames | {live.public_id}
+        words = {w for w in visible_words(response) if not any(w in name for name in data)}
+        assert not words, (url, sorted(words))
+    audit_shown = table_text(finance.get("/money/audit/"), "audit")
+    assert "中国（北京时间） → 东京" in audit_shown
+    settings_page = clients[OWNER].get("/settings/")
+    assert 'value="Asia/Tokyo" selected>东京' in text(settings_page)  # the option's value stays the zone's code
+    assert "时间按 东京 时区显示" in text(settings_page) and "Asia/" not in re.sub(r'value="[^"]*"', "", text(settings_page))
+    assert "每场公域观众上限：100,000" in text(finance.get("/settings/"))  # read-only for finance

@@ -21,7 +21,7 @@ from liveloop.money.models import Plan
 from liveloop.money.payouts import NOTHING_TO_PAY, STATE_LABELS
 from liveloop.promoters.models import Promoter, Team
 from liveloop.rules import commission as rules
-from liveloop.web.tables import ROLE_LABELS
+from liveloop.web.tables import ROLE_LABELS, zone_label
 from liveloop.web.templatetags.figures import yuan
 
 ACTIONS = {
@@ -357,7 +357,7 @@ def _rotate(detail, names) -> str:
 
 
 def _zone(detail, names) -> str:
-    return f"{detail['before']} → {detail['after']}"
+    return f"{zone_label(detail['before'])} → {zone_label(detail['after'])}"
 
 
 def _sign_in(detail, names) -> str:

@@ -725,6 +725,7 @@ def ledger_adjust(request, org, code):
 
 
 ORDER_EVENTS = ("order_paid", "order_refund")
+ORDER_EVENT_LABELS = {"order_paid": gettext_lazy("Paid"), "order_refund": gettext_lazy("Refunded")}
 
 
 @org_view
@@ -740,7 +741,8 @@ def ledger_live(request, org, code, public_id):
     for seq, order, kind, amount, at in (Event.objects.for_org(org)
                                          .filter(live=live, order__in=numbers, type__in=ORDER_EVENTS)
                                          .order_by("seq").values_list("seq", "order", "type", "amount", "at")):
-        events.setdefault(order, []).append({"seq": seq, "type": kind, "amount": amount, "at": at})
+        events.setdefault(order, []).append({"seq": seq, "type": kind, "label": ORDER_EVENT_LABELS[kind],
+                                             "amount": amount, "at": at})
     entries = (Entry.objects.for_org(org).filter(promoter=promoter, live=live)
                .select_related("run").order_by("pk"))
     return render(request, "web/money/ledger_live.html", {

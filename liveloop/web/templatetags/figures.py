@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 
 from liveloop.money.models import Entry
 from liveloop.money.settlement import CARRIED_FROM, CARRIED_TO
-from liveloop.web.tables import MONEY, STATE_LABELS, TEXT
+from liveloop.web.tables import MONEY, STATE_LABELS, TEXT, zone_label
 
 register = template.Library()
 
@@ -54,3 +54,8 @@ def entry_reason(entry) -> str:
     if reason.startswith(CARRIED_FROM):
         return _("carried from %(number)s") % {"number": reason.removeprefix(CARRIED_FROM)}
     return reason
+
+
+@register.filter(name="zone_label")
+def zone_label_filter(zone: str) -> str:
+    return zone_label(zone)
