@@ -382,3 +382,13 @@ def test_no_english_or_raw_codes_on_the_finance_pages(clients, brand, live):
     assert 'value="Asia/Tokyo" selected>东京' in text(settings_page)  # the option's value stays the zone's code
     assert "时间按 东京 时区显示" in text(settings_page) and "Asia/" not in re.sub(r'value="[^"]*"', "", text(settings_page))
     assert "每场公域观众上限：100,000" in text(finance.get("/settings/"))  # read-only for finance
+
+
+def test_the_command_line_gives_the_password_rules_in_english_only(brand):
+    from click.testing import CliRunner
+
+    from liveloop.cli import main
+
+    result = CliRunner().invoke(main, ["user", "create", "ops", brand.org.slug, "--password-stdin"], input="abc12\n")
+    assert result.exit_code != 0
+    assert "too short" in result.output and not re.search(r"[\u4e00-\u9fff]", result.output), result.output
