@@ -392,3 +392,12 @@ def test_the_command_line_gives_the_password_rules_in_english_only(brand):
     result = CliRunner().invoke(main, ["user", "create", "ops", brand.org.slug, "--password-stdin"], input="abc12\n")
     assert result.exit_code != 0
     assert "too short" in result.output and not re.search(r"[\u4e00-\u9fff]", result.output), result.output
+
+
+def test_the_live_form_names_the_zone_by_its_name(owner, brand):
+    brand.org.timezone = "Asia/Tokyo"
+    brand.org.save(update_fields=["timezone"])
+    page = owner.post("/lives/new/", {"title": "", "announced_at": "nonsense"})
+    assert page.status_code == 400
+    shown = re.sub(r"<[^>]+>", " ", body(page))
+    assert "按 东京 时区" in shown and "Asia/" not in shown
