@@ -376,6 +376,9 @@ def test_no_english_or_raw_codes_on_the_finance_pages(clients, brand, live):
         data = usernames | {live.public_id}
         words = {w for w in visible_words(response) if not any(w in name for name in data)}
         assert not words, (url, sorted(words))
+        # Quoted examples of what to type (“上限元, 费率%”) may hold ASCII punctuation.
+        shown = re.sub(r"“[^”]*”", "", re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body(response))))
+        assert not re.search(r"[\u4e00-\u9fff）][:.;,](\s|$)", shown), (url, re.findall(r".{12}[\u4e00-\u9fff）][:.;,]\s", shown))
     audit_shown = table_text(finance.get("/money/audit/"), "audit")
     assert "中国（北京时间） → 东京" in audit_shown
     settings_page = clients[OWNER].get("/settings/")
@@ -401,3 +404,9 @@ def test_the_live_form_names_the_zone_by_its_name(owner, brand):
     assert page.status_code == 400
     shown = re.sub(r"<[^>]+>", " ", body(page))
     assert "按 东京 时区" in shown and "Asia/" not in shown
+
+
+def test_the_planner_settings_refusal_uses_chinese_punctuation(owner, brand):
+    page = owner.post("/settings/planner/", {"public_match_percent": "-1", "public_match_cap": "x"}, follow=True)
+    assert [str(m) for m in page.context["messages"]] == [
+        "每个预约匹配的公域观众（%）：确保该值大于或等于0；每场公域观众上限：输入整数。"]

@@ -14,7 +14,7 @@ from datetime import datetime, timezone as dt_timezone
 
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import get_language, gettext as _, gettext_lazy, pgettext
+from django.utils.translation import gettext as _, gettext_lazy, pgettext
 
 from liveloop.lives.models import Live
 from liveloop.money.models import Plan
@@ -23,6 +23,7 @@ from liveloop.promoters.models import Promoter, Team
 from liveloop.rules import commission as rules
 from liveloop.web.tables import ROLE_LABELS, zone_label
 from liveloop.web.templatetags.figures import yuan
+from liveloop.web.words import chinese, labelled, listed, named, sentences
 
 ACTIONS = {
     "statement.approve": gettext_lazy("Approve statement"),
@@ -225,7 +226,7 @@ def _statement(detail, names) -> str:
         parts.append(_("paid at %(time)s") % {"time": when(detail["paid_at"])})
     if detail.get("failure"):
         parts.append(_("reason: %(reason)s") % {"reason": detail["failure"]})
-    return _join(parts)
+    return sentences(parts)
 
 
 def _settlement(detail, names) -> str:
@@ -254,7 +255,7 @@ def _plan_value(name, value) -> str:
         tiers = [tuple(tier) for tier in value or ()]
         if not tiers:
             return _("none")
-        return ("，" if _chinese() else ", ").join(percent(bps) if upper is None and len(tiers) == 1 else
+        return ("，" if chinese() else ", ").join(percent(bps) if upper is None and len(tiers) == 1 else
                         (_("above: %(rate)s") % {"rate": percent(bps)} if upper is None else
                          _("up to %(upper)s: %(rate)s") % {"upper": yuan(upper), "rate": percent(bps)})
                         for upper, bps in tiers)
@@ -300,7 +301,7 @@ def _plan_save(detail, names) -> str:
     parts += changes or ([_("rules unchanged")] if before is not None else [])
     if detail.get("default"):
         parts.append(_("the organisation's default plan"))
-    return _join(parts)
+    return sentences(parts)
 
 
 def _plan_named(detail, names) -> str:
@@ -318,7 +319,7 @@ def _before_after(label, before, after) -> str:
 
 def _team(detail, names) -> str:
     before, after = detail["before"], detail["after"]
-    return _join([_before_after(_("leader"), names.promoter_id(before.get("leader")),
+    return sentences([_before_after(_("leader"), names.promoter_id(before.get("leader")),
                                 names.promoter_id(after.get("leader"))),
                   _before_after(_("team above"), names.team(before.get("parent")), names.team(after.get("parent")))])
 
@@ -329,7 +330,7 @@ def _days(value) -> str:
 
 def _money_settings(detail, names) -> str:
     before, after = detail["before"], detail["after"]
-    return _join([_before_after(_("refund window"), _days(before["refund_window_days"]),
+    return sentences([_before_after(_("refund window"), _days(before["refund_window_days"]),
                                 _days(after["refund_window_days"])),
                   _before_after(_("withhold labour-remuneration tax"), yes_no(before["withhold_tax"]),
                                 yes_no(after["withhold_tax"]))])
@@ -353,7 +354,7 @@ def _rotate(detail, names) -> str:
     parts = [_("new key %(prefix)s") % {"prefix": detail["new"]}]
     if detail.get("old_expires"):
         parts.append(_("the old key works until %(time)s") % {"time": when(detail["old_expires"])})
-    return _join(parts)
+    return sentences(parts)
 
 
 def _zone(detail, names) -> str:
@@ -364,7 +365,7 @@ def _sign_in(detail, names) -> str:
     parts = [_("from %(address)s") % {"address": detail.get("address") or _("an unknown address")}]
     if detail.get("locked"):
         parts.append(_("sign-in locked"))
-    return _join(parts)
+    return sentences(parts)
 
 
 def _nothing(detail, names) -> str:
@@ -383,22 +384,6 @@ DETAILS = {
 }
 
 
-def _chinese() -> bool:
-    return (get_language() or "").startswith("zh")
-
-
-def _join(parts) -> str:
-    return ("；" if _chinese() else "; ").join(str(p) for p in parts if p)
-
-
-def labelled(label, value) -> str:
-    return f"{label}{'：' if _chinese() else ': '}{value}"
-
-
-def named(name, code) -> str:
-    return f"{name}（{code}）" if _chinese() else f"{name} ({code})"
-
-
 def _value(key, value) -> str:
     if isinstance(value, bool):
         return yes_no(value)
@@ -407,13 +392,13 @@ def _value(key, value) -> str:
     if isinstance(value, int) and (key in MONEY_KEYS or key.endswith("_fen")):
         return yuan(value)
     if isinstance(value, dict):
-        return ("，" if _chinese() else ", ").join(labelled(DETAIL_LABELS.get(k, k), _value(k, v))
-                                                 for k, v in value.items())
+        return ("，" if chinese() else ", ").join(labelled(DETAIL_LABELS.get(k, k), _value(k, v))
+                                                for k, v in value.items())
     if isinstance(value, list):
-        return ("、" if _chinese() else ", ").join(_value(key, v) for v in value)
+        return listed(_value(key, v) for v in value)
     return str(value)
 
 
 def _generic(detail) -> str:
     """Any detail as "label: value" pairs: amounts in yuan, yes/no, nested values spelled out."""
-    return _join(labelled(DETAIL_LABELS.get(key, key), _value(key, value)) for key, value in detail.items())
+    return sentences(labelled(DETAIL_LABELS.get(key, key), _value(key, value)) for key, value in detail.items())
