@@ -380,7 +380,7 @@ def test_no_english_or_raw_codes_on_the_finance_pages(clients, brand, live):
         shown = re.sub(r"“[^”]*”", "", re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body(response))))
         assert not re.search(r"[\u4e00-\u9fff）][:.;,](\s|$)", shown), (url, re.findall(r".{12}[\u4e00-\u9fff）][:.;,]\s", shown))
     audit_shown = table_text(finance.get("/money/audit/"), "audit")
-    assert "中国（北京时间） → 东京" in audit_shown
+    assert "北京时间 → 东京" in audit_shown
     settings_page = clients[OWNER].get("/settings/")
     assert 'value="Asia/Tokyo" selected>东京' in text(settings_page)  # the option's value stays the zone's code
     assert "时间按 东京 时区显示" in text(settings_page) and "Asia/" not in re.sub(r'value="[^"]*"', "", text(settings_page))
@@ -410,3 +410,15 @@ def test_the_planner_settings_refusal_uses_chinese_punctuation(owner, brand):
     page = owner.post("/settings/planner/", {"public_match_percent": "-1", "public_match_cap": "x"}, follow=True)
     assert [str(m) for m in page.context["messages"]] == [
         "每个预约匹配的公域观众（%）：确保该值大于或等于0；每场公域观众上限：输入整数。"]
+
+
+def test_the_trends_file_and_the_reservations_chart_name_the_zone(clients, brand, live):
+    from liveloop.events.ingest import ingest
+    from tests.conftest import event
+
+    assert ingest(brand.org, [event("r1", "reservation", live.public_id, "v9", at=live.started_at, promoter="PA")]).accepted
+    day = f"{live.started_at:%Y-%m-%d}"
+    exported = clients[OWNER].get("/trends/trends.csv", {"since": day, "until": day}).content.decode("utf-8-sig")
+    assert "开播时间（北京时间）" in exported.splitlines()[0].split(",")
+    page = body(clients[OWNER].get(f"/lives/{live.public_id}/"))
+    assert "（北京时间）" in page and "Asia/Shanghai" not in page

@@ -19,9 +19,10 @@ from django.utils.translation import gettext as _, gettext_lazy, pgettext
 from liveloop.lives.models import Live
 from liveloop.money.models import Plan
 from liveloop.money.payouts import NOTHING_TO_PAY, STATE_LABELS
+from liveloop.orgs.zones import zone_label
 from liveloop.promoters.models import Promoter, Team
 from liveloop.rules import commission as rules
-from liveloop.web.tables import ROLE_LABELS, zone_label
+from liveloop.web.tables import ROLE_LABELS
 from liveloop.web.templatetags.figures import yuan
 from liveloop.web.words import chinese, labelled, listed, named, sentences
 

@@ -138,21 +138,3 @@ def headers(columns, current: str) -> list[Header]:
         else:
             result.append(Header(column, column.first_sort, ""))
     return result
-
-
-# Zones our users broadcast from or for, by the name people know them by (the IANA code is a
-# raw code on a Chinese page).
-ZONE_LABELS = {
-    "Asia/Shanghai": _("China (Beijing time)"), "Asia/Hong_Kong": _("Hong Kong"), "Asia/Taipei": _("Taipei"),
-    "Asia/Macau": _("Macau"), "Asia/Singapore": _("Singapore"), "Asia/Kuala_Lumpur": _("Kuala Lumpur"),
-    "Asia/Bangkok": _("Bangkok"), "Asia/Jakarta": _("Jakarta"), "Asia/Tokyo": _("Tokyo"), "Asia/Seoul": _("Seoul"),
-    "Asia/Dubai": _("Dubai"), "Europe/London": _("London"), "Europe/Paris": _("Paris"), "Europe/Berlin": _("Berlin"),
-    "America/New_York": _("New York"), "America/Los_Angeles": _("Los Angeles"),
-    "America/Vancouver": _("Vancouver"), "Australia/Sydney": _("Sydney"),
-    "UTC": _("Coordinated Universal Time"),
-}
-
-
-def zone_label(zone: str) -> str:
-    """A zone by its name in the page's language; one not in the list by its code."""
-    return str(ZONE_LABELS.get(zone, zone))

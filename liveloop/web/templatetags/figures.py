@@ -6,7 +6,8 @@ from django.utils.translation import gettext as _
 
 from liveloop.money.models import Entry
 from liveloop.money.settlement import CARRIED_FROM, CARRIED_TO
-from liveloop.web.tables import MONEY, STATE_LABELS, TEXT, zone_label
+from liveloop.orgs.zones import zone_label
+from liveloop.web.tables import MONEY, STATE_LABELS, TEXT
 
 register = template.Library()
 
