@@ -117,20 +117,25 @@ def test_old_rows_and_unknown_actions_render_without_crashing(clients, brand, ou
                                                 "effective_view_bounty_fen": 0, "effective_view_cap": None,
                                                 "cap_fen": None, "override_bps": [200],
                                                 "allow_self_purchase": False}})
-    AuditEntry.objects.create(org=brand.org, actor="ops", action="promoter.disabled", target="promoter PX",
+    AuditEntry.objects.create(org=brand.org, actor="ops", action="promoter.merged", target="promoter PX",
                               detail={"amount": 150, "flags": [True, None]})
     AuditEntry.objects.create(org=brand.org, actor="ops", action="settlement.run", target="live Lnope",
                               detail={"run": "x"})
+    AuditEntry.objects.create(org=brand.org, actor="ops", action="promoter.disabled", target="promoter PX",
+                              detail={"live": "Lnope"})
+    AuditEntry.objects.create(org=brand.org, actor="ops", action="promoter.link_reissued", target="promoter PX",
+                              detail={})
     AuditEntry.objects.create(org=brand.org, actor="ops", action="plan.archive", target=f"plan {theirs.pk}",
                               detail="not a dict")
     page = clients[OWNER].get("/money/audit/")
     assert page.status_code == 200
     shown = table_text(page, "audit")
     for words in ("合计 ¥23,046.98", "708 张结算单", "¥3,000.00 以内 6%", "每个新买家奖励：¥2.00", "团队奖励：2%",
-                  "设为本组织默认方案", "推广员：其他变更", "金额：¥1.50", "是、无"):
+                  "设为本组织默认方案", "推广员：其他变更", "金额：¥1.50", "是、无", "停用推广员", "直播 Lnope",
+                  "重发推广员链接"):
         assert words in shown, words
     assert "别家的秘密方案" not in text(page)  # another organisation's plan is never named
-    assert "{'" not in shown and "promoter.disabled" not in shown
+    assert "{'" not in shown and "promoter.merged" not in shown
 
 
 # 2. Payout results -----------------------------------------------------------------------------

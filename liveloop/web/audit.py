@@ -42,6 +42,8 @@ ACTIONS = {
     "team.leadership": gettext_lazy("Set team leader"),
     "money.settings": gettext_lazy("Change money settings"),
     "promoter.link_reissued": gettext_lazy("Re-issue promoter link"),
+    "promoter.disabled": gettext_lazy("Disable promoter"),
+    "promoter.enabled": gettext_lazy("Enable promoter"),
     "member.add": gettext_lazy("Add member"),
     "member.role": gettext_lazy("Change member role"),
     "member.remove": gettext_lazy("Remove member"),
@@ -347,8 +349,9 @@ def _member(detail, names) -> str:
     return _("role: %(role)s") % {"role": _role(detail["role"])}
 
 
-def _link(detail, names) -> str:
-    return names.live(detail["live"])
+def _live(detail, names) -> str:
+    """The live a promoter action was taken in; none when taken on the promoter's own page."""
+    return names.live(detail["live"]) if detail.get("live") else ""
 
 
 def _rotate(detail, names) -> str:
@@ -378,7 +381,8 @@ DETAILS = {
     "statement.retry": _statement, "settlement.run": _settlement, "payout.batch": _batch,
     "payout.results": _results, "ledger.adjust": _adjust, "plan.save": _plan_save,
     "plan.archive": _plan_named, "plan.unarchive": _plan_named, "plan.choose": _plan_choose,
-    "team.leadership": _team, "money.settings": _money_settings, "promoter.link_reissued": _link,
+    "team.leadership": _team, "money.settings": _money_settings, "promoter.link_reissued": _live,
+    "promoter.disabled": _live, "promoter.enabled": _live,
     "member.add": _member, "member.role": _member, "member.remove": _member,
     "key.create": _nothing, "key.revoke": _nothing, "key.rotate": _rotate,
     "settings.timezone": _zone, "member.sign_in_failed": _sign_in,
