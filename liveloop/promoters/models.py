@@ -6,6 +6,7 @@ from django.db import models
 from liveloop.integrations.at_rest import EncryptedTextField, KeyedHashField
 from liveloop.orgs.models import TenantModel
 from liveloop.rules import attribution
+from liveloop.rules.phones import canonical_phone
 from liveloop.rules.pinyin import KEY_LENGTH, pinyin_key
 
 DEFAULT_CAP = 1000
@@ -41,10 +42,8 @@ def search_match(org, text: str, prefix: str = "") -> models.Q:
     """A promoter search: code or name containing `text`, or a phone equal to it (a phone is
     sealed, so only the exact number is found, through its hash; spaces, dashes and +86 as
     people type them are tolerated)."""
-    from liveloop.promoters.joining import normalise_phone  # joining imports this module
-
     q = models.Q(**{f"{prefix}code__icontains": text}) | models.Q(**{f"{prefix}name__icontains": text})
-    for phone in {text, normalise_phone(text)} - {None, ""}:
+    for phone in {text, canonical_phone(text)} - {""}:
         q |= phone_match(org, phone, prefix)
     return q
 
