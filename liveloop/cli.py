@@ -158,6 +158,7 @@ def user_create(username, slug, role, password_stdin):
     from django.contrib.auth import get_user_model
     from django.contrib.auth.password_validation import validate_password
     from django.core.exceptions import ValidationError
+    from django.utils import translation
 
     from liveloop.orgs.services import add_member
 
@@ -175,7 +176,10 @@ def user_create(username, slug, role, password_stdin):
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        validate_password(password, get_user_model()(username=username))
+        # The command speaks English throughout; Django would give its rules in the default
+        # language (Chinese) and mix the two in one line.
+        with translation.override("en"):
+            validate_password(password, get_user_model()(username=username))
     except ValidationError as exc:
         raise click.ClickException("the password is refused: " + " ".join(exc.messages)) from None
     add_member(organisation, username, role, password=password)

@@ -20,6 +20,7 @@ from liveloop.analytics.exports import _csv_cell, csv_response, local_time, time
 from liveloop.analytics.models import AudienceStats, LiveAudience, LiveStats, PromoterStats
 from liveloop.analytics.report import half_up, ratio
 from liveloop.lives.models import Live
+from liveloop.orgs.zones import zone_label
 from liveloop.rules.attribution import ENDED, FIGURES, LIVE
 from liveloop.rules.audience import UNKNOWN
 
@@ -131,7 +132,7 @@ def page_table(org, rows, touchpoints, rates):
     rates as Fraction or None, the start as an aware datetime); the writers format them."""
     from liveloop.analytics.report_export import value_label
 
-    header = [gettext("Started (%(zone)s)") % {"zone": org.timezone} if key == "at" else str(label)
+    header = [gettext("Started (%(zone)s)") % {"zone": zone_label(org.timezone)} if key == "at" else str(label)
               for key, label, _kind in PAGE_COLUMNS]
     header += [gettext("Conversion: %(touchpoint)s") % {"touchpoint": value_label("touchpoint", tp)}
                for tp in touchpoints]

@@ -7,6 +7,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _, pgettext_lazy
@@ -142,9 +143,10 @@ def create_batch(org, user, now: datetime | None = None, expect: tuple[int, int]
     _lock_batches(org)
     now = now or datetime.now(timezone.utc)
     count = PayoutBatch.objects.for_org(org).count() + 1
+    local = now.astimezone(ZoneInfo(org.timezone))  # the number's date is the organisation's day
     try:
         with transaction.atomic():
-            batch = PayoutBatch.objects.create(org=org, number=f"P{now:%Y%m%d}-{count:04d}", user=user,
+            batch = PayoutBatch.objects.create(org=org, number=f"P{local:%Y%m%d}-{count:04d}", user=user,
                                                total=0, count=0)
     except IntegrityError:  # the same number from a batch made at the same moment
         raise Conflict(_("Another payout batch was being made at the same moment: look at the batches again.")) \
@@ -181,15 +183,38 @@ def _yuan(fen: int) -> str:
     return str(yuan(fen))
 
 
-# Results from the payment channel: which statements were paid, which failed and why.
+# Results from the payment channel: which statements were paid, which failed and why. Header
+# names and status words as Chinese payment channels write them (WeChat Pay's merchant
+# transfer details, banks' batch payment results) besides our own (docs/decisions.md
+# "Payment results in the channel's words").
 RESULT_COLUMNS = {
-    "reference": ("付款参考号", "参考号", "reference", "付款参考号 reference", "商户订单号"),
-    "status": ("状态", "结果", "status", "result"),
-    "transaction": ("流水号", "交易单号", "transaction", "transaction id", "微信支付单号"),
-    "reason": ("原因", "失败原因", "reason"),
+    "reference": ("付款参考号", "参考号", "商户订单号", "商家明细单号", "商户明细单号", "业务参考号",
+                  "reference", "付款参考号 reference"),
+    "status": ("状态", "结果", "付款状态", "支付状态", "转账状态", "交易状态", "明细状态", "处理结果",
+               "status", "result"),
+    "transaction": ("流水号", "交易单号", "微信支付单号", "微信明细单号", "交易流水号", "银行流水号",
+                    "transaction", "transaction id"),
+    "reason": ("原因", "失败原因", "备注", "reason"),
 }
-PAID_WORDS = {"成功", "已支付", "已打款", "success", "paid", "ok"}
-FAILED_WORDS = {"失败", "failed", "fail", "refused", "退回"}
+# The column as the page names it (the results form's help), for the errors table.
+RESULT_COLUMN_LABELS = {
+    "reference": pgettext_lazy("results column", "Payment reference"),
+    "status": pgettext_lazy("results column", "Status"),
+    "transaction": pgettext_lazy("results column", "Transaction id"),
+    "reason": pgettext_lazy("results column", "Reason"),
+}
+# Compared after strip() and lower(): "SUCCESS" and "success" are one word.
+PAID_WORDS = {"成功", "已完成", "完成", "支付成功", "付款成功", "转账成功", "打款成功", "已支付", "已付款",
+              "已打款", "已转账", "已到账", "success", "succeeded", "paid", "ok", "completed"}
+FAILED_WORDS = {"失败", "支付失败", "付款失败", "转账失败", "打款失败", "已退回", "退回", "退票", "已退票",
+                "退汇", "已退汇", "已关闭", "failed", "fail", "refused", "returned"}
+# Not an answer yet: the channel is still working on the row.
+PENDING_WORDS = {"处理中", "转账中", "付款中", "支付中", "待确认", "待处理", "processing", "pending"}
+
+
+def _words(words) -> str:
+    """Chinese words first, then English, each group in a stable order."""
+    return "、".join(sorted(words, key=lambda word: (word.isascii(), word)))
 
 
 @dataclass
@@ -231,7 +256,7 @@ def read_results(org, batch: PayoutBatch, data: bytes) -> ResultCheck:
     for key in ("reference", "status"):
         if key not in where:
             check.errors.append((1, key, _("no %(column)s column (one of: %(names)s)")
-                                 % {"column": RESULT_COLUMNS[key][0], "names": ", ".join(RESULT_COLUMNS[key])}))
+                                 % {"column": RESULT_COLUMN_LABELS[key], "names": "、".join(RESULT_COLUMNS[key])}))
     if check.errors:
         return check
     items = {item.statement.number: item for item in
@@ -260,10 +285,15 @@ def _check_row(check: ResultCheck, batch, items, seen, where, number, row) -> No
         check.errors.append((number, "reference", _("%(reference)s appears twice") % {"reference": reference}))
         return
     seen.add(reference)
+    if status in PENDING_WORDS:
+        check.errors.append((number, "status", _("“%(status)s”: the channel has not finished this payment. Upload "
+                                                 "the results once every row is paid or failed.")
+                             % {"status": cell("status")}))
+        return
     if status not in PAID_WORDS | FAILED_WORDS:
         check.errors.append((number, "status", _("“%(status)s” is neither paid (%(paid)s) nor failed (%(failed)s)")
-                            % {"status": status, "paid": "/".join(sorted(PAID_WORDS)),
-                               "failed": "/".join(sorted(FAILED_WORDS))}))
+                            % {"status": cell("status"), "paid": _words(PAID_WORDS),
+                               "failed": _words(FAILED_WORDS)}))
         return
     if item.statement.state != SETTLED:
         check.errors.append((number, "reference", _("%(reference)s is %(state)s, not waiting for payment")

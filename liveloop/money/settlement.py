@@ -25,6 +25,10 @@ from liveloop.promoters.models import Promoter
 from liveloop.rules.commission import settle
 from liveloop.rules.tax import labour_withholding
 
+# The reasons of the carry entries, stored as machine text; pages put them into words
+# (web/templatetags/figures.py entry_reason).
+CARRIED_TO, CARRIED_FROM = "carried to next statement", "carried from "
+
 
 class SettleError(ValueError):
     """Why a live cannot be settled (now), in both languages."""
@@ -48,8 +52,11 @@ def check_settleable(org, live, now: datetime) -> None:
     if opens is None:
         raise SettleError("直播结束后才能结算", "a live can be settled only after it has ended")
     if now < opens:
-        raise SettleError(f"退款期未过：{opens:%Y-%m-%d %H:%M} UTC 后可结算",
-                          f"the refund window is still open: settle after {opens:%Y-%m-%d %H:%M} UTC")
+        # In the organisation's zone, like every time on its pages (the overview shows the same
+        # moment as 退款期截止): a person never converts from UTC.
+        local = opens.astimezone(zoneinfo.ZoneInfo(org.timezone))
+        raise SettleError(f"退款期未过：{local:%Y-%m-%d %H:%M} 后可结算",
+                          f"the refund window is still open: settle after {local:%Y-%m-%d %H:%M}")
     if plan_for(org, live) is None:
         raise SettleError("这场直播没有佣金方案：先设置默认方案或为它选择方案",
                           "this live has no commission plan: set a default or choose one for it")
@@ -147,10 +154,10 @@ def _statements(org, run, month: str, lines: dict) -> list[Statement]:
         if statement.gross < 0:
             # Nothing to pay: the shortfall moves to the promoter's next statement.
             carries += [Entry(org=org, promoter_id=statement.promoter_id, kind=Entry.CARRY, run=run,
-                              amount=-statement.gross, statement=statement, reason="carried to next statement"),
+                              amount=-statement.gross, statement=statement, reason=CARRIED_TO),
                         Entry(org=org, promoter_id=statement.promoter_id, kind=Entry.CARRY, run=run,
                               amount=statement.gross, statement=statement,
-                              reason=f"carried from {statement.number}")]
+                              reason=CARRIED_FROM + statement.number)]
     Entry.objects.bulk_create(carries)
     for here in carries[::2]:
         lines[here.promoter_id].append(StatementLine(org=org, entry=here, label=Entry.CARRY, amount=here.amount))

@@ -266,7 +266,12 @@ def commission(plan: Plan, figures: PromoterFigures) -> Breakdown:
 
 
 class TeamError(ValueError):
-    pass
+    """Teams that would not form a tree. The message (English, with ids) is for logs and tests;
+    `zh` and `en` say it to a person on the page, without ids."""
+
+    def __init__(self, message: str, zh: str = "团队设置无效", en: str = "these teams cannot be set up so"):
+        super().__init__(message)
+        self.zh, self.en = zh, en
 
 
 @dataclass(frozen=True)
@@ -296,13 +301,18 @@ def check_teams(teams) -> dict:
         chain, current = {team.id}, team.parent
         while current is not None:
             if current in chain:
-                raise TeamError(f"team {team.id!r} is its own ancestor")
+                raise TeamError(f"team {team.id!r} is its own ancestor",
+                                "上级团队不能是本团队，也不能是它的下级团队",
+                                "the team above cannot be this team or one of the teams below it")
             chain.add(current)
             current = by_id[current].parent
         parent = by_id.get(team.parent)
         if parent is not None and team.leader is not None and parent.leader == team.leader:
             # Otherwise the same person is paid at level 1 and level 2 on the same sales.
-            raise TeamError(f"promoter {team.leader} leads both team {team.id!r} and its parent")
+            raise TeamError(f"promoter {team.leader} leads both team {team.id!r} and its parent",
+                            "同一个人不能同时负责本团队和上级团队：同一笔业绩会在两级重复计酬",
+                            "one person cannot lead both this team and the team above: the same sales would "
+                            "be paid at two levels")
     return by_id
 
 

@@ -18,6 +18,7 @@ from django.db.models.functions import Cast, Substr
 from django.utils.translation import gettext as _
 
 from liveloop.analytics.models import LiveMinute, PromoterStats
+from liveloop.orgs.zones import zone_label
 
 ACCENT = "#07a35a"
 SOFT = "#9ddcb9"
@@ -174,7 +175,7 @@ def reservations_chart(live) -> Chart:
     busiest = max(range(len(buckets)), key=lambda i: per_bucket[i])
     text = _("Reservations from %(first)s to %(last)s (%(zone)s): %(total)s in all; the busiest "
              "%(unit)s was %(busiest)s with %(count)s.") % {
-        "first": labels[0], "last": labels[-1], "zone": live.org.timezone, "total": f"{running:,}",
+        "first": labels[0], "last": labels[-1], "zone": zone_label(live.org.timezone), "total": f"{running:,}",
         "unit": _("day") if by_day else _("hour"), "busiest": labels[busiest],
         "count": f"{per_bucket[busiest]:,}"}
     option = _base()

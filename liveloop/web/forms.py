@@ -18,6 +18,7 @@ from liveloop.lives.models import Account
 from liveloop.lives.services import create_live, update_live
 from liveloop.orgs.models import ApiKey, Member
 from liveloop.orgs.services import add_member
+from liveloop.orgs.zones import ZONE_LABELS, zone_label
 from liveloop.promoters.models import DEFAULT_CAP
 from liveloop.promoters.services import MAX_INVITE_CODES
 from liveloop.rules.attribution import FIRST_TOUCH, MODES
@@ -25,13 +26,7 @@ from liveloop.rules.dates import (ANNOUNCE_AHEAD, FIRST_DAY, LAST_DAY, DateRange
                                    check_announced, check_not_past, day_in_range)
 from liveloop.web.tables import MODE_LABELS, ROLE_LABELS
 
-# Zones our users broadcast from or for; the organisation's current zone is added if missing.
-COMMON_ZONES = (
-    "Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Macau", "Asia/Singapore",
-    "Asia/Kuala_Lumpur", "Asia/Bangkok", "Asia/Jakarta", "Asia/Tokyo", "Asia/Seoul",
-    "Asia/Dubai", "Europe/London", "Europe/Paris", "Europe/Berlin", "America/New_York",
-    "America/Los_Angeles", "America/Vancouver", "Australia/Sydney", "UTC",
-)
+COMMON_ZONES = tuple(ZONE_LABELS)  # the organisation's current zone is added if missing
 
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
 
@@ -197,7 +192,7 @@ class TimezoneForm(forms.Form):
         zones = list(COMMON_ZONES)
         if org.timezone not in zones:
             zones.append(org.timezone)
-        self.fields["timezone"].choices = [(zone, zone) for zone in zones]
+        self.fields["timezone"].choices = [(zone, zone_label(zone)) for zone in zones]
 
     def save(self):
         self.org.timezone = self.cleaned_data["timezone"]

@@ -38,6 +38,7 @@ from liveloop.orgs.models import AuditEntry
 from liveloop.promoters.models import Promoter, Team
 from liveloop.rules import commission as rules
 from liveloop.rules.attribution import ENDED, LIVE, SCHEDULED
+from liveloop.web.audit import describe as audit_rows
 from liveloop.web.context import org_view, requires
 
 PER_PAGE = 50
@@ -123,7 +124,16 @@ def parse_tiers(text: str) -> tuple:
         if rate != rate.quantize(Decimal("0.01")) or not 0 <= rate <= 100:
             raise forms.ValidationError(_("Line %(n)d: the rate is a percentage from 0 to 100, at most two decimals.")
                                         % {"n": number})
+        if upper is None and number != len(lines):
+            raise forms.ValidationError(_("Line %(n)d: only the last line has no upper bound.") % {"n": number})
+        if upper is not None and number == len(lines):
+            raise forms.ValidationError(_("Line %(n)d: the last line has no upper bound, e.g. \", 8\".")
+                                        % {"n": number})
+        if upper is not None and tiers and upper * 100 <= tiers[-1][0]:
+            raise forms.ValidationError(_("Line %(n)d: each upper bound (yuan) must be above the line before's.")
+                                        % {"n": number})
         tiers.append((None if upper is None else int(upper * 100), int(rate * 100)))
+    # Checked here in yuan, as typed: the rules' own refusals speak of fen (for the API).
     return tuple(tiers)
 
 
@@ -559,14 +569,18 @@ def batches_page(request, org):
 
 class ResultsForm(forms.Form):
     results = forms.FileField(label=gettext_lazy("Payment results file (CSV or XLSX)"),
-                              help_text=gettext_lazy("Columns: reference (付款参考号), status (成功/失败), transaction id "
-                                           "(流水号) for paid rows, reason (原因) for failed ones."))
+                              help_text=gettext_lazy("Columns: payment reference (付款参考号), status (成功/已完成 or "
+                                                     "失败/已退回), transaction id (流水号) for paid rows, reason (原因) "
+                                                     "for failed ones."))
 
 
 def _batch_page(request, org, batch, form=None, errors=(), status=200):
     items = batch.items.select_related("statement__promoter").order_by("statement__number")
+    # The column as the page names it (付款参考号, 状态…), never the code the reader keys it by.
     return render(request, "web/money/batch.html", {
         "batch": batch, "items": items, "form": form or ResultsForm(), "errors": errors,
+        "error_rows": [(row, payouts.RESULT_COLUMN_LABELS.get(column, column), reason)
+                       for row, column, reason in errors],
         "states": STATEMENT_STATES,
     }, status=status)
 
@@ -711,6 +725,7 @@ def ledger_adjust(request, org, code):
 
 
 ORDER_EVENTS = ("order_paid", "order_refund")
+ORDER_EVENT_LABELS = {"order_paid": gettext_lazy("Paid"), "order_refund": gettext_lazy("Refunded")}
 
 
 @org_view
@@ -726,7 +741,8 @@ def ledger_live(request, org, code, public_id):
     for seq, order, kind, amount, at in (Event.objects.for_org(org)
                                          .filter(live=live, order__in=numbers, type__in=ORDER_EVENTS)
                                          .order_by("seq").values_list("seq", "order", "type", "amount", "at")):
-        events.setdefault(order, []).append({"seq": seq, "type": kind, "amount": amount, "at": at})
+        events.setdefault(order, []).append({"seq": seq, "type": kind, "label": ORDER_EVENT_LABELS[kind],
+                                             "amount": amount, "at": at})
     entries = (Entry.objects.for_org(org).filter(promoter=promoter, live=live)
                .select_related("run").order_by("pk"))
     return render(request, "web/money/ledger_live.html", {
@@ -768,7 +784,7 @@ class LeadershipForm(forms.Form):
                            parent=self.cleaned_data["parent"])
             return True
         except rules.TeamError as error:
-            self.add_error(None, str(error))
+            self.add_error(None, said(error))
             return False
 
 
@@ -803,7 +819,7 @@ def team_leadership(request, org, team_id):
 def audit_page(request, org):
     entries = AuditEntry.objects.for_org(org).order_by("-at", "-pk")
     page = Paginator(entries, PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "web/money/audit.html", {"page_obj": page})
+    return render(request, "web/money/audit.html", {"page_obj": page, "rows": audit_rows(org, page)})
 
 
 urlpatterns = [

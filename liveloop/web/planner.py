@@ -19,6 +19,7 @@ from liveloop.web import queries
 from liveloop.web.context import org_view, requires
 from liveloop.web.forms import PlannerSettingsForm
 from liveloop.web.templatetags.figures import yuan
+from liveloop.web.words import labelled, sentences
 
 
 class TargetForm(forms.Form):
@@ -109,6 +110,6 @@ def planner_settings(request, org):
         form.save()
         messages.success(request, _("Planner settings saved."))
     else:
-        problems = "; ".join(f"{form.fields[name].label}: {' '.join(errs)}" for name, errs in form.errors.items())
+        problems = sentences(labelled(form.fields[name].label, " ".join(errs)) for name, errs in form.errors.items())
         messages.error(request, problems)
     return redirect("web:settings")

@@ -114,8 +114,8 @@ def edit_live(request, org, public_id):
     if request.method == "POST" and form.is_valid():
         try:
             form.save(live)
-        except lives.TransitionError as error:  # it went on air while the form was open
-            messages.error(request, str(error))
+        except lives.TransitionError:  # it went on air meanwhile (the reason is the log's, in English)
+            messages.error(request, _("Only a scheduled live can be edited."))
         return redirect("web:live", live.public_id)
     return render(request, "web/live_form.html", {"form": form, "live": live},
                   status=400 if form.errors else 200)
@@ -133,8 +133,8 @@ def cancel_live(request, org, public_id):
     if request.method == "POST":
         try:
             lives.cancel_live(live)
-        except lives.TransitionError as error:
-            messages.error(request, str(error))
+        except lives.TransitionError:  # it went on air or was cancelled meanwhile
+            messages.error(request, _("Only a scheduled live can be cancelled."))
         return redirect("web:live", live.public_id)
     return render(request, "web/live_cancel.html", {"live": live, "reservers": queries.reservers(live)})
 

@@ -302,7 +302,7 @@ def test_team_leadership_shows_the_refusal(clients, brand):
     assert finance.post(f"/money/teams/{top.pk}/", {f"team-{top.pk}-leader": "PL"}).status_code == 302
     answer = finance.post(f"/money/teams/{shop.pk}/", {f"team-{shop.pk}-leader": "PL", f"team-{shop.pk}-parent": top.pk})
     assert answer.status_code == 400
-    assert "leads both" in text(answer)
+    assert "同一个人不能同时负责本团队和上级团队" in text(answer)
     answer = finance.post(f"/money/teams/{shop.pk}/", {f"team-{shop.pk}-leader": "NOPE"})
     assert answer.status_code == 400 and "No promoter" in text(answer) or "推广员" in text(answer)
     shop.refresh_from_db()

@@ -120,14 +120,16 @@ def test_a_failed_statement_settled_again_goes_into_a_later_batch_only(clients, 
 def test_a_batch_number_taken_at_the_same_moment_is_a_conflict_not_a_500(brand, live):
     run = settle_live(brand.org, live)
     payouts.approve(brand.org, None, Statement.objects.for_org(brand.org).filter(run=run))
-    now = datetime(2026, 12, 31, 23, 59, 59, tzinfo=timezone.utc)  # the calendar's last second
+    # The calendar's last second in the organisation's zone (Shanghai): numbers carry its day.
+    now = datetime(2026, 12, 31, 15, 59, 59, tzinfo=timezone.utc)
     # One batch exists, numbered as the next one would be: the unique number refuses the clash.
     PayoutBatch.objects.create(org=brand.org, number="P20261231-0002", total=0, count=0)
     with pytest.raises(payouts.Conflict):
         payouts.create_batch(brand.org, None, now=now)
     assert PayoutBatch.objects.for_org(brand.org).count() == 1
     assert not Statement.objects.for_org(brand.org).filter(batch__isnull=False).exists()
-    assert payouts.create_batch(brand.org, None, now=datetime(2027, 1, 1, tzinfo=timezone.utc)).number == "P20270101-0002"
+    new_year = datetime(2026, 12, 31, 16, 0, tzinfo=timezone.utc)  # 00:00 on 1 January in Shanghai
+    assert payouts.create_batch(brand.org, None, now=new_year).number == "P20270101-0002"
 
 
 def test_a_second_run_of_a_live_is_refused_by_the_database_too(brand, live, monkeypatch):

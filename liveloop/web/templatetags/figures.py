@@ -2,7 +2,11 @@
 import operator
 
 from django import template
+from django.utils.translation import gettext as _
 
+from liveloop.money.models import Entry
+from liveloop.money.settlement import CARRIED_FROM, CARRIED_TO
+from liveloop.orgs.zones import zone_label
 from liveloop.web.tables import MONEY, STATE_LABELS, TEXT
 
 register = template.Library()
@@ -36,3 +40,23 @@ def cell(row: dict, column) -> str:
     if column.kind == TEXT:
         return "" if value is None else value
     return count(value)
+
+
+
+@register.filter
+def entry_reason(entry) -> str:
+    """An entry's reason in the page's language. A person's reason is shown as typed; the
+    carries settlement writes (liveloop/money/settlement.py) are stored as machine text."""
+    reason = entry.reason or ""
+    if entry.kind != Entry.CARRY:
+        return reason
+    if reason == CARRIED_TO:
+        return _("carried to the next statement")
+    if reason.startswith(CARRIED_FROM):
+        return _("carried from %(number)s") % {"number": reason.removeprefix(CARRIED_FROM)}
+    return reason
+
+
+@register.filter(name="zone_label")
+def zone_label_filter(zone: str) -> str:
+    return zone_label(zone)
