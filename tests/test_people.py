@@ -295,3 +295,15 @@ def test_the_pages_in_english(people, en):
     assert "Lives joined" in directory and "Commission settled" in directory
     page = text(html_of(en.get("/promoters/P1/")))
     assert "Lives joined" in page and "Commission" in page and "Re-issue link" in page
+
+
+# From the other pages
+
+def test_the_live_and_programme_pages_link_to_the_person_and_search_the_last_four(people, en):
+    first, _ = people
+    html = html_of(en.get(f"/lives/{first.public_id}/", {"q": "5678"}))
+    assert [row[0] for row in rows_of(html, "promoters")] == ["P1"]
+    assert 'href="/promoters/P1/"' in html
+    html = html_of(en.get(f"/lives/{first.public_id}/programme/", {"q": "尾号1111"}))
+    assert [row[0] for row in rows_of(html, "enrolments")] == ["P2"] and 'href="/promoters/P2/"' in html
+    assert 'href="/promoters/P1/"' in html_of(en.get("/money/promoters/P1/"))
