@@ -1,3 +1,4 @@
+import re
 import secrets
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -38,13 +39,28 @@ def phone_match(org, phone: str, prefix: str = "") -> models.Q:
     return models.Q(**{f"{prefix}phone_hash__in": Promoter._meta.get_field("phone_hash").candidates(org_id, phone)})
 
 
+# What people type for "the phone ending in 5678": 5678, …5678, ***5678, 尾号5678.
+PHONE_TAIL = re.compile(r"(?:尾号|\*+|…+|\.{3})?\s*(\d{4})")
+
+
+def phone_tail_match(org, digits: str, prefix: str = "") -> models.Q:
+    """The promoters of `org` whose phone ends in these four digits, by the keyed hash of the
+    last four (phone_tail_hash): nothing is decrypted to find them."""
+    org_id = org if isinstance(org, int) else org.pk
+    field = Promoter._meta.get_field("phone_tail_hash")
+    return models.Q(**{f"{prefix}phone_tail_hash__in": field.candidates(org_id, digits)})
+
+
 def search_match(org, text: str, prefix: str = "") -> models.Q:
-    """A promoter search: code or name containing `text`, or a phone equal to it (a phone is
+    """A promoter search: code or name containing `text`, a phone equal to it (a phone is
     sealed, so only the exact number is found, through its hash; spaces, dashes and +86 as
-    people type them are tolerated)."""
+    people type them are tolerated), or a phone ending in it when it is four digits."""
     q = models.Q(**{f"{prefix}code__icontains": text}) | models.Q(**{f"{prefix}name__icontains": text})
     for phone in {text, canonical_phone(text)} - {""}:
         q |= phone_match(org, phone, prefix)
+    tail = PHONE_TAIL.fullmatch(text.strip())
+    if tail:
+        q |= phone_tail_match(org, tail.group(1), prefix)
     return q
 
 
@@ -92,6 +108,9 @@ class Promoter(TenantModel):
     # Shown masked (masked_phone, masked_bank_account) except in finance's payout files.
     phone = EncryptedTextField(max_length=20, blank=True, default="")
     phone_hash = KeyedHashField(source="phone", scope="org_id")
+    # The last four digits alone, keyed the same way: operators find "the guide with …5678"
+    # without a plain digit of the phone in the database (docs/security.md).
+    phone_tail_hash = KeyedHashField(source="phone", scope="org_id", tail=4)
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL,
                              related_name="promoters")
     # The WeChat shop sharer (分享员) openid this promoter sells as: orders the shop credits to
@@ -121,7 +140,7 @@ class Promoter(TenantModel):
     def save(self, *args, **kwargs):
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "phone" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "phone_hash"}
+            kwargs["update_fields"] = {*update_fields, "phone_hash", "phone_tail_hash"}
         _keep_pinyin(self, kwargs)
         super().save(*args, **kwargs)
 

@@ -118,11 +118,11 @@ def set_active(enrolment: Enrolment, active: bool) -> Enrolment:
     return enrolment
 
 
-def reissue_link(enrolment: Enrolment) -> Enrolment:
-    """The operator's "re-issue link": the person's old links and cookies stop working and the
-    programme page shows the new link to send them."""
-    revoke_links(enrolment.promoter)
-    return enrolment
+def reissue_links(promoter: Promoter) -> Promoter:
+    """The operator's "re-issue link": the person's old links and cookies, to every live they
+    joined, stop working, and the programme and promoter pages show the new links to send them."""
+    revoke_links(promoter)
+    return promoter
 
 
 @transaction.atomic

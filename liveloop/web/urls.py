@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from liveloop.web import notices, planner, room, shops, views
+from liveloop.web import notices, people, planner, room, shops, views
 from liveloop.web import scorecards
 from liveloop.web import report, trends
 
@@ -38,6 +38,10 @@ urlpatterns = [
          name="programme_promoter_active"),
     path("lives/<str:public_id>/programme/promoters/<str:code>/link/", views.programme_promoter_link,
          name="programme_promoter_link"),
+    path("promoters/", people.directory_page, name="promoters"),
+    path("promoters/<str:code>/", people.promoter_page, name="promoter"),
+    path("promoters/<str:code>/link/", people.promoter_link, name="promoter_link"),
+    path("promoters/<str:code>/lives/<str:public_id>/active/", people.promoter_active, name="promoter_active"),
     path("matrix/", include("liveloop.web.matrix")),
     path("money/", include("liveloop.web.money")),
     path("notices/", notices.notices_page, name="notices"),

@@ -287,12 +287,35 @@ def programme_code_revoke(request, org, public_id, code_id):
     return redirect(reverse("web:programme", args=[public_id]) + "#codes")
 
 
+# The actions on a promoter, from the programme page and from the promoter's own page
+# (web/people.py): one implementation, one audit line each.
+
+def set_enrolment_active(request, org, programme, code: str):
+    """Disable or enable the promoter `code` in this programme, as the POST asks; audited when
+    it changes something."""
+    enrolment = queries.enrolment_of(programme, code)
+    active = request.POST.get("active") == "1"
+    changed = enrolment.active != active
+    promoters.set_active(enrolment, active)
+    if changed:
+        audit.record(org, request.user, "promoter.enabled" if active else "promoter.disabled",
+                     f"promoter {code}", live=programme.live.public_id)
+    return enrolment
+
+
+def reissue_links(request, org, promoter, **detail) -> None:
+    """Every own-page link and cookie of the person stops working (all their lives at once:
+    promoters.links); their pages then show the new links to send."""
+    promoters.reissue_links(promoter)
+    audit.record(org, request.user, "promoter.link_reissued", f"promoter {promoter.code}", **detail)
+
+
 @require_POST
 @org_view
 @requires("manage_lives")
 def programme_promoter_active(request, org, public_id, code):
     programme = queries.programme_of(org, public_id)
-    enrolment = promoters.set_active(queries.enrolment_of(programme, code), request.POST.get("active") == "1")
+    enrolment = set_enrolment_active(request, org, programme, code)
     if request.htmx:
         return render(request, "web/_enrolment_row.html", {"live": programme.live,
                                                            "row": _enrolment_rows(request, [enrolment])[0]})
@@ -306,9 +329,8 @@ def programme_promoter_link(request, org, public_id, code):
     """Re-issue a promoter's own-page link: the links and cookies they (or anyone they leaked
     to) hold stop working, and the row shows the new link to send them."""
     programme = queries.programme_of(org, public_id)
-    enrolment = promoters.reissue_link(queries.enrolment_of(programme, code))
-    audit.record(org, request.user, "promoter.link_reissued", f"promoter {enrolment.promoter.code}",
-                 live=programme.live.public_id)
+    enrolment = queries.enrolment_of(programme, code)
+    reissue_links(request, org, enrolment.promoter, live=programme.live.public_id)
     if request.htmx:
         return render(request, "web/_enrolment_row.html", {"live": programme.live, "reissued": True,
                                                            "row": _enrolment_rows(request, [enrolment])[0]})
