@@ -139,13 +139,14 @@ def test_demo_seeds_a_believable_brand_through_ingest():
     assert [Enrolment.objects.for_org(org).filter(programme__live=live).count() for live in demo.past] \
         == [500, 650, 800]
     # Finance settled them when their refund windows closed: the oldest paid (one transfer
-    # bounced), the next approved and waiting for payment, the last still to be approved.
+    # bounced), the next approved and waiting for payment; the newest is the newcomer's to settle.
     states = [Counter(Statement.objects.for_org(org).filter(run__live=live).values_list("state", flat=True))
               for live in demo.past]
     assert set(states[0]) == {"paid", "failed"} and states[0]["failed"] == 1
     assert set(states[1]) <= {"settled", "paid"} and states[1]["settled"] > 100
-    assert set(states[2]) == {"frozen"}
+    assert not states[2] and not SettlementRun.objects.for_org(org).filter(live=demo.past[2]).exists()
     assert not SettlementRun.objects.for_org(org).filter(live=ended).exists()
+    assert any("待结算" in line and demo.past[2].title in line for line in lines)
     # Paid to the shop sharer's WeChat openid when the promoter has one, else to a bank card.
     for statement in Statement.objects.for_org(org).filter(run__live=demo.past[0]).select_related("promoter"):
         card = statement.promoter.bank_account
@@ -179,6 +180,18 @@ def test_demo_seeds_a_believable_brand_through_ingest():
     shown = Decimal(gmv_error.numerator) / Decimal(gmv_error.denominator)
     assert f"± {shown.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%" in page
     assert "留一法" in page
+
+    # The newcomer presses 结算 on the money page: the newest weekly live's refund window has
+    # passed (the festival live's has not), and its statements appear, frozen, to approve.
+    money = client.get(reverse("web:money")).content.decode()
+    settle_url = reverse("web:money_settle", args=[demo.past[2].public_id])
+    assert settle_url in money and reverse("web:money_settle", args=[ended.public_id]) not in money
+    answer = client.post(settle_url)
+    run = SettlementRun.objects.for_org(org).get(live=demo.past[2])
+    assert answer.status_code == 302 and answer["Location"] == reverse("web:money_run", args=[run.pk])
+    frozen = Statement.objects.for_org(org).filter(run=run)
+    assert frozen.count() > 100 and set(frozen.values_list("state", flat=True)) == {"frozen"}
+    assert "结算单" in client.get(answer["Location"]).content.decode()
 
     attribution, problems = replay(org)
     assert problems == []

@@ -4,7 +4,8 @@ The organisation, accounts, stores, lives and programmes are created with the sa
 an operator's actions use; every fact (reservations, entries, orders…) goes through
 `liveloop.events.ingest.ingest` in time order, exactly like a producer's batches, and the
 lives go on and off air with `start_live`/`end_live` at their moment in that stream. The weekly
-lives before last night's are settled as finance would have done it (liveloop/demo/money.py).
+lives before last night's are settled as finance would have done it, but the newest, whose
+refund window has passed, is left for the newcomer to settle (liveloop/demo/money.py).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from liveloop.demo.simulator import LivePlan, Plan, make_plan, simulate
 from liveloop.events.ingest import IngestResult, ingest
 from liveloop.lives.models import Account, Live
 from liveloop.lives.services import create_live, end_live, start_live
+from liveloop.money.models import SettlementRun
 from liveloop.orgs.models import Member, Organisation
 from liveloop.orgs.services import add_member, create_org
 from liveloop.promoters.models import Programme, Team
@@ -137,8 +139,10 @@ def _summary(demo: Demo, plan: Plan, echo: Callable[[str], None]) -> None:
          f"{len(plan.stores)} 家门店，{len(plan.people):,} 名推广员")
     for live in demo.past:
         figures = live_summary(live)
+        settled = "已结算" if SettlementRun.objects.for_org(demo.org).filter(live=live).exists() \
+            else "退款期已过，待结算（在 /money/ 点“结算”）"
         echo(f"  往期「{live.title}」 预约 {figures['reservations']:,} · 进房 {figures['entered']:,} · "
-             f"成交 {yuan(figures['gmv'])} · 已结算")
+             f"成交 {yuan(figures['gmv'])} · {settled}")
     echo(f"  已结束「{demo.ended.title}」 预约 {ended['reservations']:,} · 进房 {ended['entered']:,} · "
          f"订单 {ended['orders']:,} · 成交 {yuan(ended['gmv'])} · 退款 {yuan(ended['refunded'])} · "
          f"最高在线 {ended['peak_online']:,}")
