@@ -13,7 +13,7 @@ from django.urls import reverse
 from liveloop.analytics.queries import live_summary, promoter_rows
 from liveloop.demo.seed import DEMO_PASSWORD, DEMO_SLUG, DEMO_USER, DemoError, seed_demo
 from liveloop.demo.simulator import make_plan, simulate
-from liveloop.events.models import Event
+from liveloop.events.models import Event, LiveViewer
 from liveloop.events.rebuild import differences, replay
 from liveloop.lives.models import Account
 from liveloop.money.models import SettlementRun, Statement
@@ -233,3 +233,71 @@ def test_a_rejected_demo_event_is_an_error(monkeypatch, db):
         seed_demo(seed=1, scale=SCALE, echo=lambda line: None, now=NOW)
     assert not Event.objects.filter(eid="demo-x-1").exists()
     assert not Organisation.objects.filter(slug=DEMO_SLUG).exists()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_demo_live_plays_the_upcoming_live_onto_the_room(live_server):
+    """`liveloop demo-live` in its quick mode: three minutes of a live in 90 ticks, entries and
+    samples through ingest, orders and refunds through the shop's pushes; the room's figures
+    agree with each other, with the log, and with a rebuild."""
+    from liveloop.cli import main
+    from liveloop.demo.live import plan_room
+    from liveloop.rules.attribution import LIVE
+
+    demo = seed_demo(seed=1, scale=SCALE, echo=lambda line: None)
+    org, live = demo.org, demo.upcoming
+    result = CliRunner().invoke(main, ["demo-live", "--url", live_server.url, "--minutes", "3", "--ticks", "90",
+                                       "--seed", "5", "--emulator-port", "0"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert f"{live_server.url}/lives/{live.public_id}/room/" in result.output
+    live.refresh_from_db()
+    assert live.state == LIVE
+
+    figures = live_summary(live)
+    log = list(Event.objects.for_org(org).filter(live=live).exclude(type__in=["reservation", "reservation_cancel"])
+               .order_by("seq"))
+    entries = [e for e in log if e.type == "room_enter"]
+    pays = [e for e in log if e.type == "order_paid"]
+    refunds = [e for e in log if e.type == "order_refund"]
+    assert figures["entered"] == len({e.viewer for e in entries}) > 100
+    assert 0 < figures["orders"] == len(pays) < figures["entered"]
+    assert {e.source for e in pays + refunds} == {"wechat"}  # through the shop's push path
+    assert figures["gmv"] == sum(e.amount for e in pays) and figures["refunded"] == sum(e.amount for e in refunds)
+    assert 0 < figures["follows"] < figures["entered"] and 0 < figures["captures"]
+    # Entries through the promoters' relays, and the reservers the reminder called.
+    assert any(e.promoter_id for e in entries)
+    reservers = set(LiveViewer.objects.for_org(org).filter(live=live, reserved=True).values_list("viewer", flat=True))
+    assert reservers & {e.viewer for e in entries}
+    # Every sample is the viewers in the room at that moment: entries minus leaves so far.
+    inside, samples = 0, []
+    for e in log:
+        inside += (e.type == "room_enter") - (e.type == "room_leave")
+        if e.type == "online":
+            assert e.count == inside
+            samples.append(e.count)
+    assert figures["peak_online"] == max(samples) > 0 and samples[-1] == 0  # all left as it stopped
+    # A ramp-up, a peak, a decline: the peak is neither at the start nor at the end.
+    top = samples.index(max(samples))
+    assert samples[2] < max(samples) and samples[-2] < max(samples) and 2 < top < len(samples) - 2
+    # Orders follow entries: every buyer was in the room before paying.
+    entered_at = {}
+    for e in entries:
+        entered_at.setdefault(e.viewer, e.at)
+    assert all(entered_at[e.viewer] <= e.at for e in pays)
+
+    # The operator's room shows the same figures.
+    client = Client()
+    assert client.login(username=DEMO_USER, password=DEMO_PASSWORD)
+    page = client.get(f"/lives/{live.public_id}/room/data/")
+    minutes = page.context["minutes"]
+    assert sum(m.orders for m in minutes) == figures["orders"]
+    assert sum(m.entered for m in minutes) == figures["entered"]
+    assert max(m.concurrent for m in minutes) == figures["peak_online"]
+    # …and the log rebuilds to exactly these figures.
+    check = CliRunner().invoke(main, ["rebuild", "--check", "--org", DEMO_SLUG], catch_exceptions=False)
+    assert check.exit_code == 0, check.output
+
+    # The plan is the seed's: the same audience again, another seed another one.
+    assert plan_room(5, ["a", "b"], [("P1", 1.0)], 180) == plan_room(5, ["a", "b"], [("P1", 1.0)], 180)
+    assert plan_room(5, ["a", "b"], [("P1", 1.0)], 180) != plan_room(6, ["a", "b"], [("P1", 1.0)], 180)
