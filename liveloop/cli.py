@@ -73,6 +73,7 @@ def _serve(host: str, port: int, workers: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 def demo(serve, seed, scale, host, port):
+    from liveloop.demo.agency import AGENCY_SLUG, AGENCY_USER
     from liveloop.demo.seed import DEMO_PASSWORD, DEMO_SLUG, DEMO_USER, seed_demo
 
     _migrate()
@@ -84,6 +85,8 @@ def demo(serve, seed, scale, host, port):
     click.echo("")
     click.echo(f"  Liveloop demo  {base}/")
     click.echo(f"  login: {DEMO_USER} / {DEMO_PASSWORD}")
+    if _demo_exists(AGENCY_SLUG):
+        click.echo(f"  agency 服务商 login: {AGENCY_USER} / {DEMO_PASSWORD} → scorecards 成绩单 {base}/agency/scorecards/")
     click.echo(f"  API:   {base}/api/v1/docs  (OpenAPI: {base}/api/v1/openapi.json)")
     for label, path in _phone_links(DEMO_SLUG):
         click.echo(f"  {label}: {base}{path}")

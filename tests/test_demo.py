@@ -1,6 +1,6 @@
 """The demo: generated deterministically, seeded through ingest, believable, rebuildable."""
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -12,7 +12,9 @@ from django.urls import reverse
 
 from liveloop.analytics.queries import live_summary, promoter_rows
 from liveloop.demo.seed import DEMO_PASSWORD, DEMO_SLUG, DEMO_USER, DemoError, seed_demo
-from liveloop.demo.simulator import make_plan, simulate
+from liveloop.analytics.scorecards import scorecard
+from liveloop.demo.simulator import CHINA, make_plan, simulate
+from liveloop.web.templatetags.figures import yuan
 from liveloop.events.models import Event, LiveViewer
 from liveloop.events.rebuild import differences, replay
 from liveloop.lives.models import Account
@@ -102,7 +104,7 @@ def test_demo_seeds_a_believable_brand_through_ingest():
 
     # Every generated event went through ingest, once, from the demo source.
     events = generated()
-    assert Event.objects.for_org(org).filter(source="demo").count() == len(events) == demo.events
+    assert Event.objects.for_org(org).filter(source="demo").count() == len(events) == demo.events - demo.agency.events
 
     figures = live_summary(ended)
     assert figures["reservations_lapsed"] is False
@@ -196,6 +198,36 @@ def test_demo_seeds_a_believable_brand_through_ingest():
     attribution, problems = replay(org)
     assert problems == []
     assert differences(org, attribution) == []
+
+    # The agency: two client brands whose lives aired last month (October, for a demo seeded in
+    # late November), on its scorecards; its owner signs in with the demo's password.
+    agency = demo.agency
+    assert agency.org.kind == Organisation.AGENCY and agency.org.agency is None
+    assert sorted(c.name for c in agency.clients) == ["云雾茶舍", "小鹿童装"]
+    assert all(c.agency_id == agency.org.pk and c.kind == Organisation.BRAND for c in agency.clients)
+    assert org.agency is None  # 山茶集 is not the agency's client
+    assert [live.state for live in agency.lives] == ["ended"] * 6
+    assert all(live.announced_at.astimezone(CHINA).strftime("%Y-%m") == "2026-10" for live in agency.lives)
+    card = scorecard(agency.org, date(2026, 10, 1))
+    subtotals = {row["brand"].name: row for row in card if row["level"] == "brand"}
+    for name in ("云雾茶舍", "小鹿童装"):
+        assert (subtotals[name]["lives"], subtotals[name]["ended"]) == (3, 3)
+        assert subtotals[name]["entered"] > subtotals[name]["buyers"] > 0 and subtotals[name]["gmv"] > 0
+    assert card[-1]["gmv"] == sum(live_summary(live)["gmv"] for live in agency.lives)
+    for client_org in agency.clients:
+        attribution, problems = replay(client_org)
+        assert problems == [] and differences(client_org, attribution) == []
+    assert any("agency" in line and "云雾茶舍" in line and "小鹿童装" in line for line in lines)
+    boss = Client()
+    assert boss.login(username="agency", password=DEMO_PASSWORD)
+    page = boss.get(reverse("web:scorecards") + "?month=2026-10")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "云雾茶舍" in text and "小鹿童装" in text and yuan(card[-1]["gmv"]) in text
+    # The brand's owner is no member of the agency: the page does not exist for them, and a
+    # client brand's live is another tenant's.
+    assert client.get(reverse("web:scorecards")).status_code == 404
+    assert client.get(reverse("web:live", args=[agency.lives[0].public_id])).status_code == 404
 
     assert "山茶集" in lines[0]
     assert f"{demo.events:,}" in lines[-1]

@@ -17,6 +17,7 @@ from typing import Callable
 from django.db import transaction
 
 from liveloop.analytics.queries import live_summary
+from liveloop.demo.agency import AGENCY_USER, Agency, seed_agency
 from liveloop.demo.cast import BRAND
 from liveloop.demo.money import settle_past, setup_money
 from liveloop.demo.shop import ensure_shop
@@ -49,6 +50,7 @@ class Demo:
     past: list[Live]
     events: int
     seconds: float
+    agency: Agency | None = None
 
 
 def seed_demo(seed: int = 1, scale: float = 1.0, echo: Callable[[str], None] = print,
@@ -64,9 +66,10 @@ def seed_demo(seed: int = 1, scale: float = 1.0, echo: Callable[[str], None] = p
         _feed(org, events, [(live, spec) for live, (spec, _, _) in zip(past, plan.past)]
               + [(ended, plan.ended)])
         settle_past(org, past)
+        agency = seed_agency(seed, scale, plan.now, DEMO_PASSWORD, _feed)
     for live in (ended, upcoming, *past):
         live.refresh_from_db()
-    demo = Demo(org, ended, upcoming, past, len(events), time.monotonic() - clock)
+    demo = Demo(org, ended, upcoming, past, len(events) + agency.events, time.monotonic() - clock, agency)
     _summary(demo, plan, echo)
     return demo
 
@@ -148,4 +151,9 @@ def _summary(demo: Demo, plan: Plan, echo: Callable[[str], None]) -> None:
          f"最高在线 {ended['peak_online']:,}")
     echo(f"  待开播「{demo.upcoming.title}」 {len(plan.upcoming_people):,} 名推广员 · "
          f"预约 {upcoming['reservations']:,}")
+    if demo.agency is not None:
+        clients = "、".join(f"「{client.name}」{sum(live.org_id == client.pk for live in demo.agency.lives)} 场"
+                           for client in demo.agency.clients)
+        echo(f"  服务商「{demo.agency.org.name}」({demo.agency.org.slug}，登录 {AGENCY_USER}) 的客户品牌："
+             f"{clients}（都在上个月，成绩单默认显示的月份）")
     echo(f"已导入 {demo.events:,} 条事件，用时 {demo.seconds:.1f} 秒（{rate:,.0f} 条/秒）")
