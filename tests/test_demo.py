@@ -120,6 +120,16 @@ def test_demo_seeds_a_believable_brand_through_ingest():
     assert 0 < figures["follows"] and 0 < figures["captures"]
     assert 0.8 * 2000 < figures["reservations"] < 1.4 * 2000
 
+    # Last night's reservers were to be reminded; no worker ran, and the live is over: the
+    # report counts those reminders expired, not still queued (nothing is sent late).
+    from liveloop.analytics.report import reminders
+    from liveloop.notify.models import Notice
+
+    queued_for_ended = Notice.objects.for_org(org).filter(live=ended, kind=Notice.LIVE_REMINDER)
+    assert set(queued_for_ended.values_list("state", flat=True)) == {Notice.EXPIRED}
+    assert reminders(ended) == {"sent": 0, "pending": 0, "failed": 0, "expired": queued_for_ended.count()}
+    assert queued_for_ended.count() > 0.8 * 2000
+
     rows = promoter_rows(ended)
     unattributed = rows[0]
     assert unattributed["promoter"] is None and unattributed["reservations"] > 0
@@ -326,6 +336,25 @@ def test_demo_live_plays_the_upcoming_live_onto_the_room(live_server):
     assert sum(m.orders for m in minutes) == figures["orders"]
     assert sum(m.entered for m in minutes) == figures["entered"]
     assert max(m.concurrent for m in minutes) == figures["peak_online"]
+    # Ctrl-C in real-time mode (here: a fake clock, 20 s a tick, and Ctrl-C in the third wait)
+    # stops cleanly: everyone in the room leaves, the live stays on air for the next run.
+    from liveloop.demo.live import play
+
+    waits, seconds = iter(range(100)), iter(range(0, 10_000, 20))
+
+    def wait(interval):
+        if next(waits) == 2:
+            raise KeyboardInterrupt
+
+    again = play(org, live_server.url, minutes=3, interval=2, seed=6, emulator_port=0, echo=lambda line: None,
+                 sleep=wait, clock=lambda: next(seconds))
+    assert again.interrupted and again.ticks == 3 and again.entries > 0 and not again.rejected
+    live.refresh_from_db()
+    assert live.state == LIVE
+    room_events = Event.objects.for_org(org).filter(live=live)
+    assert room_events.filter(type="room_enter").count() == room_events.filter(type="room_leave").count()
+    assert room_events.filter(type="online").order_by("-seq").first().count == 0
+
     # …and the log rebuilds to exactly these figures.
     check = CliRunner().invoke(main, ["rebuild", "--check", "--org", DEMO_SLUG], catch_exceptions=False)
     assert check.exit_code == 0, check.output

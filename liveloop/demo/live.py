@@ -19,6 +19,7 @@ import math
 import random
 import secrets
 import time
+from itertools import count
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -165,7 +166,7 @@ def play(org, base_url: str, *, minutes: float = 30, interval: float = 2.0, tick
     played = Played(live)
     room: set[str] = set()
     orders: dict[int, str] = {}
-    numbers = iter(range(10**9))
+    numbers = count()
     position = 0
 
     def event(kind: str, viewer: str, at: datetime, **fields) -> dict:
