@@ -362,3 +362,42 @@ def test_demo_live_plays_the_upcoming_live_onto_the_room(live_server):
     # The plan is the seed's: the same audience again, another seed another one.
     assert plan_room(5, ["a", "b"], [("P1", 1.0)], 180) == plan_room(5, ["a", "b"], [("P1", 1.0)], 180)
     assert plan_room(5, ["a", "b"], [("P1", 1.0)], 180) != plan_room(6, ["a", "b"], [("P1", 1.0)], 180)
+
+
+def test_a_planned_live_fills_up_peaks_and_empties():
+    """demo-live's plan (pure): the room's count rises, peaks and falls; a viewer pays only while
+    in the room; a refund follows its order and never exceeds it."""
+    from liveloop.demo.live import plan_room
+
+    reservers = [f"oReserver{i}" for i in range(3000)]
+    promoters = [(f"P{i:03d}", 1 / (i + 1)) for i in range(50)]
+    actions = plan_room(3, reservers, promoters, 1800)
+    assert actions == sorted(actions) and all(0 <= a.offset <= 1800 for a in actions)
+    inside, by_minute = 0, [0] * 31
+    entered, left, paid = {}, {}, {}
+    for a in actions:
+        if a.kind == "enter":
+            assert a.viewer not in entered
+            entered[a.viewer] = a
+            inside += 1
+        elif a.kind == "leave":
+            assert a.viewer in entered and a.viewer not in left
+            left[a.viewer] = a.offset
+            inside -= 1
+        elif a.kind == "pay":
+            assert a.viewer in entered and a.viewer not in left and a.amount >= 3900
+            assert a.code is None or a.code == entered[a.viewer].code  # the sharer is whose link it was
+            paid[a.order] = a
+        elif a.kind == "refund":
+            assert a.order in paid and 0 < a.amount <= paid[a.order].amount
+        by_minute[int(a.offset // 60)] = max(by_minute[int(a.offset // 60)], inside)
+    assert inside == 0 and set(entered) == set(left)  # everyone has gone when it is over
+    peak = max(by_minute)
+    assert by_minute[0] < peak and by_minute[-2] < 0.75 * peak and 1 <= by_minute.index(peak) <= 15
+    kinds = Counter(a.kind for a in actions)
+    shown = sum(v.startswith("oReserver") for v in entered)
+    assert 0.3 * 3000 < shown < 0.4 * 3000
+    assert 0.02 < kinds["pay"] / kinds["enter"] < 0.07 and 0 < kinds["refund"] < kinds["pay"] / 5
+    assert 0 < kinds["follow"] < 0.12 * kinds["enter"] and kinds["capture"] > 0
+    relayed = [a for a in entered.values() if a.code]
+    assert relayed and {a.code for a in relayed} <= {code for code, _ in promoters}

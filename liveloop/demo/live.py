@@ -90,7 +90,7 @@ def plan_room(seed, reservers: list[str], promoters: list[tuple[str, float]], du
             arrivals.append((rng.triangular(0, duration, 0.33 * duration), cast.openid(), "relayed", code,
                              rng.choice(["community", "moments"])))
 
-    median_stay = max(60.0, 0.3 * duration)
+    median_stay = max(60.0, 0.15 * duration)
     for at, viewer, kind, code, touchpoint in arrivals:
         at = min(at, 0.97 * duration)
         attrs = cast.profile(None)
