@@ -153,6 +153,7 @@ def play(org, base_url: str, *, minutes: float = 30, interval: float = 2.0, tick
     from liveloop.lives.services import end_live
 
     duration = minutes * 60
+    seed = secrets.randbelow(2**31) if seed is None else seed  # without one, a new audience each run
     now = datetime.now(timezone.utc).replace(microsecond=0)
     start = now - timedelta(seconds=ticks * interval) if ticks else now
     live = on_air(org, live, at=start)
