@@ -61,9 +61,9 @@ def test_the_logo_and_covers_uploaded_on_the_pages_appear_on_the_poster(brand, o
     assert share(plain, (0, 0, 750, 360), BLUE) == 0
 
     logo = png_bytes(GREEN, (300, 300))
-    assert owner.post("/settings/brand/logo/", {"image": upload(logo)}).status_code == 302
+    assert owner.post("/settings/brand/logo/", {"logo-image": upload(logo)}).status_code == 302
     cover = png_bytes(BLUE, (1200, 600), format="JPEG", quality=95)
-    answer = owner.post("/settings/brand/cover/", {"image": upload(cover, "cover.jpg", "image/jpeg")})
+    answer = owner.post("/settings/brand/cover/", {"cover-image": upload(cover, "cover.jpg", "image/jpeg")})
     assert answer.status_code == 302
     with_brand = poster_of(live)
     assert share(with_brand, (0, 0, 750, 360), BLUE) > 0.95          # the default cover fills the top
@@ -72,7 +72,7 @@ def test_the_logo_and_covers_uploaded_on_the_pages_appear_on_the_poster(brand, o
 
     # The live's own cover, uploaded on its edit page, replaces the default one on its poster.
     webp = png_bytes(ORANGE, (900, 450), format="WEBP")
-    answer = owner.post(f"/lives/{live.public_id}/cover/", {"image": upload(webp, "cover.webp", "image/webp")})
+    answer = owner.post(f"/lives/{live.public_id}/cover/", {"cover-image": upload(webp, "cover.webp", "image/webp")})
     assert answer.status_code == 302
     assert share(poster_of(live), (0, 0, 750, 360), ORANGE) > 0.95
     other = brand.live(title="另一场", promoters=["PB"])
@@ -94,8 +94,8 @@ def test_the_invite_page_shows_the_cover_and_logo_through_its_own_link(brand, ow
     assert "cover.jpg" not in page and "logo.png" not in page
     assert Client().get(invite + "cover.jpg").status_code == 404
 
-    owner.post("/settings/brand/logo/", {"image": upload(png_bytes(GREEN, (100, 100)))})
-    owner.post("/settings/brand/cover/", {"image": upload(png_bytes(BLUE, (800, 400)))})
+    owner.post("/settings/brand/logo/", {"logo-image": upload(png_bytes(GREEN, (100, 100)))})
+    owner.post("/settings/brand/cover/", {"cover-image": upload(png_bytes(BLUE, (800, 400)))})
     page = Client().get(invite).content.decode()
     assert f'src="{invite}cover.jpg"' in page and f'src="{invite}logo.png"' in page
     cover = Client().get(invite + "cover.jpg")
@@ -141,9 +141,9 @@ def test_what_is_stored_is_re_encoded_and_scaled_down(brand, django_capture_on_c
     (b"\xff\xd8\xff" + b"\0" * (5 * 1024 * 1024), "big.jpg", "文件大小为 5.0 MB，最多 5 MB。"),
 ], ids=["text", "gif", "truncated", "bomb", "huge-bomb", "too-large"])
 def test_bad_uploads_are_refused_with_a_reason_and_lose_nothing(brand, owner, data, name, reason):
-    owner.post("/settings/brand/logo/", {"image": upload(png_bytes(GREEN))})
+    owner.post("/settings/brand/logo/", {"logo-image": upload(png_bytes(GREEN))})
     kept = BrandImage.objects.for_org(brand.org).get()
-    answer = owner.post("/settings/brand/logo/", {"image": upload(data, name)})
+    answer = owner.post("/settings/brand/logo/", {"logo-image": upload(data, name)})
     assert answer.status_code == 400
     page = answer.content.decode()
     assert reason in page, page[page.find("errors"):][:400]
@@ -151,7 +151,7 @@ def test_bad_uploads_are_refused_with_a_reason_and_lose_nothing(brand, owner, da
     assert images.read(kept) == images.read(BrandImage.objects.for_org(brand.org).get())
     # The live's cover form says the same beside its own field.
     live = brand.live()
-    answer = owner.post(f"/lives/{live.public_id}/cover/", {"image": upload(data, name)})
+    answer = owner.post(f"/lives/{live.public_id}/cover/", {"cover-image": upload(data, name)})
     assert answer.status_code == 400 and reason in answer.content.decode()
     assert not BrandImage.objects.for_org(brand.org).filter(live=live).exists()
 
@@ -163,8 +163,8 @@ def test_no_file_is_refused_in_chinese(owner):
 
 def test_another_organisation_sees_and_replaces_none_of_the_brands_images(brand, outsider, owner):
     live = brand.live(promoters=["PA"])
-    owner.post("/settings/brand/logo/", {"image": upload(png_bytes(GREEN))})
-    owner.post(f"/lives/{live.public_id}/cover/", {"image": upload(png_bytes(BLUE))})
+    owner.post("/settings/brand/logo/", {"logo-image": upload(png_bytes(GREEN))})
+    owner.post(f"/lives/{live.public_id}/cover/", {"cover-image": upload(png_bytes(BLUE))})
     their_live = outsider.live(promoters=["PA"])
     add_member(outsider.org, "stranger", Member.OWNER, password="correct horse battery")
     stranger = Client()
@@ -176,7 +176,7 @@ def test_another_organisation_sees_and_replaces_none_of_the_brands_images(brand,
     # The brand's live by its id: 404, to look at or to replace.
     assert stranger.get(f"/lives/{live.public_id}/cover.jpg").status_code == 404
     before = images.read(BrandImage.objects.for_org(brand.org).get(live=live))
-    answer = stranger.post(f"/lives/{live.public_id}/cover/", {"image": upload(png_bytes(ORANGE))})
+    answer = stranger.post(f"/lives/{live.public_id}/cover/", {"cover-image": upload(png_bytes(ORANGE))})
     assert answer.status_code == 404
     assert images.read(BrandImage.objects.for_org(brand.org).get(live=live)) == before
     assert not BrandImage.objects.for_org(outsider.org).exists()
@@ -194,8 +194,8 @@ def test_only_the_owner_sets_brand_images_and_viewers_no_cover(brand, owner):
         member = add_member(brand.org, f"m_{role}", role)
         client = Client()
         client.force_login(member.user)
-        assert client.post("/settings/brand/logo/", {"image": upload(png_bytes(GREEN))}).status_code == 403
-        cover = client.post(f"/lives/{live.public_id}/cover/", {"image": upload(png_bytes(GREEN))})
+        assert client.post("/settings/brand/logo/", {"logo-image": upload(png_bytes(GREEN))}).status_code == 403
+        cover = client.post(f"/lives/{live.public_id}/cover/", {"cover-image": upload(png_bytes(GREEN))})
         assert cover.status_code == (302 if role == Member.OPERATOR else 403)
     assert not BrandImage.objects.for_org(brand.org).filter(live__isnull=True).exists()
 

@@ -24,7 +24,8 @@ class ImageForm(forms.Form):
                             widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}))
 
     def __init__(self, *args, kind: str, **kwargs):
-        super().__init__(*args, **kwargs)
+        # Prefixed by kind: the settings page holds the logo's and the cover's forms at once.
+        super().__init__(*args, prefix=kind, **kwargs)
         self.kind = kind
 
     def clean_image(self):
