@@ -124,11 +124,18 @@ def image_of(org, kind: str, live=None) -> BrandImage | None:
     return BrandImage.objects.for_org(org).filter(kind=kind, live=live).first()
 
 
-def cover_of(live) -> BrandImage | None:
-    """The live's own cover, else the brand's default cover."""
-    rows = {row.live_id: row for row in BrandImage.objects.for_org(live.org)
-            .filter(Q(live=live) | Q(live__isnull=True), kind=BrandImage.COVER)}
-    return rows.get(live.pk) or rows.get(None)
+@dataclass(frozen=True)
+class LiveImages:
+    cover: BrandImage | None   # the live's own, else the brand's default
+    logo: BrandImage | None
+
+
+def for_live(live) -> LiveImages:
+    """What a live's poster and invite page show, in one query."""
+    rows = {(row.kind, row.live_id): row
+            for row in BrandImage.objects.for_org(live.org).filter(Q(live=live) | Q(live__isnull=True))}
+    return LiveImages(cover=rows.get((BrandImage.COVER, live.pk)) or rows.get((BrandImage.COVER, None)),
+                      logo=rows.get((BrandImage.LOGO, None)))
 
 
 def read(row: BrandImage) -> bytes:

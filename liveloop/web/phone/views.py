@@ -16,7 +16,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from liveloop.promoters import images, joining, proof
 from liveloop.promoters.links import own_page_url, sign_enrolment
-from liveloop.promoters.models import BrandImage
 from liveloop.promoters.poster import draw_poster
 from liveloop.promoters.qr import qr_png
 from liveloop.rules import attribution
@@ -45,9 +44,10 @@ def _live_context(live, code: str | None = None) -> dict:
     context = {"live": live, "when": when_text(live.announced_at, live.org),
                "starts_at": local(live.announced_at, live.org).isoformat()}
     if code is not None:
-        if images.cover_of(live) is not None:
+        shown = images.for_live(live)
+        if shown.cover is not None:
             context["cover_url"] = reverse("phone:invite_cover", args=[live.public_id, code])
-        if images.image_of(live.org, BrandImage.LOGO) is not None:
+        if shown.logo is not None:
             context["logo_url"] = reverse("phone:invite_logo", args=[live.public_id, code])
     return context
 
@@ -243,11 +243,11 @@ def my_qr(request):
 def poster(request):
     enrolment = _active_from_cookie(request)
     live, promoter = enrolment.programme.live, enrolment.promoter
+    shown = images.for_live(live)
     png = draw_poster(brand=enrolment.org.name, title=live.title,
                       when=when_text(live.announced_at, live.org, get_language()),
                       promoter_name=promoter.name, invite_url=_invite_url(request, live, promoter),
-                      cover=images.pillow_image(images.cover_of(live)),
-                      logo=images.pillow_image(images.image_of(live.org, BrandImage.LOGO)))
+                      cover=images.pillow_image(shown.cover), logo=images.pillow_image(shown.logo))
     response = HttpResponse(png, content_type="image/png")
     # ASCII only: the live's public id and the promoter's code are [A-Za-z0-9].
     response["Content-Disposition"] = f'attachment; filename="poster-{live.public_id}-{promoter.code}.png"'
@@ -322,11 +322,11 @@ def _invite_image(row) -> HttpResponse:
 @rate_limited("invite")
 def invite_cover(request, live_id, code):
     live, _enrolment = _invite_or_404(live_id, code)
-    return _invite_image(images.cover_of(live))
+    return _invite_image(images.for_live(live).cover)
 
 
 @require_GET
 @rate_limited("invite")
 def invite_logo(request, live_id, code):
     live, _enrolment = _invite_or_404(live_id, code)
-    return _invite_image(images.image_of(live.org, BrandImage.LOGO))
+    return _invite_image(images.for_live(live).logo)
