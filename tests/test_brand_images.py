@@ -135,11 +135,13 @@ def test_what_is_stored_is_re_encoded_and_scaled_down(brand, django_capture_on_c
 @pytest.mark.parametrize("data, name, reason", [
     (b"hello, this is text\n" * 10, "notes.png", "这不是 PNG、JPEG 或 WebP 图片。"),
     (png_bytes(GREEN, format="GIF"), "anim.png", "这不是 PNG、JPEG 或 WebP 图片。"),
+    (b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect width="9" height="9"/></svg>',
+     "logo.png", "这不是 PNG、JPEG 或 WebP 图片。"),
     (png_bytes(GREEN, format="PNG")[:60], "cut.png", "图片已损坏或不完整。"),
     (png_bomb(6000, 5000), "bomb.png", "图片为 6000 × 5000 像素，最多 2500 万像素。"),
     (png_bomb(20000, 20000), "bomb.png", "图片超过 2500 万像素。"),
     (b"\xff\xd8\xff" + b"\0" * (5 * 1024 * 1024), "big.jpg", "文件大小为 5.0 MB，最多 5 MB。"),
-], ids=["text", "gif", "truncated", "bomb", "huge-bomb", "too-large"])
+], ids=["text", "gif", "svg", "truncated", "bomb", "huge-bomb", "too-large"])
 def test_bad_uploads_are_refused_with_a_reason_and_lose_nothing(brand, owner, data, name, reason):
     owner.post("/settings/brand/logo/", {"logo-image": upload(png_bytes(GREEN))})
     kept = BrandImage.objects.for_org(brand.org).get()
@@ -156,9 +158,12 @@ def test_bad_uploads_are_refused_with_a_reason_and_lose_nothing(brand, owner, da
     assert not BrandImage.objects.for_org(brand.org).filter(live=live).exists()
 
 
-def test_no_file_is_refused_in_chinese(owner):
+def test_no_file_is_refused_in_chinese_and_refusals_speak_english_on_english_pages(owner):
     answer = owner.post("/settings/brand/cover/", {})
     assert answer.status_code == 400 and "这个字段是必填项。" in answer.content.decode()
+    owner.cookies["django_language"] = "en"
+    answer = owner.post("/settings/brand/cover/", {"cover-image": upload(png_bomb(6000, 5000))})
+    assert "The image is 6000 × 5000 pixels; at most 25 million pixels." in answer.content.decode()
 
 
 def test_another_organisation_sees_and_replaces_none_of_the_brands_images(brand, outsider, owner):
