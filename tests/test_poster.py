@@ -3,6 +3,7 @@ import io
 from datetime import datetime, timezone
 
 from django.test import Client
+from hypothesis import given, settings, strategies as st
 from PIL import Image, ImageChops
 
 from liveloop.promoters import fonts, poster, text
@@ -164,3 +165,28 @@ def test_long_names_and_titles_stay_inside_the_margins():
     for x0, _y0, x1, _y1 in (band, name):
         assert left <= x0 and x1 <= right
     assert name[2] - name[0] > 500  # the name row is full, cut with …, not empty
+
+
+WORDS = ["双十二", "预热", "直播", "山茶花", "买一送一", "🎉", "🌸", "👍🏽", "🇨🇳", "👩‍👩‍👧", "Spring", "skincare",
+         "Supercalifragilisticexpialidocious", "2026", "：", "！", " "]
+
+
+@settings(max_examples=40)
+@given(st.lists(st.sampled_from(WORDS), min_size=1, max_size=40), st.sampled_from([300, 630]),
+       st.integers(min_value=1, max_value=3))
+def test_wrapped_lines_fit_keep_the_text_and_never_split_an_emoji(words, width, max_lines):
+    face = text.Face(58, bold=True)
+    source = " ".join("".join(words).split())
+    lines = text.wrap(source, face, width, max_lines=max_lines)
+    if not source:
+        assert lines == []
+        return
+    assert 1 <= len(lines) <= max_lines
+    assert all(face.getlength(line) <= width for line in lines)
+    whole = [unit for unit, _emoji in text.clusters(source)]
+    kept = [unit for line in lines for unit, _emoji in text.clusters(line.removesuffix("…"))]
+    # Every unit of every line is a whole unit of the text, in order (spaces at breaks dropped).
+    rest = iter(whole)
+    assert all(any(unit == other for other in rest) for unit in kept)
+    if not lines[-1].endswith("…"):
+        assert "".join(kept).replace(" ", "") == source.replace(" ", "")
