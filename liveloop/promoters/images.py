@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -99,13 +99,19 @@ def _remove_file(name: str) -> None:
 def save_image(org, kind: str, cleaned: Cleaned, live=None) -> BrandImage:
     """Store cleaned as org's image of kind (the live's cover when live is given), replacing any."""
     name = default_storage.save(_file_name(org, kind, live, cleaned.data), ContentFile(cleaned.data))
+    fields = {"name": name, "width": cleaned.width, "height": cleaned.height}
+    rows = BrandImage.objects.for_org(org).select_for_update().filter(kind=kind, live=live)
     with transaction.atomic():
-        row = BrandImage.objects.for_org(org).select_for_update().filter(kind=kind, live=live).first()
+        row = rows.first()
         if row is None:
-            row = BrandImage(org=org, kind=kind, live=live)
-        elif row.name != name:
-            _remove_file(row.name)
-        row.name, row.width, row.height = name, cleaned.width, cleaned.height
+            try:
+                with transaction.atomic():
+                    return BrandImage.objects.create(org=org, kind=kind, live=live, **fields)
+            except IntegrityError:  # another upload of the same image made the row meanwhile
+                row = rows.get()
+        _remove_file(row.name)
+        for field, value in fields.items():
+            setattr(row, field, value)
         row.save()
     return row
 
