@@ -20,7 +20,7 @@ ACCEPT = "image/png,image/jpeg,image/webp"
 
 
 class ImageForm(forms.Form):
-    image = forms.FileField(label=gettext_lazy("Image (PNG, JPEG or WebP, at most 5 MB)"),
+    image = forms.FileField(label=gettext_lazy("Image file"), help_text=gettext_lazy("PNG, JPEG or WebP, at most 5 MB."),
                             widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}))
 
     def __init__(self, *args, kind: str, **kwargs):

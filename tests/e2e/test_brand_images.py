@@ -14,6 +14,13 @@ pytestmark = pytest.mark.e2e
 LOADED = "img => img.complete && img.naturalWidth > 0"
 
 
+def upload(page, kind: str, path) -> None:
+    field = page.locator(f"#id_{kind}-image")
+    field.set_input_files(str(path))
+    with page.expect_navigation():  # the form posts, then the settings page comes back
+        page.locator("form", has=field).get_by_role("button", name="上传").click()
+
+
 def test_an_owner_sets_the_logo_and_cover_and_the_invite_page_shows_them(contexts, brand, tmp_path):
     live = brand.live(announced_at=datetime.now(timezone.utc) + timedelta(days=1), promoters=["A"])
     logo, cover, text = tmp_path / "logo.png", tmp_path / "cover.jpg", tmp_path / "notes.png"
@@ -23,15 +30,12 @@ def test_an_owner_sets_the_logo_and_cover_and_the_invite_page_shows_them(context
 
     desk = operator_page(contexts, brand.org, language="zh-hans")
     desk.goto(reverse("web:settings"))
-    desk.locator("#id_logo-image").set_input_files(str(text))
-    desk.locator("form", has=desk.locator("#id_logo-image")).get_by_role("button", name="上传").click()
+    upload(desk, "logo", text)
     error = desk.locator("form", has=desk.locator("#id_logo-image")).locator(".errors")
     assert error.inner_text().strip() == "这不是 PNG、JPEG 或 WebP 图片。"
 
-    desk.locator("#id_logo-image").set_input_files(str(logo))
-    desk.locator("form", has=desk.locator("#id_logo-image")).get_by_role("button", name="上传").click()
-    desk.locator("#id_cover-image").set_input_files(str(cover))
-    desk.locator("form", has=desk.locator("#id_cover-image")).get_by_role("button", name="上传").click()
+    upload(desk, "logo", logo)
+    upload(desk, "cover", cover)
     previews = desk.locator("img.brand-image")
     assert previews.count() == 2
     assert all(previews.nth(i).evaluate(LOADED) for i in range(2))
