@@ -140,7 +140,7 @@ def test_what_is_stored_is_re_encoded_and_scaled_down(brand, django_capture_on_c
     (png_bytes(GREEN, format="PNG")[:60], "cut.png", "图片已损坏或不完整。"),
     (png_bomb(6000, 5000), "bomb.png", "图片为 6000 × 5000 像素，最多 2500 万像素。"),
     (png_bomb(20000, 20000), "bomb.png", "图片超过 2500 万像素。"),
-    (b"\xff\xd8\xff" + b"\0" * (5 * 1024 * 1024), "big.jpg", "文件大小为 5.0 MB，最多 5 MB。"),
+    (b"\xff\xd8\xff" + b"\0" * (5 * 1024 * 1024), "big.jpg", "文件大小为 5.1 MB，最多 5 MB。"),
 ], ids=["text", "gif", "svg", "truncated", "bomb", "huge-bomb", "too-large"])
 def test_bad_uploads_are_refused_with_a_reason_and_lose_nothing(brand, owner, data, name, reason):
     owner.post("/settings/brand/logo/", {"logo-image": upload(png_bytes(GREEN))})
@@ -216,3 +216,13 @@ def test_the_poster_layout_with_a_cover_keeps_text_inside_the_margins():
     box = ImageChops.difference(found, Image.new("RGB", found.size, poster.BAND)).getbbox()
     assert poster.MARGIN <= box[0] and box[2] <= poster.WIDTH - poster.MARGIN
     assert share(image, (0, 0, 750, poster.WITH_COVER.cover), ORANGE) > 0.99  # a tall cover is cropped to fill
+
+
+def test_a_file_gone_from_the_data_directory_leaves_the_poster_without_it(brand, owner, caplog):
+    live = brand.live(promoters=["PA"])
+    owner.post("/settings/brand/cover/", {"cover-image": upload(png_bytes(BLUE, (800, 400)))})
+    row = BrandImage.objects.for_org(brand.org).get()
+    images.default_storage.delete(row.name)
+    assert share(poster_of(live), (0, 0, 750, 360), BLUE) == 0
+    assert "images.unreadable" in caplog.text
+    assert Client().get(f"/i/{live.public_id}/PA/cover.jpg").status_code == 404

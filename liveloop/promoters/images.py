@@ -10,6 +10,7 @@ what posters and pages use: metadata, trailing bytes and anything else that rode
 import hashlib
 import io
 import logging
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -48,8 +49,10 @@ class Cleaned:
 def clean_upload(upload, kind: str) -> Cleaned:
     """The upload re-encoded for storage, or ImageRejected with the reason."""
     if upload.size > MAX_BYTES:
+        # Rounded up: a file just over the limit must not read as "5.0 MB; at most 5 MB".
         raise ImageRejected(_("The file is %(size)s MB; at most %(limit)d MB.")
-                            % {"size": f"{upload.size / 1024 / 1024:.1f}", "limit": MAX_BYTES // 1024 // 1024})
+                            % {"size": f"{math.ceil(upload.size * 10 / 1024 / 1024) / 10:.1f}",
+                               "limit": MAX_BYTES // 1024 // 1024})
     upload.seek(0)
     raw = upload.read(MAX_BYTES + 1)
     with warnings.catch_warnings():
@@ -144,20 +147,21 @@ def for_live(live) -> LiveImages:
                       logo=rows.get((BrandImage.LOGO, None)))
 
 
-def read(row: BrandImage) -> bytes:
-    with default_storage.open(row.name, "rb") as f:
-        return f.read()
+def read(row: BrandImage) -> bytes | None:
+    """The stored file, or None (logged) when it went missing from the data directory: pages
+    and posters then go without it rather than fail."""
+    try:
+        with default_storage.open(row.name, "rb") as f:
+            return f.read()
+    except OSError as error:
+        log.error("images.unreadable org=%s name=%s error=%s", row.org_id, row.name, error)
+        return None
 
 
 def pillow_image(row: BrandImage | None) -> Image.Image | None:
     """The stored image for drawing (it was written by us: no checks needed again)."""
-    if row is None:
-        return None
-    try:
-        return Image.open(io.BytesIO(read(row)))
-    except OSError as error:  # the file went missing from the data directory: draw without it
-        log.error("images.unreadable org=%s name=%s error=%s", row.org_id, row.name, error)
-        return None
+    data = read(row) if row is not None else None
+    return Image.open(io.BytesIO(data)) if data is not None else None
 
 
 def content_type(row: BrandImage) -> str:

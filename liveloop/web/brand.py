@@ -36,9 +36,10 @@ class ImageForm(forms.Form):
 
 
 def image_response(row: BrandImage | None) -> HttpResponse:
-    if row is None:
+    data = images.read(row) if row is not None else None
+    if data is None:
         raise Http404("no such image")
-    return HttpResponse(images.read(row), content_type=images.content_type(row))
+    return HttpResponse(data, content_type=images.content_type(row))
 
 
 def settings_context(org, logo_form=None, cover_form=None) -> dict:
