@@ -219,3 +219,37 @@ class ProofCode(TenantModel):
             models.UniqueConstraint(fields=["org", "promoter"], condition=models.Q(closed_at__isnull=True),
                                     name="proofcode_one_open_per_promoter"),
         ]
+
+
+class BrandImage(TenantModel):
+    """A brand's logo, its default cover, or one live's cover, for posters and the invite page.
+
+    The file lives under MEDIA_ROOT (the data directory), re-encoded by promoters.images so no
+    uploaded byte survives; it is only ever served through a view that checks the organisation.
+    """
+    LOGO, COVER = "logo", "cover"
+    KINDS = [(LOGO, "logo"), (COVER, "cover")]
+
+    kind = models.CharField(max_length=8, choices=KINDS)
+    # Null: the brand's own (the logo, the default cover); else this live's cover.
+    live = models.ForeignKey("lives.Live", null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="+", db_index=False)
+    name = models.CharField(max_length=200)  # the file, relative to MEDIA_ROOT
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "kind"], condition=models.Q(live__isnull=True),
+                                    name="brandimage_org_kind"),
+            models.UniqueConstraint(fields=["org", "live", "kind"], condition=models.Q(live__isnull=False),
+                                    name="brandimage_org_live_kind"),
+            models.CheckConstraint(condition=models.Q(live__isnull=True) | models.Q(kind="cover"),
+                                   name="brandimage_live_cover_only"),
+        ]
+
+    @property
+    def version(self) -> str:
+        # The name ends in the content's digest: a new image, a new value (for ?v= in links).
+        return self.name.rsplit("-", 1)[-1].split(".")[0]

@@ -22,7 +22,7 @@ from liveloop.promoters import services as promoters
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.qr import qr_svg
 from liveloop.rules.attribution import CANCELLED, SCHEDULED
-from liveloop.web import queries
+from liveloop.web import brand, queries
 from liveloop.web.context import choose_org, org_view, requires
 from liveloop.web.forms import (ApiKeyForm, InviteCodesForm, LiveEditForm, LiveForm, MemberAddForm,
                                 MemberError, RoleForm, TimezoneForm, change_role, remove_member, revoke_key,
@@ -117,8 +117,14 @@ def edit_live(request, org, public_id):
         except lives.TransitionError:  # it went on air meanwhile (the reason is the log's, in English)
             messages.error(request, _("Only a scheduled live can be edited."))
         return redirect("web:live", live.public_id)
-    return render(request, "web/live_form.html", {"form": form, "live": live},
-                  status=400 if form.errors else 200)
+    return edit_live_page(request, live, form=form, status=400 if form.errors else 200)
+
+
+def edit_live_page(request, live, form=None, cover_form=None, status=200):
+    # The cover's own form (web.brand) posts elsewhere and comes back here with its errors.
+    return render(request, "web/live_form.html", {
+        "form": form or LiveEditForm(live=live), "live": live,
+        **brand.live_cover_context(live, cover_form)}, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -341,8 +347,10 @@ def programme_promoter_link(request, org, public_id, code):
 
 # Settings
 
-def _settings_page(request, org, member_form=None, key_form=None, zone_form=None, status=200):
+def _settings_page(request, org, member_form=None, key_form=None, zone_form=None, status=200,
+                   logo_form=None, cover_form=None):
     return render(request, "web/settings.html", {
+        **brand.settings_context(org, logo_form, cover_form),
         "members": queries.members(org),
         "keys": queries.api_keys(org) if request.may["manage_keys"] else (),
         "member_form": member_form or MemberAddForm(org=org),

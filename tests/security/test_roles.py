@@ -44,6 +44,9 @@ web:key_revoke                          Y     -       -       -      -        -
 web:key_rotate                          Y     -       -       -      -        -
 web:timezone                            Y     -       -       -      -        -
 web:planner_settings                    Y     -       -       -      -        -
+web:brand_logo                          Y     -       -       -      -        -
+web:brand_cover                         Y     -       -       -      -        -
+web:live_cover                          Y     Y       -       -      -        -
 web:shop_add                            Y     -       -       -      -        -
 web:shop_map                            Y     -       -       -      -        -
 web:shop_unmap                          Y     -       -       -      -        -
