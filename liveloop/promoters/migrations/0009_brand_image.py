@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('lives', '0002_live_preview_url'),
         ('orgs', '0004_apikey_rotation'),
-        ('promoters', '0007_name_pinyin'),
+        ('promoters', '0008_promoter_phone_tail_hash'),
     ]
 
     operations = [
