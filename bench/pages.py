@@ -216,6 +216,12 @@ def _bench_requests(demo, requests: int) -> list[dict]:
         (ROOM_DATA, False, operator, reverse("web:room_data", args=[live.public_id]),
          {}, {"HTTP_HX_REQUEST": "true"}),
         (REPORT, True, operator, reverse("web:report", args=[live.public_id]), {}, {}),
+        # The promoter directory over every live of the demo, and one person's page across lives.
+        ("promoter directory", True, operator, reverse("web:promoters"), {}, {}),
+        ("promoter directory, sort -gmv", True, operator, reverse("web:promoters"), {"sort": "-gmv"}, {}),
+        (f"promoter directory, search {surname}", True, operator, reverse("web:promoters"), {"q": surname}, {}),
+        ("promoter directory, search last four", True, operator, reverse("web:promoters"), {"q": "5678"}, {}),
+        ("promoter page", True, operator, reverse("web:promoter", args=[top["promoter"]]), {}, {}),
         ("promoter's own page (phone)", True, promoter, reverse("phone:me"), {}, {}),
         ("promoter's poster PNG", False, promoter, reverse("phone:poster"), {}, {}),
         ("API summary", False, api, f"{api_live}/summary", {}, {}),

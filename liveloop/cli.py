@@ -73,6 +73,7 @@ def _serve(host: str, port: int, workers: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 def demo(serve, seed, scale, host, port):
+    from liveloop.demo.agency import AGENCY_SLUG, AGENCY_USER
     from liveloop.demo.seed import DEMO_PASSWORD, DEMO_SLUG, DEMO_USER, seed_demo
 
     _migrate()
@@ -84,10 +85,13 @@ def demo(serve, seed, scale, host, port):
     click.echo("")
     click.echo(f"  Liveloop demo  {base}/")
     click.echo(f"  login: {DEMO_USER} / {DEMO_PASSWORD}")
+    if _demo_exists(AGENCY_SLUG):
+        click.echo(f"  agency 服务商 login: {AGENCY_USER} / {DEMO_PASSWORD} → scorecards 成绩单 {base}/agency/scorecards/")
     click.echo(f"  API:   {base}/api/v1/docs  (OpenAPI: {base}/api/v1/openapi.json)")
     for label, path in _phone_links(DEMO_SLUG):
         click.echo(f"  {label}: {base}{path}")
-    click.echo(f"  shop orders live 小店订单: run `liveloop demo-shop --url {base}` in another terminal")
+    click.echo(f"  a live on air 直播: run `liveloop demo-live --url {base}` in another terminal "
+               f"(orders only: `liveloop demo-shop`)")
     click.echo("")
     if serve:
         _serve(host, port, 2)
@@ -484,6 +488,43 @@ def demo_shop(url, interval, count, emulator_port, public_id):
     except (LookupError, OSError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{accepted} pushes accepted")
+
+
+@main.command("demo-live", help="Put the demo's upcoming live on air and play it: room entries through the "
+                                "promoters' links, online samples, follows, captures, and orders and refunds "
+                                "through the demo shop's pushes, onto a running demo (make demo).")
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The running demo.")
+@click.option("--minutes", default=30.0, show_default=True, type=click.FloatRange(0.5, 600),
+              help="How long the live runs; Ctrl-C stops it sooner.")
+@click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(0.1, 60),
+              help="Seconds between ticks (the room page asks every 2 s).")
+@click.option("--ticks", default=0, show_default=True, type=click.IntRange(0),
+              help="Play this many ticks at once, without waiting, ending now (tests; 0: in real time).")
+@click.option("--seed", default=None, type=int, help="Random seed: same seed, same audience.")
+@click.option("--end", is_flag=True, help="End the live when the play stops (its report follows); "
+                                          "else it stays on air and another run goes on.")
+@click.option("--emulator-port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+def demo_live(url, minutes, interval, ticks, seed, end, emulator_port):
+    from liveloop.analytics.queries import live_summary
+    from liveloop.demo.live import play
+    from liveloop.demo.seed import DEMO_SLUG
+    from liveloop.demo.shop import room_url
+    from liveloop.web.templatetags.figures import yuan
+
+    organisation = _org(DEMO_SLUG)
+    try:
+        played = play(organisation, url, minutes=minutes, interval=interval, ticks=ticks, seed=seed, end=end,
+                      emulator_port=emulator_port, echo=click.echo)
+    except (LookupError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    figures = live_summary(played.live)
+    click.echo(f"{'stopped' if played.interrupted else 'done'}: 进房 {figures['entered']:,} 人 · "
+               f"最高在线 {figures['peak_online']:,} · 关注 {figures['follows']:,} · 沉淀私域 {figures['captures']:,} · "
+               f"订单 {figures['orders']:,} · 成交 {yuan(figures['gmv'])} · 退款 {yuan(figures['refunded'])}")
+    click.echo(f"{played.accepted} of {played.pushes} shop pushes accepted; "
+               f"{'the live has ended' if end else 'the live is still on air'}: {room_url(url, played.live)}")
+    if played.rejected:
+        raise click.ClickException(f"{len(played.rejected)} events were rejected, first: {played.rejected[0]}")
 
 
 @main.command("reseal-secrets", help="Encrypt every stored integration secret and promoters' phones, "

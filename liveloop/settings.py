@@ -195,6 +195,9 @@ TIME_ZONE = "Asia/Shanghai"
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# Uploaded brand images (logos, covers): files in the data directory, with no URL of their own:
+# views that check the organisation serve them (promoters.images).
+MEDIA_ROOT = DATA_DIR / "media"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -209,6 +212,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BYTES
 # Promoter posters draw Chinese with this font ("path" or "path#index" for a .ttc); empty finds
 # Noto Sans CJK SC through fontconfig, then the pinned cvttf_NotoSansCJK_Regular package.
 LIVELOOP_CJK_FONT = env_str("LIVELOOP_CJK_FONT", "")
+# … and emoji with this colour emoji font (a CBDT font with a 109 px strike, like Noto Color
+# Emoji); empty finds Debian's fonts-noto-color-emoji through fontconfig.
+LIVELOOP_EMOJI_FONT = env_str("LIVELOOP_EMOJI_FONT", "")
 
 # Cookies and headers (docs/security.md). Production is served over HTTPS only; `make demo`
 # (development) stays on plain http, so the Secure flags and HSTS follow PRODUCTION.

@@ -98,3 +98,26 @@ def default_language():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.deactivate()
+
+
+@pytest.fixture(scope="session")
+def _media_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, _media_dir):
+    # Uploaded brand images go to a directory of the run's, never the checkout's var/media.
+    settings.MEDIA_ROOT = _media_dir
+    return _media_dir
+
+
+def png_bytes(colour, size=(64, 64), format="PNG", **save) -> bytes:
+    """A one-colour image file, for upload tests."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, format=format, **save)
+    return out.getvalue()

@@ -297,6 +297,22 @@ def test_the_same_phone_reuses_the_promoter(brand):
     assert get(brand, f"/lives/{second}/programme").json()["promoters"] == 1
 
 
+def test_a_phone_typed_with_the_country_code_is_the_same_promoter(brand):
+    """The API, the join form and an import store one form of a mainland number: "+86…" and
+    "86…" are the promoter already known by the 11 digits, not a second one."""
+    first, second, third = (brand.live().public_id for _ in range(3))
+    a = post(brand, f"/lives/{first}/promoters", {"name": "王小明", "phone": "13812345678"}).json()
+    b = post(brand, f"/lives/{second}/promoters", {"name": "王小明", "phone": "+8613812345678"}).json()
+    c = post(brand, f"/lives/{third}/promoters", {"name": "王小明", "phone": "8613812345678"}).json()
+    assert a[0]["code"] == b[0]["code"] == c[0]["code"]
+    assert Promoter.objects.for_org(brand.org).get().phone == "13812345678"
+    # A foreign number is kept as sent, and found again as sent.
+    d = post(brand, f"/lives/{first}/promoters", {"name": "Anna", "phone": "+4915112345678"}).json()
+    e = post(brand, f"/lives/{second}/promoters", {"name": "Anna", "phone": "+4915112345678"}).json()
+    assert d[0]["code"] == e[0]["code"] != a[0]["code"]
+    assert Promoter.objects.for_org(brand.org).count() == 2
+
+
 def test_the_answer_follows_the_order_sent(brand):
     L = brand.live().public_id
     known = post(brand, f"/lives/{L}/promoters", {"name": "老推广员", "phone": "13700000000"}).json()[0]

@@ -144,11 +144,92 @@ def test_starting_more_than_an_hour_early_reminds_at_the_announced_time(brand, s
     assert worker.process(now=EVENING).sent == 2
 
 
-def test_ending_before_an_early_reminder_is_due_drops_it(brand):
+def test_ending_before_an_early_reminder_is_due_expires_it(brand):
     live = reserved_live(brand)
     start_live(live, at=EVENING - timedelta(hours=3))
     end_live(live, at=EVENING - timedelta(hours=2))
-    assert not notices(brand, live=live, kind=Notice.LIVE_REMINDER).exists()
+    assert set(notices(brand, live=live, kind=Notice.LIVE_REMINDER).values_list("state", flat=True)) == {
+        Notice.EXPIRED}
+    assert worker.process(now=EVENING).sent == 0  # never called to a live that is over
+
+
+# Reminders expire: at the live's end, or an hour after they were due
+
+@pytest.mark.parametrize("started, ended, expiry", [
+    (EVENING, None, EVENING + timedelta(hours=1)),                    # on air: an hour after it was due
+    (EVENING, EVENING + timedelta(minutes=30), EVENING + timedelta(minutes=30)),  # ended first
+    (EVENING + timedelta(hours=1), None, EVENING + timedelta(hours=2)),           # an hour late still reminds
+    (EVENING - timedelta(hours=3), None, EVENING + timedelta(hours=1)),          # early: due at the announced time
+    (EVENING - timedelta(hours=3), EVENING - timedelta(hours=2), EVENING - timedelta(hours=2)),
+    (None, None, None)])
+def test_reminder_expiry_rule(started, ended, expiry):
+    from liveloop.notify.queue import reminder_expiry
+
+    assert reminder_expiry(EVENING, started, ended) == expiry
+
+
+def test_ending_a_live_expires_its_unsent_reminders_and_the_report_says_so(brand, owner, serve):
+    from liveloop.analytics.report import reminders
+
+    live = reserved_live(brand, viewers=("oV1abc", "oV2def", "oV3ghi", "oV4jkl"))
+    start_live(live, at=EVENING)
+    rows = notices(brand, live=live, kind=Notice.LIVE_REMINDER)
+    # One sent, one given up, one being sent as the live ends, one due exactly at the end (a
+    # retry): only the queued one expires; the one in a worker's hands is the worker's.
+    Notice.objects.filter(pk=rows[0].pk).update(state=Notice.SENT)
+    Notice.objects.filter(pk=rows[1].pk).update(state=Notice.DEAD)
+    end = EVENING + timedelta(minutes=40)
+    Notice.objects.filter(pk=rows[2].pk).update(state=Notice.SENDING, claimed_at=end - timedelta(minutes=1))
+    Notice.objects.filter(pk=rows[3].pk).update(next_attempt_at=end)
+    assert reminders(live, now=end - timedelta(seconds=1)) == {"sent": 1, "pending": 2, "failed": 1, "expired": 0}
+    end_live(live, at=end)
+    live.refresh_from_db()
+    assert Notice.objects.get(pk=rows[3].pk).state == Notice.EXPIRED
+    assert reminders(live, now=end) == {"sent": 1, "pending": 1, "failed": 1, "expired": 1}
+    # The worker finds nothing more to expire while the claim holds; the counts do not move.
+    server = serve(statuses(200))
+    webhook(brand, server)
+    tally = worker.process(now=end + timedelta(minutes=5))
+    assert tally.expired == 0 and tally.sent == 1  # the promoter's summary, no reminder
+    assert [json.loads(r["body"])["kind"] for r in server.requests] == [Notice.PROMOTER_SUMMARY]
+    assert reminders(live, now=end + timedelta(minutes=5)) == {"sent": 1, "pending": 1, "failed": 1, "expired": 1}
+    # The claim's worker died: its lease runs out, the row comes back and expires, once.
+    assert worker.process(now=end + timedelta(minutes=20)).expired == 1
+    assert worker.process(now=end + timedelta(minutes=40)).expired == 0
+    assert len(server.requests) == 1
+    assert reminders(live, now=end + timedelta(days=1)) == {"sent": 1, "pending": 0, "failed": 1, "expired": 2}
+    # The report page shows it, in Chinese.
+    page = owner.get(f"/lives/{live.public_id}/report/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "已过期 2 条" in page and "1 条失败" in page
+
+
+def test_the_worker_expires_reminders_an_hour_past_due_while_the_live_is_on_air(brand, serve):
+    from liveloop.analytics.report import reminders
+
+    live = reserved_live(brand)
+    start_live(live, at=EVENING)
+    # No worker ran for the hour: before it is over the report still says queued, at its end
+    # the read already says expired, and the worker then marks them so, once.
+    assert reminders(live, now=EVENING + timedelta(minutes=59))["pending"] == 2
+    assert reminders(live, now=EVENING + timedelta(hours=1)) == {"sent": 0, "pending": 0, "failed": 0, "expired": 2}
+    server = serve(statuses(200))
+    webhook(brand, server)
+    assert worker.process(now=EVENING + timedelta(hours=1)).expired == 2
+    assert worker.process(now=EVENING + timedelta(hours=2)).expired == 0
+    assert server.requests == []
+    assert reminders(live, now=EVENING + timedelta(hours=2))["expired"] == 2
+
+
+def test_expiring_reminders_is_scoped_to_the_live(brand, outsider):
+    from liveloop.notify.queue import expire_reminders
+
+    mine, theirs = reserved_live(brand), reserved_live(outsider)
+    start_live(mine, at=EVENING)
+    start_live(theirs, at=EVENING + timedelta(minutes=50))
+    # At 20:30 + 1 h, mine has passed its hour; theirs (due at 20:50) has not.
+    assert expire_reminders(EVENING + timedelta(hours=1, minutes=30)) == 2
+    assert set(notices(outsider, live=theirs).values_list("state", flat=True)) == {Notice.QUEUED}
+    assert expire_reminders(EVENING + timedelta(hours=1, minutes=30), theirs) == 0
 
 
 def test_queueing_the_same_reason_twice_keeps_one_notice(brand):
@@ -264,7 +345,7 @@ def dead_notice(brand, serve, settings):
     now = EVENING
     for _ in range(3):
         worker.process(now=now)
-        now += timedelta(hours=1)
+        now += timedelta(minutes=10)  # past each backoff, inside the reminder's hour
     notice = notices(brand, live=live).get()
     assert len(server.requests) == 3
     return notice
@@ -404,10 +485,18 @@ def test_wecom_cannot_reach_viewers(brand, serve, settings):
 def test_one_pass_of_the_worker_loop_reports_what_it_did(brand, serve):
     live = reserved_live(brand)
     webhook(brand, serve(statuses(200)))
-    start_live(live, at=EVENING)
+    # The loop runs on the clock: a live on air now, so its reminders are inside their hour.
+    live.announced_at = datetime.now(timezone.utc)
+    live.save(update_fields=["announced_at"])
+    start_live(live, at=live.announced_at)
     lines = []
     worker.run(once=True, echo=lines.append)
-    assert lines == ["sent 2, to retry 0, dead 0, released 0"]
+    assert lines == ["sent 2, to retry 0, dead 0, released 0, expired 0"]
+    other = brand.live(title="上周的直播")
+    brand.send([event("r-other", "reservation", other.public_id, "oV5mno", at=EVENING - timedelta(hours=3))])
+    start_live(other, at=EVENING)  # weeks ago: its reminder's hour is long over
+    worker.run(once=True, echo=lines.append)
+    assert lines[1:] == ["sent 0, to retry 0, dead 0, released 0, expired 1"]
 
 
 # Setting up channels

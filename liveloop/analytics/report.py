@@ -17,6 +17,7 @@ from django.utils import timezone
 from liveloop.analytics.models import AudienceStats, AudienceViewer, LiveAudience, LiveMinute, PromoterStats
 from liveloop.analytics.queries import live_summary, promoter_table, team_rollup
 from liveloop.notify.models import Notice
+from liveloop.notify.queue import live_reminder_expiry
 from liveloop.rules.audience import BREAKDOWN, DIMENSIONS, UNKNOWN, watch_total
 
 TOP_PROMOTERS = 50  # the page's promoter table; the export has them all
@@ -34,15 +35,24 @@ def ratio(part: int, whole: int) -> Fraction | None:
     return Fraction(part, whole) if whole else None
 
 
-def reminders(live) -> dict:
-    """The live's reminder notices in the outbox: sent (reminded), still owed, given up."""
+def reminders(live, now: datetime | None = None) -> dict:
+    """The live's reminder notices in the outbox: sent (reminded), still owed, given up, expired.
+
+    Reminders still queued once their expiry has come (notify.queue.reminder_expiry) count as
+    expired even before a worker has marked them so: with no `liveloop notices` running, an
+    ended live's report must not say its reminders are still waiting."""
     # One pass with conditional counts (no GROUP BY's temporary tree): a big live has a notice
     # per reserver, and this is the report's costliest read (docs/performance.md).
     counts = (Notice.objects.for_org(live.org).filter(live=live, kind=Notice.LIVE_REMINDER)
               .aggregate(total=Count("pk"), sent=Count("pk", filter=Q(state=Notice.SENT)),
-                         failed=Count("pk", filter=Q(state=Notice.DEAD))))
-    return {"sent": counts["sent"], "pending": counts["total"] - counts["sent"] - counts["failed"],
-            "failed": counts["failed"]}
+                         failed=Count("pk", filter=Q(state=Notice.DEAD)),
+                         expired=Count("pk", filter=Q(state=Notice.EXPIRED)),
+                         queued=Count("pk", filter=Q(state=Notice.QUEUED))))
+    pending, expired = counts["total"] - counts["sent"] - counts["failed"] - counts["expired"], counts["expired"]
+    expiry = live_reminder_expiry(live)
+    if expiry is not None and expiry <= (now or timezone.now()):
+        pending, expired = pending - counts["queued"], expired + counts["queued"]
+    return {"sent": counts["sent"], "pending": pending, "failed": counts["failed"], "expired": expired}
 
 
 def room_traffic(live, sampled_peak: int = 0) -> dict:
@@ -141,7 +151,7 @@ def live_report(live, now: datetime | None = None) -> dict:
     domain = private_domain(live, summary)
     return {
         "summary": summary,
-        "reminders": reminders(live),
+        "reminders": reminders(live, now),
         "lapsed": summary["reservations"] if summary["reservations_lapsed"] else 0,
         "viewers": viewers,
         "views": traffic["views"],

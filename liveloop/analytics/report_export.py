@@ -64,6 +64,7 @@ def overview(report: dict) -> list[tuple[str, str, object]]:
     return [
         ("reservations", _("Reservations"), s["reservations"]),
         ("reminded", _("Reminded"), reminders["sent"]),
+        ("reminders_expired", _("Reminders expired"), reminders["expired"]),
         ("lapsed", pgettext_lazy("reservations", "Lapsed"), report["lapsed"]),
         ("viewers", _("Viewers"), report["viewers"]),
         ("views", _("Views"), report["views"]),

@@ -1,5 +1,5 @@
 """The demo brand's commission set-up: a default plan, store leaders, tax withholding, and the
-weekly lives before last night's settled and (the oldest) paid.
+weekly lives before last night's settled and (the oldest) paid, but the newest, left to settle.
 
 The set-up is created before the events are fed, so the ledger accrues estimates through ingest
 exactly as it would for a real brand; the settlements come after, each at the moment its refund
@@ -63,11 +63,12 @@ def bank_card(code: str) -> tuple[str, str]:
 
 
 def settle_past(org, lives) -> None:
-    """Settle every live (oldest first) when its refund window closed; approve all but the
-    newest run, and pay the oldest one through a payout batch whose results came back with one
-    failed transfer — so finance sees each state a statement can be in."""
-    runs = [settle_live(org, live, now=settleable_from(org, live) + timedelta(minutes=1)) for live in lives]
-    for number, run in enumerate(runs[:-1]):
+    """Settle every live but the newest (oldest first) when its refund window closed, approve
+    them, and pay the oldest through a payout batch whose results came back with one failed
+    transfer. The newest is left for whoever tries the demo: its refund window has passed, so
+    they press 结算 on /money/ themselves and see its statements appear, frozen, to approve."""
+    runs = [settle_live(org, live, now=settleable_from(org, live) + timedelta(minutes=1)) for live in lives[:-1]]
+    for number, run in enumerate(runs):
         payouts.approve(org, None, Statement.objects.for_org(org).filter(run=run))
         if number == 0:
             batch = payouts.create_batch(org, None, now=settleable_from(org, lives[0]) + timedelta(days=1))

@@ -4,7 +4,8 @@ The organisation, accounts, stores, lives and programmes are created with the sa
 an operator's actions use; every fact (reservations, entries, orders…) goes through
 `liveloop.events.ingest.ingest` in time order, exactly like a producer's batches, and the
 lives go on and off air with `start_live`/`end_live` at their moment in that stream. The weekly
-lives before last night's are settled as finance would have done it (liveloop/demo/money.py).
+lives before last night's are settled as finance would have done it, but the newest, whose
+refund window has passed, is left for the newcomer to settle (liveloop/demo/money.py).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Callable
 from django.db import transaction
 
 from liveloop.analytics.queries import live_summary
+from liveloop.demo.agency import AGENCY_USER, Agency, seed_agency
 from liveloop.demo.cast import BRAND
 from liveloop.demo.money import settle_past, setup_money
 from liveloop.demo.shop import ensure_shop
@@ -23,6 +25,7 @@ from liveloop.demo.simulator import LivePlan, Plan, make_plan, simulate
 from liveloop.events.ingest import IngestResult, ingest
 from liveloop.lives.models import Account, Live
 from liveloop.lives.services import create_live, end_live, start_live
+from liveloop.money.models import SettlementRun
 from liveloop.orgs.models import Member, Organisation
 from liveloop.orgs.services import add_member, create_org
 from liveloop.promoters.models import Programme, Team
@@ -47,6 +50,7 @@ class Demo:
     past: list[Live]
     events: int
     seconds: float
+    agency: Agency | None = None
 
 
 def seed_demo(seed: int = 1, scale: float = 1.0, echo: Callable[[str], None] = print,
@@ -62,9 +66,10 @@ def seed_demo(seed: int = 1, scale: float = 1.0, echo: Callable[[str], None] = p
         _feed(org, events, [(live, spec) for live, (spec, _, _) in zip(past, plan.past)]
               + [(ended, plan.ended)])
         settle_past(org, past)
+        agency = seed_agency(seed, scale, plan.now, DEMO_PASSWORD, _feed)
     for live in (ended, upcoming, *past):
         live.refresh_from_db()
-    demo = Demo(org, ended, upcoming, past, len(events), time.monotonic() - clock)
+    demo = Demo(org, ended, upcoming, past, len(events) + agency.events, time.monotonic() - clock, agency)
     _summary(demo, plan, echo)
     return demo
 
@@ -137,11 +142,18 @@ def _summary(demo: Demo, plan: Plan, echo: Callable[[str], None]) -> None:
          f"{len(plan.stores)} 家门店，{len(plan.people):,} 名推广员")
     for live in demo.past:
         figures = live_summary(live)
+        settled = "已结算" if SettlementRun.objects.for_org(demo.org).filter(live=live).exists() \
+            else "退款期已过，待结算（在 /money/ 点“结算”）"
         echo(f"  往期「{live.title}」 预约 {figures['reservations']:,} · 进房 {figures['entered']:,} · "
-             f"成交 {yuan(figures['gmv'])} · 已结算")
+             f"成交 {yuan(figures['gmv'])} · {settled}")
     echo(f"  已结束「{demo.ended.title}」 预约 {ended['reservations']:,} · 进房 {ended['entered']:,} · "
          f"订单 {ended['orders']:,} · 成交 {yuan(ended['gmv'])} · 退款 {yuan(ended['refunded'])} · "
          f"最高在线 {ended['peak_online']:,}")
     echo(f"  待开播「{demo.upcoming.title}」 {len(plan.upcoming_people):,} 名推广员 · "
          f"预约 {upcoming['reservations']:,}")
+    if demo.agency is not None:
+        clients = "、".join(f"「{client.name}」{sum(live.org_id == client.pk for live in demo.agency.lives)} 场"
+                           for client in demo.agency.clients)
+        echo(f"  服务商「{demo.agency.org.name}」({demo.agency.org.slug}，登录 {AGENCY_USER}) 的客户品牌："
+             f"{clients}（都在上个月，成绩单默认显示的月份）")
     echo(f"已导入 {demo.events:,} 条事件，用时 {demo.seconds:.1f} 秒（{rate:,.0f} 条/秒）")

@@ -16,6 +16,7 @@ import base64
 import random
 import secrets
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
@@ -113,16 +114,15 @@ class Driver:
         now = now or int(time.time())
         if len(self.paid) > 3 and self.rng.random() < REFUND_SHARE:
             order_id, price = self.paid.pop(self.rng.randrange(len(self.paid)))
-            amount = price if self.rng.random() < 0.7 else price // 2
-            detail = emulator.aftersale(f"19{order_id[-12:]}", order_id,
-                                        self.store.orders[order_id]["openid"], amount, now)
-            with self.store.lock:
-                self.store.aftersales[detail["after_sale_order_id"]] = detail
-            status, answer = emulator.push(self.store, emulator.aftersale_push("gh_demo", detail), self.push_url)
-            return Sale("refund", order_id, amount, None, status, answer)
+            return self.refund(order_id, price if self.rng.random() < 0.7 else price // 2, now)
         price = self.rng.choices(PRICES, PRICE_WEIGHTS)[0] * self.rng.choice([1, 1, 1, 2])
         sharer = self.rng.choice(self.sharers) if self.sharers and self.rng.random() < SHARED_SHARE else None
-        detail = emulator.order(self._order_id(), self._buyer(), price, channels_live_id(self.live), now,
+        return self.sell(self._buyer(), price, sharer, now)
+
+    def sell(self, buyer: str, price: int, sharer: str | None, now: int) -> Sale:
+        """`buyer` pays `price` fen at `now` (Unix seconds), through `sharer`'s link if given:
+        the order goes into the emulator's store and its pay push to Liveloop."""
+        detail = emulator.order(self._order_id(), buyer, price, channels_live_id(self.live), now,
                                 sharer_openid=sharer)
         with self.store.lock:
             self.store.orders[detail["order_id"]] = detail
@@ -131,10 +131,19 @@ class Driver:
             self.paid.append((detail["order_id"], price))
         return Sale("pay", detail["order_id"], price, sharer, status, answer)
 
+    def refund(self, order_id: str, amount: int, now: int) -> Sale:
+        """`amount` fen of an earlier order goes back at `now`: an after-sale and its push."""
+        detail = emulator.aftersale(f"19{order_id[-12:]}", order_id, self.store.orders[order_id]["openid"],
+                                    amount, now)
+        with self.store.lock:
+            self.store.aftersales[detail["after_sale_order_id"]] = detail
+        status, answer = emulator.push(self.store, emulator.aftersale_push("gh_demo", detail), self.push_url)
+        return Sale("refund", order_id, amount, None, status, answer)
 
-def on_air(org, live: Live | None = None) -> Live:
+
+def on_air(org, live: Live | None = None, at: datetime | None = None) -> Live:
     """The live to sell in: the given one, else the demo's live on air, else its upcoming one,
-    which goes on air now (the room page shows a live that is on air)."""
+    which goes on air `at` (now by default: the room page shows a live that is on air)."""
     from liveloop.lives.services import start_live
     from liveloop.rules.attribution import LIVE, SCHEDULED
 
@@ -144,10 +153,34 @@ def on_air(org, live: Live | None = None) -> Live:
     if live is None:
         raise LookupError("the demo has no live on air or to come")
     if live.state == SCHEDULED:
-        live = start_live(live, at=datetime.now(timezone.utc))
+        live = start_live(live, at=at or datetime.now(timezone.utc))
     elif live.state != LIVE:
         raise LookupError(f"the live {live.public_id} is {live.state}, not on air")
     return live
+
+
+@contextmanager
+def shop_open(org, live: Live, base_url: str, *, emulator_port: int = EMULATOR_PORT, seed: int | None = None,
+              echo: Callable[[str], None] = print):
+    """The demo shop selling in `live` (on air): the emulator runs in this process while the
+    block runs, and this process's push worker asks it. Yields the Driver."""
+    from django.test.utils import override_settings
+
+    shop = ensure_shop(org, live)
+    store = Store(appid=shop.appid, secret=shop.app_secret, token=shop.token, aes_key=shop.encoding_aes_key)
+    server = EmulatorServer(store, port=emulator_port).start()
+    push_url = f"{base_url.rstrip('/')}{shop.push_path}"
+    echo(f"shop emulator on {server.base_url}; pushing to {push_url}")
+    echo(f"watch the live room: {room_url(base_url, live)}")
+    try:
+        with override_settings(LIVELOOP_WECHAT_API_BASE=server.base_url):
+            yield Driver.for_shop(shop, live, store, push_url, seed)
+    finally:
+        server.stop()
+
+
+def room_url(base_url: str, live: Live) -> str:
+    return f"{base_url.rstrip('/')}/lives/{live.public_id}/room/"
 
 
 def drive(org, base_url: str, *, count: int = 0, interval: float = 2.0, emulator_port: int = EMULATOR_PORT,
@@ -155,22 +188,12 @@ def drive(org, base_url: str, *, count: int = 0, interval: float = 2.0, emulator
           sleep: Callable[[float], None] = time.sleep) -> int:
     """Sell `count` times (0: until interrupted), one push every `interval` seconds, to the
     Liveloop at `base_url`; answers how many pushes Liveloop accepted."""
-    from django.test.utils import override_settings
-
     from liveloop.integrations.wechat import worker
 
     live = on_air(org, live)
-    shop = ensure_shop(org, live)
-    store = Store(appid=shop.appid, secret=shop.app_secret, token=shop.token, aes_key=shop.encoding_aes_key)
-    server = EmulatorServer(store, port=emulator_port).start()
-    push_url = f"{base_url.rstrip('/')}{shop.push_path}"
-    driver = Driver.for_shop(shop, live, store, push_url, seed)
-    echo(f"shop emulator on {server.base_url}; pushing to {push_url}")
-    echo(f"watch the live room: {base_url.rstrip('/')}/lives/{live.public_id}/room/")
     accepted = done = 0
-    try:
-        # This process's worker asks this emulator, whatever port it got.
-        with override_settings(LIVELOOP_WECHAT_API_BASE=server.base_url):
+    with shop_open(org, live, base_url, emulator_port=emulator_port, seed=seed, echo=echo) as driver:
+        try:
             while not count or done < count:
                 sale = driver.step()
                 done += 1
@@ -181,8 +204,6 @@ def drive(org, base_url: str, *, count: int = 0, interval: float = 2.0, emulator
                      f"{sale.status} {sale.answer[:40]}; ingested {outcome.done}, waiting {outcome.retrying}")
                 if not count or done < count:
                     sleep(interval)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+        except KeyboardInterrupt:
+            pass
     return accepted

@@ -96,8 +96,9 @@ class Plan:
     pull: list[float]
     upcoming_people: list[Person]  # the next live's programme, mostly the same people
     upcoming_pull: list[float]
-    ended: LivePlan
-    upcoming: LivePlan
+    # None for an agency's client brand (demo.agency), which has only its own aired lives.
+    ended: LivePlan | None
+    upcoming: LivePlan | None
     past: list[tuple[LivePlan, float, int]] = field(default_factory=list)  # (live, size, promoters)
     stores: list[tuple[str, str]] = field(default_factory=lambda: list(STORES))
 

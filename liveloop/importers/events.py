@@ -16,6 +16,7 @@ from liveloop.importers.columns import HeaderMap
 from liveloop.promoters.services import NewPromoter
 from liveloop.rules.dates import DateRangeError, to_utc
 from liveloop.rules.events import MAX_ID
+from liveloop.rules.phones import canonical_phone
 
 CENT = Decimal("0.01")
 MAX_EXACT_FLOAT = 2**53  # above this a spreadsheet number has already lost digits
@@ -215,10 +216,7 @@ def reservation_event(row: Row, context: Context) -> dict:
 def promoter_row(row: Row, context: Context) -> tuple[NewPromoter, str]:
     """The person to enrol, and their shop sharer openid ("" when the file has none)."""
     name = row.text("name", required=True, limit=80)
-    phone = row.text("phone", limit=40) or ""
-    phone = re.sub(r"[\s\-]", "", phone)
-    if phone.startswith("+86"):
-        phone = phone[3:]
+    phone = canonical_phone(row.text("phone", limit=40) or "")
     if phone and not _PHONE.match(phone):
         row.fail("phone", f"{phone!r} is not a phone number")
     code = row.text("code", limit=32) or ""

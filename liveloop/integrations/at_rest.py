@@ -129,12 +129,15 @@ class KeyedHashField(models.CharField):
     `scope` names another attribute mixed into the hash (the organisation): the same phone in
     two organisations gives two unrelated hashes, so a dump does not link the people across
     tenants. Written only through save(), bulk_create() and reseal_rows(): an update() or
-    bulk_update() of the source field alone would leave the hash stale."""
+    bulk_update() of the source field alone would leave the hash stale.
+
+    `tail` hashes only the last `tail` characters (a phone's last four digits, which people
+    search by): a different message from the whole value's, so the two never compare equal."""
 
     description = "Keyed hash (HMAC-SHA256) of another field"
 
-    def __init__(self, *args, source: str, scope: str, **kwargs):
-        self.source, self.scope = source, scope
+    def __init__(self, *args, source: str, scope: str, tail: int = 0, **kwargs):
+        self.source, self.scope, self.tail = source, scope, tail
         kwargs.setdefault("max_length", 64)
         kwargs.setdefault("blank", True)
         kwargs.setdefault("default", "")
@@ -144,10 +147,13 @@ class KeyedHashField(models.CharField):
     def deconstruct(self):
         name, path, args, kwargs = super().deconstruct()
         kwargs.update(source=self.source, scope=self.scope)
+        if self.tail:
+            kwargs["tail"] = self.tail
         return name, path, args, kwargs
 
-    @staticmethod
-    def message(scope, plain: str) -> str:
+    def message(self, scope, plain: str) -> str:
+        if self.tail:
+            return f"{scope}:tail{self.tail}:{plain[-self.tail:]}"
         return f"{scope}:{plain}"
 
     def compute(self, instance) -> str:

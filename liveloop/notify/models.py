@@ -17,7 +17,10 @@ class Notice(TenantModel):
     VIEWER, PROMOTER = "viewer", "promoter"
     RECIPIENT_KINDS = [(VIEWER, "viewer"), (PROMOTER, "promoter")]
     QUEUED, SENDING, SENT, DEAD = "queued", "sending", "sent", "dead"
-    STATES = [(QUEUED, "queued"), (SENDING, "sending"), (SENT, "sent"), (DEAD, "dead")]
+    # A reminder not sent before its live ended or its hour passed (notify.queue.reminder_expiry):
+    # never sent, and not a failure either.
+    EXPIRED = "expired"
+    STATES = [(QUEUED, "queued"), (SENDING, "sending"), (SENT, "sent"), (DEAD, "dead"), (EXPIRED, "expired")]
 
     kind = models.CharField(max_length=24, choices=KINDS)
     live = models.ForeignKey("lives.Live", on_delete=models.CASCADE, related_name="+")

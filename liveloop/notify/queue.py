@@ -4,7 +4,8 @@ Reminders follow WeChat's preview rule, the same one attribution uses to lapse r
 (rules.attribution.LAPSE_AFTER): a live that starts within ±1 hour of its announced time
 reminds its reservers at once; more than 1 hour late, the reservations lapse and nobody is
 reminded; more than 1 hour early, the reminder waits for the announced time. Exactly 1 hour
-late still reminds, as it still counts the reservations.
+late still reminds, as it still counts the reservations. A reminder not sent within the hour
+after it was due, or before the live ended, expires (`reminder_expiry`, `expire_reminders`).
 """
 from datetime import datetime, timezone
 from functools import wraps
@@ -19,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from liveloop.analytics.models import PromoterStats
 from liveloop.events.models import LiveViewer
+from liveloop.lives.models import Live
 from liveloop.notify.models import Notice
 from liveloop.promoters.models import Enrolment
 from liveloop.rules.attribution import LAPSE_AFTER
@@ -47,6 +49,44 @@ def reminder_due(announced_at: datetime, started_at: datetime) -> datetime | Non
     return started_at
 
 
+def reminder_expiry(announced_at: datetime, started_at: datetime | None,
+                    ended_at: datetime | None) -> datetime | None:
+    """From when a reminder still unsent is no longer worth sending: one hour after it was due
+    (the same ±1 hour as the rule above: "come and watch, it is on" an hour late is noise), or
+    the live's end if that comes first (it would call people to a live that is over). None
+    while the live has not gone on air. A reminder due exactly at this instant expires."""
+    if started_at is None:
+        return None
+    due = reminder_due(announced_at, started_at) or started_at
+    expiry = due + LAPSE_AFTER
+    return min(expiry, ended_at) if ended_at is not None else expiry
+
+
+def live_reminder_expiry(live) -> datetime | None:
+    return reminder_expiry(live.announced_at, live.started_at, live.ended_at)
+
+
+def expire_reminders(now: datetime, live=None) -> int:
+    """Mark the queued reminders whose expiry has come `expired`; answers how many. One live
+    (end_live, inside its transaction) or every live with queued reminders due by now (the
+    worker, across organisations). A reminder being sent (`sending`) is left to its worker; a
+    second run finds nothing more to expire, so nothing is counted twice."""
+    reminders = Notice.objects.filter(kind=Notice.LIVE_REMINDER, state=Notice.QUEUED)
+    if live is not None:
+        lives = [live]
+    else:
+        # The due queue only (the partial index notice_due): a reminder not yet due cannot be
+        # past an hour after it was due, and one due after the end was expired by end_live.
+        ids = reminders.filter(next_attempt_at__lte=now).order_by().values_list("live_id", flat=True).distinct()
+        lives = Live.objects.filter(pk__in=list(ids))
+    expired = 0
+    for candidate in lives:
+        expiry = live_reminder_expiry(candidate)
+        if expiry is not None and expiry <= now:
+            expired += reminders.filter(org_id=candidate.org_id, live=candidate).update(state=Notice.EXPIRED)
+    return expired
+
+
 @_in_site_language
 def queue_reminders(live, at: datetime) -> int:
     due = reminder_due(live.announced_at, at)
@@ -67,10 +107,9 @@ def queue_cancellations(live, reservers, at: datetime) -> int:
 def queue_summaries(live, at: datetime) -> int:
     """One summary per active enrolment, with the promoter's figures as they stand at the end
     (refunds that come later are not in it)."""
-    # A reminder still waiting for an announced time after the end would call people to a
-    # live that is over.
-    Notice.objects.for_org(live.org).filter(live=live, kind=Notice.LIVE_REMINDER, state=Notice.QUEUED,
-                                            next_attempt_at__gt=at).delete()
+    # Reminders not sent by the end (due at it, before it, or waiting for an announced time
+    # after it) would call people to a live that is over: they expire with it.
+    expire_reminders(at, live)
     stats = {row["promoter"]: row for row in PromoterStats.objects.for_org(live.org)
              .filter(live=live, promoter__isnull=False).values("promoter", *SUMMARY_FIGURES)}
     items = []

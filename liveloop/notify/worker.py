@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 from django.conf import settings
 from liveloop.notify.channels import Skipped, deliver, timeout
 from liveloop.notify.models import Channel, Notice
+from liveloop.notify.queue import expire_reminders
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class Tally:
     retried: int = 0
     dead: int = 0
     released: int = 0
+    expired: int = 0
     errors: list = field(default_factory=list)
 
 
@@ -133,7 +135,8 @@ def send(notice: Notice, now: datetime, started: float | None = None) -> str:
 
 def process(now: datetime | None = None, limit: int = BATCH) -> Tally:
     now = now or datetime.now(timezone.utc)
-    tally = Tally(released=release_stale(now))
+    # Expired first, so a reminder whose live is over (or whose hour has passed) is never claimed.
+    tally = Tally(released=release_stale(now), expired=expire_reminders(now))
     started = time.monotonic()  # the lease runs from the claim, on this process's own clock
     for notice in claim(now, limit):
         state = send(notice, now, started)
@@ -155,8 +158,9 @@ def run(*, once: bool = False, limit: int = BATCH, interval: float = 5.0, echo=p
     while True:
         tally = process(limit=limit)
         handled = tally.sent + tally.retried + tally.dead
-        if handled or tally.released:
-            echo(f"sent {tally.sent}, to retry {tally.retried}, dead {tally.dead}, released {tally.released}")
+        if handled or tally.released or tally.expired:
+            echo(f"sent {tally.sent}, to retry {tally.retried}, dead {tally.dead}, released {tally.released}, "
+                 f"expired {tally.expired}")
         for line in tally.errors:
             log.warning("notice gave up: %s", line)
         if once:

@@ -9,10 +9,6 @@ from liveloop.promoters.models import Enrolment, JoinCode, Programme, Promoter, 
 from liveloop.promoters.services import EnrolmentError, NewPromoter, enrol, find_promoter_by_phone
 from liveloop.rules import attribution
 
-# Mainland mobile numbers: 11 digits starting 13–19. A leading +86/86 and spaces or dashes
-# are what people type or paste from contacts.
-_MOBILE = re.compile(r"1[3-9]\d{9}")
-_SEPARATORS = re.compile(r"[\s\-()]")
 
 
 class JoinError(Exception):
@@ -30,16 +26,6 @@ class JoinError(Exception):
 class Joined:
     enrolment: Enrolment
     promoter: Promoter
-
-
-def normalise_phone(raw: str) -> str | None:
-    """"+86 138-0013-8000" → "13800138000"; None when it is not a mainland mobile number."""
-    phone = _SEPARATORS.sub("", raw or "")
-    if phone.startswith("+86"):
-        phone = phone[3:]
-    elif phone.startswith("86") and len(phone) == 13:
-        phone = phone[2:]
-    return phone if _MOBILE.fullmatch(phone) else None
 
 
 def join_code_for(token: str) -> JoinCode | None:

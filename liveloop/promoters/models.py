@@ -1,3 +1,4 @@
+import re
 import secrets
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -6,6 +7,7 @@ from django.db import models
 from liveloop.integrations.at_rest import EncryptedTextField, KeyedHashField
 from liveloop.orgs.models import TenantModel
 from liveloop.rules import attribution
+from liveloop.rules.phones import canonical_phone
 from liveloop.rules.pinyin import KEY_LENGTH, pinyin_key
 
 DEFAULT_CAP = 1000
@@ -37,15 +39,28 @@ def phone_match(org, phone: str, prefix: str = "") -> models.Q:
     return models.Q(**{f"{prefix}phone_hash__in": Promoter._meta.get_field("phone_hash").candidates(org_id, phone)})
 
 
-def search_match(org, text: str, prefix: str = "") -> models.Q:
-    """A promoter search: code or name containing `text`, or a phone equal to it (a phone is
-    sealed, so only the exact number is found, through its hash; spaces, dashes and +86 as
-    people type them are tolerated)."""
-    from liveloop.promoters.joining import normalise_phone  # joining imports this module
+# What people type for "the phone ending in 5678": 5678, …5678, ***5678, 尾号5678.
+PHONE_TAIL = re.compile(r"(?:尾号|\*+|…+|\.{3})?\s*(\d{4})")
 
+
+def phone_tail_match(org, digits: str, prefix: str = "") -> models.Q:
+    """The promoters of `org` whose phone ends in these four digits, by the keyed hash of the
+    last four (phone_tail_hash): nothing is decrypted to find them."""
+    org_id = org if isinstance(org, int) else org.pk
+    field = Promoter._meta.get_field("phone_tail_hash")
+    return models.Q(**{f"{prefix}phone_tail_hash__in": field.candidates(org_id, digits)})
+
+
+def search_match(org, text: str, prefix: str = "") -> models.Q:
+    """A promoter search: code or name containing `text`, a phone equal to it (a phone is
+    sealed, so only the exact number is found, through its hash; spaces, dashes and +86 as
+    people type them are tolerated), or a phone ending in it when it is four digits."""
     q = models.Q(**{f"{prefix}code__icontains": text}) | models.Q(**{f"{prefix}name__icontains": text})
-    for phone in {text, normalise_phone(text)} - {None, ""}:
+    for phone in {text, canonical_phone(text)} - {""}:
         q |= phone_match(org, phone, prefix)
+    tail = PHONE_TAIL.fullmatch(text.strip())
+    if tail:
+        q |= phone_tail_match(org, tail.group(1), prefix)
     return q
 
 
@@ -93,6 +108,9 @@ class Promoter(TenantModel):
     # Shown masked (masked_phone, masked_bank_account) except in finance's payout files.
     phone = EncryptedTextField(max_length=20, blank=True, default="")
     phone_hash = KeyedHashField(source="phone", scope="org_id")
+    # The last four digits alone, keyed the same way: operators find "the guide with …5678"
+    # without a plain digit of the phone in the database (docs/security.md).
+    phone_tail_hash = KeyedHashField(source="phone", scope="org_id", tail=4)
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL,
                              related_name="promoters")
     # The WeChat shop sharer (分享员) openid this promoter sells as: orders the shop credits to
@@ -122,7 +140,7 @@ class Promoter(TenantModel):
     def save(self, *args, **kwargs):
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "phone" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "phone_hash"}
+            kwargs["update_fields"] = {*update_fields, "phone_hash", "phone_tail_hash"}
         _keep_pinyin(self, kwargs)
         super().save(*args, **kwargs)
 
@@ -201,3 +219,37 @@ class ProofCode(TenantModel):
             models.UniqueConstraint(fields=["org", "promoter"], condition=models.Q(closed_at__isnull=True),
                                     name="proofcode_one_open_per_promoter"),
         ]
+
+
+class BrandImage(TenantModel):
+    """A brand's logo, its default cover, or one live's cover, for posters and the invite page.
+
+    The file lives under MEDIA_ROOT (the data directory), re-encoded by promoters.images so no
+    uploaded byte survives; it is only ever served through a view that checks the organisation.
+    """
+    LOGO, COVER = "logo", "cover"
+    KINDS = [(LOGO, "logo"), (COVER, "cover")]
+
+    kind = models.CharField(max_length=8, choices=KINDS)
+    # Null: the brand's own (the logo, the default cover); else this live's cover.
+    live = models.ForeignKey("lives.Live", null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="+", db_index=False)
+    name = models.CharField(max_length=200)  # the file, relative to MEDIA_ROOT
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "kind"], condition=models.Q(live__isnull=True),
+                                    name="brandimage_org_kind"),
+            models.UniqueConstraint(fields=["org", "live", "kind"], condition=models.Q(live__isnull=False),
+                                    name="brandimage_org_live_kind"),
+            models.CheckConstraint(condition=models.Q(live__isnull=True) | models.Q(kind="cover"),
+                                   name="brandimage_live_cover_only"),
+        ]
+
+    @property
+    def version(self) -> str:
+        # The name ends in the content's digest: a new image, a new value (for ?v= in links).
+        return self.name.rsplit("-", 1)[-1].split(".")[0]

@@ -3,13 +3,15 @@
 Drawn per request: text is drawn as text, so a name like <script> is only ever pixels.
 """
 import io
+from dataclasses import dataclass
 
 import segno
 from django.utils.translation import gettext as _
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
-from liveloop.promoters.fonts import cjk_font, font_source
+from liveloop.promoters.fonts import font_source
 from liveloop.promoters.qr import qr_png
+from liveloop.promoters.text import Face, fit, wrap
 
 WIDTH, HEIGHT = 750, 1334
 MARGIN = 60
@@ -18,92 +20,94 @@ CREAM = (255, 247, 237)
 INK = (41, 37, 36)
 MUTED = (120, 113, 108)
 WHITE = (255, 255, 255)
+PINK = (254, 205, 211)      # the brand's name on the band
 QR_BOX = 440
 
 
-def draw_poster(*, brand: str, title: str, when: str, promoter_name: str, invite_url: str) -> bytes:
+@dataclass(frozen=True)
+class Layout:
+    cover: int        # the cover's height at the top (0: none)
+    text_top: int     # the brand's line
+    band_end: int
+    title_size: int
+    title_lines: int
+    card_top: int
+    qr_box: int
+    name_y: int
+
+
+PLAIN = Layout(cover=0, text_top=70, band_end=560, title_size=58, title_lines=3, card_top=620, qr_box=QR_BOX,
+               name_y=1220)
+# A cover takes the top; the title gets two lines and the code stays large enough to scan.
+WITH_COVER = Layout(cover=360, text_top=384, band_end=710, title_size=52, title_lines=2, card_top=730,
+                    qr_box=340, name_y=1214)
+LOGO_BOX, LOGO_GAP = 56, 12
+
+
+def draw_poster(*, brand: str, title: str, when: str, promoter_name: str, invite_url: str,
+                cover: Image.Image | None = None, logo: Image.Image | None = None) -> bytes:
+    """cover and logo: the brand's images (promoters.images), drawn when given."""
+    layout = WITH_COVER if cover is not None else PLAIN
     image = Image.new("RGB", (WIDTH, HEIGHT), CREAM)
     draw = ImageDraw.Draw(image)
     text_width = WIDTH - 2 * MARGIN
 
-    draw.rectangle((0, 0, WIDTH, 560), fill=BAND)
-    y = 70
-    y = _centred(draw, _fit(brand, cjk_font(34), text_width), cjk_font(34), y, fill=(254, 205, 211))
-    y += 36
-    title_font = cjk_font(58, bold=True)
+    if cover is not None:
+        image.paste(ImageOps.fit(cover.convert("RGB"), (WIDTH, layout.cover), Image.Resampling.LANCZOS), (0, 0))
+    draw.rectangle((0, layout.cover, WIDTH, layout.band_end), fill=BAND)
+    y = _brand_row(image, brand, logo, layout.text_top, text_width)
+    y += 36 if cover is None else 16
+    title_face = Face(layout.title_size, bold=True)
     # Without a real bold face, a stroke in the fill colour gives the title its weight.
     stroke = 0 if font_source(bold=True).bold else 1
-    for line in wrap(title, title_font, text_width, max_lines=3):
-        y = _centred(draw, line, title_font, y, fill=WHITE, stroke=stroke) + 14
-    y += 20
-    _centred(draw, when, cjk_font(40), y, fill=WHITE)
+    for line in wrap(title, title_face, text_width, max_lines=layout.title_lines):
+        y = _centred(image, line, title_face, y, fill=WHITE, stroke=stroke) + (14 if cover is None else 12)
+    y += 20 if cover is None else 8
+    _centred(image, fit(when, Face(40), text_width), Face(40), y, fill=WHITE)
 
-    card_top = 620
-    draw.rounded_rectangle((MARGIN + 40, card_top, WIDTH - MARGIN - 40, card_top + QR_BOX + 120),
+    card_top, qr_box = layout.card_top, layout.qr_box
+    draw.rounded_rectangle((MARGIN + 40, card_top, WIDTH - MARGIN - 40, card_top + qr_box + 120),
                            radius=24, fill=WHITE)
-    qr = _qr_image(invite_url)
-    image.paste(qr, ((WIDTH - qr.width) // 2, card_top + 30 + (QR_BOX - qr.height) // 2))
-    _centred(draw, _("Scan to reserve the live"), cjk_font(38, bold=True), card_top + QR_BOX + 50, fill=BAND)
+    qr = _qr_image(invite_url, qr_box)
+    image.paste(qr, ((WIDTH - qr.width) // 2, card_top + 30 + (qr_box - qr.height) // 2))
+    _centred(image, _("Scan to reserve the live"), Face(38, bold=True), card_top + qr_box + 50, fill=BAND)
 
     label = _("Promoter: %(name)s") % {"name": ""}
-    name_font = cjk_font(34)
-    name = _fit(promoter_name, name_font, text_width - name_font.getlength(label))
-    _centred(draw, _("Promoter: %(name)s") % {"name": name}, name_font, 1220, fill=INK)
-    _centred(draw, "Liveloop", cjk_font(22), 1284, fill=MUTED)
+    name_face = Face(34)
+    name = fit(promoter_name, name_face, text_width - name_face.getlength(label))
+    _centred(image, _("Promoter: %(name)s") % {"name": name}, name_face, layout.name_y, fill=INK)
+    _centred(image, "Liveloop", Face(22), 1284, fill=MUTED)
 
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=False)
     return out.getvalue()
 
 
-def _centred(draw, text: str, font, y: int, *, fill, stroke: int = 0) -> int:
+def _brand_row(image, brand: str, logo: Image.Image | None, y: int, width: int) -> int:
+    """The brand's name, after its logo on a white tile when there is one; the y below."""
+    face = Face(34)
+    if logo is None:
+        return _centred(image, fit(brand, face, width), face, y, fill=PINK)
+    name = fit(brand, face, width - LOGO_BOX - LOGO_GAP)
+    left = round((WIDTH - LOGO_BOX - LOGO_GAP - face.getlength(name)) / 2)
+    ascent, descent = face.getmetrics()
+    tile_top = y + (ascent + descent - LOGO_BOX) // 2
+    ImageDraw.Draw(image).rounded_rectangle((left, tile_top, left + LOGO_BOX, tile_top + LOGO_BOX),
+                                            radius=10, fill=WHITE)
+    mark = ImageOps.contain(logo.convert("RGBA"), (LOGO_BOX - 8, LOGO_BOX - 8), Image.Resampling.LANCZOS)
+    image.paste(mark, (left + (LOGO_BOX - mark.width) // 2, tile_top + (LOGO_BOX - mark.height) // 2), mark)
+    face.draw(image, (left + LOGO_BOX + LOGO_GAP, y), name, fill=PINK)
+    return y + max(ascent + descent, tile_top + LOGO_BOX - y)
+
+
+def _centred(image, text: str, face: Face, y: int, *, fill, stroke: int = 0) -> int:
     """Draw one line centred at height y; return the y below it."""
-    width = font.getlength(text)
-    draw.text(((WIDTH - width) / 2, y), text, font=font, fill=fill, stroke_width=stroke, stroke_fill=fill)
-    ascent, descent = font.getmetrics()
+    face.draw(image, ((WIDTH - face.getlength(text)) / 2, y), text, fill=fill, stroke=stroke)
+    ascent, descent = face.getmetrics()
     return y + ascent + descent
 
 
-def _qr_image(url: str) -> Image.Image:
+def _qr_image(url: str, box: int) -> Image.Image:
     modules = segno.make(url, error="m").symbol_size(scale=1, border=4)[0]
     # Whole pixels per module keep the code sharp for a scanner.
-    return Image.open(io.BytesIO(qr_png(url, scale=max(1, QR_BOX // modules)))).convert("RGB")
-
-
-def wrap(text: str, font, width: float, max_lines: int) -> list[str]:
-    """Break text into lines that fit width: between any two Chinese characters, preferably at
-    a space; the last line ends in … when the text does not fit max_lines."""
-    lines, current = [], ""
-    for char in " ".join(text.split()):
-        if font.getlength(current + char) <= width:
-            current += char
-            continue
-        head, space, tail = current.rpartition(" ")
-        # A space in the second half of the line is a better break than the last character
-        # that fits: it keeps a word, or a phrase like 买一送一, whole.
-        mid_word = current[-1].isascii() and char.isascii()
-        if (char != " " and space and head and (mid_word or len(head) >= len(current) / 2)
-                and font.getlength(tail + char) <= width):
-            lines.append(head)
-            current = tail + char
-        else:
-            lines.append(current.rstrip())
-            current = char.lstrip()
-    if current:
-        lines.append(current)
-    if len(lines) > max_lines:
-        lines = lines[:max_lines]
-        last = lines[-1]
-        while last and font.getlength(last + "…") > width:
-            last = last[:-1]
-        lines[-1] = last.rstrip() + "…"
-    return lines
-
-
-def _fit(text: str, font, width: float) -> str:
-    """Text cut to width, with … when it had to be cut."""
-    if font.getlength(text) <= width:
-        return text
-    while text and font.getlength(text + "…") > width:
-        text = text[:-1]
-    return text.rstrip("…") + "…"
+    return Image.open(io.BytesIO(qr_png(url, scale=max(1, box // modules)))).convert("RGB")

@@ -1,5 +1,5 @@
 """Joining a live's programme: one person, one code in the organisation, at most `cap` a live."""
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from django.db import transaction
@@ -7,6 +7,7 @@ from django.db import transaction
 from liveloop.analytics.models import PromoterStats
 from liveloop.promoters.links import revoke_links
 from liveloop.promoters.models import Enrolment, JoinCode, Programme, Promoter, Team, new_code, phone_match
+from liveloop.rules.phones import canonical_phone
 
 MAX_INVITE_CODES = 50  # one request's worth of one-person codes: a page of QR codes to hand out
 
@@ -54,6 +55,9 @@ def enrol(programme: Programme, people: list[NewPromoter]) -> list[Promoter]:
 
 
 def _find_or_create(org, person: NewPromoter) -> Promoter:
+    # Every way in (the join form, the API, an import) stores one form of a number, so the same
+    # person typed as "+86 138…" and "138…" is one promoter, not two.
+    person = replace(person, phone=canonical_phone(person.phone))
     existing = None
     if person.code:
         existing = Promoter.objects.for_org(org).filter(code=person.code).first()
@@ -71,6 +75,7 @@ def _find_or_create(org, person: NewPromoter) -> Promoter:
 def find_promoter_by_phone(org, phone: str) -> Promoter | None:
     """The organisation's promoter with this (normalised) mobile number: the one place a phone
     is looked up, so how phones are stored can change here alone."""
+    phone = canonical_phone(phone)
     if not phone:
         return None
     return Promoter.objects.for_org(org).filter(phone_match(org, phone)).first()
@@ -113,11 +118,11 @@ def set_active(enrolment: Enrolment, active: bool) -> Enrolment:
     return enrolment
 
 
-def reissue_link(enrolment: Enrolment) -> Enrolment:
-    """The operator's "re-issue link": the person's old links and cookies stop working and the
-    programme page shows the new link to send them."""
-    revoke_links(enrolment.promoter)
-    return enrolment
+def reissue_links(promoter: Promoter) -> Promoter:
+    """The operator's "re-issue link": the person's old links and cookies, to every live they
+    joined, stop working, and the programme and promoter pages show the new links to send them."""
+    revoke_links(promoter)
+    return promoter
 
 
 @transaction.atomic

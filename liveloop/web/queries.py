@@ -1,12 +1,13 @@
 """Reads the operator pages need beyond analytics.queries; every one scoped by organisation."""
 import calendar
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Replace
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -15,8 +16,9 @@ from liveloop.events.models import LiveViewer
 from liveloop.lives.models import Live
 from liveloop.notify.models import Notice
 from liveloop.orgs.models import ApiKey, Member
-from liveloop.promoters.models import Enrolment, JoinCode, Programme, Team, search_match
-from liveloop.rules.attribution import CANCELLED, ENDED, LIVE, SCHEDULED
+from liveloop.money.models import Entry, Statement
+from liveloop.promoters.models import Enrolment, JoinCode, Programme, Promoter, Team, mask_phone, search_match
+from liveloop.rules.attribution import CANCELLED, ENDED, FIGURES, LIVE, SCHEDULED
 from liveloop.rules.dates import day_in_range
 
 
@@ -143,6 +145,91 @@ def invite_codes(programme):
 
 def invite_code_of(programme, pk: int) -> JoinCode:
     return get_object_or_404(invite_codes(programme), pk=pk)
+
+
+# The promoter directory and a promoter's page (issue 19, item 7)
+
+# A name's pinyin key without its padding and tones (rules.pinyin: "zhang01san0001" →
+# "zhangsan"), so "zhangsan" or "zhang" typed in the search finds 张三.
+_PINYIN_LETTERS = F("name_pinyin")
+for _digit in "012345":
+    _PINYIN_LETTERS = Replace(_PINYIN_LETTERS, Value(_digit), Value(""))
+_LATIN = re.compile(r"[A-Za-z ]+")
+
+# The directory's sorts (tables.DIRECTORY_COLUMNS): names and stores in pinyin order.
+_DIRECTORY_ORDER = {"name": ("name_pinyin", "name"), "code": ("code",),
+                    "team": ("team__name_pinyin", "team__name")}
+
+
+def _promoter_search(org, text: str) -> Q:
+    """search_match (code, name, phone, last four digits) and the store's name; Latin letters
+    also match the name's pinyin."""
+    q = search_match(org, text) | Q(team__name__icontains=text)
+    if _LATIN.fullmatch(text):
+        q |= Q(pinyin_letters__contains=text.replace(" ", "").lower())
+    return q
+
+
+def promoter_directory(org, search: str | None = None, sort: str = "name"):
+    """Every promoter of the organisation, one row per person whatever the lives they joined,
+    with their figures summed over those lives (PromoterStats, as each live page shows them)
+    and the commission on their statements. One correlated subquery per figure, so a page is one
+    query and sorting by any figure is the database's."""
+    stats = PromoterStats.objects.for_org(org)
+    statements = Statement.objects.for_org(org)
+    qs = (Promoter.objects.for_org(org)
+          .annotate(team_name=F("team__name"),
+                    lives=_per_live(Enrolment.objects.for_org(org), "promoter", Count("pk")),
+                    **{name: _per_live(stats, "promoter", Sum(name))
+                       for name in ("reservations", "entered", "orders", "gmv")},
+                    commission_settled=_per_live(statements.filter(state__in=(Statement.SETTLED, Statement.FAILED)),
+                                                 "promoter", Sum("payable")),
+                    commission_paid=_per_live(statements.filter(state=Statement.PAID), "promoter",
+                                              Sum("payable"))))
+    if search:
+        qs = qs.annotate(pinyin_letters=_PINYIN_LETTERS).filter(_promoter_search(org, search))
+    field = sort.removeprefix("-")
+    order = _DIRECTORY_ORDER.get(field, (field,))
+    if sort.startswith("-"):
+        order = tuple(f"-{name}" for name in order)
+    return qs.order_by(*order, "code")
+
+
+def directory_rows(page) -> list[dict]:
+    """A page of promoter_directory as the table's rows; the phone masked (decrypted for the
+    page's rows only)."""
+    return [{"code": p.code, "name": p.name, "phone": mask_phone(p.phone), "team": p.team_name,
+             **{key: getattr(p, key) for key in ("lives", "reservations", "entered", "orders", "gmv",
+                                                 "commission_settled", "commission_paid")}}
+            for p in page]
+
+
+def promoter_enrolments(promoter):
+    """The lives a promoter joined, latest first."""
+    return (Enrolment.objects.for_org(promoter.org_id).filter(promoter=promoter)
+            .select_related("programme__live__account")
+            .order_by("-programme__live__announced_at", "-pk"))
+
+
+def promoter_live_rows(promoter, enrolments) -> list[dict]:
+    """For each enrolment (a page of promoter_enrolments): the live, the promoter's figures in
+    it (the live page's row for them), the commission the ledger holds for it and its statement."""
+    org_id = promoter.org_id
+    live_ids = [e.programme.live_id for e in enrolments]
+    figures = {row["live_id"]: row for row in PromoterStats.objects.for_org(org_id)
+               .filter(promoter=promoter, live_id__in=live_ids).values("live_id", *FIGURES)}
+    held = dict(Entry.objects.for_org(org_id).filter(promoter=promoter, live_id__in=live_ids)
+                .order_by().values("live_id").annotate(total=Sum("amount")).values_list("live_id", "total"))
+    statements = {s.run.live_id: s for s in Statement.objects.for_org(org_id)
+                  .filter(promoter=promoter, run__live_id__in=live_ids).select_related("run")}
+    rows = []
+    for enrolment in enrolments:
+        live_id = enrolment.programme.live_id
+        row = figures.get(live_id) or dict.fromkeys(FIGURES, 0)
+        rows.append({"enrolment": enrolment, "live": enrolment.programme.live,
+                     **{name: row[name] for name in FIGURES}, "net": row["gmv"] - row["refunded"],
+                     "commission": held.get(live_id, 0), "statement": statements.get(live_id)})
+    return rows
 
 
 # Settings

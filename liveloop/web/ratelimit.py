@@ -15,7 +15,7 @@ from django.conf import settings
 from django.shortcuts import render
 from django_ratelimit.core import get_usage
 
-from liveloop.promoters.joining import normalise_phone
+from liveloop.rules.phones import normalise_mobile
 from liveloop.web.phone.relay import VIEWER_COOKIE, valid_viewer
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def phone_key(request) -> str | None:
     number tried from many addresses is limited as one. None when none is posted."""
     if request.method != "POST":
         return None
-    phone = normalise_phone(request.POST.get("phone", "")[:40])
+    phone = normalise_mobile(request.POST.get("phone", "")[:40])
     return f"n:{phone}" if phone else None
 
 

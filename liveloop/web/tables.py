@@ -138,3 +138,26 @@ def headers(columns, current: str) -> list[Header]:
         else:
             result.append(Header(column, column.first_sort, ""))
     return result
+
+
+# The promoter directory (web/people.py): one row per person across the organisation's lives.
+# Commission is what statements hold: settled (approved, incl. a failed payment to retry) and paid.
+DIRECTORY_COLUMNS = (
+    Column("name", _("Name"), TEXT),
+    Column("code", _("Code"), TEXT),
+    Column("team", _("Team / store"), TEXT),
+    Column("lives", _("Lives joined")),
+    Column("reservations", _("Reservations")),
+    Column("entered", _("Entered")),
+    Column("orders", _("Orders")),
+    Column("gmv", _("GMV"), MONEY),
+    Column("commission_settled", _("Commission settled"), MONEY),
+    Column("commission_paid", _("Commission paid"), MONEY),
+)
+DIRECTORY_SORT = "name"
+
+
+def clean_directory_sort(raw: str | None) -> str:
+    if raw and raw.removeprefix("-") in {c.key for c in DIRECTORY_COLUMNS}:
+        return raw
+    return DIRECTORY_SORT

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from liveloop.web import notices, planner, room, shops, views
+from liveloop.web import brand, notices, people, planner, room, shops, views
 from liveloop.web import scorecards
 from liveloop.web import report, trends
 
@@ -18,6 +18,8 @@ urlpatterns = [
     path("lives/<str:public_id>/", views.live_page, name="live"),
     path("lives/<str:public_id>/edit/", views.edit_live, name="edit_live"),
     path("lives/<str:public_id>/cancel/", views.cancel_live, name="cancel_live"),
+    path("lives/<str:public_id>/cover/", brand.live_cover, name="live_cover"),
+    path("lives/<str:public_id>/cover.jpg", brand.live_cover_image, name="live_cover_image"),
     path("lives/<str:public_id>/promoters.csv", views.live_promoters_csv, name="live_promoters_csv"),
     path("lives/<str:public_id>/promoters.xlsx", views.live_promoters_xlsx, name="live_promoters_xlsx"),
     path("lives/<str:public_id>/room/", room.room_page, name="room"),
@@ -38,6 +40,10 @@ urlpatterns = [
          name="programme_promoter_active"),
     path("lives/<str:public_id>/programme/promoters/<str:code>/link/", views.programme_promoter_link,
          name="programme_promoter_link"),
+    path("promoters/", people.directory_page, name="promoters"),
+    path("promoters/<str:code>/", people.promoter_page, name="promoter"),
+    path("promoters/<str:code>/link/", people.promoter_link, name="promoter_link"),
+    path("promoters/<str:code>/lives/<str:public_id>/active/", people.promoter_active, name="promoter_active"),
     path("matrix/", include("liveloop.web.matrix")),
     path("money/", include("liveloop.web.money")),
     path("notices/", notices.notices_page, name="notices"),
@@ -54,6 +60,10 @@ urlpatterns = [
     path("settings/keys/<int:key_id>/rotate/", views.key_rotate, name="key_rotate"),
     path("settings/timezone/", views.timezone_change, name="timezone"),
     path("settings/planner/", planner.planner_settings, name="planner_settings"),
+    path("settings/brand/logo/", brand.brand_logo, name="brand_logo"),
+    path("settings/brand/logo.png", brand.brand_logo_image, name="brand_logo_image"),
+    path("settings/brand/cover/", brand.brand_cover, name="brand_cover"),
+    path("settings/brand/cover.jpg", brand.brand_cover_image, name="brand_cover_image"),
     path("settings/shops/", shops.shops_page, name="shops"),
     path("settings/shops/new/", shops.shop_add, name="shop_add"),
     path("settings/shops/<int:shop_id>/", shops.shop_page, name="shop"),

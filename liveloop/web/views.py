@@ -22,7 +22,7 @@ from liveloop.promoters import services as promoters
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.qr import qr_svg
 from liveloop.rules.attribution import CANCELLED, SCHEDULED
-from liveloop.web import queries
+from liveloop.web import brand, queries
 from liveloop.web.context import choose_org, org_view, requires
 from liveloop.web.forms import (ApiKeyForm, InviteCodesForm, LiveEditForm, LiveForm, MemberAddForm,
                                 MemberError, RoleForm, TimezoneForm, change_role, remove_member, revoke_key,
@@ -117,8 +117,14 @@ def edit_live(request, org, public_id):
         except lives.TransitionError:  # it went on air meanwhile (the reason is the log's, in English)
             messages.error(request, _("Only a scheduled live can be edited."))
         return redirect("web:live", live.public_id)
-    return render(request, "web/live_form.html", {"form": form, "live": live},
-                  status=400 if form.errors else 200)
+    return edit_live_page(request, live, form=form, status=400 if form.errors else 200)
+
+
+def edit_live_page(request, live, form=None, cover_form=None, status=200):
+    # The cover's own form (web.brand) posts elsewhere and comes back here with its errors.
+    return render(request, "web/live_form.html", {
+        "form": form or LiveEditForm(live=live), "live": live,
+        **brand.live_cover_context(live, cover_form)}, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -287,12 +293,35 @@ def programme_code_revoke(request, org, public_id, code_id):
     return redirect(reverse("web:programme", args=[public_id]) + "#codes")
 
 
+# The actions on a promoter, from the programme page and from the promoter's own page
+# (web/people.py): one implementation, one audit line each.
+
+def set_enrolment_active(request, org, programme, code: str):
+    """Disable or enable the promoter `code` in this programme, as the POST asks; audited when
+    it changes something."""
+    enrolment = queries.enrolment_of(programme, code)
+    active = request.POST.get("active") == "1"
+    changed = enrolment.active != active
+    promoters.set_active(enrolment, active)
+    if changed:
+        audit.record(org, request.user, "promoter.enabled" if active else "promoter.disabled",
+                     f"promoter {code}", live=programme.live.public_id)
+    return enrolment
+
+
+def reissue_links(request, org, promoter, **detail) -> None:
+    """Every own-page link and cookie of the person stops working (all their lives at once:
+    promoters.links); their pages then show the new links to send."""
+    promoters.reissue_links(promoter)
+    audit.record(org, request.user, "promoter.link_reissued", f"promoter {promoter.code}", **detail)
+
+
 @require_POST
 @org_view
 @requires("manage_lives")
 def programme_promoter_active(request, org, public_id, code):
     programme = queries.programme_of(org, public_id)
-    enrolment = promoters.set_active(queries.enrolment_of(programme, code), request.POST.get("active") == "1")
+    enrolment = set_enrolment_active(request, org, programme, code)
     if request.htmx:
         return render(request, "web/_enrolment_row.html", {"live": programme.live,
                                                            "row": _enrolment_rows(request, [enrolment])[0]})
@@ -306,9 +335,8 @@ def programme_promoter_link(request, org, public_id, code):
     """Re-issue a promoter's own-page link: the links and cookies they (or anyone they leaked
     to) hold stop working, and the row shows the new link to send them."""
     programme = queries.programme_of(org, public_id)
-    enrolment = promoters.reissue_link(queries.enrolment_of(programme, code))
-    audit.record(org, request.user, "promoter.link_reissued", f"promoter {enrolment.promoter.code}",
-                 live=programme.live.public_id)
+    enrolment = queries.enrolment_of(programme, code)
+    reissue_links(request, org, enrolment.promoter, live=programme.live.public_id)
     if request.htmx:
         return render(request, "web/_enrolment_row.html", {"live": programme.live, "reissued": True,
                                                            "row": _enrolment_rows(request, [enrolment])[0]})
@@ -319,8 +347,10 @@ def programme_promoter_link(request, org, public_id, code):
 
 # Settings
 
-def _settings_page(request, org, member_form=None, key_form=None, zone_form=None, status=200):
+def _settings_page(request, org, member_form=None, key_form=None, zone_form=None, status=200,
+                   logo_form=None, cover_form=None):
     return render(request, "web/settings.html", {
+        **brand.settings_context(org, logo_form, cover_form),
         "members": queries.members(org),
         "keys": queries.api_keys(org) if request.may["manage_keys"] else (),
         "member_form": member_form or MemberAddForm(org=org),

@@ -62,7 +62,8 @@ def test_markup_in_names_stays_text_on_every_page(hostile):
     phone = Client()
     pages = [f"/lives/{live.public_id}/", f"/lives/{live.public_id}/programme/", "/", "/calendar/?month=2026-11",
              f"/matrix/?date=2026-11-20", f"/lives/{live.public_id}/room/", f"/lives/{live.public_id}/planner/",
-             f"/lives/{live.public_id}/cancel/", f"/lives/{live.public_id}/edit/"]
+             f"/lives/{live.public_id}/cancel/", f"/lives/{live.public_id}/edit/", "/promoters/", "/promoters/X0/",
+             "/promoters/?q=script"]
     seen = 0
     for url in pages:
         html = _page(client, url)

@@ -83,15 +83,16 @@ CLASSES = {
     "web:scorecards": ORG, "web:scorecards_csv": ORG, "web:scorecards_xlsx": ORG,
     "web:settings": ORG, "web:member_add": ORG, "web:key_create": ORG, "web:timezone": ORG,
     "web:planner_settings": ORG, "web:shops": ORG, "web:shop_add": ORG,
-    "web:trends": ORG, "web:trends_csv": ORG, "web:trends_xlsx": ORG,
+    "web:brand_logo": ORG, "web:brand_logo_image": ORG, "web:brand_cover": ORG, "web:brand_cover_image": ORG,
+    "web:trends": ORG, "web:trends_csv": ORG, "web:trends_xlsx": ORG, "web:promoters": ORG,
     "phone:me": ORG, "phone:poster": ORG, "phone:my_qr": ORG,
     "web:money": ORG, "web:money_settings": ORG, "web:money_plans": ORG, "web:money_plan_new": ORG,
     "web:money_batches": ORG, "web:money_teams": ORG, "web:money_audit": ORG,
     **{name: OBJECT for name in (
-        "web:live", "web:edit_live", "web:cancel_live", "web:live_promoters_csv", "web:live_promoters_xlsx",
+        "web:live", "web:edit_live", "web:cancel_live", "web:live_cover", "web:live_cover_image", "web:live_promoters_csv", "web:live_promoters_xlsx",
         "web:room", "web:room_data", "web:planner", "web:programme", "web:programme_recruiting",
         "web:programme_codes", "web:programme_code_revoke", "web:programme_promoter_active",
-        "web:programme_promoter_link",
+        "web:programme_promoter_link", "web:promoter", "web:promoter_link", "web:promoter_active",
         "web:notice_retry", "web:member_role", "web:member_remove", "web:key_revoke", "web:key_rotate",
         "web:report", "web:report_xlsx",
         "web:shop", "web:shop_map", "web:shop_unmap", "web:shop_sync", "web:shop_link", "web:shop_backfill",
@@ -103,6 +104,7 @@ CLASSES = {
         "web:money_ledger", "web:money_adjust", "web:money_ledger_live", "web:money_team")},
     **{name: CAPABILITY for name in (
         "phone:join", "phone:join_code", "phone:join_verify", "phone:me_link", "phone:invite", "phone:invite_ics",
+        "phone:invite_cover", "phone:invite_logo",
         "wechat:push", "wecom:callback", "wecom:route")},
 }
 
@@ -132,6 +134,11 @@ CAPABILITY_ATTACKS = {
     "phone:invite_ics": lambda mine, theirs: [
         {"live_id": theirs.objects["live"], "code": "P9"},
         {"live_id": mine.objects["live"], "code": "P9"}],
+    # B's live with A's promoter, A's live with B's promoter: neither shows either brand's image.
+    **{name: lambda mine, theirs: [
+        {"live_id": theirs.objects["live"], "code": mine.objects["promoter_code"]},
+        {"live_id": mine.objects["live"], "code": theirs.objects["promoter_code"]},
+        {"live_id": theirs.objects["live"], "code": "P9"}] for name in ("phone:invite_cover", "phone:invite_logo")},
     "wechat:push": lambda mine, theirs: [{"push_key": "not-a-key"},
                                          {"push_key": theirs.objects["push_key"][:-1]}],
     "wecom:callback": lambda mine, theirs: [{"callback_key": "not-a-key"}],
@@ -140,6 +147,9 @@ CAPABILITY_ATTACKS = {
         {"live_public_id": mine.objects["live"], "signed": sign_viewer(theirs.live, "VIEWER0001")},
         {"live_public_id": theirs.objects["live"], "signed": "forged"}],
 }
+
+# Organisation pages with a search box, which shows the search typed (HOSTILE_QUERY's q).
+ECHOES_SEARCH = {"web:promoters"}
 
 # Query parameters under every name a page might read an id from, all naming B's things.
 HOSTILE_QUERY = "?lives={live}&live={live}&org={org}&agency={org}&shop={shop}&team={team}&q={team}&mode=lives"
@@ -247,7 +257,13 @@ def test_organisation_pages_show_only_the_own_organisation(mine, theirs, route):
     for who, client in clients:
         answer = client.get(url)
         assert answer.status_code < 500, (who, url)
-        assert not leaks(answer), (who, url, leaks(answer))
+        found = leaks(answer)
+        if route.name in ECHOES_SEARCH and found == [theirs.objects["team"]]:
+            # The search box keeps what was typed (q= is B's store's name): no leak if that is
+            # the only place it appears.
+            body = answer.content.decode().replace(f'value="{theirs.objects["team"]}"', "")
+            found = [marker for marker in found if marker in body]
+        assert not found, (who, url, found)
     # The own organisation's data is there when the page is one that shows it (the check above
     # would pass on an empty page).
     if route.name == "web:lives":

@@ -33,6 +33,8 @@ web:programme_codes                     Y     Y       -       -      -        -
 web:programme_code_revoke               Y     Y       -       -      -        -
 web:programme_promoter_active           Y     Y       -       -      -        -
 web:programme_promoter_link             Y     Y       -       -      -        -
+web:promoter_link                       Y     Y       -       -      -        -
+web:promoter_active                     Y     Y       -       -      -        -
 web:notice_retry                        Y     Y       -       -      -        -
 web:member_add                          Y     -       -       -      -        -
 web:member_role                         Y     -       -       -      -        -
@@ -42,6 +44,9 @@ web:key_revoke                          Y     -       -       -      -        -
 web:key_rotate                          Y     -       -       -      -        -
 web:timezone                            Y     -       -       -      -        -
 web:planner_settings                    Y     -       -       -      -        -
+web:brand_logo                          Y     -       -       -      -        -
+web:brand_cover                         Y     -       -       -      -        -
+web:live_cover                          Y     Y       -       -      -        -
 web:shop_add                            Y     -       -       -      -        -
 web:shop_map                            Y     -       -       -      -        -
 web:shop_unmap                          Y     -       -       -      -        -
@@ -85,6 +90,7 @@ DATA = {
     "web:programme_recruiting": lambda side: {"open": "0"},
     "web:programme_codes": lambda side: {"count": 2},
     "web:programme_promoter_active": lambda side: {"active": "0"},
+    "web:promoter_active": lambda side: {"active": "0"},
     "web:member_add": lambda side: {"username": "newcomer", "password": "a long enough pass", "role": "viewer"},
     "web:member_role": lambda side: {"role": "finance"},
     "web:key_create": lambda side: {"name": "新密钥"},

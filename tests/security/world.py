@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from liveloop.integrations.models import PushMessage, Shop, ShopLive, WecomApp
@@ -18,11 +19,12 @@ from liveloop.money.settlement import settle_live
 from liveloop.notify.models import Notice
 from liveloop.orgs.models import ApiKey, Member
 from liveloop.orgs.services import add_member
-from liveloop.promoters.models import Enrolment, Team
+from liveloop.promoters import images
+from liveloop.promoters.models import BrandImage, Enrolment, Team
 from liveloop.promoters.services import NewPromoter, create_invite_codes, enrol, recruit_code
 from liveloop.web.phone.views import OWN_COOKIE
 from liveloop.promoters.links import sign_enrolment
-from tests.conftest import Tenant, event
+from tests.conftest import Tenant, event, png_bytes
 
 # Strings only org B's data contains; 98765 fen is shown as 987.65 yuan.
 MARKERS = ("别家机密直播", "别家推广员", "别家门店", "别家官方号", "bie_jia_", "别家小店", "987.65", "98765",
@@ -75,6 +77,7 @@ def _seed(tenant: Tenant, prefix: str, secret: bool) -> Side:
     wecom = WecomApp.objects.create(org=tenant.org, corp_id=f"ww{prefix.encode().hex()[:10]}", token="t",
                                     encoding_aes_key="B" * 43)
     money = _seed_money(tenant, prefix, first, 98765 if secret else 5000)
+    _seed_images(tenant, live)
     side = Side(tenant=tenant, live=live, enrolment=enrolment)
     for role in ROLES:
         member = add_member(tenant.org, f"{names['user']}{role}", role)
@@ -100,6 +103,13 @@ def _seed(tenant: Tenant, prefix: str, secret: bool) -> Side:
         **money,
     }
     return side
+
+
+def _seed_images(tenant: Tenant, live) -> None:
+    """A logo, a default cover and the live's own cover (the pages that serve them)."""
+    for kind, target in ((BrandImage.LOGO, None), (BrandImage.COVER, None), (BrandImage.COVER, live)):
+        upload = SimpleUploadedFile("image.png", png_bytes((200, 40, 40), (64, 64)), content_type="image/png")
+        images.save_image(tenant.org, kind, images.clean_upload(upload, kind), live=target)
 
 
 def _seed_money(tenant: Tenant, prefix: str, code: str, amount: int) -> dict:

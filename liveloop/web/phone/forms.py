@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from liveloop.promoters.joining import normalise_phone
+from liveloop.rules.phones import normalise_mobile
 
 
 class JoinForm(forms.Form):
@@ -25,7 +25,7 @@ class JoinForm(forms.Form):
         return name
 
     def clean_phone(self):
-        phone = normalise_phone(self.cleaned_data["phone"])
+        phone = normalise_mobile(self.cleaned_data["phone"])
         if phone is None:
             raise forms.ValidationError(_("Enter an 11-digit mainland mobile number."))
         return phone

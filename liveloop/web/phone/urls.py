@@ -14,4 +14,6 @@ urlpatterns = [
     path("me/<str:signed>/", views.me_link, name="me_link"),
     path("i/<str:live_id>/<str:code>/", views.invite, name="invite"),
     path("i/<str:live_id>/<str:code>/live.ics", views.invite_ics, name="invite_ics"),
+    path("i/<str:live_id>/<str:code>/cover.jpg", views.invite_cover, name="invite_cover"),
+    path("i/<str:live_id>/<str:code>/logo.png", views.invite_logo, name="invite_logo"),
 ]

@@ -12,13 +12,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language, gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from liveloop.promoters import joining, proof
+from liveloop.promoters import images, joining, proof
 from liveloop.promoters.links import own_page_url, sign_enrolment
 from liveloop.promoters.poster import draw_poster
 from liveloop.promoters.qr import qr_png
 from liveloop.rules import attribution
+from liveloop.web.brand import image_response
 from liveloop.web.phone import owner, relay, signals
 from liveloop.web.phone.dates import local, when_text
 from liveloop.web.phone.forms import JoinForm, PhoneForm, VerifyForm
@@ -38,9 +39,17 @@ JOIN_REFUSALS = {
 PROOF_NEEDED_STATUS = 409
 
 
-def _live_context(live) -> dict:
-    return {"live": live, "when": when_text(live.announced_at, live.org),
-            "starts_at": local(live.announced_at, live.org).isoformat()}
+def _live_context(live, code: str | None = None) -> dict:
+    """With the promoter's code, the brand's cover and logo too (served through their invite link)."""
+    context = {"live": live, "when": when_text(live.announced_at, live.org),
+               "starts_at": local(live.announced_at, live.org).isoformat()}
+    if code is not None:
+        shown = images.for_live(live)
+        if shown.cover is not None:
+            context["cover_url"] = reverse("phone:invite_cover", args=[live.public_id, code])
+        if shown.logo is not None:
+            context["logo_url"] = reverse("phone:invite_logo", args=[live.public_id, code])
+    return context
 
 
 def _set_cookie(response, name: str, value: str) -> None:
@@ -157,7 +166,7 @@ def _own_page(request, enrolment, *, signed: str):
         return render(request, "phone/removed.html", _live_context(enrolment.programme.live), status=410)
     live, promoter = enrolment.programme.live, enrolment.promoter
     context = {
-        **_live_context(live),
+        **_live_context(live, promoter.code),
         "promoter": promoter,
         "enrolment": enrolment,
         "countdown": _countdown(live),
@@ -234,9 +243,11 @@ def my_qr(request):
 def poster(request):
     enrolment = _active_from_cookie(request)
     live, promoter = enrolment.programme.live, enrolment.promoter
+    shown = images.for_live(live)
     png = draw_poster(brand=enrolment.org.name, title=live.title,
                       when=when_text(live.announced_at, live.org, get_language()),
-                      promoter_name=promoter.name, invite_url=_invite_url(request, live, promoter))
+                      promoter_name=promoter.name, invite_url=_invite_url(request, live, promoter),
+                      cover=images.pillow_image(shown.cover), logo=images.pillow_image(shown.logo))
     response = HttpResponse(png, content_type="image/png")
     # ASCII only: the live's public id and the promoter's code are [A-Za-z0-9].
     response["Content-Disposition"] = f'attachment; filename="poster-{live.public_id}-{promoter.code}.png"'
@@ -270,7 +281,7 @@ def _viewer(request, live) -> tuple[str, bool]:
 @rate_limited("invite")
 def invite(request, live_id, code):
     live, enrolment = _invite_or_404(live_id, code)
-    context = {**_live_context(live), "promoter": enrolment.promoter,
+    context = {**_live_context(live, code), "promoter": enrolment.promoter,
                "ics_url": reverse("phone:invite_ics", args=[live.public_id, code])}
     if not relay.can_reserve(live):
         return render(request, "phone/invite_closed.html", context, status=410)
@@ -298,3 +309,24 @@ def invite_ics(request, live_id, code):
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{live.public_id}.ics"'
     return response
+
+
+def _invite_image(row) -> HttpResponse:
+    response = image_response(row)
+    # Public through the invite link, like the page; short, so a replaced image shows soon.
+    response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@require_GET
+@rate_limited("invite")
+def invite_cover(request, live_id, code):
+    live, _enrolment = _invite_or_404(live_id, code)
+    return _invite_image(images.for_live(live).cover)
+
+
+@require_GET
+@rate_limited("invite")
+def invite_logo(request, live_id, code):
+    live, _enrolment = _invite_or_404(live_id, code)
+    return _invite_image(images.for_live(live).logo)
