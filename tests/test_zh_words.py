@@ -135,6 +135,7 @@ def test_old_rows_and_unknown_actions_render_without_crashing(clients, brand, ou
                   "重发推广员链接"):
         assert words in shown, words
     assert "别家的秘密方案" not in text(page)  # another organisation's plan is never named
+    assert 'href="/promoters/PX/"' in text(page)  # a promoter's target links to their page
     assert "{'" not in shown and "promoter.merged" not in shown
 
 

@@ -205,7 +205,9 @@ def _target(entry, detail: dict, names: Names) -> tuple[str, str]:
         name = names.plans.get(int(key)) or detail.get("name") or key
         return _("plan “%(name)s”") % {"name": name}, reverse("web:money_plan", args=[int(key)])
     if kind == "promoter" and key:
-        return names.promoter(key), reverse("web:money_ledger", args=[key])
+        # A money change links to the promoter's ledger; anything else to their page.
+        page = "web:money_ledger" if entry.action.startswith("ledger.") else "web:promoter"
+        return names.promoter(key), reverse(page, args=[key])
     if kind == "team" and key:
         return _("team %(name)s") % {"name": key}, ""
     if entry.target == "organisation" or entry.action == "settings.timezone":
