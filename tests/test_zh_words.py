@@ -428,3 +428,14 @@ def test_the_trends_file_and_the_reservations_chart_name_the_zone(clients, brand
     assert "开播时间（北京时间）" in exported.splitlines()[0].split(",")
     page = body(clients[OWNER].get(f"/lives/{live.public_id}/"))
     assert "（北京时间）" in page and "Asia/Shanghai" not in page
+
+
+def test_a_failure_without_a_reason_shows_no_english_word(clients, brand, live):
+    batch, pa, pb = batch_of_two(clients, brand, live)
+    assert upload(clients[FINANCE], batch, f"付款参考号,状态,流水号\n{pa.number},成功,TX1\n{pb.number},失败,\n").status_code == 302
+    pb.refresh_from_db()
+    assert (pb.state, pb.failure) == ("failed", "")
+    Statement.objects.for_org(brand.org).filter(pk=pb.pk).update(failure="failed")  # as stored before
+    for url in (f"/money/statements/{pb.number}/", f"/money/runs/{pb.run_id}/", f"/money/batches/{batch.pk}/"):
+        shown = re.sub(r"<[^>]+>", " ", body(clients[FINANCE].get(url)))
+        assert "打款失败" in shown and "failed" not in shown, url

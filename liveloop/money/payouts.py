@@ -18,6 +18,8 @@ from liveloop.orgs import audit
 
 FROZEN, SETTLED, PAID, FAILED = Statement.FROZEN, Statement.SETTLED, Statement.PAID, Statement.FAILED
 NOTHING_TO_PAY = "nothing to pay"
+# What a failure without a reason was stored as before: shown as no reason (the state says it).
+NO_REASON = "failed"
 STATE_LABELS = {
     FROZEN: pgettext_lazy("statement", "Frozen"),
     SETTLED: pgettext_lazy("statement", "Settled"),
@@ -327,7 +329,7 @@ def apply_results(org, user, batch: PayoutBatch, data: bytes) -> ResultCheck:
                   paid_reference=transaction_id, paid_at=now, failure="", batch=None)
         else:
             _move(org, user, [statement], {SETTLED}, FAILED, "statement.failed", where={"batch": batch},
-                  failure=reason or "failed", batch=None)
+                  failure=reason, batch=None)  # no reason given: the state says it failed
     audit.record(org, user, "payout.results", batch.number, paid=sum(1 for r in check.rows if r[1]),
                  failed=sum(1 for r in check.rows if not r[1]))
     return check

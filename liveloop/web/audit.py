@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _, gettext_lazy, pgettext
 
 from liveloop.lives.models import Live
 from liveloop.money.models import Plan
-from liveloop.money.payouts import NOTHING_TO_PAY, STATE_LABELS
+from liveloop.money.payouts import NO_REASON, NOTHING_TO_PAY, STATE_LABELS
 from liveloop.orgs.zones import zone_label
 from liveloop.promoters.models import Promoter, Team
 from liveloop.rules import commission as rules
@@ -229,7 +229,7 @@ def _statement(detail, names) -> str:
         parts.append(_("payment reference %(reference)s") % {"reference": detail["paid_reference"]})
     if detail.get("paid_at"):
         parts.append(_("paid at %(time)s") % {"time": when(detail["paid_at"])})
-    if detail.get("failure"):
+    if detail.get("failure") and detail["failure"] != NO_REASON:
         parts.append(_("reason: %(reason)s") % {"reason": detail["failure"]})
     return sentences(parts)
 

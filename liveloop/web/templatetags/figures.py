@@ -5,6 +5,7 @@ from django import template
 from django.utils.translation import gettext as _
 
 from liveloop.money.models import Entry
+from liveloop.money.payouts import NO_REASON
 from liveloop.money.settlement import CARRIED_FROM, CARRIED_TO
 from liveloop.orgs.zones import zone_label
 from liveloop.web.tables import MONEY, STATE_LABELS, TEXT
@@ -60,3 +61,9 @@ def entry_reason(entry) -> str:
 @register.filter(name="zone_label")
 def zone_label_filter(zone: str) -> str:
     return zone_label(zone)
+
+
+@register.filter
+def failure_reason(text: str) -> str:
+    """The reason a payment failed, as the channel's file gave it; "" when it gave none."""
+    return "" if text == NO_REASON else text
