@@ -439,3 +439,23 @@ def test_a_failure_without_a_reason_shows_no_english_word(clients, brand, live):
     for url in (f"/money/statements/{pb.number}/", f"/money/runs/{pb.run_id}/", f"/money/batches/{batch.pk}/"):
         shown = re.sub(r"<[^>]+>", " ", body(clients[FINANCE].get(url)))
         assert "打款失败" in shown and "failed" not in shown, url
+
+
+def test_results_naming_another_organisations_statement_change_nothing_of_theirs(clients, brand, outsider, live):
+    """An attacker (or a wrong file) names another brand's statement: refused in Chinese as not in
+    this batch, and that brand's statement is untouched — its number reveals nothing either."""
+    theirs_plan = save_plan(outsider.org, None, name="别家方案", fields={"rate_bps": 1000}, make_default=True)
+    assert theirs_plan.pk
+    their_live = ended_live(outsider, title="别家专场")
+    their_run = settle_live(outsider.org, their_live)
+    from liveloop.money import payouts
+
+    payouts.approve(outsider.org, None, their_run.statements.all())
+    their_statement = their_run.statements.order_by("number").first()
+    batch, pa, _pb = batch_of_two(clients, brand, live)
+    answer = upload(clients[FINANCE], batch, f"付款参考号,状态,流水号\n{their_statement.number},成功,TX-EVIL\n")
+    assert answer.status_code == 400
+    assert f"“{their_statement.number}”不在打款批次 {batch.number} 中" in table_text(answer, "results-errors")
+    their_statement.refresh_from_db()
+    assert (their_statement.state, their_statement.paid_reference) == ("settled", "")
+    assert not AuditEntry.objects.for_org(outsider.org).filter(action="statement.paid").exists()
