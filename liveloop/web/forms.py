@@ -26,12 +26,19 @@ from liveloop.rules.dates import (ANNOUNCE_AHEAD, FIRST_DAY, LAST_DAY, DateRange
 from liveloop.web.tables import MODE_LABELS, ROLE_LABELS
 
 # Zones our users broadcast from or for; the organisation's current zone is added if missing.
-COMMON_ZONES = (
-    "Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Macau", "Asia/Singapore",
-    "Asia/Kuala_Lumpur", "Asia/Bangkok", "Asia/Jakarta", "Asia/Tokyo", "Asia/Seoul",
-    "Asia/Dubai", "Europe/London", "Europe/Paris", "Europe/Berlin", "America/New_York",
-    "America/Los_Angeles", "America/Vancouver", "Australia/Sydney", "UTC",
-)
+# The zones offered in settings, each with a name people read: the zone's own id in English,
+# its city in Chinese (a zh page shows no "Asia/Tokyo"). Another zone an organisation was
+# given (by the API or the CLI) is shown as its id.
+COMMON_ZONES = {
+    "Asia/Shanghai": _("Asia/Shanghai"), "Asia/Hong_Kong": _("Asia/Hong_Kong"),
+    "Asia/Taipei": _("Asia/Taipei"), "Asia/Macau": _("Asia/Macau"), "Asia/Singapore": _("Asia/Singapore"),
+    "Asia/Kuala_Lumpur": _("Asia/Kuala_Lumpur"), "Asia/Bangkok": _("Asia/Bangkok"),
+    "Asia/Jakarta": _("Asia/Jakarta"), "Asia/Tokyo": _("Asia/Tokyo"), "Asia/Seoul": _("Asia/Seoul"),
+    "Asia/Dubai": _("Asia/Dubai"), "Europe/London": _("Europe/London"), "Europe/Paris": _("Europe/Paris"),
+    "Europe/Berlin": _("Europe/Berlin"), "America/New_York": _("America/New_York"),
+    "America/Los_Angeles": _("America/Los_Angeles"), "America/Vancouver": _("America/Vancouver"),
+    "Australia/Sydney": _("Australia/Sydney"), "UTC": _("UTC"),
+}
 
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
 
@@ -194,10 +201,10 @@ class TimezoneForm(forms.Form):
         kwargs.setdefault("initial", {"timezone": org.timezone})
         super().__init__(*args, **kwargs)
         self.org = org
-        zones = list(COMMON_ZONES)
-        if org.timezone not in zones:
-            zones.append(org.timezone)
-        self.fields["timezone"].choices = [(zone, zone) for zone in zones]
+        zones = list(COMMON_ZONES.items())
+        if org.timezone not in COMMON_ZONES:
+            zones.append((org.timezone, org.timezone))
+        self.fields["timezone"].choices = zones
 
     def save(self):
         self.org.timezone = self.cleaned_data["timezone"]
