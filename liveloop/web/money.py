@@ -711,6 +711,8 @@ def ledger_adjust(request, org, code):
 
 
 ORDER_EVENTS = ("order_paid", "order_refund")
+# What an order's events are called on the page (the log's type is a code, not a word).
+ORDER_EVENT_LABELS = {"order_paid": gettext_lazy("Order paid"), "order_refund": gettext_lazy("Order refunded")}
 
 
 @org_view
@@ -726,7 +728,7 @@ def ledger_live(request, org, code, public_id):
     for seq, order, kind, amount, at in (Event.objects.for_org(org)
                                          .filter(live=live, order__in=numbers, type__in=ORDER_EVENTS)
                                          .order_by("seq").values_list("seq", "order", "type", "amount", "at")):
-        events.setdefault(order, []).append({"seq": seq, "type": kind, "amount": amount, "at": at})
+        events.setdefault(order, []).append({"seq": seq, "type": kind, "label": ORDER_EVENT_LABELS[kind], "amount": amount, "at": at})
     entries = (Entry.objects.for_org(org).filter(promoter=promoter, live=live)
                .select_related("run").order_by("pk"))
     return render(request, "web/money/ledger_live.html", {
