@@ -174,6 +174,23 @@ def phone_pages(w: World) -> dict[str, str]:
     }
 
 
+# Tables that must fit a desktop screen without scrolling sideways (issue 19: a long plan name
+# widened the plan menu until the settlement column left the page).
+FIT_AT_1366 = {"money": "table.money-lives", "run": "table.data"}
+# Cells whose names must not wrap a character per line (the room is watched on phones): at
+# most this many lines high (name, code, and on a phone the store under them).
+NAME_CELLS = {"room": (".room-top tbody th", 3)}
+
+FITS_SCRIPT = """(selector) => [...document.querySelectorAll(selector)].filter((table) =>
+  table.parentElement.scrollWidth > table.parentElement.clientWidth + 1).length"""
+LINES_SCRIPT = """(selector) => [...document.querySelectorAll(selector)].map((cell) => {
+  const style = getComputedStyle(cell);
+  const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.5;
+  return {lines: Math.round((cell.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom)) / line),
+          text: cell.innerText.slice(0, 30)};
+})"""
+
+
 def forms(w: World) -> list[tuple[str, str, str, dict]]:
     """(name, page, form selector, {field name: bad value}) — each form sent once with bad
     input; a field value of bytes is a file to upload."""
@@ -295,6 +312,16 @@ def test_walk_every_page(contexts, brand, width):
     texts = {}
     for name, url in pages(w).items():
         texts[name] = visit(desk, checks, f"{name}-{width}", url)
+        if width == "1366" and name in FIT_AT_1366 and desk.evaluate(FITS_SCRIPT, FIT_AT_1366[name]):
+            checks.fail(f"{name}-{width}", f"{FIT_AT_1366[name]} scrolls sideways on a desktop screen")
+        if name in NAME_CELLS:
+            selector, most = NAME_CELLS[name]
+            cells = desk.evaluate(LINES_SCRIPT, selector)
+            if not cells:
+                checks.fail(f"{name}-{width}", f"no {selector} to check")
+            for cell in cells:
+                if cell["lines"] > most:
+                    checks.fail(f"{name}-{width}", f"{cell['text']!r} takes {cell['lines']} lines")
     phone = contexts.page(device, "zh-hans")
     for name, url in phone_pages(w).items():
         texts[name] = visit(phone, checks, f"{name}-{width}", url)
