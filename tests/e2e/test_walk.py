@@ -86,7 +86,8 @@ def build(brand, user) -> World:
 
     start = at(-9, 11, 47)  # 19:47 in Shanghai
     settled = brand.live(title=LONG_TITLE, announced_at=start)
-    enrol(settled.programme, [NewPromoter(name=n, code=c, team=s, phone="13800135678") for c, n, s in PEOPLE])
+    enrol(settled.programme, [NewPromoter(name=n, code=c, team=s, phone=f"1380013{i:04d}")
+                              for i, (c, n, s) in enumerate(PEOPLE)])
     choose_plan(org, user, settled, plan)
     start_live(settled, start)
     orders = [event(f"paid-{code}", "order_paid", settled.public_id, f"v-{code}", at=start + timedelta(minutes=5 + i),
