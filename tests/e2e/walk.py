@@ -32,9 +32,13 @@ OVERFLOW_SCRIPT = """() => {
     return Math.max(r.right, spill);
   };
   const out = [];
-  for (const el of document.body.querySelectorAll("*")) {
+  const all = [...document.body.querySelectorAll("*")];
+  // An absolutely placed element escapes a scrolling box that is not positioned: when no
+  // element outside such boxes sticks out, name the ones inside them.
+  const loose = all.filter((el) => reach(el) > width + 1 && !clipped(el));
+  for (const el of (loose.length ? loose : all)) {
     const right = reach(el);
-    if (right <= width + 1 || clipped(el)) continue;
+    if (right <= width + 1) continue;
     if (el.parentElement !== document.body && reach(el.parentElement) > width + 1 &&
         el.parentElement.getBoundingClientRect().right > width + 1) continue;
     out.push({right: Math.round(right), width: Math.round(el.getBoundingClientRect().width), what: describe(el)});
