@@ -39,6 +39,9 @@ ZONE = ZoneInfo("Asia/Shanghai")
 WIDE = {"viewport": {"width": 1366, "height": 900}}
 NARROW = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 1, "is_mobile": True, "has_touch": True}
 WIDTHS = {"1366": WIDE, "390": NARROW}
+# The browser's own zone is not the organisation's: a page that formatted a time in the
+# browser's zone would show a known event's UTC clock and fail.
+BROWSER_ZONE = "Etc/UTC"
 
 LONG_PLAN = "双十二大促门店导购与社群团长专用阶梯佣金方案（含新客奖励、预约奖励、店长两级提成与封顶规则）第二版"
 LONG_STORE = "上海市徐汇区漕河泾开发区宜山路旗舰体验店（二期扩建新址）"
@@ -253,7 +256,7 @@ def fen_amounts(org) -> set[int]:
 
 
 def sign_in(contexts, device, username):
-    page = contexts.page(device, "zh-hans")
+    page = contexts.page(device, "zh-hans", BROWSER_ZONE)
     page.goto("/login/")
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(OPERATOR_PASSWORD)
@@ -323,7 +326,7 @@ def test_walk_every_page(contexts, brand, width):
             for cell in cells:
                 if cell["lines"] > most:
                     checks.fail(f"{name}-{width}", f"{cell['text']!r} takes {cell['lines']} lines")
-    phone = contexts.page(device, "zh-hans")
+    phone = contexts.page(device, "zh-hans", BROWSER_ZONE)
     for name, url in phone_pages(w).items():
         texts[name] = visit(phone, checks, f"{name}-{width}", url)
 
