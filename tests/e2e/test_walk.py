@@ -169,9 +169,10 @@ def pages(w: World) -> dict[str, str]:
     }
 
 
-def phone_pages(w: World) -> dict[str, str]:
-    """The promoter's and viewer's pages (no sign-in): the own page, the invite, joining."""
+def signed_out_pages(w: World) -> dict[str, str]:
+    """The pages of people who do not sign in (a promoter, a viewer), and the sign-in page."""
     return {
+        "login": reverse("web:login"),
         "own-page": w.own_page,
         "invite": reverse("phone:invite", args=[w.upcoming.public_id, "PA"]),
         "join": reverse("phone:join", args=[w.join_token]),
@@ -327,7 +328,7 @@ def test_walk_every_page(contexts, brand, width):
                 if cell["lines"] > most:
                     checks.fail(f"{name}-{width}", f"{cell['text']!r} takes {cell['lines']} lines")
     phone = contexts.page(device, "zh-hans", BROWSER_ZONE)
-    for name, url in phone_pages(w).items():
+    for name, url in signed_out_pages(w).items():
         texts[name] = visit(phone, checks, f"{name}-{width}", url)
 
     # The known times are shown as the organisation's local time where they belong.
