@@ -23,8 +23,8 @@ from liveloop.money import payouts
 from liveloop.money.models import PayoutBatch, Statement
 from liveloop.money.plans import choose_plan, save_plan
 from liveloop.money.settlement import settle_live
-from liveloop.orgs.models import ApiKey, AuditEntry, Member
-from liveloop.orgs.services import add_member
+from liveloop.orgs.models import ApiKey, AuditEntry, Member, Organisation
+from liveloop.orgs.services import add_member, create_org
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.models import Enrolment, JoinCode, Promoter, Team
 from liveloop.rules.privacy import mask_viewer
@@ -124,6 +124,13 @@ def build(brand, user) -> World:
                                app_secret="shop-secret-for-tests")
     ShopLive.objects.create(org=org, shop=shop, channels_live_id="export/UzFfAgtgekIEAQAAAAAAb4MLive", live=upcoming)
     enrolment = Enrolment.objects.for_org(org).get(programme__live=upcoming, promoter__code="PA")
+
+    # The brand is an agency's client and the owner a member of the agency too: the header
+    # offers both organisations, and the agency's scorecards are walked.
+    agency, _ = create_org("星河品牌服务商（华东大区直播运营中心）", kind=Organisation.AGENCY)
+    org.agency = agency
+    org.save(update_fields=["agency"])
+    Member.objects.create(org=agency, user=user, role=Member.OWNER)
     return World(settled=settled, upcoming=upcoming, other=other, plan=plan, run=run, batch=batch,
                  statement=statement, shop=shop, team=Team.objects.for_org(org).get(name=LONG_STORE),
                  join_token=JoinCode.objects.for_org(org).filter(programme__live=upcoming).first().token,
@@ -166,6 +173,7 @@ def pages(w: World) -> dict[str, str]:
         "ledger-live": reverse("web:money_ledger_live", args=["PA", s]),
         "teams": reverse("web:money_teams"),
         "audit": reverse("web:money_audit"),
+        "scorecards": reverse("web:scorecards") + f"?month={w.settled.announced_at.astimezone(ZONE):%Y-%m}",
     }
 
 

@@ -47,6 +47,24 @@ OVERFLOW_SCRIPT = """() => {
   return {page, width, widest: out.slice(0, 3)};
 }"""
 
+# Text squeezed to a character per line (issue 19: the room's names on a phone): a text of
+# two or more characters laid out on as many lines as it has characters. Text hidden for
+# screen readers only (a 1 px box) is left out.
+SQUEEZED_SCRIPT = """() => {
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const chars = [...node.textContent.trim()];
+    const parent = node.parentElement;
+    if (chars.length < 2 || !parent || parent.closest(".visually-hidden, [hidden], script, style, option")) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+    if (lines.size >= 2 && lines.size >= chars.length) out.push(chars.join("").slice(0, 30));
+  }
+  return out;
+}"""
+
 # What a person reads: the rendered text (not hidden elements), the tab's title, placeholders
 # and the labels of input buttons.
 TEXT_SCRIPT = """() => [document.title, document.body.innerText,
@@ -101,6 +119,9 @@ class Checks:
             widest = "; ".join(f"{w['what']} (right edge {w['right']} px, {w['width']} px wide)"
                                for w in overflow["widest"]) or "no single element"
             self.fail(where, f"{overflow['page']} px wide in a {overflow['width']} px window; widest: {widest}")
+        squeezed = page.evaluate(SQUEEZED_SCRIPT)
+        if squeezed:
+            self.fail(where, f"text squeezed to a character per line: {squeezed[:5]}")
         text = page.evaluate(TEXT_SCRIPT)
         self.text(text, where)
         return text
