@@ -230,7 +230,12 @@ def forms(w: World) -> list[tuple[str, str, str, dict]]:
         ("planner-target", reverse("web:planner", args=[u]), "main form.fields", {"target": "-1"}),
         ("batch-results", reverse("web:money_batch", args=[w.batch.pk]), "main form.fields",
          {"results": b"\x89PNG\r\n\x1a\n not a results file"}),
+        ("timezone", reverse("web:settings"), 'form[action$="/settings/timezone/"]', {"timezone": "Mars/Olympus"}),
+        ("planner-settings", reverse("web:settings"), 'form[action$="/settings/planner/"]',
+         {"public_match_percent": "-3", "public_match_cap": "x"}),
+        ("trends", reverse("web:trends"), "form.trends-filter", {"since": "2026-12-09", "until": "2026-12-01"}),
         ("join", reverse("phone:join", args=[w.join_token]), "main form", {"name": "", "phone": "12"}),
+        ("login", reverse("web:login"), "main form", {"username": "owner", "password": "not the password"}),
     ]
 
 
@@ -349,6 +354,6 @@ def test_walk_every_page(contexts, brand, width):
                 checks.fail(f"{name}-{width}", f"the local time {clock} ({ZONE.key}) is not shown")
 
     for name, url, selector, values in forms(w):
-        send_bad(phone if url.startswith("/join/") else desk, checks, f"{name}-{width}", url, selector, values)
+        send_bad(phone if url.startswith(("/join/", "/login/")) else desk, checks, f"{name}-{width}", url, selector, values)
 
     assert not checks.problems, f"{len(checks.problems)} problems at {width} px:\n" + "\n".join(checks.problems)
