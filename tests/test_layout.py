@@ -56,3 +56,42 @@ def test_the_ledger_names_order_events_in_words(brand):
     page = signed_in(brand.org, "zh-hans").get(f"/money/promoters/PA/lives/{live.public_id}/").content.decode()
     assert "订单支付" in page and "订单退款" in page
     assert "order_paid" not in page and "order_refund" not in page
+
+
+def walk_checks(**overrides) -> "Checks":
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from tests.e2e.walk import ALWAYS_ALLOWED, Checks, catalogue_words
+
+    known = datetime(2026, 11, 23, 11, 47, tzinfo=timezone.utc)  # 19:47 in Shanghai
+    fields = dict(zone=ZoneInfo("Asia/Shanghai"), allowed=ALWAYS_ALLOWED | catalogue_words() | {"PA"},
+                  fen={1_234_567}, instants=[known], started=datetime.now(timezone.utc))
+    return Checks(**{**fields, **overrides})
+
+
+def test_the_walks_text_check_passes_a_chinese_page_with_data_and_catalogue_words():
+    checks = walk_checks()
+    checks.text("推广员 PA 成交额 ¥12,345.67 · UV 价值 · 导出 CSV · 2026-11-23 19:47 · Liveloop · English", "page")
+    assert checks.problems == []
+
+
+def test_the_walks_text_check_finds_english_codes_fen_and_utc_times():
+    checks = walk_checks()
+    checks.text("操作 statement.approve total=1234567", "audit")
+    checks.text("合计 1,234,567", "money")
+    checks.text("退款期未过：2026-11-23 11:47 UTC 后可结算", "window")
+    checks.text("开播 2026-11-23T11:47:00", "iso")
+    checks.text("The password is too short", "form")
+    found = "\n".join(checks.problems)
+    assert "audit: English or raw codes outside the catalogue: ['statement.approve', 'total=1234567']" in found
+    assert "money: amounts in fen shown as they are: ['1,234,567']" in found
+    assert "window: a time marked UTC" in found and "window: 11:47 is a known event's time in UTC" in found
+    assert "iso: a machine (ISO) time: 2026-11-23T11:47" in found
+    assert "form: English or raw codes outside the catalogue: ['The', 'is', 'password', 'short', 'too']" in found
+
+
+def test_a_code_holding_digits_or_the_letters_utc_is_not_an_amount_or_a_zone():
+    checks = walk_checks(allowed={"SH0001234567", "ll_xUTCab"})
+    checks.text("编号 SH0001234567 · 密钥 ll_xUTCab", "page")
+    assert checks.problems == []
