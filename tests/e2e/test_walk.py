@@ -77,6 +77,7 @@ class World:
     team: object
     join_token: str
     own_page: str
+    own_page_settled: str
     instants: list
 
 
@@ -135,6 +136,8 @@ def build(brand, user) -> World:
                  statement=statement, shop=shop, team=Team.objects.for_org(org).get(name=LONG_STORE),
                  join_token=JoinCode.objects.for_org(org).filter(programme__live=upcoming).first().token,
                  own_page=own_page_url(enrolment),
+                 own_page_settled=own_page_url(Enrolment.objects.for_org(org).get(programme__live=settled,
+                                                                                  promoter__code="PA")),
                  instants=[start, start + timedelta(hours=2), other_start, other_start + timedelta(hours=1),
                            upcoming.announced_at, reserved])
 
@@ -182,6 +185,7 @@ def signed_out_pages(w: World) -> dict[str, str]:
     return {
         "login": reverse("web:login"),
         "own-page": w.own_page,
+        "own-page-settled": w.own_page_settled,  # the settled commission and its statement
         "invite": reverse("phone:invite", args=[w.upcoming.public_id, "PA"]),
         "join": reverse("phone:join", args=[w.join_token]),
     }
