@@ -96,10 +96,15 @@ def minute_rows_html(rows) -> SafeString:
         for at, label, concurrent, sampled, entered, orders, gmv in rows))
 
 
-_PROMOTER_ROW = ('\n          <tr><td class="rank">{}</td><th scope="row">{} <span class="code">{}</span></th><td>{}</td>'
-                 '\n            <td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>')
-_TEAM_ROW = ('\n          <tr><td class="rank">{}</td><th scope="row">{}</th>'
-             '\n            <td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>')
+# Names stay on one line, cut with an ellipsis and whole in the title (issue 19: on a phone a
+# long name wrapped one character per line). On a phone the team column gives way to the
+# team under the name (room.css); the copy there is hidden from screen readers.
+_PROMOTER_ROW = ('\n          <tr><td class="rank">{0}</td><th scope="row"><span class="name" title="{1}">{1}</span>'
+                 ' <span class="code">{2}</span><span class="team-under" title="{3}" aria-hidden="true">{3}</span></th>'
+                 '<td class="team"><span class="name" title="{3}">{3}</span></td>'
+                 '\n            <td class="num">{4}</td><td class="num">{5}</td><td class="num">{6}</td></tr>')
+_TEAM_ROW = ('\n          <tr><td class="rank">{0}</td><th scope="row"><span class="name" title="{1}">{1}</span></th>'
+             '\n            <td class="num">{2}</td><td class="num">{3}</td><td class="num">{4}</td></tr>')
 
 
 def top_rows_html(promoters, teams) -> tuple[SafeString, SafeString]:

@@ -22,9 +22,9 @@ class Contexts:
         self.opened = []
         self.problems: list[str] = []
 
-    def new(self, device: dict, language: str = "en"):
+    def new(self, device: dict, language: str = "en", timezone_id: str = "Asia/Shanghai"):
         context = self.browser.new_context(base_url=self.base_url, locale="zh-CN",
-                                           timezone_id="Asia/Shanghai", accept_downloads=True, **device)
+                                           timezone_id=timezone_id, accept_downloads=True, **device)
         context.set_default_timeout(15_000)
         if language != "zh-hans":
             context.add_cookies([{"name": "django_language", "value": language, "url": self.base_url}])
@@ -32,8 +32,8 @@ class Contexts:
         self.opened.append(context)
         return context
 
-    def page(self, device: dict, language: str = "en"):
-        page = self.new(device, language).new_page()
+    def page(self, device: dict, language: str = "en", timezone_id: str = "Asia/Shanghai"):
+        page = self.new(device, language, timezone_id).new_page()
         self._watch(page)
         return page
 
