@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from liveloop.web import notices, planner, room, shops, views
+from liveloop.web import notices, planner, room, shops, views, wechat_apps
 from liveloop.web import scorecards
 from liveloop.web import report, trends
 
@@ -54,6 +54,7 @@ urlpatterns = [
     path("settings/keys/<int:key_id>/rotate/", views.key_rotate, name="key_rotate"),
     path("settings/timezone/", views.timezone_change, name="timezone"),
     path("settings/planner/", planner.planner_settings, name="planner_settings"),
+    path("settings/wechat/", wechat_apps.wechat_apps_page, name="wechat_apps"),
     path("settings/shops/", shops.shops_page, name="shops"),
     path("settings/shops/new/", shops.shop_add, name="shop_add"),
     path("settings/shops/<int:shop_id>/", shops.shop_page, name="shop"),

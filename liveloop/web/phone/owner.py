@@ -55,6 +55,12 @@ def invitees(enrolment: Enrolment) -> list[dict]:
             for r in rows]
 
 
+def enrolment_in(programme, promoter) -> Enrolment | None:
+    """The promoter's active enrolment in this programme, with what own_page_url needs."""
+    return (Enrolment.objects.for_org(programme.org_id).select_related("promoter")
+            .filter(programme=programme, promoter=promoter, active=True).first())
+
+
 def other_enrolments(enrolment: Enrolment) -> list[Enrolment]:
     """The same person's other lives in this organisation, newest first."""
     return list(Enrolment.objects.for_org(enrolment.org)

@@ -58,6 +58,14 @@ def proven_viewer(value: str | None, live: Live) -> str | None:
     return valid_viewer(data.get("v")) if isinstance(data.get("v"), str) else None
 
 
+def linked_ids(identity) -> dict:
+    """The other ids a WeChat login says its viewer has: the unionid when the official account
+    is bound to an open platform (docs/events.md "One person, many ids")."""
+    if identity is None or not identity.unionid or identity.unionid == identity.openid:
+        return {}
+    return {"unionid": identity.unionid}
+
+
 def new_viewer() -> str:
     return secrets.token_urlsafe(18)
 
