@@ -15,7 +15,7 @@ from liveloop.events.models import LiveViewer
 from liveloop.lives.models import Live
 from liveloop.notify.models import Notice
 from liveloop.orgs.models import ApiKey, Member
-from liveloop.promoters.models import Enrolment, JoinCode, Programme, Team, search_match
+from liveloop.promoters.models import Enrolment, JoinCode, Programme, Promoter, Team, search_match
 from liveloop.rules.attribution import CANCELLED, ENDED, LIVE, SCHEDULED
 from liveloop.rules.dates import day_in_range
 
@@ -161,3 +161,17 @@ def api_keys(org):
 
 def api_key_of(org, pk: int) -> ApiKey:
     return get_object_or_404(api_keys(org), pk=pk)
+
+
+def confirmed_reservations(live) -> dict | None:
+    """The live's reservations confirmed on Channels per promoter (integrations.wechat.miniprogram),
+    most first; None when there are none."""
+    from liveloop.integrations.wechat.miniprogram import confirmed_by_promoter
+
+    counts = confirmed_by_promoter(live)
+    if not counts:
+        return None
+    named = {p.pk: p for p in Promoter.objects.for_org(live.org).filter(pk__in=[k for k in counts if k])}
+    rows = sorted(({"promoter": named.get(k), "count": n} for k, n in counts.items()),
+                  key=lambda row: (-row["count"], row["promoter"].code if row["promoter"] else "~"))
+    return {"rows": rows, "total": sum(counts.values())}

@@ -13,6 +13,7 @@ urlpatterns = [
     path("me/qr.png", views.my_qr, name="my_qr"),
     path("me/<str:signed>/", views.me_link, name="me_link"),
     path("wx/login/", wechat.callback, name="wx_callback"),
+    path("wx/mp/report/", wechat.mp_report, name="mp_report"),
     path("i/<str:live_id>/<str:code>/", views.invite, name="invite"),
     path("i/<str:live_id>/<str:code>/live.ics", views.invite_ics, name="invite_ics"),
 ]

@@ -20,7 +20,7 @@ from liveloop.promoters.poster import draw_poster
 from liveloop.promoters.qr import qr_png
 from liveloop.rules import attribution
 from liveloop.integrations.wechat import login as wx_login
-from liveloop.integrations.wechat import oauth
+from liveloop.integrations.wechat import miniprogram, oauth
 from liveloop.web.phone import owner, relay, signals, wechat
 from liveloop.web.phone.dates import local, when_text
 from liveloop.web.phone.forms import JoinForm, PhoneForm, VerifyForm
@@ -312,20 +312,31 @@ def invite(request, live_id, code):
     if not relay.can_reserve(live):
         return render(request, "phone/invite_closed.html", context, status=410)
     viewer, new = _viewer(request, live)
+    mini = _mini_program(live)
+    # On air, with the brand's mini-program: the button enters the live room (进入直播间).
+    entering = mini is not None and live.state == attribution.LIVE
     if request.method == "POST":
-        relay.reserve(live, enrolment.promoter.code, viewer,
-                      attrs={**signals.reservation_keys(request, live.org_id, viewer),
-                             **relay.linked_ids(wechat.identity(request, live.org))})
-        if live.preview_url:
-            # 303: the platform's page is fetched with GET, whatever posted here.
-            response = HttpResponseRedirect(live.preview_url, status=303)
+        if not entering:
+            relay.reserve(live, enrolment.promoter.code, viewer,
+                          attrs={**signals.reservation_keys(request, live.org_id, viewer),
+                                 **relay.linked_ids(wechat.identity(request, live.org))})
+        link = miniprogram.url_link(mini, live, enrolment.promoter.code, viewer, entering) if mini else None
+        if link or live.preview_url:
+            # 303: the mini-program (its URL Link) or the platform's page is fetched with GET.
+            response = HttpResponseRedirect(link or live.preview_url, status=303)
         else:
             response = render(request, "phone/reserved.html", context)
     else:
-        response = render(request, "phone/invite.html", context)
+        response = render(request, "phone/invite.html", {**context, "mini_program": mini is not None,
+                                                         "entering": entering})
     if new:
         _set_cookie(response, relay.VIEWER_COOKIE, viewer)
     return response
+
+
+def _mini_program(live):
+    apps = wx_login.apps_of(live.org)
+    return apps if apps is not None and apps.mini_program_ready else None
 
 
 @rate_limited("invite")

@@ -3,15 +3,19 @@ organisation with an official account sends the browser through web authorizatio
 login cookie then names the WeChat identity for that organisation. Outside WeChat, or when the
 person declines, nothing changes: the own-page link and the viewer cookie work as before.
 """
+import json
 import logging
 
 from django.conf import settings
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
-from liveloop.integrations.wechat import login, oauth
+from liveloop.integrations.models import WechatApps
+from liveloop.integrations.wechat import login, miniprogram, oauth
 from liveloop.integrations.wechat.client import ShopApiError, ShopUnavailable
 from liveloop.web.ratelimit import rate_limited
 
@@ -79,3 +83,37 @@ def callback(request):
                                 samesite="Lax", secure=settings.SESSION_COOKIE_SECURE)
     response.delete_cookie(STATE_COOKIE, samesite="Lax")
     return response
+
+
+# The mini-program's report ---------------------------------------------------------------------
+
+@csrf_exempt  # called by the mini-program (wx.request), which holds no cookie: the ticket and
+@require_POST  # WeChat's code are what it proves itself with
+@rate_limited("mp_report")
+def mp_report(request):
+    """{ticket, code, outcome}: what wx.reserveChannelsLive did, with a fresh wx.login code."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return JsonResponse({"errors": {"body": "a JSON object"}}, status=400)
+    ticket = miniprogram.read_ticket(body.get("ticket"))
+    code = body.get("code")
+    errors = {}
+    if ticket is None:
+        errors["ticket"] = "not a ticket Liveloop signed"
+    if not isinstance(code, str) or not 1 <= len(code) <= 128:
+        errors["code"] = "the code wx.login gave"
+    if errors:
+        return JsonResponse({"errors": errors}, status=400)
+    apps = WechatApps.objects.select_related("org").filter(org_id=ticket["o"]).first()
+    if apps is None or not apps.mini_program_ready:
+        return JsonResponse({"errors": {"ticket": "the brand has no mini-program"}}, status=404)
+    try:
+        done = miniprogram.report(apps, ticket, code, body.get("outcome"))
+    except miniprogram.ReportError as error:
+        return JsonResponse({"errors": {error.field: error.reason}}, status=400)
+    except ShopUnavailable:
+        return JsonResponse({"errors": {"code": "WeChat did not answer: report again"}}, status=503)
+    return JsonResponse({"recorded": done.recorded, "duplicate": done.duplicate})
