@@ -187,3 +187,23 @@ def test_outside_wechat_nothing_changes(live, emulator):
     assert client.get(join_path(live)).status_code == 200
     assert client.get(invite_path(live)).status_code == 200
     assert not WechatLoginState.objects.exists()
+
+
+def test_invitees_show_the_nickname_wechat_gave_and_stay_masked_otherwise(live, emulator):
+    emulator.store.users.ensure("amy", nickname="山茶花开")
+    # amy gave her profile on a recruit scan (snsapi_userinfo), then reserves as a viewer.
+    promoter_client = Client()
+    log_in(promoter_client, join_path(live), "amy")
+    viewer = Client()
+    log_in(viewer, invite_path(live), "amy")
+    viewer.post(invite_path(live), HTTP_USER_AGENT=WX_UA)
+    quiet = Client()
+    log_in(quiet, invite_path(live), "bob")  # snsapi_base only: WeChat gave no nickname
+    quiet.post(invite_path(live), HTTP_USER_AGENT=WX_UA)
+    from liveloop.promoters.links import own_page_url
+    from liveloop.promoters.models import Enrolment
+    enrolment = Enrolment.objects.for_org(live.org).get(promoter__code="A")
+    page = Client().get(own_page_url(enrolment)).content.decode()
+    assert "<td>山茶花开</td>" in page
+    assert WechatIdentity.objects.for_org(live.org).exclude(nickname="").count() == 1
+    assert page.count('<td class="mono">') == 1  # bob, masked
