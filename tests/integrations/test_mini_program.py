@@ -168,3 +168,23 @@ def test_one_person_across_three_ids_is_credited_once(brand, live, emulator):
     assert (row.reservations, row.entered, row.buyers, row.gmv) == (1, 1, 1, 12900)
     organic = PromoterStats.objects.for_org(live.org).get(live=live, promoter=None)
     assert (organic.reservations, organic.entered, organic.buyers) == (0, 0, 0)
+
+
+def visible_words(html: str) -> set[str]:
+    """Latin words a person would read on the page (not in tags, scripts or styles)."""
+    import re
+    text = re.sub(r"(?s)<(script|style)\b.*?</\1>", " ", html)
+    text = re.sub(r"(?s)<[^>]+>", " ", text)
+    return set(re.findall(r"[A-Za-z]{2,}", text))
+
+
+@pytest.mark.parametrize("on_air", [False, True])
+def test_the_invite_page_in_wechat_speaks_chinese(live, emulator, on_air):
+    if on_air:
+        start_live(live)
+    client = Client()
+    page = log_in(client, invite_path(live), "vera").content.decode()
+    assert ("进入直播间" if on_air else "在视频号上预约") in page
+    assert visible_words(page) <= {"Liveloop", "English", "ics"}, visible_words(page)
+    failed = Client().get("/wx/login/?state=forged&code=x").content.decode()
+    assert "微信登录未完成" in failed and visible_words(failed) <= {"Liveloop", "English"}
