@@ -207,3 +207,10 @@ def test_invitees_show_the_nickname_wechat_gave_and_stay_masked_otherwise(live, 
     assert "<td>山茶花开</td>" in page
     assert WechatIdentity.objects.for_org(live.org).exclude(nickname="").count() == 1
     assert page.count('<td class="mono">') == 1  # bob, masked
+
+
+def test_old_login_attempts_are_cleared(live, emulator):
+    from datetime import datetime, timezone
+    start(Client(), live)
+    login.begin(live.org, oauth.BASE, "/", now=datetime.now(timezone.utc) + timedelta(days=2))
+    assert WechatLoginState.objects.for_org(live.org).count() == 1

@@ -46,6 +46,8 @@ def begin(org, scope: str, next_path: str, now: datetime | None = None) -> tuple
         raise ValueError(scope)
     now = now or _now()
     nonce = secrets.token_urlsafe(16)
+    # Spent and expired attempts are of no use after a day: the table keeps about a day's logins.
+    WechatLoginState.objects.for_org(org).filter(expires_at__lt=now - timedelta(days=1)).delete()
     WechatLoginState.objects.create(org=org, nonce=nonce, scope=scope, next_path=safe_next(next_path),
                                     expires_at=now + STATE_LIFETIME)
     return signing.Signer(salt=STATE_SALT).sign(f"{org.pk}.{nonce}"), nonce

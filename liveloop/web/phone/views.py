@@ -292,7 +292,7 @@ def _viewer(request, live) -> tuple[str, bool]:
     openid = relay.proven_viewer(request.GET.get("openid"), live)
     if openid:
         return openid, False
-    cookie = relay.valid_viewer(request.COOKIES.get(relay.VIEWER_COOKIE))
+    cookie = relay.cookie_viewer(request.COOKIES.get(relay.VIEWER_COOKIE))
     if cookie:
         return cookie, False
     return relay.new_viewer(), True
@@ -330,7 +330,7 @@ def invite(request, live_id, code):
         response = render(request, "phone/invite.html", {**context, "mini_program": mini is not None,
                                                          "entering": entering})
     if new:
-        _set_cookie(response, relay.VIEWER_COOKIE, viewer)
+        _set_cookie(response, relay.VIEWER_COOKIE, relay.viewer_cookie(viewer))
     return response
 
 
