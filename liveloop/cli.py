@@ -278,7 +278,8 @@ def rebuild(slug, check):
 
 
 
-@main.command("wechat-emulator", help="Serve a local WeChat shop API emulator (tests, demo).")
+@main.command("wechat-emulator", help="Serve a local WeChat emulator: the shop API, web login and "
+                                      "the mini-program's server APIs (tests, demo).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True, type=int)
 @click.option("--appid", required=True)

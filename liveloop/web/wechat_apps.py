@@ -74,7 +74,9 @@ class WechatAppsForm(forms.Form):
         data = super().clean()
         # An app id without its secret (or the reverse) would fail at the first login.
         for appid, secret in (("oa_appid", "oa_secret"), ("mp_appid", "mp_secret")):
-            if bool(data.get(appid)) != bool(data.get(secret)) and appid not in self.errors and secret not in self.errors:
+            if appid in self.errors or secret in self.errors:
+                continue
+            if bool(data.get(appid)) != bool(data.get(secret)):
                 self.add_error(secret if data.get(appid) else appid, _("The AppID and the AppSecret go together."))
         return data
 

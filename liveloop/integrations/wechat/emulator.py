@@ -2,8 +2,10 @@
 
 Serves /cgi-bin/token and the shop endpoints Liveloop uses, in the documented shapes, from an
 in-memory store; `push` encrypts and signs an event exactly as WeChat does and POSTs it to
-Liveloop. Control endpoints (/emulator/...) let a demo add orders and after-sales and push them.
-Bind it to 127.0.0.1: it hands tokens to anyone who knows the appid and secret.
+Liveloop. Control endpoints (/emulator/...) let a demo add orders and after-sales and push them. It also
+plays WeChat's users for the official account's web login and the mini-program (code2Session,
+URL Links): emulator_login.py. Bind it to 127.0.0.1: it hands tokens to anyone who knows the
+appid and secret.
 """
 from __future__ import annotations
 
