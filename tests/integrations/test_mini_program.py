@@ -12,12 +12,13 @@ from django.utils import timezone
 
 from liveloop.analytics.models import PromoterStats
 from liveloop.events.models import Event
-from liveloop.integrations.models import WechatIdentity
-from liveloop.integrations.wechat import miniprogram
+from liveloop.integrations.models import ShopLive, WechatIdentity
+from liveloop.integrations.wechat import miniprogram, worker
+from liveloop.integrations.wechat.emulator import order, pay_push
 from liveloop.lives.services import start_live
 from liveloop.promoters.models import Promoter
 from tests.conftest import event
-from tests.integrations.conftest import sample
+from tests.integrations.conftest import CHANNELS_LIVE, post_push, sample
 from tests.integrations.wxflow import FINDER, WX_UA, connect, log_in, wx_login_code
 
 
@@ -148,21 +149,24 @@ def test_without_a_url_link_the_page_goes_on_as_before(live, emulator):
     assert Event.objects.for_org(live.org).filter(type="reservation").count() == 1
 
 
-def test_one_person_across_three_ids_is_credited_once(brand, live, emulator):
+def test_one_person_across_three_ids_is_credited_once(brand, live, emulator, shop):
     """Reserves through the mini-program (official-account openid + mini-program openid), enters
-    the room (mini-program openid), buys in the shop (shop openid): one buyer, one promoter."""
+    the room (mini-program openid), buys in the shop (shop openid, pushed by the shop and fetched
+    by the worker): one reservation, one entry, one buyer, all credited to one promoter."""
     _client, query = reserve_in_wechat(live, "vera", code="B")
     report(emulator, query, "vera")
     confirmed = Event.objects.for_org(live.org).get(source=miniprogram.SOURCE)
     mp_openid, unionid = confirmed.attrs["mp_openid"], confirmed.attrs["unionid"]
     start_live(live)
-    shop_openid = "oShop_" + unionid[-20:]
-    answer = brand.send([
-        event("enter-1", "room_enter", live.public_id, mp_openid, at=timezone.now()),
-        event("pay-1", "order_paid", live.public_id, shop_openid, at=timezone.now(), order="9001",
-              amount=12900, attrs={"unionid": unionid}),
-    ])
-    assert answer.json()["accepted"] == 2
+    answer = brand.send([event("enter-1", "room_enter", live.public_id, mp_openid, at=timezone.now())])
+    assert answer.json()["accepted"] == 1
+    # The shop knows the buyer by its own openid, and gives the unionid in the order detail.
+    ShopLive.objects.create(org=brand.org, shop=shop, channels_live_id=CHANNELS_LIVE, live=live)
+    paid_at = int(timezone.now().timestamp())
+    detail = order("9001", "oShop_" + unionid[-20:], 12900, CHANNELS_LIVE, paid_at, unionid=unionid)
+    emulator.store.orders["9001"] = detail
+    assert post_push(Client(), shop, pay_push("gh_emulator", detail)).content == b"success"
+    assert worker.process(client_options={"sleep": lambda seconds: None}).done == 1
     b = Promoter.objects.for_org(live.org).get(code="B")
     row = PromoterStats.objects.for_org(live.org).get(live=live, promoter=b)
     assert (row.reservations, row.entered, row.buyers, row.gmv) == (1, 1, 1, 12900)

@@ -50,7 +50,7 @@ class Store:
 
 
 def order(order_id: str, openid: str, amount: int, live_id: str, pay_time: int,
-          sharer_openid: str | None = None, product_id: str = "10000184868") -> dict:
+          sharer_openid: str | None = None, product_id: str = "10000184868", unionid: str = "") -> dict:
     """An order detail in the documented shape (order/get → order)."""
     detail = {
         "product_infos": [{"product_id": product_id, "sku_id": "780750393", "sku_cnt": 1,
@@ -64,7 +64,7 @@ def order(order_id: str, openid: str, amount: int, live_id: str, pay_time: int,
     if sharer_openid:
         detail["sharer_info"] = {"sharer_openid": sharer_openid, "sharer_unionid": "",
                                  "sharer_type": 0, "share_scene": 1}
-    return {"order_id": order_id, "status": 20, "openid": openid, "unionid": "",
+    return {"order_id": order_id, "status": 20, "openid": openid, "unionid": unionid,
             "create_time": pay_time - 60, "update_time": pay_time, "order_detail": detail}
 
 
@@ -236,7 +236,7 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/emulator/pay":
                 detail = order(str(body["order_id"]), body["openid"], int(body["amount"]),
                                body["live_id"], int(body.get("pay_time") or time.time()),
-                               body.get("sharer_openid"))
+                               body.get("sharer_openid"), unionid=body.get("unionid") or "")
                 with store.lock:
                     store.orders[detail["order_id"]] = detail
                 status, answer = push(store, pay_push("gh_emulator", detail))
