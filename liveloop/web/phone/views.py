@@ -14,13 +14,13 @@ from django.utils.translation import get_language, gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from liveloop.integrations.wechat import login as wx_login
+from liveloop.integrations.wechat import miniprogram, oauth
 from liveloop.promoters import joining, proof
 from liveloop.promoters.links import own_page_url, sign_enrolment
 from liveloop.promoters.poster import draw_poster
 from liveloop.promoters.qr import qr_png
 from liveloop.rules import attribution
-from liveloop.integrations.wechat import login as wx_login
-from liveloop.integrations.wechat import miniprogram, oauth
 from liveloop.web.phone import owner, relay, signals, wechat
 from liveloop.web.phone.dates import local, when_text
 from liveloop.web.phone.forms import JoinForm, PhoneForm, VerifyForm
@@ -281,12 +281,11 @@ def _invite_or_404(live_id, code):
     return found
 
 
-def _viewer(request, live) -> tuple[str, bool]:
+def _viewer(request, live, identity) -> tuple[str, bool]:
     """The viewer's id and whether it is new (the cookie must be set). Inside WeChat it is the
     openid of the WeChat login (signed cookie). An `openid` in the link counts only when
     Liveloop signed it for this live (relay.proven_viewer); a bare one is a claim anyone could
     type, so the phone's own cookie decides instead."""
-    identity = wechat.identity(request, live.org)
     if identity is not None:
         return identity.openid, False
     openid = relay.proven_viewer(request.GET.get("openid"), live)
@@ -311,7 +310,8 @@ def invite(request, live_id, code):
                "ics_url": reverse("phone:invite_ics", args=[live.public_id, code])}
     if not relay.can_reserve(live):
         return render(request, "phone/invite_closed.html", context, status=410)
-    viewer, new = _viewer(request, live)
+    identity = wechat.identity(request, live.org)
+    viewer, new = _viewer(request, live, identity)
     mini = _mini_program(live)
     # On air, with the brand's mini-program: the button enters the live room (进入直播间).
     entering = mini is not None and live.state == attribution.LIVE
@@ -319,7 +319,7 @@ def invite(request, live_id, code):
         if not entering:
             relay.reserve(live, enrolment.promoter.code, viewer,
                           attrs={**signals.reservation_keys(request, live.org_id, viewer),
-                                 **relay.linked_ids(wechat.identity(request, live.org))})
+                                 **relay.linked_ids(identity)})
         link = miniprogram.url_link(mini, live, enrolment.promoter.code, viewer, entering) if mini else None
         if link or live.preview_url:
             # 303: the mini-program (its URL Link) or the platform's page is fetched with GET.
