@@ -286,7 +286,8 @@ def rebuild(slug, check):
 
 
 
-@main.command("wechat-emulator", help="Serve a local WeChat shop API emulator (tests, demo).")
+@main.command("wechat-emulator", help="Serve a local WeChat emulator: the shop API, web login and "
+                                      "the mini-program's server APIs (tests, demo).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True, type=int)
 @click.option("--appid", required=True)
@@ -294,7 +295,10 @@ def rebuild(slug, check):
 @click.option("--token", required=True, help="The push Token configured for the shop.")
 @click.option("--aes-key", required=True, help="The shop's 43-character EncodingAESKey.")
 @click.option("--push-url", required=True, help="Liveloop's push URL for the shop.")
-def wechat_emulator(host, port, appid, secret, token, aes_key, push_url):
+@click.option("--app", "apps", multiple=True, metavar="APPID:SECRET",
+              help="An official account or mini-program the emulator knows (web login, code2Session, "
+                   "URL Links); repeatable.")
+def wechat_emulator(host, port, appid, secret, token, aes_key, push_url, apps):
     from liveloop.integrations.wechat.crypto import CryptoError, aes_key as check_key
     from liveloop.integrations.wechat.emulator import EmulatorServer, Store
 
@@ -302,8 +306,13 @@ def wechat_emulator(host, port, appid, secret, token, aes_key, push_url):
         check_key(aes_key)
     except CryptoError as error:
         raise click.ClickException(str(error)) from None
-    server = EmulatorServer(Store(appid=appid, secret=secret, token=token, aes_key=aes_key,
-                                  push_url=push_url), host, port)
+    store = Store(appid=appid, secret=secret, token=token, aes_key=aes_key, push_url=push_url)
+    for app in apps:
+        app_id, colon, app_secret = app.partition(":")
+        if not colon or not app_id or not app_secret:
+            raise click.BadParameter(f"{app!r}: APPID:SECRET", param_hint="--app")
+        store.users.apps[app_id] = app_secret
+    server = EmulatorServer(store, host, port)
     click.echo(f"WeChat shop emulator on {server.base_url}: point the shop's api_base_url (or the "
                f"LIVELOOP_WECHAT_API_BASE setting) at it; POST /emulator/pay, /emulator/refund "
                f"or /emulator/sharer to drive it")

@@ -279,6 +279,9 @@ LIVELOOP_RATE_LIMITS = {
                "viewer": env_str("LIVELOOP_RATE_INVITE_VIEWER", "30/m")},
     "own": {"ip": env_str("LIVELOOP_RATE_OWN_IP", "240/m"),
             "viewer": env_str("LIVELOOP_RATE_OWN_VIEWER", "60/m")},
+    # WeChat's return from web login, and the mini-program's reservation reports.
+    "wx_login": {"ip": env_str("LIVELOOP_RATE_WX_LOGIN_IP", "240/m")},
+    "mp_report": {"ip": env_str("LIVELOOP_RATE_MP_REPORT_IP", "600/m")},
 }
 # The request header holding the client address when a proxy sits in front (e.g. HTTP_X_REAL_IP);
 # empty: the connection's own address (REMOTE_ADDR).

@@ -139,3 +139,73 @@ class ContactWay(TenantModel):
             models.UniqueConstraint(fields=["org"], condition=models.Q(kind="brand"),
                                     name="contactway_org_brand"),
         ]
+
+
+# --- WeChat login (official account web authorization) and the mini-program -------------------
+
+
+class WechatApps(TenantModel):
+    """The brand's official account (公众号: web login on its pages inside WeChat) and mini-program
+    (小程序: the reservation on Channels), one row per organisation. The secrets are encrypted at
+    rest like the shop's and never shown back in full."""
+    oa_appid = models.CharField(max_length=64, blank=True, default="")
+    oa_secret = EncryptedTextField(max_length=128, blank=True, default="")
+    mp_appid = models.CharField(max_length=64, blank=True, default="")
+    mp_secret = EncryptedTextField(max_length=128, blank=True, default="")
+    # The Channels account (视频号 id, "sph…") whose live notices the mini-program reserves.
+    finder_username = models.CharField(max_length=64, blank=True, default="")
+    api_base_url = models.URLField(max_length=200, default=OFFICIAL_API_BASE)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org"], name="wechatapps_org")]
+
+    @property
+    def login_ready(self) -> bool:
+        return bool(self.oa_appid and self.oa_secret)
+
+    @property
+    def mini_program_ready(self) -> bool:
+        return bool(self.mp_appid and self.mp_secret and self.finder_username)
+
+    @property
+    def api_base(self) -> str:
+        return (getattr(settings, "LIVELOOP_WECHAT_API_BASE", "") or self.api_base_url).rstrip("/")
+
+
+class WechatIdentity(TenantModel):
+    """A person as one of the brand's WeChat apps knows them: the official account's openid (web
+    login) or the mini-program's (code2Session), the unionid when the app is bound to an open
+    platform, and what snsapi_userinfo gave (nickname, avatar). `promoter` when this WeChat user
+    is that promoter: logging in again opens their page on any phone."""
+    OA, MP = "oa", "mp"
+    KINDS = [(OA, "official account"), (MP, "mini-program")]
+
+    kind = models.CharField(max_length=2, choices=KINDS)
+    appid = models.CharField(max_length=64)
+    openid = models.CharField(max_length=128)
+    unionid = models.CharField(max_length=128, blank=True, default="")
+    nickname = models.CharField(max_length=100, blank=True, default="")
+    avatar_url = models.URLField(max_length=500, blank=True, default="")
+    promoter = models.ForeignKey("promoters.Promoter", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="wechat_identities")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "appid", "openid"], name="wechatidentity_org_app_openid")]
+        indexes = [models.Index(fields=["org", "unionid"], name="wechatidentity_unionid")]
+
+
+class WechatLoginState(TenantModel):
+    """One web-authorization attempt: the `state` sent to WeChat names this row (signed), which
+    is spent once, expires, and must come back to the browser that started it (its cookie)."""
+    nonce = models.CharField(max_length=32)
+    scope = models.CharField(max_length=20)
+    next_path = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "nonce"], name="wechatloginstate_org_nonce")]

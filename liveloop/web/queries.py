@@ -248,3 +248,17 @@ def api_keys(org):
 
 def api_key_of(org, pk: int) -> ApiKey:
     return get_object_or_404(api_keys(org), pk=pk)
+
+
+def confirmed_reservations(live) -> dict | None:
+    """The live's reservations confirmed on Channels per promoter (integrations.wechat.miniprogram),
+    most first; None when there are none."""
+    from liveloop.integrations.wechat.miniprogram import confirmed_by_promoter
+
+    counts = confirmed_by_promoter(live)
+    if not counts:
+        return None
+    named = {p.pk: p for p in Promoter.objects.for_org(live.org).filter(pk__in=[k for k in counts if k])}
+    rows = sorted(({"promoter": named.get(k), "count": n} for k, n in counts.items()),
+                  key=lambda row: (-row["count"], row["promoter"].code if row["promoter"] else "~"))
+    return {"rows": rows, "total": sum(counts.values())}

@@ -16,7 +16,7 @@ from django.shortcuts import render
 from django_ratelimit.core import get_usage
 
 from liveloop.rules.phones import normalise_mobile
-from liveloop.web.phone.relay import VIEWER_COOKIE, valid_viewer
+from liveloop.web.phone.relay import VIEWER_COOKIE, cookie_viewer, valid_viewer
 
 log = logging.getLogger(__name__)
 PROMOTER_COOKIE = "ll_promoter"  # the own-page cookie (phone.views.OWN_COOKIE)
@@ -43,7 +43,9 @@ def viewer_key(request) -> str | None:
     """Who is asking, as far as a phone page can tell: the WeChat openid or viewer cookie the
     relay uses, else the promoter's own-page cookie. None for a first visit (the address limit
     still applies)."""
-    viewer = valid_viewer(request.GET.get("openid")) or valid_viewer(request.COOKIES.get(VIEWER_COOKIE))
+    # A limit key, not an identity: a claimed value only spends its own budget.
+    cookie = request.COOKIES.get(VIEWER_COOKIE)
+    viewer = valid_viewer(request.GET.get("openid")) or cookie_viewer(cookie) or valid_viewer(cookie)
     if viewer:
         return f"v:{viewer}"
     promoter = request.COOKIES.get(PROMOTER_COOKIE)

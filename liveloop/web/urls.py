@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from liveloop.web import brand, notices, people, planner, room, shops, views
+from liveloop.web import brand, notices, people, planner, room, shops, views, wechat_apps
 from liveloop.web import scorecards
 from liveloop.web import report, trends
 
@@ -64,6 +64,7 @@ urlpatterns = [
     path("settings/brand/logo.png", brand.brand_logo_image, name="brand_logo_image"),
     path("settings/brand/cover/", brand.brand_cover, name="brand_cover"),
     path("settings/brand/cover.jpg", brand.brand_cover_image, name="brand_cover_image"),
+    path("settings/wechat/", wechat_apps.wechat_apps_page, name="wechat_apps"),
     path("settings/shops/", shops.shops_page, name="shops"),
     path("settings/shops/new/", shops.shop_add, name="shop_add"),
     path("settings/shops/<int:shop_id>/", shops.shop_page, name="shop"),

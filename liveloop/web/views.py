@@ -183,6 +183,7 @@ def live_page(request, org, public_id):
         "notices": queries.notices_queued(live) if live.state == CANCELLED else 0,
         "mode_label": MODE_LABELS.get(live.programme.mode, live.programme.mode),
         "programme": live.programme,
+        "confirmed": queries.confirmed_reservations(live),
     })
 
 

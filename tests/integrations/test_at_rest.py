@@ -60,10 +60,22 @@ def test_a_value_no_key_can_read_fails_loudly_without_showing_it(shop, settings)
     assert TOKEN not in str(raised.value) and PREFIX not in str(raised.value)
 
 
+def test_the_official_account_and_mini_program_secrets_are_sealed(brand):
+    from liveloop.integrations.models import WechatApps
+    apps = WechatApps.objects.create(org=brand.org, oa_appid="wx0fa11ce5e0a1b2c3", oa_secret="oa-plain-secret",
+                                     mp_appid="wx6d1n1a4p9c0d3e4f", mp_secret="mp-plain-secret")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT oa_secret, mp_secret FROM integrations_wechatapps WHERE id = %s", [apps.pk])
+        stored = cursor.fetchone()
+    assert all(value.startswith(PREFIX) and "plain" not in value for value in stored)
+    assert WechatApps.objects.get(pk=apps.pk).mp_secret == "mp-plain-secret"
+
+
 def test_every_secret_field_is_sealed():
     assert {(model.__name__, tuple(fields)) for model, fields in sealed_fields()} == {
         ("Shop", ("token", "encoding_aes_key", "app_secret")), ("WecomApp", ("token", "encoding_aes_key")),
         ("Channel", ("secret", "corp_secret", "access_token")),
+        ("WechatApps", ("oa_secret", "mp_secret")),
         # Personal data (tests/security/test_pii.py).
         ("Promoter", ("phone", "bank_account")), ("Statement", ("payee",))}
 

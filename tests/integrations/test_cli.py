@@ -58,7 +58,7 @@ def test_the_emulator_command_serves_tokens(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "liveloop.cli", "wechat-emulator", "--port", str(port),
          "--appid", APPID, "--secret", SECRET, "--token", TOKEN, "--aes-key", AES_KEY,
-         "--push-url", "http://127.0.0.1:9/wechat/push/x/"],
+         "--push-url", "http://127.0.0.1:9/wechat/push/x/", "--app", "wx6d1n1a4p9c0d3e4f:mp-secret"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env={**os.environ, "LIVELOOP_DATA_DIR": str(tmp_path)})
     try:
@@ -74,9 +74,19 @@ def test_the_emulator_command_serves_tokens(tmp_path):
                     raise
                 time.sleep(0.1)
         assert answer["expires_in"] == 7200 and answer["access_token"].startswith("emu-")
+        # The mini-program given by --app is known too (URL Links need its token).
+        mp = f"http://127.0.0.1:{port}/cgi-bin/token?grant_type=client_credential&appid=wx6d1n1a4p9c0d3e4f&secret=mp-secret"
+        with urllib.request.urlopen(mp, timeout=5) as response:
+            assert json.loads(response.read())["access_token"].startswith("emu-")
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_emulator_command_refuses_an_app_without_its_secret():
+    result = CliRunner().invoke(main, ["wechat-emulator", "--appid", APPID, "--secret", SECRET, "--token", TOKEN,
+                                       "--aes-key", AES_KEY, "--push-url", "http://x/", "--app", "wxNoSecret"])
+    assert result.exit_code != 0 and "APPID:SECRET" in result.output
 
 
 def test_the_emulator_command_refuses_a_bad_key():

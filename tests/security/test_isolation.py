@@ -78,11 +78,15 @@ PUBLIC, ORG, OBJECT, CAPABILITY, API = "public", "org", "object", "capability", 
 CLASSES = {
     "web:login": PUBLIC, "web:logout": PUBLIC, "web:set_language": PUBLIC,
     "api:openapi-json": PUBLIC, "api:openapi-view": PUBLIC, "api:api-root": PUBLIC,
+    # WeChat's return from login and the mini-program's report: their proof is in the query or
+    # body (a signed single-use state, a signed ticket and WeChat's code), tested in
+    # tests/integrations/test_wechat_login.py and test_mini_program.py.
+    "phone:wx_callback": PUBLIC, "phone:mp_report": PUBLIC,
     "web:lives": ORG, "web:switch_org": ORG, "web:calendar": ORG, "web:new_live": ORG,
     "web:matrix": ORG, "web:matrix_csv": ORG, "web:matrix_xlsx": ORG, "web:notices": ORG,
     "web:scorecards": ORG, "web:scorecards_csv": ORG, "web:scorecards_xlsx": ORG,
     "web:settings": ORG, "web:member_add": ORG, "web:key_create": ORG, "web:timezone": ORG,
-    "web:planner_settings": ORG, "web:shops": ORG, "web:shop_add": ORG,
+    "web:planner_settings": ORG, "web:shops": ORG, "web:shop_add": ORG, "web:wechat_apps": ORG,
     "web:brand_logo": ORG, "web:brand_logo_image": ORG, "web:brand_cover": ORG, "web:brand_cover_image": ORG,
     "web:trends": ORG, "web:trends_csv": ORG, "web:trends_xlsx": ORG, "web:promoters": ORG,
     "phone:me": ORG, "phone:poster": ORG, "phone:my_qr": ORG,

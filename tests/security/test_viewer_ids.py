@@ -6,7 +6,7 @@ from django.core import signing
 from django.test import Client
 
 from liveloop.events.models import LiveViewer
-from liveloop.web.phone.relay import VIEWER_SALT, sign_viewer
+from liveloop.web.phone.relay import VIEWER_SALT, cookie_viewer, new_viewer, sign_viewer
 
 VICTIM = "o6_victimOpenid0000000000001"
 
@@ -27,7 +27,7 @@ def test_a_bare_openid_does_not_reserve_as_that_viewer(brand):
     live = brand.live(announced_at=soon(), promoters=["PA"])
     phone = Client()
     phone.post(invite(live, VICTIM))
-    assert reserved_viewers(live) == {phone.cookies["ll_viewer"].value}  # the attacker's own phone
+    assert reserved_viewers(live) == {cookie_viewer(phone.cookies["ll_viewer"].value)}  # the attacker's own phone
     assert VICTIM not in reserved_viewers(live)
 
 
@@ -54,3 +54,27 @@ def test_a_signature_for_another_live_or_organisation_does_not(brand, outsider):
         response = Client().post(invite(live, token))
         assert response.status_code in (200, 303), response.status_code
     assert VICTIM not in reserved_viewers(live)
+
+
+def test_a_viewer_cookie_the_browser_chose_does_not_reserve_as_that_viewer(brand):
+    live = brand.live(announced_at=soon(), promoters=["PA"])
+    phone = Client()
+    phone.cookies["ll_viewer"] = VICTIM  # someone's openid, typed into the cookie
+    phone.post(invite(live))
+    assert VICTIM not in reserved_viewers(live)
+    assert reserved_viewers(live) == {cookie_viewer(phone.cookies["ll_viewer"].value)} != {None}
+    # A signature for another value, or under another salt, is no better.
+    for forged in (signing.Signer(salt="another.salt").sign(VICTIM), VICTIM + ":forged"):
+        other = Client()
+        other.cookies["ll_viewer"] = forged
+        other.post(invite(live))
+    assert VICTIM not in reserved_viewers(live)
+
+
+def test_a_cookie_issued_before_cookies_were_signed_still_counts(brand):
+    live = brand.live(announced_at=soon(), promoters=["PA"])
+    old = new_viewer()  # what the cookie held, unsigned, before
+    phone = Client()
+    phone.cookies["ll_viewer"] = old
+    phone.post(invite(live))
+    assert reserved_viewers(live) == {old}

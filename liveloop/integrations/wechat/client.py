@@ -1,4 +1,5 @@
-"""A plain HTTP client for the Channels shop API (微信小店), standard library only.
+"""A plain HTTP client for the Channels shop API (微信小店) and the other WeChat server APIs
+Liveloop calls with an app's id and secret (wechat/oauth.py), standard library only.
 
 Errors come back as HTTP 200 with `{errcode, errmsg}`; errcode 0 is success. Access tokens are
 cached per (API base, appid) in process memory until shortly before they expire, and fetched
@@ -125,6 +126,15 @@ class ShopClient:
         with _tokens_lock:
             _tokens[key] = _Token(token, self.clock() + max(expires_in - TOKEN_MARGIN, 0))
         return token
+
+    def get(self, path: str, query: dict) -> dict:
+        """A GET with its own credentials in the query (web authorization, code2Session): no
+        access token; an errcode raises. Never log the query: it holds the app secret."""
+        payload = self._with_retries("GET", path, query, None)
+        errcode = payload.get("errcode", 0) or 0
+        if errcode:
+            raise ShopApiError(errcode, str(payload.get("errmsg", "")))
+        return payload
 
     def call(self, path: str, body: dict) -> dict:
         """POST to a shop endpoint; one fresh token and a second try if the token was refused."""

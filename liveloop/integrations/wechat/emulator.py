@@ -2,8 +2,10 @@
 
 Serves /cgi-bin/token and the shop endpoints Liveloop uses, in the documented shapes, from an
 in-memory store; `push` encrypts and signs an event exactly as WeChat does and POSTs it to
-Liveloop. Control endpoints (/emulator/...) let a demo add orders and after-sales and push them.
-Bind it to 127.0.0.1: it hands tokens to anyone who knows the appid and secret.
+Liveloop. Control endpoints (/emulator/...) let a demo add orders and after-sales and push them. It also
+plays WeChat's users for the official account's web login and the mini-program (code2Session,
+URL Links): emulator_login.py. Bind it to 127.0.0.1: it hands tokens to anyone who knows the
+appid and secret.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from liveloop.integrations.wechat import emulator_login
 from liveloop.integrations.wechat.crypto import PushCrypto, signature
 
 ORDER_NOT_FOUND = 100002  # the emulator's own code; WeChat's is not documented in WECHAT.md
@@ -37,6 +40,8 @@ class Store:
     # Answers to give before serving normally, e.g. (500, None) or (200, {"errcode": -1}).
     scripted: list[tuple[int, dict | None]] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
+    # WeChat users, the official account's and the mini-program's app ids (emulator_login).
+    users: emulator_login.Users = field(default_factory=emulator_login.Users)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def expire_tokens(self) -> None:
@@ -45,7 +50,7 @@ class Store:
 
 
 def order(order_id: str, openid: str, amount: int, live_id: str, pay_time: int,
-          sharer_openid: str | None = None, product_id: str = "10000184868") -> dict:
+          sharer_openid: str | None = None, product_id: str = "10000184868", unionid: str = "") -> dict:
     """An order detail in the documented shape (order/get → order)."""
     detail = {
         "product_infos": [{"product_id": product_id, "sku_id": "780750393", "sku_cnt": 1,
@@ -59,7 +64,7 @@ def order(order_id: str, openid: str, amount: int, live_id: str, pay_time: int,
     if sharer_openid:
         detail["sharer_info"] = {"sharer_openid": sharer_openid, "sharer_unionid": "",
                                  "sharer_type": 0, "share_scene": 1}
-    return {"order_id": order_id, "status": 20, "openid": openid, "unionid": "",
+    return {"order_id": order_id, "status": 20, "openid": openid, "unionid": unionid,
             "create_time": pay_time - 60, "update_time": pay_time, "order_detail": detail}
 
 
@@ -147,14 +152,60 @@ class Handler(BaseHTTPRequestHandler):
             store.calls.append(url.path)
             if store.scripted:
                 return self._answer(*store.scripted.pop(0))
+        if url.path in self.LOGIN_ROUTES or url.path.startswith(("/emulator/", "/connect/")):
+            return self._login_get(url.path, query)
         if url.path != "/cgi-bin/token":
             return self._answer(404, {"errcode": 404, "errmsg": "not found"})
-        if query.get("appid") != store.appid or query.get("secret") != store.secret:
+        known = {store.appid: store.secret, **store.users.apps}
+        if not query.get("appid") or known.get(query.get("appid")) != query.get("secret"):
             return self._answer(200, {"errcode": 40125, "errmsg": "invalid appsecret"})
         token = "emu-" + secrets.token_hex(12)
         with store.lock:
             store.tokens.add(token)
         self._answer(200, {"access_token": token, "expires_in": 7200})
+
+    def _browser_user(self) -> tuple[str, bool]:
+        """The WeChat user this browser is (its cookie on the emulator's host), or a new one."""
+        from http.cookies import SimpleCookie
+        cookie = SimpleCookie(self.headers.get("Cookie") or "")
+        held = cookie.get(emulator_login.USER_COOKIE)
+        if held and held.value:
+            return held.value, False
+        return "user-" + secrets.token_hex(6), True
+
+    def _redirect(self, location: str, user: str | None = None) -> None:
+        self.send_response(302)
+        self.send_header("Location", location)
+        if user:
+            self.send_header("Set-Cookie", f"{emulator_login.USER_COOKIE}={user}; Path=/; SameSite=Lax")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _login_get(self, path: str, query: dict) -> None:
+        users = self.server.store.users
+        if path == "/connect/oauth2/authorize":
+            user, new = self._browser_user()
+            with self.server.store.lock:
+                status, answer = emulator_login.authorize(users, query, user)
+            if status == 302:
+                return self._redirect(answer, user if new else None)
+            return self._answer(status, answer)
+        if path == "/emulator/become":
+            user = query.get("user") or "user-" + secrets.token_hex(6)
+            with self.server.store.lock:
+                users.ensure(user)
+            return self._redirect(query.get("next") or "/emulator/whoami", user)
+        if path == "/emulator/whoami":
+            return self._answer(200, {"user": self._browser_user()[0]})
+        if path.startswith("/emulator/urllink/"):
+            with self.server.store.lock:
+                link = users.url_links.get(path.rsplit("/", 1)[1])
+            return self._answer(200 if link else 404, link or {"errcode": 404, "errmsg": "no such link"})
+        with self.server.store.lock:
+            payload = self.LOGIN_ROUTES[path](users, query) if path in self.LOGIN_ROUTES else None
+        if payload is None:
+            return self._answer(404, {"errcode": 404, "errmsg": "not found"})
+        self._answer(200, payload)
 
     def do_POST(self):
         store = self.server.store
@@ -170,6 +221,9 @@ class Handler(BaseHTTPRequestHandler):
             if query.get("access_token") not in store.tokens:
                 return self._answer(200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"})
         route = self.ROUTES.get(url.path)
+        if url.path == "/wxa/generate_urllink":
+            with store.lock:
+                return self._answer(200, emulator_login.generate_urllink(store.users, body, self.server.base_url))
         if route is None:
             return self._answer(200, {"errcode": 404, "errmsg": "unknown api"})
         with store.lock:
@@ -182,7 +236,7 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/emulator/pay":
                 detail = order(str(body["order_id"]), body["openid"], int(body["amount"]),
                                body["live_id"], int(body.get("pay_time") or time.time()),
-                               body.get("sharer_openid"))
+                               body.get("sharer_openid"), unionid=body.get("unionid") or "")
                 with store.lock:
                     store.orders[detail["order_id"]] = detail
                 status, answer = push(store, pay_push("gh_emulator", detail))
@@ -194,6 +248,16 @@ class Handler(BaseHTTPRequestHandler):
                 with store.lock:
                     store.aftersales[detail["after_sale_order_id"]] = detail
                 status, answer = push(store, aftersale_push("gh_emulator", detail))
+            elif path == "/emulator/wx-user":
+                with store.lock:
+                    store.users.ensure(str(body["user"]), body.get("nickname", ""), body.get("headimgurl", ""))
+                return self._answer(200, {"ok": True})
+            elif path == "/emulator/wx-login":
+                # What wx.login gives the mini-program: a code for code2Session.
+                with store.lock:
+                    store.users.ensure(str(body["user"]))
+                    code = store.users.issue_code(str(body["appid"]), str(body["user"]), "mini_program")
+                return self._answer(200, {"code": code})
             elif path == "/emulator/sharer":
                 with store.lock:
                     store.sharers.append({"openid": body["openid"], "nickname": body.get("nickname", ""),
@@ -239,6 +303,12 @@ def _sharer_orders(store: Store, body: dict) -> dict:
     rows = [r for r in store.sharer_orders if not body.get("openid") or r["sharer_openid"] == body["openid"]]
     return _ok(order_list=_page(rows, body))
 
+
+Handler.LOGIN_ROUTES = {
+    "/sns/oauth2/access_token": emulator_login.oauth_access_token,
+    "/sns/userinfo": emulator_login.userinfo,
+    "/sns/jscode2session": emulator_login.jscode2session,
+}
 
 Handler.ROUTES = {
     "/channels/ec/order/get": _order_get,

@@ -75,6 +75,11 @@ def order_paid(appid: str, order: dict, live: str, promoter: str | None, push: d
                   (push.get("order_info") or {}).get("pay_time"), push.get("CreateTime")),
         "attrs": {"source": "wechat_shop"},
     }
+    # The buyer's unionid (when the shop shares an open platform with the brand's official
+    # account and mini-program) makes the shop openid one person with the other ids.
+    unionid = _id(order.get("unionid"))
+    if unionid and unionid != viewer:
+        event["attrs"]["unionid"] = unionid
     if promoter:
         event["promoter"] = promoter
     return event

@@ -1,8 +1,11 @@
 """The promoter's own page: whose it is (from the signed link or cookie) and what it shows."""
 from dataclasses import dataclass
 
+from django.db.models import Q
+
 from liveloop.analytics.models import PromoterStats
 from liveloop.events.models import LiveViewer
+from liveloop.integrations.models import WechatIdentity
 from liveloop.promoters.links import unsign_enrolment
 from liveloop.promoters.models import Enrolment
 from liveloop.rules.privacy import mask_viewer
@@ -48,11 +51,34 @@ def invitees(enrolment: Enrolment) -> list[dict]:
     Latest by when Liveloop first saw the viewer in this live (the row's id), which for a
     viewer who came through an invite link is when they reserved.
     """
-    rows = (LiveViewer.objects.for_org(enrolment.org)
-            .filter(live_id=enrolment.programme.live_id, reserved_for_id=enrolment.promoter_id)
-            .order_by("-pk").values("viewer", "entered", "bought")[:INVITEES_SHOWN])
-    return [{"viewer": mask_viewer(r["viewer"]), "entered": r["entered"], "bought": r["bought"]}
-            for r in rows]
+    rows = list(LiveViewer.objects.for_org(enrolment.org)
+                .filter(live_id=enrolment.programme.live_id, reserved_for_id=enrolment.promoter_id)
+                .order_by("-pk").values("viewer", "entered", "bought")[:INVITEES_SHOWN])
+    names = nicknames(enrolment.org, [r["viewer"] for r in rows])
+    return [{"viewer": mask_viewer(r["viewer"]), "nickname": names.get(r["viewer"], ""),
+             "entered": r["entered"], "bought": r["bought"]} for r in rows]
+
+
+def nicknames(org, viewers: list[str]) -> dict[str, str]:
+    """The nickname WeChat gave (snsapi_userinfo) for each viewer id that is a login's openid
+    or unionid; a viewer WeChat gave none for is left out (shown masked)."""
+    if not viewers:
+        return {}
+    found = (WechatIdentity.objects.for_org(org).exclude(nickname="")
+             .filter(Q(openid__in=viewers) | Q(unionid__in=viewers))
+             .order_by("updated_at").values_list("openid", "unionid", "nickname"))
+    names = {}
+    for openid, unionid, nickname in found:  # the latest profile wins
+        names[openid] = nickname
+        if unionid:
+            names[unionid] = nickname
+    return names
+
+
+def enrolment_in(programme, promoter) -> Enrolment | None:
+    """The promoter's active enrolment in this programme, with what own_page_url needs."""
+    return (Enrolment.objects.for_org(programme.org_id).select_related("promoter")
+            .filter(programme=programme, promoter=promoter, active=True).first())
 
 
 def other_enrolments(enrolment: Enrolment) -> list[Enrolment]:

@@ -58,8 +58,37 @@ def proven_viewer(value: str | None, live: Live) -> str | None:
     return valid_viewer(data.get("v")) if isinstance(data.get("v"), str) else None
 
 
+def linked_ids(identity) -> dict:
+    """The other ids a WeChat login says its viewer has: the unionid when the official account
+    is bound to an open platform (docs/events.md "One person, many ids")."""
+    if identity is None or not identity.unionid or identity.unionid == identity.openid:
+        return {}
+    return {"unionid": identity.unionid}
+
+
 def new_viewer() -> str:
     return secrets.token_urlsafe(18)
+
+
+# The viewer cookie is signed: a browser that sets it to someone's openid (a claim, like
+# `?openid=victim`) does not reserve in their name. Cookies set before it was signed hold one of
+# new_viewer()'s ids, 24 characters: those are still taken, an openid (28) never.
+COOKIE_SALT = "liveloop.relay.viewer-cookie.v1"
+_ISSUED = re.compile(r"[A-Za-z0-9_-]{24}")
+
+
+def viewer_cookie(viewer: str) -> str:
+    return signing.Signer(salt=COOKIE_SALT).sign(viewer)
+
+
+def cookie_viewer(value: str | None) -> str | None:
+    """The viewer id in the browser's cookie, when Liveloop issued it; None otherwise."""
+    if not value or len(value) > 200:
+        return None
+    try:
+        return valid_viewer(signing.Signer(salt=COOKIE_SALT).unsign(value))
+    except signing.BadSignature:
+        return value if _ISSUED.fullmatch(value) else None
 
 
 def can_reserve(live: Live) -> bool:

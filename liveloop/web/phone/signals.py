@@ -7,7 +7,7 @@ neither the address nor the cookie can be read back from the log.
 """
 from django.utils.crypto import salted_hmac
 
-from liveloop.web.phone.relay import VIEWER_COOKIE, valid_viewer
+from liveloop.web.phone.relay import VIEWER_COOKIE, cookie_viewer
 from liveloop.web.ratelimit import client_ip
 
 KEY_LENGTH = 32  # 128 bits: no accidental collisions, well within the contract's 64
@@ -23,7 +23,7 @@ def reservation_keys(request, org_id: int, viewer: str) -> dict:
     cookie is about to get. The network is the client address as the rate limits see it: a
     whole IPv4 address (a /24 would join a carrier NAT pool's unrelated neighbours) or an IPv6
     /64 (one subscriber line). An unreadable address gives no network key."""
-    device = valid_viewer(request.COOKIES.get(VIEWER_COOKIE)) or viewer
+    device = cookie_viewer(request.COOKIES.get(VIEWER_COOKIE)) or viewer
     keys = {"device": _key("device", org_id, device)}
     address = client_ip(request)
     if address != "unknown":

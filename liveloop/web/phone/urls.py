@@ -1,6 +1,6 @@
 from django.urls import path
 
-from liveloop.web.phone import views
+from liveloop.web.phone import views, wechat
 
 app_name = "phone"
 
@@ -12,6 +12,8 @@ urlpatterns = [
     path("me/poster.png", views.poster, name="poster"),
     path("me/qr.png", views.my_qr, name="my_qr"),
     path("me/<str:signed>/", views.me_link, name="me_link"),
+    path("wx/login/", wechat.callback, name="wx_callback"),
+    path("wx/mp/report/", wechat.mp_report, name="mp_report"),
     path("i/<str:live_id>/<str:code>/", views.invite, name="invite"),
     path("i/<str:live_id>/<str:code>/live.ics", views.invite_ics, name="invite_ics"),
     path("i/<str:live_id>/<str:code>/cover.jpg", views.invite_cover, name="invite_cover"),

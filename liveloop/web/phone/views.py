@@ -14,13 +14,15 @@ from django.utils.translation import get_language, gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from liveloop.integrations.wechat import login as wx_login
+from liveloop.integrations.wechat import miniprogram, oauth
 from liveloop.promoters import images, joining, proof
 from liveloop.promoters.links import own_page_url, sign_enrolment
 from liveloop.promoters.poster import draw_poster
 from liveloop.promoters.qr import qr_png
 from liveloop.rules import attribution
 from liveloop.web.brand import image_response
-from liveloop.web.phone import owner, relay, signals
+from liveloop.web.phone import owner, relay, signals, wechat
 from liveloop.web.phone.dates import local, when_text
 from liveloop.web.phone.forms import JoinForm, PhoneForm, VerifyForm
 from liveloop.web.phone.ics import live_calendar
@@ -67,12 +69,23 @@ def _join_code_or_404(token):
 
 
 def _cookie_promoter(request, org):
-    """The promoter whose own-page cookie this phone carries, when it is of this organisation:
-    proof that whoever holds the phone is them."""
+    """The promoter whose own-page cookie this phone carries, when it is of this organisation,
+    or whom the WeChat user logged in here is: proof that whoever holds the phone is them."""
     enrolment = _cookie_enrolment(request)
-    if enrolment is None or enrolment.org_id != org.pk:
-        return None
-    return enrolment.promoter
+    if enrolment is not None and enrolment.org_id == org.pk:
+        return enrolment.promoter
+    found = wechat.identity(request, org)
+    return found.promoter if found is not None else None
+
+
+def _join_initial(identity) -> dict:
+    """What the join form starts with for a WeChat user: the promoter they are, else the
+    nickname WeChat gave."""
+    if identity is None:
+        return {}
+    if identity.promoter is not None:
+        return {"name": identity.promoter.name, "phone": identity.promoter.phone}
+    return {"name": identity.nickname}
 
 
 def _refused(request, context, reason):
@@ -93,15 +106,31 @@ def _prove_page(request, code, context, phone_form, status=PROOF_NEEDED_STATUS):
 @rate_limited("join")
 def join(request, token):
     code = _join_code_or_404(token)
+    apps = wechat.wants_login(request, code.org)
+    if apps is not None:
+        # snsapi_userinfo: WeChat asks once, and the form starts with the person's nickname.
+        return wechat.login_redirect(request, code.org, apps, oauth.USERINFO)
+    identity = wechat.identity(request, code.org)
+    if identity is not None and identity.promoter is not None:
+        mine = owner.enrolment_in(code.programme, identity.promoter)
+        if mine is not None:
+            # A promoter back on a new phone: their own page, even after recruiting closed.
+            return redirect(own_page_url(mine))
     context = _live_context(code.programme.live)
     try:
         joining.check_open(code)
         teams = joining.teams_of(code.org)
-        form = JoinForm(request.POST if request.method == "POST" else None, teams=teams)
+        form = JoinForm(request.POST if request.method == "POST" else None, teams=teams,
+                        initial=_join_initial(identity))
         if request.method == "POST" and form.is_valid():
             phone = form.cleaned_data["phone"]
             joined = joining.join(code, name=form.cleaned_data["name"], phone=phone,
                                   team=form.cleaned_data.get("team"), proven=_cookie_promoter(request, code.org))
+            if identity is not None and identity.promoter is None:
+                try:
+                    wx_login.link_promoter(identity, joined.promoter)
+                except wx_login.AlreadyLinked:
+                    pass  # a parallel join of the same WeChat user linked it first
             return redirect(own_page_url(joined.enrolment))
     except joining.JoinError as refusal:
         if refusal.reason == joining.JoinError.PROOF_NEEDED:
@@ -263,14 +292,17 @@ def _invite_or_404(live_id, code):
     return found
 
 
-def _viewer(request, live) -> tuple[str, bool]:
-    """The viewer's id and whether it is new (the cookie must be set). An `openid` in the link
-    counts only when Liveloop signed it for this live (relay.proven_viewer); a bare one is a
-    claim anyone could type, so the phone's own cookie decides instead."""
+def _viewer(request, live, identity) -> tuple[str, bool]:
+    """The viewer's id and whether it is new (the cookie must be set). Inside WeChat it is the
+    openid of the WeChat login (signed cookie). An `openid` in the link counts only when
+    Liveloop signed it for this live (relay.proven_viewer); a bare one is a claim anyone could
+    type, so the phone's own cookie decides instead."""
+    if identity is not None:
+        return identity.openid, False
     openid = relay.proven_viewer(request.GET.get("openid"), live)
     if openid:
         return openid, False
-    cookie = relay.valid_viewer(request.COOKIES.get(relay.VIEWER_COOKIE))
+    cookie = relay.cookie_viewer(request.COOKIES.get(relay.VIEWER_COOKIE))
     if cookie:
         return cookie, False
     return relay.new_viewer(), True
@@ -281,24 +313,41 @@ def _viewer(request, live) -> tuple[str, bool]:
 @rate_limited("invite")
 def invite(request, live_id, code):
     live, enrolment = _invite_or_404(live_id, code)
+    apps = wechat.wants_login(request, live.org)
+    if apps is not None:
+        # snsapi_base: silent, the openid only.
+        return wechat.login_redirect(request, live.org, apps, oauth.BASE)
     context = {**_live_context(live, code), "promoter": enrolment.promoter,
                "ics_url": reverse("phone:invite_ics", args=[live.public_id, code])}
     if not relay.can_reserve(live):
         return render(request, "phone/invite_closed.html", context, status=410)
-    viewer, new = _viewer(request, live)
+    identity = wechat.identity(request, live.org)
+    viewer, new = _viewer(request, live, identity)
+    mini = _mini_program(live)
+    # On air, with the brand's mini-program: the button enters the live room (进入直播间).
+    entering = mini is not None and live.state == attribution.LIVE
     if request.method == "POST":
-        relay.reserve(live, enrolment.promoter.code, viewer,
-                      attrs=signals.reservation_keys(request, live.org_id, viewer))
-        if live.preview_url:
-            # 303: the platform's page is fetched with GET, whatever posted here.
-            response = HttpResponseRedirect(live.preview_url, status=303)
+        if not entering:
+            relay.reserve(live, enrolment.promoter.code, viewer,
+                          attrs={**signals.reservation_keys(request, live.org_id, viewer),
+                                 **relay.linked_ids(identity)})
+        link = miniprogram.url_link(mini, live, enrolment.promoter.code, viewer, entering) if mini else None
+        if link or live.preview_url:
+            # 303: the mini-program (its URL Link) or the platform's page is fetched with GET.
+            response = HttpResponseRedirect(link or live.preview_url, status=303)
         else:
             response = render(request, "phone/reserved.html", context)
     else:
-        response = render(request, "phone/invite.html", context)
+        response = render(request, "phone/invite.html", {**context, "mini_program": mini is not None,
+                                                         "entering": entering})
     if new:
-        _set_cookie(response, relay.VIEWER_COOKIE, viewer)
+        _set_cookie(response, relay.VIEWER_COOKIE, relay.viewer_cookie(viewer))
     return response
+
+
+def _mini_program(live):
+    apps = wx_login.apps_of(live.org)
+    return apps if apps is not None and apps.mini_program_ready else None
 
 
 @rate_limited("invite")
