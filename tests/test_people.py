@@ -21,6 +21,7 @@ from liveloop.promoters.links import own_page_url
 from liveloop.promoters.models import Enrolment, Promoter
 from liveloop.promoters.services import NewPromoter, enrol
 from liveloop.web import queries
+from liveloop.web.tables import DIRECTORY_COLUMNS, TEXT
 from tests.conftest import EVENING, event
 from tests.test_operator import en, html_of, member_client, rows_of, text  # noqa: F401
 
@@ -146,8 +147,31 @@ def test_paging_with_a_page_jump_and_size(brand, en):
 
 def test_sorted_by_a_figure(people, en):
     assert directory_codes(html_of(en.get("/promoters/", {"sort": "-reservations"}))) == ["P1", "P2", "P3"]
+    assert directory_codes(html_of(en.get("/promoters/", {"sort": "-lives"}))) == ["P1", "P2", "P3"]
+    assert directory_codes(html_of(en.get("/promoters/", {"sort": "gmv"})))[-1] == "P1"
+    # Every column sorts, and the order agrees with the figures shown (ties by code).
+    for column in DIRECTORY_COLUMNS:
+        html = html_of(en.get("/promoters/", {"sort": f"-{column.key}"}))
+        if column.kind != TEXT:
+            index = [c.key for c in DIRECTORY_COLUMNS].index(column.key) + 1  # the phone is after the code
+            shown = [float(row[index].replace("¥", "").replace(",", "")) for row in rows_of(html, "directory")]
+            assert shown == sorted(shown, reverse=True), column.key
     # A sort the page does not offer falls back to names.
     assert directory_codes(html_of(en.get("/promoters/", {"sort": "phone"}))) == ["P2", "P3", "P1"]
+
+
+def test_a_page_costs_the_same_queries_whatever_the_directory_size(brand, en):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    live = brand.live(cap=1000)
+    enrol(live.programme, [NewPromoter(name=f"推广员{i:03d}", code=f"P{i:03d}") for i in range(10)])
+    with CaptureQueriesContext(connection) as small:
+        html_of(en.get("/promoters/"))
+    enrol(live.programme, [NewPromoter(name=f"推广员{i:03d}", code=f"P{i:03d}") for i in range(10, 120)])
+    with CaptureQueriesContext(connection) as large:
+        html_of(en.get("/promoters/"))
+    assert len(large.captured_queries) == len(small.captured_queries)
 
 
 # Tenancy
