@@ -459,3 +459,34 @@ def test_results_naming_another_organisations_statement_change_nothing_of_theirs
     their_statement.refresh_from_db()
     assert (their_statement.state, their_statement.paid_reference) == ("settled", "")
     assert not AuditEntry.objects.for_org(outsider.org).filter(action="statement.paid").exists()
+
+
+def test_any_stored_detail_reads_as_words_and_never_crashes(brand):
+    """Whatever shape a row's detail has (older code, another action, hand-edited), the page
+    puts it into words: no exception, no Python dict or list syntax."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    from liveloop.web.audit import ACTIONS, describe
+
+    # Texts without brackets or quotes, so any "{'" or "['" on the page could only be a repr.
+    words = st.text(alphabet="abz_金额 .-0", max_size=12)
+    leaves = st.none() | st.booleans() | st.integers(-10**12, 10**12) | words | st.floats(allow_nan=False)
+    values = st.recursive(leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(words, inner, max_size=3),
+                          max_leaves=8)
+    actions = st.sampled_from(sorted(ACTIONS) + ["promoter.merged", "nothing", ""])
+    targets = st.sampled_from(["", "live Lnope", "plan 99", "plan x", "promoter PX", "promoter a/b", "team 静安店",
+                               "organisation", "S1", "S/1", "plan 99999999999999999999"])
+
+    @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(actions, targets, st.dictionaries(words, values, max_size=4) | values)
+    def check(action, target, detail):
+        entry = AuditEntry(org=brand.org, actor="system", action=action, target=target, detail=detail,
+                           at=datetime(2026, 12, 1, tzinfo=timezone.utc))
+        from django.utils import translation
+
+        with translation.override("zh-hans"):
+            [row] = describe(brand.org, [entry])
+        assert isinstance(row.detail, str) and isinstance(row.action, str)
+        assert "{'" not in row.detail and "['" not in row.detail
+
+    check()
