@@ -363,8 +363,8 @@ def visible_words(response) -> set:
 
 def test_no_english_or_raw_codes_on_the_finance_pages(clients, brand, live):
     finance = clients[FINANCE]
-    Promoter.objects.for_org(brand.org).filter(code="PA").update(openid="oDemoShopSharer000000000001")
-    Team.objects.create(org=brand.org, name="静安店")
+    Promoter.objects.for_org(brand.org).filter(code="PA").update(openid="oDemoShopSharer000000000001", name="张三")
+    Team.objects.create(org=brand.org, name="静安店", leader=Promoter.objects.for_org(brand.org).get(code="PB"))
     money_story(clients, brand, live)
     assert clients[OWNER].post("/settings/timezone/", {"timezone": "Asia/Tokyo"}).status_code == 302
     run = SettlementRun.objects.for_org(brand.org).get()
@@ -384,6 +384,7 @@ def test_no_english_or_raw_codes_on_the_finance_pages(clients, brand, live):
         assert not words, (url, sorted(words))
         # Quoted examples of what to type (“上限元, 费率%”) may hold ASCII punctuation.
         shown = re.sub(r"“[^”]*”", "", re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body(response))))
+        assert not re.search(r"[\u4e00-\u9fff] \(", shown), (url, re.findall(r".{8}[\u4e00-\u9fff] \(.{8}", shown))
         assert not re.search(r"[\u4e00-\u9fff）][:.;,](\s|$)", shown), (url, re.findall(r".{12}[\u4e00-\u9fff）][:.;,]\s", shown))
     audit_shown = table_text(finance.get("/money/audit/"), "audit")
     assert "北京时间 → 东京" in audit_shown
