@@ -7,6 +7,7 @@ organic row are each checked on the page a person sees."""
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -17,7 +18,6 @@ from liveloop.money.plans import save_plan
 from liveloop.money.settlement import settle_live
 from liveloop.orgs import audit
 from liveloop.orgs.models import AuditEntry, Member
-from liveloop.orgs.services import add_member
 from liveloop.promoters.models import Promoter, Team
 from tests.money.conftest import batch_confirm, clients, ended_live, live, plan, run_confirm  # noqa: F401 (fixtures)
 
@@ -275,8 +275,6 @@ def test_the_ledgers_carry_lines_are_in_words(clients, brand, live):
 
 @pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York"])
 def test_the_settlement_refusal_and_the_window_end_show_one_zone(clients, brand, plan, zone):
-    from zoneinfo import ZoneInfo
-
     brand.org.timezone = zone
     brand.org.save(update_fields=["timezone"])
     recent = ended_live(brand, title="昨天专场", days=1)
@@ -313,8 +311,6 @@ def test_the_rotated_keys_grace_is_shown_in_the_organisations_zone(owner, brand)
 
 
 def timezone_text(moment, org) -> str:
-    from zoneinfo import ZoneInfo
-
     return f"{moment.astimezone(ZoneInfo(org.timezone)):%Y-%m-%d %H:%M}"
 
 
@@ -325,7 +321,7 @@ def test_the_trends_and_report_name_the_on_air_time(clients, brand, live):
     from tests.conftest import event
 
     assert ingest(brand.org, [event("r1", "reservation", live.public_id, "v9", at=live.started_at, promoter="PA")]).accepted
-    day = f"{live.started_at:%Y-%m-%d}"
+    day = f"{live.started_at.astimezone(ZoneInfo(brand.org.timezone)):%Y-%m-%d}"  # the form reads local days
     trends = clients[OWNER].get("/trends/", {"since": day, "until": day})
     header = re.search(r"<table class=\"data trends\">.*?</thead>", text(trends), re.S).group(0)
     assert "开播时间" in header and "直播中" not in header
@@ -424,7 +420,7 @@ def test_the_trends_file_and_the_reservations_chart_name_the_zone(clients, brand
     from tests.conftest import event
 
     assert ingest(brand.org, [event("r1", "reservation", live.public_id, "v9", at=live.started_at, promoter="PA")]).accepted
-    day = f"{live.started_at:%Y-%m-%d}"
+    day = f"{live.started_at.astimezone(ZoneInfo(brand.org.timezone)):%Y-%m-%d}"  # the form reads local days
     exported = clients[OWNER].get("/trends/trends.csv", {"since": day, "until": day}).content.decode("utf-8-sig")
     assert "开播时间（北京时间）" in exported.splitlines()[0].split(",")
     page = body(clients[OWNER].get(f"/lives/{live.public_id}/"))
