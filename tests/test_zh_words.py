@@ -7,6 +7,7 @@ organic row are each checked on the page a person sees."""
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -17,7 +18,6 @@ from liveloop.money.plans import save_plan
 from liveloop.money.settlement import settle_live
 from liveloop.orgs import audit
 from liveloop.orgs.models import AuditEntry, Member
-from liveloop.orgs.services import add_member
 from liveloop.promoters.models import Promoter, Team
 from tests.money.conftest import batch_confirm, clients, ended_live, live, plan, run_confirm  # noqa: F401 (fixtures)
 
@@ -275,8 +275,6 @@ def test_the_ledgers_carry_lines_are_in_words(clients, brand, live):
 
 @pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York"])
 def test_the_settlement_refusal_and_the_window_end_show_one_zone(clients, brand, plan, zone):
-    from zoneinfo import ZoneInfo
-
     brand.org.timezone = zone
     brand.org.save(update_fields=["timezone"])
     recent = ended_live(brand, title="昨天专场", days=1)
@@ -313,8 +311,6 @@ def test_the_rotated_keys_grace_is_shown_in_the_organisations_zone(owner, brand)
 
 
 def timezone_text(moment, org) -> str:
-    from zoneinfo import ZoneInfo
-
     return f"{moment.astimezone(ZoneInfo(org.timezone)):%Y-%m-%d %H:%M}"
 
 
@@ -325,7 +321,7 @@ def test_the_trends_and_report_name_the_on_air_time(clients, brand, live):
     from tests.conftest import event
 
     assert ingest(brand.org, [event("r1", "reservation", live.public_id, "v9", at=live.started_at, promoter="PA")]).accepted
-    day = f"{live.started_at:%Y-%m-%d}"
+    day = f"{live.started_at.astimezone(ZoneInfo(brand.org.timezone)):%Y-%m-%d}"  # the form reads local days
     trends = clients[OWNER].get("/trends/", {"since": day, "until": day})
     header = re.search(r"<table class=\"data trends\">.*?</thead>", text(trends), re.S).group(0)
     assert "开播时间" in header and "直播中" not in header
@@ -363,8 +359,8 @@ def visible_words(response) -> set:
 
 def test_no_english_or_raw_codes_on_the_finance_pages(clients, brand, live):
     finance = clients[FINANCE]
-    Promoter.objects.for_org(brand.org).filter(code="PA").update(openid="oDemoShopSharer000000000001")
-    Team.objects.create(org=brand.org, name="静安店")
+    Promoter.objects.for_org(brand.org).filter(code="PA").update(openid="oDemoShopSharer000000000001", name="张三")
+    Team.objects.create(org=brand.org, name="静安店", leader=Promoter.objects.for_org(brand.org).get(code="PB"))
     money_story(clients, brand, live)
     assert clients[OWNER].post("/settings/timezone/", {"timezone": "Asia/Tokyo"}).status_code == 302
     run = SettlementRun.objects.for_org(brand.org).get()
@@ -384,6 +380,7 @@ def test_no_english_or_raw_codes_on_the_finance_pages(clients, brand, live):
         assert not words, (url, sorted(words))
         # Quoted examples of what to type (“上限元, 费率%”) may hold ASCII punctuation.
         shown = re.sub(r"“[^”]*”", "", re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body(response))))
+        assert not re.search(r"[\u4e00-\u9fff] \(", shown), (url, re.findall(r".{8}[\u4e00-\u9fff] \(.{8}", shown))
         assert not re.search(r"[\u4e00-\u9fff）][:.;,](\s|$)", shown), (url, re.findall(r".{12}[\u4e00-\u9fff）][:.;,]\s", shown))
     audit_shown = table_text(finance.get("/money/audit/"), "audit")
     assert "北京时间 → 东京" in audit_shown
@@ -423,7 +420,7 @@ def test_the_trends_file_and_the_reservations_chart_name_the_zone(clients, brand
     from tests.conftest import event
 
     assert ingest(brand.org, [event("r1", "reservation", live.public_id, "v9", at=live.started_at, promoter="PA")]).accepted
-    day = f"{live.started_at:%Y-%m-%d}"
+    day = f"{live.started_at.astimezone(ZoneInfo(brand.org.timezone)):%Y-%m-%d}"  # the form reads local days
     exported = clients[OWNER].get("/trends/trends.csv", {"since": day, "until": day}).content.decode("utf-8-sig")
     assert "开播时间（北京时间）" in exported.splitlines()[0].split(",")
     page = body(clients[OWNER].get(f"/lives/{live.public_id}/"))
@@ -459,3 +456,34 @@ def test_results_naming_another_organisations_statement_change_nothing_of_theirs
     their_statement.refresh_from_db()
     assert (their_statement.state, their_statement.paid_reference) == ("settled", "")
     assert not AuditEntry.objects.for_org(outsider.org).filter(action="statement.paid").exists()
+
+
+def test_any_stored_detail_reads_as_words_and_never_crashes(brand):
+    """Whatever shape a row's detail has (older code, another action, hand-edited), the page
+    puts it into words: no exception, no Python dict or list syntax."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    from liveloop.web.audit import ACTIONS, describe
+
+    # Texts without brackets or quotes, so any "{'" or "['" on the page could only be a repr.
+    words = st.text(alphabet="abz_金额 .-0", max_size=12)
+    leaves = st.none() | st.booleans() | st.integers(-10**12, 10**12) | words | st.floats(allow_nan=False)
+    values = st.recursive(leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(words, inner, max_size=3),
+                          max_leaves=8)
+    actions = st.sampled_from(sorted(ACTIONS) + ["promoter.merged", "nothing", ""])
+    targets = st.sampled_from(["", "live Lnope", "plan 99", "plan x", "promoter PX", "promoter a/b", "team 静安店",
+                               "organisation", "S1", "S/1", "plan 99999999999999999999"])
+
+    @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(actions, targets, st.dictionaries(words, values, max_size=4) | values)
+    def check(action, target, detail):
+        entry = AuditEntry(org=brand.org, actor="system", action=action, target=target, detail=detail,
+                           at=datetime(2026, 12, 1, tzinfo=timezone.utc))
+        from django.utils import translation
+
+        with translation.override("zh-hans"):
+            [row] = describe(brand.org, [entry])
+        assert isinstance(row.detail, str) and isinstance(row.action, str)
+        assert "{'" not in row.detail and "['" not in row.detail
+
+    check()

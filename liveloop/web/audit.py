@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
 
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _, gettext_lazy, pgettext
 
@@ -127,8 +127,8 @@ class Names:
             detail = entry.detail if isinstance(entry.detail, dict) else {}
             if kind == "live":
                 lives.add(key)
-            elif kind == "plan" and key.isdigit():
-                plans.add(int(key))
+            elif kind == "plan" and _plan_id(key) is not None:
+                plans.add(_plan_id(key))
             elif kind == "promoter":
                 codes.add(key)
             if isinstance(detail.get("live"), str):
@@ -176,8 +176,8 @@ def _row(entry, names: Names) -> AuditRow:
     what, link = _target(entry, detail, names)
     try:
         text = DETAILS[entry.action](detail, names) if entry.action in DETAILS else _generic(detail)
-    except (KeyError, TypeError, ValueError, AttributeError):
-        text = _generic(detail)  # an older or unexpected shape: shown as words all the same
+    except Exception:  # noqa: BLE001 - an older or unexpected shape is shown as words, never a 500
+        text = _generic(detail)
     return AuditRow(at=entry.at, who=_who(entry.actor), action=action_label(entry.action), what=what,
                     detail=text, link=link)
 
@@ -201,20 +201,33 @@ def _target(entry, detail: dict, names: Names) -> tuple[str, str]:
     kind, _space, key = entry.target.partition(" ")
     if kind == "live" and key:
         return names.live(key), ""
-    if kind == "plan" and key.isdigit():
-        name = names.plans.get(int(key)) or detail.get("name") or key
-        return _("plan “%(name)s”") % {"name": name}, reverse("web:money_plan", args=[int(key)])
+    if kind == "plan" and _plan_id(key) is not None:
+        name = names.plans.get(_plan_id(key)) or detail.get("name") or key
+        return _("plan “%(name)s”") % {"name": name}, _url("web:money_plan", _plan_id(key))
     if kind == "promoter" and key:
         # A money change links to the promoter's ledger; anything else to their page.
         page = "web:money_ledger" if entry.action.startswith("ledger.") else "web:promoter"
-        return names.promoter(key), reverse(page, args=[key])
+        return names.promoter(key), _url(page, key)
     if kind == "team" and key:
         return _("team %(name)s") % {"name": key}, ""
     if entry.target == "organisation" or entry.action == "settings.timezone":
         return _("the organisation"), ""
     if entry.action.startswith("statement.") and entry.target:
-        return entry.target, reverse("web:money_statement", args=[entry.target])
+        return entry.target, _url("web:money_statement", entry.target)
     return entry.target, ""
+
+
+def _plan_id(key: str) -> int | None:
+    """A plan's id from a target, if it can be one (a stored row is not trusted to fit a bigint)."""
+    return int(key) if key.isascii() and key.isdigit() and int(key) < 2**63 else None
+
+
+def _url(name, key) -> str:
+    """The page of the thing a row names; none when its key cannot be in a URL."""
+    try:
+        return reverse(name, args=[key])
+    except NoReverseMatch:
+        return ""
 
 
 def _state(state) -> str:

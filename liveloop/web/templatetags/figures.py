@@ -9,6 +9,7 @@ from liveloop.money.payouts import NO_REASON
 from liveloop.money.settlement import CARRIED_FROM, CARRIED_TO
 from liveloop.orgs.zones import zone_label
 from liveloop.web.tables import MONEY, STATE_LABELS, TEXT
+from liveloop.web.words import named
 
 register = template.Library()
 
@@ -67,3 +68,9 @@ def zone_label_filter(zone: str) -> str:
 def failure_reason(text: str) -> str:
     """The reason a payment failed, as the channel's file gave it; "" when it gave none."""
     return "" if text == NO_REASON else text
+
+
+@register.filter
+def name_code(promoter) -> str:
+    """张三（P001） on a Chinese page, 张三 (P001) on an English one (autoescaped as text)."""
+    return named(promoter.name, promoter.code)
