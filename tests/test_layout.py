@@ -22,10 +22,10 @@ def signed_in(org, language: str) -> Client:
 def test_time_zones_are_named_in_the_pages_language(brand):
     zh = signed_in(brand.org, "zh-hans").get("/settings/").content.decode()
     assert '<option value="Asia/Tokyo">东京</option>' in zh
-    assert '<option value="UTC">协调世界时（零时区）</option>' in zh
-    assert '<option value="Asia/Shanghai" selected>上海（北京时间）</option>' in zh
+    assert '<option value="UTC">协调世界时</option>' in zh
+    assert '<option value="Asia/Shanghai" selected>北京时间</option>' in zh
     en = signed_in(brand.org, "en").get("/settings/").content.decode()
-    assert '<option value="Asia/Tokyo">Asia/Tokyo</option>' in en
+    assert '<option value="Asia/Tokyo">Tokyo</option>' in en
 
 
 def test_a_zone_outside_the_list_is_shown_as_its_id_and_a_foreign_value_is_refused(brand):

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
-from django.utils.translation import gettext as _, pgettext_lazy
+from django.utils.translation import get_language, gettext as _, pgettext_lazy
 
 from liveloop.analytics.exports import yuan
 from liveloop.money.models import PayoutBatch, PayoutItem, Statement
@@ -205,6 +205,17 @@ RESULT_COLUMN_LABELS = {
     "transaction": pgettext_lazy("results column", "Transaction id"),
     "reason": pgettext_lazy("results column", "Reason"),
 }
+def _header_names(key: str) -> str:
+    """The accepted headers of a column, as the error names them: in a Chinese page the Chinese
+    ones (the English aliases are still accepted, only not listed among Chinese words)."""
+    names = RESULT_COLUMNS[key]
+    if (get_language() or "").startswith("zh"):
+        names = [n for n in names if not n.isascii() and not any(c.isascii() and c.isalpha() for c in n)]
+    else:
+        names = [n for n in names if n.isascii()]
+    return "、".join(names) if (get_language() or "").startswith("zh") else ", ".join(names)
+
+
 # Compared after strip() and lower(): "SUCCESS" and "success" are one word.
 PAID_WORDS = {"成功", "已完成", "完成", "支付成功", "付款成功", "转账成功", "打款成功", "已支付", "已付款",
               "已打款", "已转账", "已到账", "success", "succeeded", "paid", "ok", "completed"}
@@ -258,7 +269,7 @@ def read_results(org, batch: PayoutBatch, data: bytes) -> ResultCheck:
     for key in ("reference", "status"):
         if key not in where:
             check.errors.append((1, key, _("no %(column)s column (one of: %(names)s)")
-                                 % {"column": RESULT_COLUMN_LABELS[key], "names": "、".join(RESULT_COLUMNS[key])}))
+                                 % {"column": RESULT_COLUMN_LABELS[key], "names": _header_names(key)}))
     if check.errors:
         return check
     items = {item.statement.number: item for item in

@@ -725,7 +725,7 @@ def ledger_adjust(request, org, code):
 
 
 ORDER_EVENTS = ("order_paid", "order_refund")
-ORDER_EVENT_LABELS = {"order_paid": gettext_lazy("Paid"), "order_refund": gettext_lazy("Refunded")}
+ORDER_EVENT_LABELS = {"order_paid": gettext_lazy("Order paid"), "order_refund": gettext_lazy("Order refunded")}
 
 
 @org_view

@@ -48,6 +48,7 @@ web:brand_logo                          Y     -       -       -      -        -
 web:brand_cover                         Y     -       -       -      -        -
 web:live_cover                          Y     Y       -       -      -        -
 web:shop_add                            Y     -       -       -      -        -
+web:wechat_apps                         Y     -       -       -      -        -
 web:shop_map                            Y     -       -       -      -        -
 web:shop_unmap                          Y     -       -       -      -        -
 web:shop_sync                           Y     -       -       -      -        -
@@ -79,7 +80,9 @@ MATRIX = {name: dict(zip(WHO, (cell == "Y" for cell in cells)))
 
 # Written to by machines, not people: authenticated by the sender's signature, not by a role
 # (tests/integrations); the API is authorised by key (tests/test_tenancy.py).
-NOT_ROLE_BASED = {"wechat:push", "wecom:callback"}
+# The mini-program's report is authorised by the ticket Liveloop signed and the wx.login code
+# WeChat spends (tests/integrations/test_mini_program.py).
+NOT_ROLE_BASED = {"wechat:push", "wecom:callback", "phone:mp_report"}
 
 # A plausible body per write, so a "Y" is the action really running, not only a form error.
 DATA = {
