@@ -64,7 +64,7 @@ def engine_run(args) -> int:
 
     from liveloop.analytics.models import PromoterStats
     from liveloop.demo.money import DEMO_RULES
-    from liveloop.events.ingest import _insert
+    from liveloop.lib.bulk import insert_rows
     from liveloop.events.models import Order
     from liveloop.lives.models import Account
     from liveloop.lives.services import create_live, end_live, start_live
@@ -112,9 +112,9 @@ def engine_run(args) -> int:
             t[1] += paid
             t[2] += refunded
             if len(rows) == 50_000:
-                _insert(Order, ("org_id", "order", "live_id", "viewer", "promoter_id", "paid", "refunded"), rows)
+                insert_rows(Order, ("org_id", "order", "live_id", "viewer", "promoter_id", "paid", "refunded"), rows)
                 rows = []
-        _insert(Order, ("org_id", "order", "live_id", "viewer", "promoter_id", "paid", "refunded"), rows)
+        insert_rows(Order, ("org_id", "order", "live_id", "viewer", "promoter_id", "paid", "refunded"), rows)
         for pk, (orders, gmv, refunded) in totals.items():
             PromoterStats.objects.filter(org=org, live=live, promoter_id=pk).update(
                 orders=orders, buyers=orders, gmv=gmv, refunded=refunded, reservations=orders * 3)

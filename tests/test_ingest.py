@@ -235,7 +235,7 @@ def test_accepted_events_of_one_request_commit_together(brand, monkeypatch):
     assert before.json()["accepted"] == 1
     stored = list(PromoterStats.objects.for_org(brand.org).order_by("pk").values())
 
-    real = ingest_module._update
+    real = ingest_module.update_rows
     calls = []
 
     def failing(*args, **kwargs):
@@ -243,7 +243,7 @@ def test_accepted_events_of_one_request_commit_together(brand, monkeypatch):
         calls.append(args)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(ingest_module, "_update", failing)
+    monkeypatch.setattr(ingest_module, "update_rows", failing)
     batch = [event("e1", "reservation", L, "V1", promoter="A"),
              event("e2", "room_enter", L, "V0", promoter="A"),
              event("e3", "order_paid", L, "V1", order="O1", amount=12900),
@@ -257,7 +257,7 @@ def test_accepted_events_of_one_request_commit_together(brand, monkeypatch):
     assert list(Order.objects.for_org(brand.org).values_list("order", "refunded")) == [("O0", 0)]
     assert list(PromoterStats.objects.for_org(brand.org).order_by("pk").values()) == stored
 
-    monkeypatch.setattr(ingest_module, "_update", real)
+    monkeypatch.setattr(ingest_module, "update_rows", real)
     assert brand.send(batch).json()["accepted"] == 4
     assert figures(live, "A")["gmv"] == 12900 and figures(live)["refunded"] == 50
 

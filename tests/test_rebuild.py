@@ -242,7 +242,7 @@ def test_check_names_drift_in_viewers_orders_and_live_figures(brand, busy):
     assert result.exit_code == 1
     assert f"live {busy.public_id} viewer V2" in result.output
     assert "order O1: stored" in result.output
-    assert f"live {busy.public_id}: stored (state, peak online, lapsed, showed up) ('live', 1, False, 1)" in result.output
+    assert f"live {busy.public_id}: stored (peak online, lapsed, showed up) (1, False, 1)" in result.output
 
     assert run().exit_code == 0
     assert run("--check").exit_code == 0

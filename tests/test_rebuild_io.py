@@ -53,7 +53,7 @@ def test_a_replaced_viewer_keeps_its_binding_time(brand):
 
 
 def test_replace_gives_sqlite_a_large_page_cache_and_puts_the_old_one_back(brand, monkeypatch):
-    """The derived tables are rewritten with a 64 MB page cache (rebuild._page_cache); the
+    """The derived tables are rewritten with a 64 MB page cache (lib.bulk.page_cache); the
     connection gets its own size back afterwards, even when the rewrite fails."""
     if connection.vendor != "sqlite":
         pytest.skip("a SQLite setting")

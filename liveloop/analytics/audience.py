@@ -1,10 +1,14 @@
-"""Storing rules.audience: what ingest loads and writes for a batch, what a rebuild compares
-and replaces. The tables are AudienceStats, LiveAudience and AudienceViewer."""
+"""The audience projection (events.projections) storing rules.audience: what ingest loads and
+writes for a batch, what a rebuild compares and replaces. The tables are AudienceStats,
+LiveAudience and AudienceViewer."""
 from __future__ import annotations
 
 from operator import attrgetter
 
 from liveloop.analytics.models import AudienceStats, AudienceViewer, LiveAudience
+from liveloop.events.projections import Projection, register
+from liveloop.lib.bulk import add_rows, insert_all, insert_rows, time_adapter, update_rows
+from liveloop.lib.seq import chunks
 from liveloop.rules.audience import BREAKDOWN, DIMENSIONS, LIVE_FIGURES, Audience, Profile
 
 PROFILE_COLUMNS = (*DIMENSIONS, "public", "public_captured", "open_since")  # Profile's fields
@@ -15,17 +19,11 @@ profile_row = attrgetter(*PROFILE_COLUMNS)
 DEFAULT_PROFILE = profile_row(Profile())
 
 
-def _chunks(items, size=500):
-    items = list(items)
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def load(org, attribution, live_ids, viewer_ids) -> Audience:
     """An Audience over `attribution` holding the stored profiles of the batch's viewers; the
     row ids of those it found are in `audience.known`."""
     profiles, known = {}, {}
-    for chunk in _chunks(viewer_ids):
+    for chunk in chunks(viewer_ids):
         for pk, live_id, viewer, *state in (
                 AudienceViewer.objects.for_org(org).filter(live_id__in=live_ids, viewer__in=chunk)
                 .values_list("pk", "live_id", "viewer", *PROFILE_COLUMNS)):
@@ -38,27 +36,24 @@ def load(org, attribution, live_ids, viewer_ids) -> Audience:
 
 def write(org, audience: Audience) -> None:
     """Write what a batch changed: new and changed profiles, and the figures' deltas."""
-    # ingest's writers (COPY / UPDATE … FROM unnest on PostgreSQL); imported here because
-    # ingest imports this module.
-    from liveloop.events.ingest import _insert, _update, adapt_time, add_rows
-
+    adapt = time_adapter()
     known = audience.known
     new, changed = [], []
     for key in audience.changed:
         p = audience.profiles[key]
         # Field by field, not dataclasses.astuple (a deep copy per row).
         values = (p.touchpoint, p.share_scene, p.gender, p.city_tier, p.region, p.age_band, p.public,
-                  p.public_captured, None if p.open_since is None else adapt_time(p.open_since))
+                  p.public_captured, adapt(p.open_since))
         if key in known:
             changed.append((known[key], *values))
         else:
             new.append((org.pk, *key, *values))
-    _insert(AudienceViewer, ("org_id", "live_id", "viewer", *PROFILE_COLUMNS), new)
-    _update(AudienceViewer, {"id": "bigint", **PROFILE_TYPES}, changed,
+    insert_rows(AudienceViewer, ("org_id", "live_id", "viewer", *PROFILE_COLUMNS), new)
+    update_rows(AudienceViewer, {"id": "bigint", **PROFILE_TYPES}, changed,
             sets=", ".join(f"{c} = v.{c}" for c in PROFILE_COLUMNS), where="t.id = v.id")
-    add_rows(org, AudienceStats, ("live_id", "dimension", "value"), ("bigint", "varchar", "varchar"), BREAKDOWN,
+    add_rows(org.pk, AudienceStats, ("live_id", "dimension", "value"), ("bigint", "varchar", "varchar"), BREAKDOWN,
          [(*key, *delta) for key, delta in audience.breakdown.items() if any(delta)])
-    add_rows(org, LiveAudience, ("live_id",), ("bigint",), LIVE_FIGURES,
+    add_rows(org.pk, LiveAudience, ("live_id",), ("bigint",), LIVE_FIGURES,
          [(live_id, *delta) for live_id, delta in audience.lives.items() if any(delta)])
 
 
@@ -105,9 +100,7 @@ def differences(org, audience: Audience, names: dict) -> list[str]:
 
 def replace(org, audience: Audience) -> None:
     """Overwrite the audience tables with a replay's totals (inside rebuild's transaction), as
-    plain rows through ingest's writer (rebuild.insert_all)."""
-    from liveloop.events.rebuild import insert_all, time_adapter
-
+    plain rows (lib.bulk.insert_all)."""
     org_id, adapt = org.pk, time_adapter()
     AudienceStats.objects.for_org(org).delete()
     insert_all(AudienceStats, ("org_id", "live_id", "dimension", "value", *BREAKDOWN),
@@ -120,3 +113,29 @@ def replace(org, audience: Audience) -> None:
                # open_since, the last column, is the one datetime
                ((org_id, *key, *row[:-1], adapt(row[-1])) for key, p in audience.profiles.items()
                 if (row := profile_row(p)) != DEFAULT_PROFILE))
+
+
+class AudienceProjection(Projection):
+    name = "audience"
+    order = 30
+
+    def load(self, batch):
+        return load(batch.org, batch.attribution, batch.live_ids, batch.viewer_ids)
+
+    def fact(self, state, fact, counted) -> None:
+        state.fact(fact, counted)
+
+    def write(self, batch, state) -> None:
+        write(batch.org, state)
+
+    def start(self, replay):
+        return Audience(replay.attribution)
+
+    def differences(self, replay, state) -> list[str]:
+        return differences(replay.org, state, replay.names)
+
+    def replace(self, replay, state) -> None:
+        replace(replay.org, state)
+
+
+projection = register(AudienceProjection())

@@ -1,5 +1,6 @@
-"""Storing rules.fraud: what ingest loads and writes for a batch, what a rebuild compares and
-replaces. The tables are ReservationSignal and PromoterStats' two flag columns."""
+"""The fraud-flag projection (events.projections) storing rules.fraud: what ingest loads and
+writes for a batch, what a rebuild compares and replaces. The tables are ReservationSignal and
+PromoterStats' two flag columns."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -7,17 +8,15 @@ from collections import defaultdict
 from django.db.models import Q
 
 from liveloop.analytics.models import PromoterStats, ReservationSignal
-from liveloop.events.models import LiveViewer, ViewerLink
+from liveloop.events.models import LiveViewer
+from liveloop.events.own_ids import holders, own_ids
+from liveloop.events.projections import Projection, register
+from liveloop.lib.bulk import insert_all, insert_rows, time_adapter, update_rows
+from liveloop.lib.seq import chunks
 from liveloop.promoters.models import Promoter
 from liveloop.rules.fraud import DEVICE, NET, FarmWatch, Signal, self_referrals, signal_keys
 
 FLAGS = ("self_referrals", "suspect_reservations")
-
-
-def _chunks(items, size=500):
-    items = list(items)
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def load(org, events, lives: dict, viewer_ids) -> FarmWatch:
@@ -37,10 +36,10 @@ def load(org, events, lives: dict, viewer_ids) -> FarmWatch:
     found = {}
     for kind in (DEVICE, NET):
         keys = {k[kind] for _, _, k in keyed if kind in k}
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             found.update((r[0], r) for r in rows.filter(Q(**{f"{kind}__in": chunk}), at__gte=since, at__lte=until)
                          .values_list(*columns))
-    for chunk in _chunks(viewer_ids):
+    for chunk in chunks(viewer_ids):
         found.update((r[0], r) for r in rows.filter(viewer__in=chunk).values_list(*columns))
     for pk, live, promoter, viewer, at, device, net, suspect in found.values():
         watch.add_known(live, promoter, viewer, Signal(at, device, net, suspect))
@@ -49,47 +48,30 @@ def load(org, events, lives: dict, viewer_ids) -> FarmWatch:
 
 
 def write(org, watch: FarmWatch) -> None:
-    from liveloop.events.ingest import _insert, _update, adapt_time
-
+    adapt = time_adapter()
     new, flagged = [], []
     for entry in watch.changed:
         signal = watch.signals[entry]
         if entry in watch.known:
             flagged.append((watch.known[entry], signal.suspect))
         else:
-            new.append((org.pk, *entry, adapt_time(signal.at), signal.device, signal.net, signal.suspect))
-    _insert(ReservationSignal, ("org_id", "live_id", "promoter_id", "viewer", "at", "device", "net", "suspect"),
+            new.append((org.pk, *entry, adapt(signal.at), signal.device, signal.net, signal.suspect))
+    insert_rows(ReservationSignal, ("org_id", "live_id", "promoter_id", "viewer", "at", "device", "net", "suspect"),
             new)
-    _update(ReservationSignal, {"id": "bigint", "suspect": "boolean"}, flagged,
+    update_rows(ReservationSignal, {"id": "bigint", "suspect": "boolean"}, flagged,
             sets="suspect = v.suspect", where="t.id = v.id")
     deltas = [(live, promoter, n) for (live, promoter), n in watch.suspects.items() if n]
-    _update(PromoterStats, {"live_id": "bigint", "promoter_id": "bigint", "n": "bigint"}, deltas,
+    update_rows(PromoterStats, {"live_id": "bigint", "promoter_id": "bigint", "n": "bigint"}, deltas,
             sets="suspect_reservations = t.suspect_reservations + v.n",
             where=f"t.org_id = {int(org.pk)} AND t.live_id = v.live_id AND t.promoter_id = v.promoter_id")
 
 
 # --- self-referrals: the state of the promoter's own ids ---------------------------------------
 
-def holders(org, viewers) -> set[int]:
-    """The promoters one of `viewers` (ids or persons) is an own id of (money.inputs.own_ids)."""
-    viewers = set(viewers)
-    if not viewers:
-        return set()
-    openids = set(viewers)
-    for chunk in _chunks(viewers):
-        openids.update(ViewerLink.objects.for_org(org).filter(person__in=chunk).values_list("viewer", flat=True))
-    found = set()
-    for chunk in _chunks(openids):
-        found.update(Promoter.objects.for_org(org).filter(openid__in=chunk).values_list("pk", flat=True))
-    return found
-
-
 def refresh_self_referrals(org, promoters, lives=None) -> None:
     """Recount the self-referrals of `promoters` (in `lives`, else every live) from the viewers'
     state, with the promoters' own ids as they are now. Ingest calls it for the promoters whose
     own ids a batch touched; linking or unlinking a promoter's openid calls it too."""
-    from liveloop.money.inputs import own_ids
-
     promoters = set(promoters)
     if not promoters:
         return
@@ -107,7 +89,7 @@ def refresh_self_referrals(org, promoters, lives=None) -> None:
             stats.filter(live_id=key[0], promoter_id=key[1]).update(self_referrals=counts.get(key, 0))
 
 
-def after_batch(org, watch: FarmWatch, attribution, identities) -> None:
+def after_batch(org, watch: FarmWatch, attribution, moved: set[int]) -> None:
     """Self-referrals move only when the reservation of a viewer who is some promoter's own id
     moves, or when own ids themselves move (a link made to a promoter's openid): recount those."""
     touched = defaultdict(set)
@@ -120,34 +102,14 @@ def after_batch(org, watch: FarmWatch, attribution, identities) -> None:
     if promoters:
         lives = {live for ids in touched.values() for live in ids}
         refresh_self_referrals(org, promoters, lives)
-    moved = own_ids_moved(org, identities)
     if moved:
         refresh_self_referrals(org, moved - promoters)
-
-
-def own_ids_moved(org, identities) -> set[int]:
-    """The promoters whose own ids a batch's links moved (their openid joined another person):
-    what counts as their own changes with no figure of theirs moving (the ledger re-estimates
-    them too, money.ledger.touched_by_own_ids)."""
-    if not identities.changed:
-        return set()
-    ids = set(identities.changed)
-    # A merge also moved ids this batch never loaded: those now under the merged-into persons.
-    persons = {identities.person_of(merged) for merged in identities.merged}
-    for chunk in _chunks(persons):
-        ids.update(ViewerLink.objects.for_org(org).filter(person__in=chunk).values_list("viewer", flat=True))
-    moved = set()
-    for chunk in _chunks(ids):
-        moved.update(Promoter.objects.for_org(org).filter(openid__in=chunk).values_list("pk", flat=True))
-    return moved
 
 
 # --- rebuild -----------------------------------------------------------------------------------
 
 def replayed(org, attribution, watch: FarmWatch | None) -> dict:
     """(live, promoter) -> [self_referrals, suspect_reservations] from a replay's state."""
-    from liveloop.money.inputs import own_ids
-
     own = own_ids(org, Promoter.objects.for_org(org).exclude(openid="").values_list("pk", flat=True))
     flags: dict = defaultdict(lambda: [0, 0])
     held = ((live, viewer, v.reserved_for) for (live, viewer), v in attribution.viewers.items() if v.reserved)
@@ -181,14 +143,11 @@ def differences(org, attribution, watch: FarmWatch | None, names: dict, codes: d
 
 def replace(org, attribution, watch: FarmWatch | None) -> None:
     """Overwrite the flags (and the signals, when the replay kept them) with a replay's."""
-    # Plain rows through ingest's writers (one statement per table on PostgreSQL), not model
-    # instances through bulk_update's CASE WHEN and bulk_create.
-    from liveloop.events.ingest import _update
-    from liveloop.events.rebuild import insert_all, time_adapter
-
+    # Plain rows (one statement per table on PostgreSQL), not model instances through
+    # bulk_update's CASE WHEN and bulk_create.
     org_id, adapt = org.pk, time_adapter()
     flags = replayed(org, attribution, watch)
-    _update(PromoterStats, {"id": "bigint", **dict.fromkeys(FLAGS, "bigint")},
+    update_rows(PromoterStats, {"id": "bigint", **dict.fromkeys(FLAGS, "bigint")},
             [(pk, *flags.get((live, promoter), (0, 0))) for pk, live, promoter in
              PromoterStats.objects.for_org(org).values_list("pk", "live_id", "promoter_id")],
             sets=", ".join(f"{f} = v.{f}" for f in FLAGS), where="t.id = v.id")
@@ -197,3 +156,30 @@ def replace(org, attribution, watch: FarmWatch | None) -> None:
         insert_all(ReservationSignal, ("org_id", "live_id", "promoter_id", "viewer", "at", "device", "net", "suspect"),
                    ((org_id, *entry, adapt(s.at), s.device, s.net, s.suspect)
                     for entry, s in watch.signals.items()))
+
+
+class FraudFlags(Projection):
+    name = "fraud"
+    order = 40
+
+    def load(self, batch):
+        return load(batch.org, batch.events, batch.lives, batch.viewer_ids)
+
+    def fact(self, state, fact, counted) -> None:
+        state.fact(fact, counted)
+
+    def write(self, batch, state) -> None:
+        write(batch.org, state)
+        after_batch(batch.org, state, batch.attribution, batch.own_ids_moved())
+
+    def start(self, replay):
+        return FarmWatch()
+
+    def differences(self, replay, state) -> list[str]:
+        return differences(replay.org, replay.attribution, state, replay.names, replay.codes)
+
+    def replace(self, replay, state) -> None:
+        replace(replay.org, replay.attribution, state)
+
+
+projection = register(FraudFlags())

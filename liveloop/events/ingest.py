@@ -1,9 +1,12 @@
 """The one write path for facts: every source (HTTP, files, WeChat push, demo, the operator's
 own state changes) ends in `ingest` or `apply_events`.
 
-One call is one transaction: deduplicate by id, resolve lives and promoter codes, let
-`rules.attribution` decide credit, append to the log and add the deltas to the derived tables.
-Events are applied in the order given, which is the order of the log's sequence, so a replay
+One call is one transaction, a pipeline: parse → deduplicate → resolve (lives, promoter
+codes, persons) → the order-dependent rules (`rules.attribution`, `rules.identity`) decide
+each fact and what it counts → append to the log, write the viewers', orders' and links'
+state → each registered projection (events.projections: figures, audience, fraud flags,
+commission accrual) takes the batch's accepted facts and writes its tables. Events are applied
+in the order given, which is the order of the log's sequence, so a replay
 (`liveloop.events.rebuild`) reaches the same state.
 """
 from __future__ import annotations
@@ -11,23 +14,21 @@ from __future__ import annotations
 import fcntl
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 
-import orjson
 from django.conf import settings
 from django.db import connection, transaction
 
-from liveloop.analytics import audience as audience_tables
-from liveloop.analytics import fraud as fraud_tables
-from liveloop.analytics.models import LiveMinute, LiveStats, PromoterStats
+from liveloop.events import own_ids
 from liveloop.events.models import Event, LiveViewer, Order, ViewerLink
+from liveloop.events.projections import NO_STATE, registered
+from liveloop.lib.bulk import insert_rows, json_text, lock_org, time_adapter, update_rows
+from liveloop.lib.seq import chunks
 from liveloop.lives.models import Live
-from liveloop.money import ledger
 from liveloop.overload import Overloaded
 from liveloop.promoters.models import Enrolment
-from liveloop.rules.attribution import (FIGURES, TRAFFIC, Attribution, Fact, LiveState, OrderState, Rejected,
-                                        ViewerState)
+from liveloop.rules.attribution import Attribution, Fact, LiveState, OrderState, Rejected, ViewerState
 from liveloop.rules.events import EventError, IncomingEvent, parse_event
 from liveloop.rules.identity import Identities, linked_ids
 
@@ -69,16 +70,10 @@ def ingest(org, raw_events: list, source: str = "api", now: datetime | None = No
     return result
 
 
-def _chunks(items, size=500):
-    items = list(items)
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def apply_events(org, events: list[tuple[int, IncomingEvent]], source: str) -> IngestResult:
     result = IngestResult()
     with _writer_turn(), transaction.atomic():
-        _lock_org(org)
+        lock_org(org.pk)
         fresh = _drop_duplicates(org, events, result)
         if fresh:
             _apply(org, fresh, source, result)
@@ -95,7 +90,7 @@ def _writer_turn():
 
     Only around a transaction this call opens: inside an outer one the database may already be
     locked by us, and waiting for the file then would wait on an ingest that waits on us.
-    Elsewhere (PostgreSQL, an in-memory database) nothing to do: see _lock_org."""
+    Elsewhere (PostgreSQL, an in-memory database) nothing to do: see lib.bulk.lock_org."""
     if connection.vendor != "sqlite" or connection.in_atomic_block or connection.is_in_memory_db():
         yield
         return
@@ -139,18 +134,10 @@ def _busy_timeout(seconds: float):
             cursor.execute(f"PRAGMA busy_timeout = {int(settings.LIVELOOP_DB_LOCK_WAIT * 1000)}")
 
 
-def _lock_org(org) -> None:
-    # Serialise ingest per organisation so the log's sequence is the order of application.
-    # SQLite already serialises writers (BEGIN IMMEDIATE, see settings).
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [org.pk])
-
-
 def _drop_duplicates(org, events, result: IngestResult):
     ids = {event.id for _, event in events}
     seen = set()
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         seen.update(Event.objects.for_org(org).filter(eid__in=chunk).values_list("eid", flat=True))
     fresh = []
     for index, event in events:
@@ -161,10 +148,33 @@ def _drop_duplicates(org, events, result: IngestResult):
     return fresh
 
 
-def _apply(org, events, source: str, result: IngestResult) -> None:
+@dataclass
+class Batch:
+    """What a batch resolved, for the projections: its organisation, its fresh events, the lives
+    they name (public id → Live), every viewer id it can touch, and the rules' state after it."""
+    org: object
+    events: list
+    lives: dict
+    live_ids: list
+    viewer_ids: set
+    attribution: Attribution
+    identities: Identities
+    known_viewers: dict  # (live, viewer) -> LiveViewer row id, for those stored before
+    known_orders: dict   # order id -> Order row id, for those stored before
+    _moved: set | None = None
+
+    def own_ids_moved(self) -> set[int]:
+        """The promoters whose own ids this batch's links moved (events.own_ids), asked once."""
+        if self._moved is None:
+            self._moved = own_ids.moved(self.org, self.identities)
+        return self._moved
+
+
+def _resolve(org, events) -> Batch:
+    """Load the lives, programme members, persons, viewers and orders a batch names."""
     public_ids = {e.live for _, e in events if e.live is not None}
     lives = {}
-    for chunk in _chunks(public_ids):
+    for chunk in chunks(public_ids):
         for live in (Live.objects.for_org(org).filter(public_id__in=chunk)
                      .select_related("programme", "stats")):
             lives[live.public_id] = live
@@ -174,14 +184,6 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
               for live in lives.values()}
     live_ids = list(states)
 
-    codes = {e.promoter for _, e in events if e.promoter is not None}
-    members = {}
-    for chunk in _chunks(codes):
-        members.update({(live_id, code): promoter_id for live_id, code, promoter_id in
-                        Enrolment.objects.for_org(org)
-                        .filter(programme__live_id__in=live_ids, promoter__code__in=chunk, active=True)
-                        .values_list("programme__live_id", "promoter__code", "promoter_id")})
-
     identities = load_identities(org, events)
     # Every person an event of this batch can resolve to, links made within the batch included:
     # every id the batch names and the persons they already belong to. Also the ids of events
@@ -190,7 +192,7 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
     viewer_ids = batch_ids(events) | set(identities.persons.values())
     known_viewers = {}
     viewers = {}
-    for chunk in _chunks(viewer_ids):
+    for chunk in chunks(viewer_ids):
         for pk, live_id, viewer, *state in (
                 LiveViewer.objects.for_org(org).filter(live_id__in=live_ids, viewer__in=chunk)
                 .values_list("pk", "live_id", "viewer", *VIEWER_COLUMNS)):
@@ -200,17 +202,36 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
     order_ids = {e.order for _, e in events if e.order is not None}
     known_orders = {}
     orders = {}
-    for chunk in _chunks(order_ids):
+    for chunk in chunks(order_ids):
         for pk, order, *state in (Order.objects.for_org(org).filter(order__in=chunk)
                                   .values_list("pk", "order", *ORDER_COLUMNS)):
             known_orders[order] = pk
             orders[order] = OrderState(*state)
+    # Figures are added up by the projections in the database, not kept here (tally=False).
+    attribution = Attribution(lives=states, viewers=viewers, orders=orders, tally=False)
+    return Batch(org, events, lives, live_ids, viewer_ids, attribution, identities, known_viewers, known_orders)
 
-    attribution = Attribution(lives=states, viewers=viewers, orders=orders)
-    # The audience breakdowns, watch time and flywheel listen to attribution (rules.audience).
-    audience = audience_tables.load(org, attribution, live_ids, viewer_ids)
-    # Farmed and self-referred reservations are flagged on the promoter's row (rules.fraud).
-    farm = fraud_tables.load(org, events, lives, viewer_ids)
+
+def _members(org, events, live_ids) -> dict:
+    """(live id, promoter code) -> promoter id of the active programme members a batch names."""
+    codes = {e.promoter for _, e in events if e.promoter is not None}
+    members = {}
+    for chunk in chunks(codes):
+        members.update({(live_id, code): promoter_id for live_id, code, promoter_id in
+                        Enrolment.objects.for_org(org)
+                        .filter(programme__live_id__in=live_ids, promoter__code__in=chunk, active=True)
+                        .values_list("programme__live_id", "promoter__code", "promoter_id")})
+    return members
+
+
+def _apply(org, events, source: str, result: IngestResult) -> None:
+    batch = _resolve(org, events)
+    members = _members(org, events, batch.live_ids)
+    lives, attribution, identities = batch.lives, batch.attribution, batch.identities
+    projections = [(projection, projection.load(batch)) for projection in registered()]
+    listening = [(projection.fact, state) for projection, state in projections
+                 if projection.per_fact and state is not NO_STATE]
+    adapt = time_adapter()
     rows = []
     # Only an accepted id makes a later one a duplicate: a rejected event may be resent,
     # corrected, under the same id in the same batch.
@@ -237,27 +258,24 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
         fact = Fact(event.type, live.pk if live else None, person, promoter_id, event.order,
                     event.amount, event.count, event.at, event.attrs, event.touchpoint)
         try:
-            farm.apply(audience, attribution, fact)
+            counted = attribution.apply(fact)
         except Rejected as error:
             result.rejected.append({"index": index, "id": event.id, "error": str(error)})
             continue
+        for take, state in listening:
+            take(state, fact, counted)
         identities.commit(links)
         rows.append((org.pk, event.id, event.type, fact.live, event.viewer, event.promoter,
-                     promoter_id, event.order, event.amount, event.count, adapt_time(event.at),
-                     event.touchpoint, _json(event.attrs), source,
+                     promoter_id, event.order, event.amount, event.count, adapt(event.at),
+                     event.touchpoint, json_text(event.attrs), source,
                      person if person != event.viewer else None))
         accepted_ids.add(event.id)
-    _insert(Event, EVENT_COLUMNS, rows)
+    insert_rows(Event, EVENT_COLUMNS, rows)
     result.accepted = len(rows)
-    write_state(org, attribution, known_viewers, known_orders)
+    write_state(org, attribution, batch.known_viewers, batch.known_orders)
     write_identities(org, identities)
-    # Commission estimates move with the figures, in the same transaction (money/ledger.py).
-    touched = ledger.touched_by_batch(org, attribution, known_orders)
-    moved = fraud_tables.own_ids_moved(org, identities)
-    ledger.accrue(org, ledger.touched_by_own_ids(org, touched, moved) if moved else touched)
-    audience_tables.write(org, audience)
-    fraud_tables.write(org, farm)
-    fraud_tables.after_batch(org, farm, attribution, identities)
+    for projection, state in projections:
+        projection.write(batch, state)
 
 
 def batch_ids(events) -> set[str]:
@@ -272,7 +290,7 @@ def load_identities(org, events) -> Identities:
     if not any(linked_ids(e.viewer, e.attrs) for _, e in events) and not \
             ViewerLink.objects.for_org(org).exists():
         return identities  # nobody has declared a link yet: every id is its own person
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         identities.persons.update(ViewerLink.objects.for_org(org).filter(viewer__in=chunk)
                                   .values_list("viewer", "person"))
     return identities
@@ -286,28 +304,30 @@ def write_identities(org, identities: Identities) -> None:
         # Ids of the merged person this batch did not load move too.
         ViewerLink.objects.for_org(org).filter(person=merged).update(person=identities.person_of(person))
     known = {}
-    for chunk in _chunks(identities.changed):
+    for chunk in chunks(identities.changed):
         known.update(ViewerLink.objects.for_org(org).filter(viewer__in=chunk).values_list("viewer", "pk"))
-    _insert(ViewerLink, ("org_id", "viewer", "person"),
+    insert_rows(ViewerLink, ("org_id", "viewer", "person"),
             [(org.pk, v, final[v]) for v in identities.changed if v not in known])
-    _update(ViewerLink, {"id": "bigint", "person": "text"},
+    update_rows(ViewerLink, {"id": "bigint", "person": "text"},
             [(known[v], final[v]) for v in identities.changed if v in known],
             sets="person = v.person", where="t.id = v.id")
 
 
 def write_state(org, attribution: Attribution, known_viewers: dict, known_orders: dict) -> None:
-    """Write what `attribution` changed: new and changed viewers and orders, figure deltas."""
+    """Write what `attribution` changed: new and changed viewers and orders, the lives' state
+    (the figures are the projections', analytics.live_figures)."""
+    adapt = time_adapter()
     new_viewers, changed_viewers = [], []
     for key in attribution.changed_viewers:
         v = attribution.viewers[key]
-        values = (v.bound, adapt_time(v.bound_at), v.reserved, v.reserved_for, v.entered, v.bought,
+        values = (v.bound, adapt(v.bound_at), v.reserved, v.reserved_for, v.entered, v.bought,
                   v.followed, v.captured, v.entered_for)
         if key in known_viewers:
             changed_viewers.append((known_viewers[key], *values))
         else:
             new_viewers.append((org.pk, *key, *values))
-    _insert(LiveViewer, ("org_id", "live_id", "viewer", *VIEWER_COLUMNS), new_viewers)
-    _update(LiveViewer, {"id": "bigint", **VIEWER_TYPES}, changed_viewers,
+    insert_rows(LiveViewer, ("org_id", "live_id", "viewer", *VIEWER_COLUMNS), new_viewers)
+    update_rows(LiveViewer, {"id": "bigint", **VIEWER_TYPES}, changed_viewers,
             sets=", ".join(f"{c} = v.{c}" for c in VIEWER_COLUMNS), where="t.id = v.id")
 
     new_orders, changed_orders = [], []
@@ -317,123 +337,29 @@ def write_state(org, attribution: Attribution, known_viewers: dict, known_orders
             changed_orders.append((known_orders[order_id], o.refunded))
         else:
             new_orders.append((org.pk, order_id, o.live, o.viewer, o.promoter, o.paid, o.refunded))
-    _insert(Order, ("org_id", "order", *ORDER_COLUMNS), new_orders)
-    _update(Order, {"id": "bigint", "refunded": "bigint"}, changed_orders,
+    insert_rows(Order, ("org_id", "order", *ORDER_COLUMNS), new_orders)
+    update_rows(Order, {"id": "bigint", "refunded": "bigint"}, changed_orders,
             sets="refunded = v.refunded", where="t.id = v.id")
 
-    deltas = [(live_id, promoter_id, *delta)
-              for (live_id, promoter_id), delta in attribution.stats.items() if any(delta)]
-    # Promoters' rows by plain equality, the unattributed rows (promoter NULL) apart: matching
-    # both in one join (`= OR both NULL`) made PostgreSQL hash on the live alone and test every
-    # pair of rows, 13 ms a batch with 1,000 promoters (docs/performance.md).
-    figures, adds = dict.fromkeys(FIGURES, "bigint"), ", ".join(f"{f} = t.{f} + v.{f}" for f in FIGURES)
-    _update(PromoterStats, {"live_id": "bigint", "promoter_id": "bigint", **figures},
-            [d for d in deltas if d[1] is not None], sets=adds,
-            where=f"t.org_id = {int(org.pk)} AND t.live_id = v.live_id AND t.promoter_id = v.promoter_id")
-    _update(PromoterStats, {"live_id": "bigint", **figures},
-            [(d[0], *d[2:]) for d in deltas if d[1] is None], sets=adds,
-            where=f"t.org_id = {int(org.pk)} AND t.live_id = v.live_id AND t.promoter_id IS NULL")
-
-    keys = {k for k, v in attribution.minutes.items() if any(v)}
-    keys |= {k for k, v in attribution.traffic.items() if any(v)}
-    _add_minutes(org, [(live_id, adapt_time(minute), *attribution.minutes.get((live_id, minute), ZERO_FIGURES),
-                        *attribution.traffic.get((live_id, minute), ZERO_TRAFFIC))
-                       for live_id, minute in keys])
-
     for live_id in attribution.reset_lives:
-        PromoterStats.objects.for_org(org).filter(live_id=live_id).update(reservations=0)
         LiveViewer.objects.for_org(org).filter(live_id=live_id, reserved=True).update(
             reserved=False, reserved_for=None)
     for live_id in attribution.changed_lives:
-        live = attribution.lives[live_id]
-        LiveStats.objects.for_org(org).filter(live_id=live_id).update(
-            peak_online=live.peak_online, reservations_lapsed=live.lapsed, showed_up=live.showed_up)
-        Live.objects.for_org(org).filter(pk=live_id).update(state=live.state)
+        Live.objects.for_org(org).filter(pk=live_id).update(state=attribution.lives[live_id].state)
 
 
-# Ingest writes plain values, never model instances (building them cost two thirds of ingest
-# time), and on PostgreSQL in one statement per table (COPY, and UPDATE … FROM unnest of
-# arrays): a statement per row is parsed and planned per row, and a statement with thousands of
-# placeholders is re-split by the driver on every call (docs/performance.md).
 EVENT_COLUMNS = ("org_id", "eid", "type", "live_id", "viewer", "promoter_code", "promoter_id",
                  "order", "amount", "count", "at", "touchpoint", "attrs", "source", "person")
-VIEWER_COLUMNS = ("bound_id", "bound_at", "reserved", "reserved_for_id", "entered", "bought",
-                  "followed", "captured", "entered_for_id")  # the order of ViewerState's fields
-VIEWER_TYPES = {"bound_id": "bigint", "bound_at": "timestamptz", "reserved": "boolean",
-                "reserved_for_id": "bigint", "entered": "boolean", "bought": "boolean",
-                "followed": "boolean", "captured": "boolean", "entered_for_id": "bigint"}
-ORDER_COLUMNS = ("live_id", "viewer", "promoter_id", "paid", "refunded")  # OrderState's fields
-ZERO_FIGURES = (0,) * len(FIGURES)
-ZERO_TRAFFIC = (0,) * len(TRAFFIC)
 
 
-def adapt_time(value):
-    return connection.ops.adapt_datetimefield_value(value)
+def _columns(model, state) -> tuple[str, ...]:
+    """The columns of `model` holding the fields of the rules' dataclass `state`, in its order."""
+    return tuple(model._meta.get_field(f.name).attname for f in fields(state))
 
 
-def _json(value):
-    return None if value is None else orjson.dumps(value).decode()
-
-
-def _insert(model, columns, rows) -> None:
-    if not rows:
-        return
-    quote = connection.ops.quote_name
-    table, names = quote(model._meta.db_table), ", ".join(map(quote, columns))
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})",
-                               rows)
-
-
-def _update(model, types: dict[str, str], rows, *, sets: str, where: str) -> None:
-    """UPDATE model's table (alias t) from rows of values (alias v, columns named by `types`)."""
-    if not rows:
-        return
-    columns = list(types)
-    table = connection.ops.quote_name(model._meta.db_table)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(f"CAST(%s AS {types[c]}[])" for c in columns)
-            cursor.execute(f"UPDATE {table} AS t SET {sets} FROM unnest({arrays}) "
-                           f"AS v({', '.join(columns)}) WHERE {where}",
-                           [list(column) for column in zip(*rows)])
-        else:
-            # SQLite prepares this once and runs it per row (UPDATE … FROM needs SQLite ≥ 3.33).
-            cursor.executemany(f"WITH v ({', '.join(columns)}) AS (VALUES ({', '.join(['%s'] * len(columns))})) "
-                               f"UPDATE {table} AS t SET {sets} FROM v WHERE {where}", rows)
-
-
-def _add_minutes(org, rows) -> None:
-    """Add per-minute deltas, creating the minute's row when it is the first event in it."""
-    add_rows(org, LiveMinute, ("live_id", "minute"), ("bigint", "timestamptz"),
-             (*FIGURES, "room_enters", "room_leaves"), rows, peaks=("online_peak",))
-
-
-def add_rows(org, model, keys, key_types, adds, rows, peaks=()) -> None:
-    """Add deltas to the rows of `model` named by `keys` (with org), creating a row the first
-    time (ON CONFLICT): `adds` columns are summed, `peaks` keep their maximum. One statement on
-    PostgreSQL (INSERT … SELECT FROM unnest), one prepared statement on SQLite."""
-    if not rows:
-        return
-    table = connection.ops.quote_name(model._meta.db_table)
-    columns = (*keys, *adds, *peaks)
-    greatest = "GREATEST" if connection.vendor == "postgresql" else "max"  # SQLite's max(a, b)
-    sets = [f"{f} = {table}.{f} + excluded.{f}" for f in adds]
-    sets += [f"{f} = {greatest}({table}.{f}, excluded.{f})" for f in peaks]
-    conflict = f"ON CONFLICT (org_id, {', '.join(keys)}) DO UPDATE SET {', '.join(sets)}"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            types = (*key_types, *["bigint"] * (len(adds) + len(peaks)))
-            arrays = ", ".join(f"CAST(%s AS {t}[])" for t in types)
-            cursor.execute(f"INSERT INTO {table} (org_id, {', '.join(columns)}) "
-                           f"SELECT {int(org.pk)}, * FROM unnest({arrays}) {conflict}",
-                           [list(column) for column in zip(*rows)])
-        else:
-            cursor.executemany(f"INSERT INTO {table} (org_id, {', '.join(columns)}) "
-                               f"VALUES ({int(org.pk)}, {', '.join(['%s'] * len(columns))}) {conflict}",
-                               rows)
+_SQL_TYPES = {"ForeignKey": "bigint", "DateTimeField": "timestamptz", "BooleanField": "boolean"}
+VIEWER_COLUMNS = _columns(LiveViewer, ViewerState)
+VIEWER_TYPES = {LiveViewer._meta.get_field(f.name).attname: _SQL_TYPES[LiveViewer._meta.get_field(f.name)
+                                                                        .get_internal_type()]
+                for f in fields(ViewerState)}
+ORDER_COLUMNS = _columns(Order, OrderState)

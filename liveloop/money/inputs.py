@@ -9,7 +9,8 @@ from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 
 from liveloop.analytics.models import PromoterStats
-from liveloop.events.models import Event, LiveViewer, Order, ViewerLink
+from liveloop.events.models import Event, LiveViewer, Order
+from liveloop.events.own_ids import own_ids  # noqa: F401  (money's callers ask money.inputs)
 from liveloop.promoters.models import Promoter, Team as TeamRow
 from liveloop.rules import attribution as rules
 from liveloop.rules.commission import PromoterFigures, Team
@@ -41,19 +42,6 @@ def teams_from_json(rows) -> dict:
 
 def team_of(teams: dict) -> dict:
     return {member: team.id for team in teams.values() for member in team.members}
-
-
-def own_ids(org, promoters=None, teams=None) -> dict[int, frozenset]:
-    """A promoter's own viewer ids: the shop openid they buy and share with, and the person it
-    belongs to when a source linked it to other ids (rules.identity). For `promoters` and the
-    members of `teams` (ids), or everyone."""
-    rows = Promoter.objects.for_org(org).exclude(openid="")
-    if promoters is not None or teams is not None:
-        rows = rows.filter(Q(pk__in=list(promoters or ())) | Q(team_id__in=list(teams or ())))
-    openids = dict(rows.values_list("pk", "openid"))
-    persons = dict(ViewerLink.objects.for_org(org).filter(viewer__in=list(openids.values()))
-                   .values_list("viewer", "person"))
-    return {pk: frozenset({openid, persons.get(openid, openid)}) for pk, openid in openids.items()}
 
 
 def last_seq(org) -> int:

@@ -22,7 +22,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.db.models import Sum
 
+from liveloop.analytics.models import PromoterStats
 from liveloop.events.models import Order
+from liveloop.events.projections import Projection, register
+from liveloop.lib.bulk import insert_rows
 from liveloop.lives.models import Live
 from liveloop.money import inputs
 from liveloop.money.models import Entry, SettlementRun
@@ -118,10 +121,8 @@ ENTRY_COLUMNS = ("org_id", "promoter_id", "live_id", "kind", "amount", "at", "up
 
 def _write(entries: list[Entry]) -> None:
     """Insert the entries, as bulk_create would: ingest writes up to one per earner every
-    batch, and bulk_create's preparation of each field of each row cost more than the INSERT.
-    Through ingest's writer (COPY on PostgreSQL), imported here: ingest imports this module."""
-    from liveloop.events.ingest import _insert
-
+    batch, and bulk_create's preparation of each field of each row cost more than the INSERT
+    (COPY on PostgreSQL)."""
     if not entries:
         return
     at = timezone.now()
@@ -131,7 +132,7 @@ def _write(entries: list[Entry]) -> None:
         entry.at = at
         rows.append((entry.org_id, entry.promoter_id, entry.live_id, entry.kind, entry.amount, stored_at,
                      entry.upto_seq, entry.run_id, entry.reason))
-    _insert(Entry, ENTRY_COLUMNS, rows)
+    insert_rows(Entry, ENTRY_COLUMNS, rows)
 
 
 def _asked(amounts: dict, promoters):
@@ -159,14 +160,14 @@ def accrue_open_lives(org) -> list[Entry]:
     return accrue(org, Live.objects.for_org(org).values_list("pk", flat=True))
 
 
-def touched_by_batch(org, attribution, known_orders: dict) -> dict:
-    """The (live, promoter) pairs an ingest batch moved, for `accrue`. A buyer's first order
+def touched_by_batch(org, promoters: dict, attribution, known_orders: dict) -> dict:
+    """The (live, promoter) pairs an ingest batch moved, for `accrue`: `promoters`, live →
+    the promoters some figure change was counted for. A buyer's first order
     in a live also decides whether they are a new buyer (新客) in the organisation's later
     lives, so those lives' promoters credited with that buyer are touched too."""
     touched: dict = defaultdict(set)
-    for (live_id, promoter_id), delta in attribution.stats.items():
-        if promoter_id is not None and any(delta):
-            touched[live_id].add(promoter_id)
+    for live_id, moved in promoters.items():
+        touched[live_id] |= moved
     for live_id in attribution.reset_lives:
         touched[live_id] = ALL
     new_buyers = defaultdict(set)
@@ -197,8 +198,6 @@ def touched_by_batch(org, attribution, known_orders: dict) -> dict:
 def touched_by_own_ids(org, touched: dict, promoters: set[int]) -> dict:
     """Add to `touched` every live of `promoters` whose own ids moved: their own reservation,
     entry or purchase may be in any of their lives, and no figure of theirs moved to say so."""
-    from liveloop.analytics.models import PromoterStats
-
     for live_id, promoter_id in (PromoterStats.objects.for_org(org).filter(promoter_id__in=list(promoters))
                                  .values_list("live_id", "promoter_id")):
         if live_id not in touched:
@@ -206,6 +205,32 @@ def touched_by_own_ids(org, touched: dict, promoters: set[int]) -> dict:
         if touched[live_id] is not ALL:
             touched[live_id].add(promoter_id)
     return touched
+
+
+class Accrual(Projection):
+    """The ledger as a projection of ingest (events.projections): the promoters a batch's
+    counted facts moved are re-estimated on the stored figures, in the same transaction. After
+    the figures (it reads them). A rebuild leaves the ledger alone: it is append-only, and
+    `liveloop rebuild --check` recomputes it from a replay instead (money.check)."""
+    name = "money_accrual"
+    order = 20
+
+    def load(self, batch):
+        return defaultdict(set)  # live -> promoters some figure change was counted for
+
+    def fact(self, state, fact, counted) -> None:
+        for promoter, _figure, amount in counted:
+            if promoter is not None and amount:
+                state[fact.live].add(promoter)
+
+    def write(self, batch, state) -> None:
+        org = batch.org
+        touched = touched_by_batch(org, state, batch.attribution, batch.known_orders)
+        moved = batch.own_ids_moved()
+        accrue(org, touched_by_own_ids(org, touched, moved) if moved else touched)
+
+
+projection = register(Accrual())
 
 
 class AdjustmentError(ValueError):

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
-from liveloop.events.ingest import _lock_org
+from liveloop.lib.bulk import lock_org
 from liveloop.lives.models import Live
 from liveloop.money import inputs
 from liveloop.money.ledger import ALL, sums
@@ -74,7 +74,7 @@ def breakdown_json(settlement) -> list[dict]:
 @transaction.atomic
 def settle_live(org, live: Live, user=None, now: datetime | None = None) -> SettlementRun:
     now = now or datetime.now(timezone.utc)
-    _lock_org(org)  # no ingest in between: the run's log position is the figures it used
+    lock_org(org.pk)  # no ingest in between: the run's log position is the figures it used
     live = Live.objects.for_org(org).select_for_update().get(pk=live.pk)
     check_settleable(org, live, now)
     plan = plan_for(org, live)

@@ -3,9 +3,10 @@
 Pure: no Django. The same `Attribution` object serves two callers:
 
 - ingest preloads the state of the viewers, orders and lives a batch touches, applies the
-  batch, and writes back what changed plus the *deltas* of every figure;
+  batch, writes back what changed, and hands each fact with what it *counted* (the figure
+  changes `apply` returns) to the projections (events.projections), which add them up;
 - rebuild starts from nothing, replays the whole log in sequence order, and ends with the
-  *totals*, which must equal what ingest wrote.
+  *totals* (`stats`, kept only when asked: `tally=True`), which must equal what ingest wrote.
 
 Because both go through `apply`, the incremental state and a replay cannot drift apart by
 construction; `liveloop rebuild --check` and the property tests verify it.
@@ -21,6 +22,10 @@ RESERVATIONS, ENTERED, BUYERS, ORDERS, GMV, REFUNDED, FOLLOWS, CAPTURES = range(
 
 TRAFFIC = ("room_enters", "room_leaves", "online_peak")
 ENTERS, LEAVES, ONLINE_PEAK = range(len(TRAFFIC))
+
+# What `apply` returns: the figure changes one fact made, (promoter or None, figure, amount).
+Counted = list[tuple[int | None, int, int]]
+NOTHING: Counted = []  # shared by the facts that count nothing: never appended to
 
 FIRST_TOUCH = "first_touch"
 LAST_TOUCH = "last_touch"
@@ -131,46 +136,38 @@ class Attribution:
     lives: dict[int, LiveState]
     viewers: dict[tuple[int, str], ViewerState] = field(default_factory=dict)
     orders: dict[str, OrderState] = field(default_factory=dict)
-    # (live, promoter or None) -> figures: deltas for ingest, totals for a rebuild.
+    # (live, promoter or None) -> figures, when `tally`: a replay's totals (ingest leaves the
+    # adding up to the database: analytics.live_figures).
     stats: defaultdict = field(default_factory=lambda: defaultdict(_zero))
-    # (live, minute) -> figures: the same changes bucketed by the minute of the event's `at`.
-    minutes: defaultdict = field(default_factory=lambda: defaultdict(_zero))
-    # (live, minute) -> TRAFFIC: every entry and exit (not distinct viewers) and the highest
-    # online sample, for the room's concurrency over time. Entries and exits add up across
-    # batches; the online peak is a maximum.
-    traffic: defaultdict = field(default_factory=lambda: defaultdict(lambda: [0] * len(TRAFFIC)))
+    tally: bool = True
     changed_viewers: set = field(default_factory=set)
     changed_orders: set = field(default_factory=set)
     changed_lives: set = field(default_factory=set)
     reset_lives: set = field(default_factory=set)
-    # Told of every figure change as it is counted (rules.audience buckets them by the viewer's
-    # dimensions): `listener.counted(fact, promoter, figure, amount)`. None: nobody listens.
-    listener: object = None
 
-    def apply(self, fact: Fact) -> None:
-        """Apply one accepted fact, or raise Rejected without changing anything."""
+    def apply(self, fact: Fact) -> Counted:
+        """Apply one accepted fact and return the figure changes it counted, or raise Rejected
+        without changing anything."""
         kind = fact.type
         if fact.live is None:  # a capture outside any live: kept in the log, counted org-wide later
-            return
+            return NOTHING
         live = self.lives[fact.live]
         if kind in TRANSITIONS:
             self._transition(fact, live)
-            return
+            return NOTHING
         if live.state == CANCELLED:
             raise Rejected("live is cancelled")
         if kind == "online":
             if fact.count > live.peak_online:
                 live.peak_online = fact.count
                 self.changed_lives.add(fact.live)
-            room = self.traffic[(fact.live, minute_of(fact.at))]
-            room[ONLINE_PEAK] = max(room[ONLINE_PEAK], fact.count)
-            return
-        if kind == "order_refund":
-            self._refund(fact)
-            return
+            return NOTHING
         if kind == "room_leave":
-            self.traffic[(fact.live, minute_of(fact.at))][LEAVES] += 1
-            return
+            return NOTHING
+        counted: Counted = []
+        if kind == "order_refund":
+            self._refund(fact, counted)
+            return counted
         if kind == "order_paid" and fact.order in self.orders:
             raise Rejected(f"order {fact.order} was already paid by another event")
 
@@ -188,48 +185,50 @@ class Attribution:
             credited = order_credit(fact.promoter, viewer, fact.at, days)
             self.orders[fact.order] = OrderState(fact.live, fact.viewer, credited, fact.amount)
             self.changed_orders.add(fact.order)
-            self._count(fact, credited, ORDERS, 1)
-            self._count(fact, credited, GMV, fact.amount)
+            counted.append((credited, ORDERS, 1))
+            counted.append((credited, GMV, fact.amount))
             if not viewer.bought:
                 viewer.bought = True
-                self._count(fact, credited, BUYERS, 1)
+                counted.append((credited, BUYERS, 1))
         else:
             credited = binding_at(viewer, fact.at, days)
             if kind == "reservation":
                 if not viewer.reserved:
                     viewer.reserved = True
                     viewer.reserved_for = credited
-                    self._count(fact, credited, RESERVATIONS, 1)
+                    counted.append((credited, RESERVATIONS, 1))
             elif kind == "reservation_cancel":
                 if viewer.reserved:
-                    self._count(fact, viewer.reserved_for, RESERVATIONS, -1)
+                    counted.append((viewer.reserved_for, RESERVATIONS, -1))
                     viewer.reserved = False
                     viewer.reserved_for = None
             elif kind == "room_enter":
-                self.traffic[(fact.live, minute_of(fact.at))][ENTERS] += 1
                 if not viewer.entered:
                     viewer.entered = True
                     viewer.entered_for = credited
                     if viewer.reserved:
                         live.showed_up += 1
                         self.changed_lives.add(fact.live)
-                    self._count(fact, credited, ENTERED, 1)
+                    counted.append((credited, ENTERED, 1))
             elif kind == "follow":
                 if not viewer.followed:
                     viewer.followed = True
-                    self._count(fact, credited, FOLLOWS, 1)
+                    counted.append((credited, FOLLOWS, 1))
             elif kind == "capture":
                 if not viewer.captured:
                     viewer.captured = True
                     # Added through a promoter's own contact code (WeCom state): like the
                     # platform's sharer record on an order, the named promoter wins.
-                    self._count(fact, order_credit(fact.promoter, viewer, fact.at, days), CAPTURES, 1)
+                    counted.append((order_credit(fact.promoter, viewer, fact.at, days), CAPTURES, 1))
         after = (viewer.bound, viewer.bound_at, viewer.reserved, viewer.reserved_for,
                  viewer.entered, viewer.bought, viewer.followed, viewer.captured, viewer.entered_for)
         if after != before:
             self.changed_viewers.add(key)
+        if self.tally:
+            self._tally(fact.live, counted)
+        return counted
 
-    def _refund(self, fact: Fact) -> None:
+    def _refund(self, fact: Fact, counted: Counted) -> None:
         order = self.orders.get(fact.order)
         if order is None:
             raise Rejected(f"refund on unknown order {fact.order}")
@@ -239,15 +238,13 @@ class Attribution:
             raise Rejected(f"refund exceeds amount paid ({order.paid})")
         order.refunded += fact.amount
         self.changed_orders.add(fact.order)
-        self._count(fact, order.promoter, REFUNDED, fact.amount)
+        counted.append((order.promoter, REFUNDED, fact.amount))
+        if self.tally:
+            self._tally(fact.live, counted)
 
-    def _count(self, fact: Fact, promoter: int | None, figure: int, amount: int) -> None:
-        self.stats[(fact.live, promoter)][figure] += amount
-        # The same change in the minute it happened, for charts and the real-time view. A
-        # cancelled live's reset is not a flow and stays out of the minutes.
-        self.minutes[(fact.live, minute_of(fact.at))][figure] += amount
-        if self.listener is not None:
-            self.listener.counted(fact, promoter, figure, amount)
+    def _tally(self, live: int, counted: Counted) -> None:
+        for promoter, figure, amount in counted:
+            self.stats[(live, promoter)][figure] += amount
 
     def _transition(self, fact: Fact, live: LiveState) -> None:
         allowed_from, to = TRANSITIONS[fact.type]

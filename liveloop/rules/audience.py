@@ -1,9 +1,9 @@
 """The audience of a live: breakdowns by dimension, watch time and the flywheel
 (docs/decisions.md "Post-live report").
 
-Pure: no Django. `Audience` wraps an `Attribution` and listens to the figure changes it
-counts, so the breakdowns add up to exactly the live's figures and ingest and a replay cannot
-drift apart: both call `Audience.apply` for every accepted fact, in sequence order.
+Pure: no Django. `Audience.fact` takes every accepted fact, in sequence order, with the figure
+changes `Attribution.apply` counted for it, so the breakdowns add up to exactly the live's
+figures and ingest and a replay cannot drift apart (analytics.audience is its projection).
 
 - **Dimensions.** A viewer's value of a dimension (touchpoint, share scene, gender, city tier,
   region, age band) is the first value that viewer's room-side events in the live carry
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from liveloop.rules.attribution import (BUYERS, CAPTURES, ENTERED, FIGURES, FOLLOWS, GMV, ORDERS, REFUNDED,
-                                        Attribution, Fact)
+                                        Attribution, Counted, Fact)
 
 DIMENSIONS = ("touchpoint", "share_scene", "gender", "city_tier", "region", "age_band")
 # The figures broken down (reservations are the preview's, not the room's audience).
@@ -84,7 +84,7 @@ def _zero_live() -> list[int]:
 
 class Audience:
     def __init__(self, attribution: Attribution, profiles: dict | None = None):
-        self.attribution = attribution
+        self.attribution = attribution  # read only: whether a viewer is captured
         # (live, viewer) -> Profile; ingest preloads those its batch touches.
         self.profiles: dict[tuple[int, str], Profile] = profiles if profiles is not None else {}
         # (live, dimension, value) -> BREAKDOWN; live -> LIVE_FIGURES: deltas, or a replay's totals.
@@ -92,19 +92,9 @@ class Audience:
         self.lives: defaultdict = defaultdict(_zero_live)
         self.changed: set = set()
         self.known: dict = {}  # (live, viewer) -> stored row id, for the caller that stores profiles
-        self._counted: list[tuple[int | None, int, int]] = []
-        attribution.listener = self
 
-    def counted(self, fact: Fact, promoter: int | None, figure: int, amount: int) -> None:
-        """Attribution's listener: held until the fact is accepted (apply returns)."""
-        self._counted.append((promoter, figure, amount))
-
-    def apply(self, fact: Fact) -> None:
-        """Apply one fact through attribution, then the audience's share of it. Raises Rejected
-        (from attribution) without changing anything here."""
-        self._counted = []
-        self.attribution.apply(fact)
-        counted, self._counted = self._counted, []
+    def fact(self, fact: Fact, counted: Counted) -> None:
+        """The audience's share of an accepted fact, once attribution has applied it."""
         if fact.live is None or fact.type not in ROOM_SIDE and fact.type != "order_refund":
             return
         if fact.type == "order_refund":

@@ -32,6 +32,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from liveloop.rules.attribution import RESERVATIONS
+
 DEVICE, NET = "device", "net"
 SIGNAL_ATTRS = (DEVICE, NET)
 MAX_KEY = 64
@@ -75,20 +77,15 @@ class FarmWatch:
         # (live, viewer) whose reservation may have moved: where self-referrals can change.
         self.touched: set = set()
 
-    def apply(self, inner, attribution, fact) -> None:
-        """Apply `fact` through `inner` (rules.audience.Audience or the Attribution itself),
-        then note the reservation it counted, if any. Raises Rejected like `inner`, unchanged."""
-        key = (fact.live, fact.viewer)
-        before = attribution.viewers.get(key)
-        held = before is not None and before.reserved
-        inner.apply(fact)
+    def fact(self, fact, counted) -> None:
+        """Note the reservation an accepted fact counted, if any: attribution counts a
+        reservation (+1, for reserved_for) exactly when the viewer held none before."""
         if fact.type not in ("reservation", "reservation_cancel"):
             return
-        self.touched.add(key)
-        state = attribution.viewers.get(key)
-        if fact.type == "reservation" and not held and state is not None and state.reserved \
-                and state.reserved_for is not None:
-            self.reserved(fact.live, state.reserved_for, fact.viewer, fact.at, fact.attrs)
+        self.touched.add((fact.live, fact.viewer))
+        for promoter, figure, amount in counted:
+            if figure == RESERVATIONS and amount == 1 and promoter is not None:
+                self.reserved(fact.live, promoter, fact.viewer, fact.at, fact.attrs)
 
     def add_known(self, live: int, promoter: int, viewer: str, signal: Signal) -> None:
         entry = (live, promoter, viewer)

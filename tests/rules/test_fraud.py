@@ -134,21 +134,26 @@ def test_the_flags_do_not_depend_on_the_order_entries_arrive_in(raw, rnd):
     assert suspects(one) == expected
 
 
+def take(watch, attribution, fact):
+    """As ingest and a replay do: attribution applies the fact, the watch sees what it counted."""
+    watch.fact(fact, attribution.apply(fact))
+
+
 def test_attribution_decides_the_promoter_a_reservation_is_watched_for():
     attribution = Attribution(lives={LIVE: LiveState()})
     watch = FarmWatch()
     # First touch: V0 is bound to A by a room entry, so its later reservation through B is A's.
-    watch.apply(attribution, attribution, Fact("room_enter", LIVE, "V0", A, None, None, None, at(0)))
-    watch.apply(attribution, attribution, Fact("reservation", LIVE, "V0", B, None, None, None, at(1),
+    take(watch, attribution, Fact("room_enter", LIVE, "V0", A, None, None, None, at(0)))
+    take(watch, attribution, Fact("reservation", LIVE, "V0", B, None, None, None, at(1),
                                                 {"device": "d1"}))
     assert set(watch.signals) == {(LIVE, A, "V0")}
     # Cancelling and reserving again is the same viewer: still one entry.
-    watch.apply(attribution, attribution, Fact("reservation_cancel", LIVE, "V0", None, None, None, None, at(2)))
-    watch.apply(attribution, attribution, Fact("reservation", LIVE, "V0", A, None, None, None, at(3),
+    take(watch, attribution, Fact("reservation_cancel", LIVE, "V0", None, None, None, None, at(2)))
+    take(watch, attribution, Fact("reservation", LIVE, "V0", A, None, None, None, at(3),
                                                 {"device": "d1"}))
     assert len(watch.signals) == 1 and (LIVE, "V0") in watch.touched
     # An unattributed reservation is nobody's burst.
-    watch.apply(attribution, attribution, Fact("reservation", LIVE, "V9", None, None, None, None, at(4),
+    take(watch, attribution, Fact("reservation", LIVE, "V9", None, None, None, None, at(4),
                                                 {"device": "d1"}))
     assert len(watch.signals) == 1
 

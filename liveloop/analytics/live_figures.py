@@ -1,0 +1,169 @@
+"""The figures per live and promoter (PromoterStats), per minute (LiveMinute) and per live
+(LiveStats) as a projection of the log (events.projections).
+
+Every figure here only adds up (or, the online peak, keeps a maximum): ingest hands the
+database each batch's counted facts — (live, promoter, minute, figure, amount), one row per
+figure change `rules.attribution` counted, plus the room's entries, exits and online samples —
+and one statement per table adds them up set-wise (lib.bulk.update_grouped / add_grouped).
+A replay adds them up in Python as it goes (`Attribution.stats`, the minutes here), because a
+replay's stops (a settlement's log position) read them midway.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from liveloop.analytics.models import LiveMinute, LiveStats, PromoterStats
+from liveloop.events.projections import Projection, register
+from liveloop.lib.bulk import add_grouped, insert_all, time_adapter, update_grouped, update_rows
+from liveloop.rules.attribution import FIGURES, TRAFFIC, minute_of
+
+# The room's traffic in the same rows as the figures, numbered after them: entries and exits
+# add up; an online sample counts as the minute's peak when it is the highest (a maximum).
+ENTERS, LEAVES, ONLINE = len(FIGURES), len(FIGURES) + 1, len(FIGURES) + 2
+MINUTE_FIGURES = (*FIGURES, "room_enters", "room_leaves")
+PEAKS = ("online_peak",)
+assert TRAFFIC == (*MINUTE_FIGURES[len(FIGURES):], *PEAKS)
+ZERO_FIGURES = (0,) * len(FIGURES)
+
+
+ROOM = {"room_enter": ENTERS, "room_leave": LEAVES}
+
+
+class Counted:
+    """A batch's counted facts, as rows for the database to add up."""
+
+    def __init__(self):
+        self.rows: list[tuple] = []
+
+    def take(self, fact, counted) -> None:
+        if fact.live is None:
+            return
+        kind = fact.type
+        if counted:
+            minute = minute_of(fact.at)
+            self.rows += [(fact.live, promoter, minute, figure, amount) for promoter, figure, amount in counted]
+        if kind in ROOM:
+            self.rows.append((fact.live, None, minute_of(fact.at), ROOM[kind], 1))
+        elif kind == "online":
+            self.rows.append((fact.live, None, minute_of(fact.at), ONLINE, fact.count))
+
+
+class Replayed:
+    """A replay's minutes: (live, minute) -> figures then traffic, added up as it goes (the
+    figures per promoter are the replay's Attribution.stats)."""
+
+    def __init__(self):
+        self.minutes: defaultdict = defaultdict(lambda: [0] * (len(FIGURES) + len(TRAFFIC)))
+
+    def take(self, fact, counted) -> None:
+        if fact.live is None:
+            return
+        kind = fact.type
+        if not counted and kind not in ROOM and kind != "online":
+            return
+        row = self.minutes[(fact.live, minute_of(fact.at))]
+        for _, figure, amount in counted:
+            row[figure] += amount
+        if kind in ROOM:
+            row[ROOM[kind]] += 1
+        elif kind == "online":
+            row[ONLINE] = max(row[ONLINE], fact.count)
+
+
+class LiveFigures(Projection):
+    name = "live_figures"
+    order = 10
+
+    # --- ingest ---------------------------------------------------------------------------
+
+    def load(self, batch):
+        return Counted()
+
+    def fact(self, state, fact, counted) -> None:
+        state.take(fact, counted)
+
+    def write(self, batch, state) -> None:
+        org, attribution = batch.org, batch.attribution
+        adapt = time_adapter()
+        figures = [row for row in state.rows if row[3] < ENTERS]
+        # Promoters' rows by plain equality, the unattributed rows (promoter NULL) apart: matching
+        # both in one join (`= OR both NULL`) made PostgreSQL hash on the live alone and test every
+        # pair of rows (docs/performance.md).
+        update_grouped(PromoterStats, {"live": "bigint", "promoter": "bigint"}, FIGURES,
+                       [(live, promoter, figure, amount) for live, promoter, _, figure, amount in figures
+                        if promoter is not None],
+                       where=f"t.org_id = {int(org.pk)} AND t.live_id = v.live AND t.promoter_id = v.promoter")
+        update_grouped(PromoterStats, {"live": "bigint"}, FIGURES,
+                       [(live, figure, amount) for live, promoter, _, figure, amount in figures if promoter is None],
+                       where=f"t.org_id = {int(org.pk)} AND t.live_id = v.live AND t.promoter_id IS NULL")
+        add_grouped(org.pk, LiveMinute, ("live_id", "minute"), {"live_id": "bigint", "minute": "timestamptz"},
+                    MINUTE_FIGURES, [(live, adapt(minute), figure, amount)
+                                     for live, _, minute, figure, amount in state.rows], peaks=PEAKS)
+        # Cancelling a preview resets its reservations (PRODUCT.md), after what the batch added.
+        for live_id in attribution.reset_lives:
+            PromoterStats.objects.for_org(org).filter(live_id=live_id).update(reservations=0)
+        for live_id in attribution.changed_lives:
+            live = attribution.lives[live_id]
+            LiveStats.objects.for_org(org).filter(live_id=live_id).update(
+                peak_online=live.peak_online, reservations_lapsed=live.lapsed, showed_up=live.showed_up)
+
+    # --- rebuild --------------------------------------------------------------------------
+
+    def start(self, replay):
+        return Replayed()
+
+    def differences(self, replay, state) -> list[str]:
+        org, attribution, names, codes = replay.org, replay.attribution, replay.names, replay.codes
+        found = []
+        stats = {(r[0], r[1]): list(r[2:]) for r in
+                 PromoterStats.objects.for_org(org).values_list("live_id", "promoter_id", *FIGURES)}
+        for key in sorted(set(stats) | set(attribution.stats), key=lambda k: (k[0], k[1] or 0)):
+            stored = stats.get(key)
+            if stored is None:
+                found.append(f"live {names.get(key[0])}: no stored row for promoter {codes.get(key[1], key[1])}")
+                continue
+            replayed = attribution.stats.get(key, ZERO_FIGURES)
+            for name, a, b in zip(FIGURES, stored, replayed):
+                if a != b:
+                    who = "unattributed" if key[1] is None else f"promoter {codes.get(key[1], key[1])}"
+                    found.append(f"live {names.get(key[0])} {who} {name}: stored {a}, replay {b}")
+        minutes = {(r[0], r[1]): list(r[2:]) for r in
+                   LiveMinute.objects.for_org(org).values_list("live_id", "minute", *FIGURES, *TRAFFIC)}
+        stored_minutes = {k: v for k, v in minutes.items() if any(v)}
+        replayed_minutes = _minute_rows(state)
+        for key in sorted(set(stored_minutes) | set(replayed_minutes)):
+            if stored_minutes.get(key) != replayed_minutes.get(key):
+                found.append(f"live {names.get(key[0])} minute {key[1]:%Y-%m-%d %H:%M}Z: stored "
+                             f"{stored_minutes.get(key)}, replay {replayed_minutes.get(key)}")
+        lives = {r[0]: tuple(r[1:]) for r in LiveStats.objects.for_org(org).values_list(
+            "live_id", "peak_online", "reservations_lapsed", "showed_up")}
+        for live_id, live in attribution.lives.items():
+            replayed = (live.peak_online, live.lapsed, live.showed_up)
+            if lives.get(live_id) != replayed:
+                found.append(f"live {names.get(live_id)}: stored (peak online, lapsed, showed up) "
+                             f"{lives.get(live_id)}, replay {replayed}")
+        return found
+
+    def replace(self, replay, state) -> None:
+        org, attribution = replay.org, replay.attribution
+        org_id, adapt = org.pk, time_adapter()
+        LiveMinute.objects.for_org(org).delete()
+        insert_all(LiveMinute, ("org_id", "live_id", "minute", *FIGURES, *TRAFFIC),
+                   ((org_id, live_id, adapt(minute), *values)
+                    for (live_id, minute), values in _minute_rows(state).items()))
+        # Every stored row (a row exists per enrolled promoter), in one statement on PostgreSQL.
+        update_rows(PromoterStats, {"id": "bigint", **dict.fromkeys(FIGURES, "bigint")},
+                    [(pk, *attribution.stats.get((live_id, promoter_id), ZERO_FIGURES)) for pk, live_id, promoter_id
+                     in PromoterStats.objects.for_org(org).values_list("pk", "live_id", "promoter_id")],
+                    sets=", ".join(f"{f} = v.{f}" for f in FIGURES), where="t.id = v.id")
+        for live_id, live in attribution.lives.items():
+            LiveStats.objects.for_org(org).filter(live_id=live_id).update(
+                peak_online=live.peak_online, reservations_lapsed=live.lapsed, showed_up=live.showed_up)
+
+
+def _minute_rows(state: Replayed) -> dict:
+    """(live, minute) -> figures then traffic, for every minute in which anything moved."""
+    return {k: list(v) for k, v in state.minutes.items() if any(v)}
+
+
+projection = register(LiveFigures())

@@ -1,0 +1,53 @@
+"""A promoter's own viewer ids: the shop openid they buy and share with, and the person it
+belongs to once a source linked it to other ids (rules.identity). Money leaves their own
+reservations and purchases out of their pay (rules.earnings) and the fraud flags count them
+as self-referrals (rules.fraud); both ask here, below them."""
+from __future__ import annotations
+
+from django.db.models import Q
+
+from liveloop.events.models import ViewerLink
+from liveloop.lib.seq import chunks
+from liveloop.promoters.models import Promoter
+
+
+def own_ids(org, promoters=None, teams=None) -> dict[int, frozenset]:
+    """For `promoters` and the members of `teams` (ids), or everyone with an openid."""
+    rows = Promoter.objects.for_org(org).exclude(openid="")
+    if promoters is not None or teams is not None:
+        rows = rows.filter(Q(pk__in=list(promoters or ())) | Q(team_id__in=list(teams or ())))
+    openids = dict(rows.values_list("pk", "openid"))
+    persons = dict(ViewerLink.objects.for_org(org).filter(viewer__in=list(openids.values()))
+                   .values_list("viewer", "person"))
+    return {pk: frozenset({openid, persons.get(openid, openid)}) for pk, openid in openids.items()}
+
+
+def holders(org, viewers) -> set[int]:
+    """The promoters one of `viewers` (ids or persons) is an own id of."""
+    viewers = set(viewers)
+    if not viewers:
+        return set()
+    openids = set(viewers)
+    for chunk in chunks(viewers):
+        openids.update(ViewerLink.objects.for_org(org).filter(person__in=chunk).values_list("viewer", flat=True))
+    found = set()
+    for chunk in chunks(openids):
+        found.update(Promoter.objects.for_org(org).filter(openid__in=chunk).values_list("pk", flat=True))
+    return found
+
+
+def moved(org, identities) -> set[int]:
+    """The promoters whose own ids a batch's links moved (their openid joined another person):
+    what counts as their own changes with no figure of theirs moving, so the fraud flags recount
+    them and the ledger re-estimates them."""
+    if not identities.changed:
+        return set()
+    ids = set(identities.changed)
+    # A merge also moved ids this batch never loaded: those now under the merged-into persons.
+    persons = {identities.person_of(merged) for merged in identities.merged}
+    for chunk in chunks(persons):
+        ids.update(ViewerLink.objects.for_org(org).filter(person__in=chunk).values_list("viewer", flat=True))
+    found = set()
+    for chunk in chunks(ids):
+        found.update(Promoter.objects.for_org(org).filter(openid__in=chunk).values_list("pk", flat=True))
+    return found

@@ -1,0 +1,206 @@
+"""Bulk writes of plain rows, shared by the write path and its projections.
+
+Ingest writes plain values, never model instances (building them cost two thirds of ingest
+time), and on PostgreSQL in one statement per table (COPY, and UPDATE … FROM unnest of
+arrays): a statement per row is parsed and planned per row, and a statement with thousands of
+placeholders is re-split by the driver on every call (docs/performance.md). On SQLite one
+prepared statement runs per row (executemany), or a batch arrives as one JSON parameter
+(`rows_source`) when the database itself is to add it up.
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from itertools import islice
+
+import orjson
+from django.db import connection
+
+
+def lock_org(org_id: int) -> None:
+    """Serialise writers per organisation so the log's sequence is the order of application.
+    SQLite already serialises writers (BEGIN IMMEDIATE, see settings)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int(org_id)])
+
+
+def adapt_time(value):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def time_adapter():
+    """A function doing what `adapt_time` does to aware datetimes, without its per-value
+    checks and connection lookups (a replay adapts millions): SQLite stores the text of the
+    naive time in the connection's time zone, PostgreSQL takes the datetime."""
+    if connection.vendor != "sqlite":
+        return connection.ops.adapt_datetimefield_value
+    tz = connection.timezone
+
+    def adapt(value):
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(tz).replace(tzinfo=None)
+        return str(value)
+    return adapt
+
+
+def json_text(value):
+    """A JSON column's stored text (None stays NULL)."""
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def json_value(text):
+    """JSONField.from_db_value's result, through orjson (several times json's speed); json
+    itself for what orjson refuses (integers beyond 64 bits, NaN), the text for what neither
+    reads, as the field does."""
+    if text is None or not isinstance(text, (str, bytes)):
+        return text
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
+
+
+def insert_rows(model, columns, rows) -> None:
+    """INSERT `rows` (tuples in the order of `columns`): COPY on PostgreSQL."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    table, names = quote(model._meta.db_table), ", ".join(map(quote, columns))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})",
+                               rows)
+
+
+def insert_all(model, columns, rows) -> None:
+    """`insert_rows` for an iterable consumed once, a chunk at a time: neither model instances
+    nor a list of the whole table are ever built, so memory stays flat however large the table."""
+    rows = iter(rows)
+    while chunk := list(islice(rows, 10_000)):
+        insert_rows(model, columns, chunk)
+
+
+def update_rows(model, types: dict[str, str], rows, *, sets: str, where: str) -> None:
+    """UPDATE model's table (alias t) from rows of values (alias v, columns named by `types`)."""
+    if not rows:
+        return
+    columns = list(types)
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"CAST(%s AS {types[c]}[])" for c in columns)
+            cursor.execute(f"UPDATE {table} AS t SET {sets} FROM unnest({arrays}) "
+                           f"AS v({', '.join(columns)}) WHERE {where}",
+                           [list(column) for column in zip(*rows)])
+        else:
+            # SQLite prepares this once and runs it per row (UPDATE … FROM needs SQLite ≥ 3.33).
+            cursor.executemany(f"WITH v ({', '.join(columns)}) AS (VALUES ({', '.join(['%s'] * len(columns))})) "
+                               f"UPDATE {table} AS t SET {sets} FROM v WHERE {where}", rows)
+
+
+def add_rows(org_id: int, model, keys, key_types, adds, rows, peaks=()) -> None:
+    """Add deltas to the rows of `model` named by `keys` (with org), creating a row the first
+    time (ON CONFLICT): `adds` columns are summed, `peaks` keep their maximum. One statement on
+    PostgreSQL (INSERT … SELECT FROM unnest), one prepared statement on SQLite."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = (*keys, *adds, *peaks)
+    conflict = _on_conflict(table, keys, adds, peaks)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            types = (*key_types, *["bigint"] * (len(adds) + len(peaks)))
+            arrays = ", ".join(f"CAST(%s AS {t}[])" for t in types)
+            cursor.execute(f"INSERT INTO {table} (org_id, {', '.join(columns)}) "
+                           f"SELECT {int(org_id)}, * FROM unnest({arrays}) {conflict}",
+                           [list(column) for column in zip(*rows)])
+        else:
+            cursor.executemany(f"INSERT INTO {table} (org_id, {', '.join(columns)}) "
+                               f"VALUES ({int(org_id)}, {', '.join(['%s'] * len(columns))}) {conflict}",
+                               rows)
+
+
+def _on_conflict(table: str, keys, adds, peaks) -> str:
+    greatest = "GREATEST" if connection.vendor == "postgresql" else "max"  # SQLite's max(a, b)
+    sets = [f"{f} = {table}.{f} + excluded.{f}" for f in adds]
+    sets += [f"{f} = {greatest}({table}.{f}, excluded.{f})" for f in peaks]
+    return f"ON CONFLICT (org_id, {', '.join(keys)}) DO UPDATE SET {', '.join(sets)}"
+
+
+def rows_source(types: dict[str, str], rows) -> tuple[str, list]:
+    """A FROM item (alias `c`, columns named by `types`) holding `rows`, and its parameters,
+    for one set-wise statement over a whole batch: unnest of one array per column on
+    PostgreSQL, json_each of one JSON text on SQLite (parsed by SQLite in C; datetimes must
+    already be adapted to text there)."""
+    columns = list(types)
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"CAST(%s AS {types[c]}[])" for c in columns)
+        return f"unnest({arrays}) AS c({', '.join(columns)})", [list(column) for column in zip(*rows)]
+    picks = ", ".join(f"json_extract(value, '$[{i}]') AS {c}" for i, c in enumerate(columns))
+    return f"(SELECT {picks} FROM json_each(%s)) AS c", [orjson.dumps(rows).decode()]
+
+
+def add_grouped(org_id: int, model, keys, key_types: dict[str, str], figures, rows, *,
+                peaks=()) -> None:
+    """Add up `rows` — facts (key…, figure index, amount) — per key in the database and add the
+    sums to `model`'s rows (columns `figures`, the figure index naming the column; indexes
+    past them name `peaks`, which keep a maximum), creating a row the first time: one
+    statement per batch whatever its size."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    source, params = rows_source({**key_types, "figure": "integer", "amount": "bigint"}, rows)
+    sums = [f"COALESCE(SUM(CASE WHEN figure = {i} THEN amount END), 0)" for i in range(len(figures))]
+    sums += [f"COALESCE(MAX(CASE WHEN figure = {len(figures) + i} THEN amount END), 0)"
+             for i in range(len(peaks))]
+    # SQLite needs a WHERE in an INSERT … SELECT with ON CONFLICT (its parser's ambiguity).
+    sql = (f"INSERT INTO {table} (org_id, {', '.join((*keys, *figures, *peaks))}) "
+           f"SELECT {int(org_id)}, {', '.join(keys)}, {', '.join(sums)} FROM {source} WHERE true "
+           f"GROUP BY {', '.join(keys)} {_on_conflict(table, keys, figures, peaks)}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def update_grouped(model, key_types: dict[str, str], figures, rows, *, where: str) -> None:
+    """Add up `rows` — facts (key…, figure index, amount) — per key in the database and add the
+    sums to the existing rows of `model` (alias t) that `where` matches to the sums (alias v)."""
+    if not rows:
+        return
+    keys = list(key_types)
+    table = connection.ops.quote_name(model._meta.db_table)
+    source, params = rows_source({**key_types, "figure": "integer", "amount": "bigint"}, rows)
+    sums = ", ".join(f"COALESCE(SUM(CASE WHEN figure = {i} THEN amount END), 0) AS {f}"
+                     for i, f in enumerate(figures))
+    sets = ", ".join(f"{f} = t.{f} + v.{f}" for f in figures)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} AS t SET {sets} FROM (SELECT {', '.join(keys)}, {sums} FROM {source} "
+                       f"GROUP BY {', '.join(keys)}) AS v WHERE {where}", params)
+
+
+@contextmanager
+def page_cache(kib: int):
+    """On SQLite, a page cache of `kib` for this connection while the block runs, then the one it
+    had (rewriting large tables with random-keyed unique indexes reads their pages back again
+    and again with SQLite's default 2 MB; docs/performance.md). Elsewhere nothing."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        before = int(cursor.fetchone()[0])
+        cursor.execute(f"PRAGMA cache_size = -{int(kib)}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {before}")
