@@ -65,7 +65,9 @@ def _compare(found, what, expected: dict, recorded: dict, codes, title) -> None:
                          f"ledger {a}, recomputed {b}")
 
 
-def differences(org, attribution, snapshots: Snapshots) -> list[str]:
+def differences(org, replay, snapshots: Snapshots) -> list[str]:
+    """`replay`: events.rebuild's, run with `snapshots.stops`."""
+    attribution = replay.attribution
     found: list[str] = []
     codes = dict(Promoter.objects.for_org(org).values_list("pk", "code"))
     estimates = _sums(org, Entry.ESTIMATES)
