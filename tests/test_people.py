@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from liveloop.analytics.queries import promoter_table
-from liveloop.integrations.at_rest import reseal_rows
+from liveloop.at_rest import reseal_rows
 from liveloop.lives.services import end_live, start_live
 from liveloop.money import payouts
 from liveloop.money.ledger import balances

@@ -1,7 +1,7 @@
 from django.db import models
 from django.utils import timezone
 
-from liveloop.integrations.at_rest import EncryptedTextField
+from liveloop.at_rest import EncryptedTextField
 from liveloop.orgs.models import TenantModel
 
 
@@ -60,7 +60,7 @@ class Channel(TenantModel):
     kind = models.CharField(max_length=8, choices=KINDS)
     name = models.CharField(max_length=80)
     url = models.URLField(max_length=500, blank=True, default="")
-    # Secrets and the WeCom token are encrypted at rest (integrations/at_rest.py).
+    # Secrets and the WeCom token are encrypted at rest (liveloop/at_rest.py).
     secret = EncryptedTextField(max_length=128, blank=True, default="",
                                 help_text="the webhook's HMAC-SHA256 signing secret")
     corp_id = models.CharField(max_length=64, blank=True, default="")

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 
 from liveloop.cli import main
 from liveloop.importers.run import import_file
-from liveloop.integrations.at_rest import PREFIX, keyed_hash
+from liveloop.at_rest import PREFIX, keyed_hash
 from liveloop.money import payouts
 from liveloop.money.models import Statement
 from liveloop.money.plans import save_plan
