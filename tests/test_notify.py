@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.test import Client
 
-from liveloop.lives.services import cancel_live, end_live, start_live
+from liveloop.actions.lives import cancel_live, end_live, start_live
 from liveloop.notify import worker
 from liveloop.notify.models import Channel, Notice
 from liveloop.notify.queue import outbox_counts, queue_reminders, reminder_due

@@ -15,7 +15,7 @@ from liveloop.analytics.report import live_report
 from liveloop.cli import main
 from liveloop.events.ingest import ingest
 from liveloop.events.rebuild import differences, replace, replay
-from liveloop.lives.services import end_live, start_live
+from liveloop.actions.lives import end_live, start_live
 from liveloop.notify.models import Notice
 from tests.conftest import EVENING, event
 

@@ -11,7 +11,7 @@ class Notice(TenantModel):
     channels; the unique key makes a notice for the same reason to the same person impossible
     to queue twice."""
     LIVE_REMINDER, LIVE_CANCELLED, PROMOTER_SUMMARY = "live_reminder", "live_cancelled", "promoter_summary"
-    PROOF_CODE = "proof_code"  # a promoter's one-time code (promoters.proof)
+    PROOF_CODE = "proof_code"  # a promoter's one-time code (actions.proof)
     KINDS = [(LIVE_REMINDER, "live reminder"), (LIVE_CANCELLED, "live cancelled"),
              (PROMOTER_SUMMARY, "promoter summary"), (PROOF_CODE, "proof code")]
     VIEWER, PROMOTER = "viewer", "promoter"

@@ -203,7 +203,7 @@ class JoinCode(TenantModel):
 
 class ProofCode(TenantModel):
     """A one-time code sent through the organisation's notice channel to prove that a phone
-    number is the promoter's own (promoters.proof). Only its keyed hash is kept; it expires,
+    number is the promoter's own (actions.proof). Only its keyed hash is kept; it expires,
     takes a limited number of tries and is spent once."""
     promoter = models.ForeignKey(Promoter, on_delete=models.CASCADE, related_name="+")
     code_hash = models.CharField(max_length=64)

@@ -16,9 +16,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from liveloop.analytics.exports import promoter_page_csv_response, promoter_xlsx_response
 from liveloop.analytics.queries import (account_rollup, funnel, live_summary, organic_row, promoter_table,
                                        team_rollup)
-from liveloop.lives import services as lives
+from liveloop.actions import lives
 from liveloop.orgs import audit, signin
-from liveloop.promoters import services as promoters
+from liveloop.actions import promoters
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.qr import qr_svg
 from liveloop.rules.attribution import CANCELLED, SCHEDULED
