@@ -121,7 +121,7 @@ def engine_run(args) -> int:
 
     from bench.ingest import _Autoanalyze, _live, _tenant
     from liveloop.events.models import Event
-    from liveloop.lives.services import start_live
+    from liveloop.actions.lives import start_live
     from liveloop.orgs.models import Member
     from liveloop.orgs.services import add_member
 

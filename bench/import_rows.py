@@ -122,9 +122,9 @@ def engine_run(args) -> int:
 
     from liveloop.importers.run import import_file
     from liveloop.lives.models import Account
-    from liveloop.lives.services import create_live
+    from liveloop.actions.lives import create_live
     from liveloop.orgs.services import create_org
-    from liveloop.promoters.services import NewPromoter, enrol
+    from liveloop.actions.promoters import NewPromoter, enrol
 
     call_command("migrate", interactive=False, verbosity=0)
     org, _ = create_org("导入基准品牌")

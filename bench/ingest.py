@@ -231,8 +231,8 @@ def _tenant():
 
 def _live(org, title: str, codes: list[str]):
     from liveloop.lives.models import Account
-    from liveloop.lives.services import create_live
-    from liveloop.promoters.services import NewPromoter, enrol
+    from liveloop.actions.lives import create_live
+    from liveloop.actions.promoters import NewPromoter, enrol
 
     account, _ = Account.objects.get_or_create(org=org, name="基准官方号")
     live = create_live(org, account=account, title=title, announced_at=DEFAULT_ANNOUNCED)

@@ -67,13 +67,13 @@ def engine_run(args) -> int:
     from liveloop.lib.bulk import insert_rows
     from liveloop.events.models import Order
     from liveloop.lives.models import Account
-    from liveloop.lives.services import create_live, end_live, start_live
+    from liveloop.actions.lives import create_live, end_live, start_live
     from liveloop.money.models import Statement
     from liveloop.money.plans import save_plan
     from liveloop.money.settlement import settle_live
     from liveloop.orgs.services import create_org
     from liveloop.promoters.models import Promoter, Team
-    from liveloop.promoters.services import NewPromoter, enrol
+    from liveloop.actions.promoters import NewPromoter, enrol
 
     call_command("migrate", interactive=False, verbosity=0)
     rng = random.Random(7)

@@ -543,7 +543,7 @@ def demo_live(url, minutes, interval, ticks, seed, end, emulator_port):
 def reseal_secrets():
     from django.db import transaction
 
-    from liveloop.integrations.at_rest import reseal_rows, sealed_fields
+    from liveloop.at_rest import reseal_rows, sealed_fields
 
     with transaction.atomic():
         for model, fields in sealed_fields():

@@ -22,10 +22,10 @@ from django.conf import settings as django_settings
 os.environ.setdefault("LIVELOOP_SECRET_KEY", django_settings.SECRET_KEY)
 
 from liveloop.lives.models import Account
-from liveloop.lives.services import create_live
+from liveloop.actions.lives import create_live
 from liveloop.orgs.models import Member
 from liveloop.orgs.services import add_member, create_org
-from liveloop.promoters.services import NewPromoter, enrol
+from liveloop.actions.promoters import NewPromoter, enrol
 
 EVENING = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)  # 20:00 in Shanghai
 

@@ -10,7 +10,7 @@ from django.template import Context, Template
 from django.utils import translation
 
 from liveloop.analytics.queries import live_summary
-from liveloop.promoters.services import NewPromoter, enrol
+from liveloop.actions.promoters import NewPromoter, enrol
 from liveloop.web.charts import (bucket_reservations, funnel_chart, live_charts, rate,
                                  reservation_quarters, reservations_chart, top_promoters,
                                  top_promoters_chart)

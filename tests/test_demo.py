@@ -122,7 +122,7 @@ def test_demo_seeds_a_believable_brand_through_ingest():
 
     # Last night's reservers were to be reminded; no worker ran, and the live is over: the
     # report counts those reminders expired, not still queued (nothing is sent late).
-    from liveloop.analytics.report import reminders
+    from liveloop.notify.queue import reminders
     from liveloop.notify.models import Notice
 
     queued_for_ended = Notice.objects.for_org(org).filter(live=ended, kind=Notice.LIVE_REMINDER)

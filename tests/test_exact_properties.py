@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from liveloop.analytics.models import LiveStats, PromoterStats
 from liveloop.cli import main
-from liveloop.lives.services import end_live, start_live
+from liveloop.actions.lives import end_live, start_live
 from liveloop.money.models import Entry
 from liveloop.money.plans import save_plan
 from liveloop.money.settlement import settle_live

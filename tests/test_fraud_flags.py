@@ -20,9 +20,9 @@ from liveloop.events.models import Event
 from liveloop.web.phone.relay import sign_viewer
 from liveloop.events.rebuild import differences, replace, replay
 from liveloop.integrations.wechat.sharers import link_promoter
-from liveloop.lives.services import cancel_live
+from liveloop.actions.lives import cancel_live
 from liveloop.promoters.models import Promoter
-from liveloop.promoters.services import NewPromoter, enrol
+from liveloop.actions.promoters import NewPromoter, enrol
 from liveloop.rules.fraud import DEVICE, NET, THRESHOLDS
 from tests.conftest import EVENING, Tenant, event
 

@@ -11,7 +11,7 @@ from liveloop.cli import main
 from liveloop.events.ingest import ingest
 from liveloop.events.models import Event, LiveViewer, Order, ViewerLink
 from liveloop.events.rebuild import differences, replace, replay
-from liveloop.lives.services import start_live
+from liveloop.actions.lives import start_live
 from liveloop.rules.events import EventError, parse_event
 from liveloop.rules.identity import Identities
 from tests.conftest import EVENING, event

@@ -10,7 +10,7 @@ from liveloop.analytics.queries import live_summary, promoter_rows
 from liveloop.events import ingest as ingest_module
 from liveloop.events.ingest import ingest
 from liveloop.events.models import Event, LiveViewer, Order
-from liveloop.lives.services import cancel_live
+from liveloop.actions.lives import cancel_live
 from liveloop.orgs.models import ApiKey
 from tests.conftest import EVENING, event
 

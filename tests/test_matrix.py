@@ -15,7 +15,7 @@ from liveloop.lives.models import Account
 from liveloop.orgs.models import Member
 from liveloop.orgs.services import add_member
 from liveloop.promoters.models import Team
-from liveloop.promoters.services import NewPromoter, enrol
+from liveloop.actions.promoters import NewPromoter, enrol
 from tests.conftest import event
 
 FRIDAY_EVENING = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)  # Fri 20:00 Shanghai

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from liveloop.analytics.models import LiveMinute
 from liveloop.analytics.queries import live_summary
-from liveloop.lives.services import cancel_live
+from liveloop.actions.lives import cancel_live
 from liveloop.notify.models import Notice
 from liveloop.promoters.models import Enrolment, JoinCode
 from liveloop.rules.attribution import FIGURES

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.test import Client
 
-from liveloop.lives.services import cancel_live, end_live, start_live
+from liveloop.actions.lives import cancel_live, end_live, start_live
 from liveloop.notify import worker
 from liveloop.notify.models import Channel, Notice
 from liveloop.notify.queue import outbox_counts, queue_reminders, reminder_due
@@ -169,7 +169,7 @@ def test_reminder_expiry_rule(started, ended, expiry):
 
 
 def test_ending_a_live_expires_its_unsent_reminders_and_the_report_says_so(brand, owner, serve):
-    from liveloop.analytics.report import reminders
+    from liveloop.notify.queue import reminders
 
     live = reserved_live(brand, viewers=("oV1abc", "oV2def", "oV3ghi", "oV4jkl"))
     start_live(live, at=EVENING)
@@ -204,7 +204,7 @@ def test_ending_a_live_expires_its_unsent_reminders_and_the_report_says_so(brand
 
 
 def test_the_worker_expires_reminders_an_hour_past_due_while_the_live_is_on_air(brand, serve):
-    from liveloop.analytics.report import reminders
+    from liveloop.notify.queue import reminders
 
     live = reserved_live(brand)
     start_live(live, at=EVENING)

@@ -15,13 +15,13 @@ from django.urls import reverse
 
 from liveloop.analytics.queries import account_rollup, live_summary, promoter_rows, team_rollup
 from liveloop.lives.models import Account, Live
-from liveloop.lives.services import start_live
+from liveloop.actions.lives import start_live
 from liveloop.notify.models import Notice
 from liveloop.orgs.models import ApiKey, Member, Organisation
 from liveloop.orgs.services import add_member
 from liveloop.promoters.links import sign_enrolment
 from liveloop.promoters.models import Enrolment, JoinCode, Promoter, Team
-from liveloop.promoters.services import NewPromoter, enrol
+from liveloop.actions.promoters import NewPromoter, enrol
 from tests.conftest import EVENING, event
 
 FIGS = ("reservations", "entered", "buyers", "orders", "gmv", "refunded", "net", "follows", "captures")

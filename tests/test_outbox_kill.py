@@ -188,11 +188,11 @@ def _setup(sink_url: str, count: int) -> dict:
     from django.core.management import call_command
 
     from liveloop.lives.models import Account
-    from liveloop.lives.services import create_live, end_live, start_live
+    from liveloop.actions.lives import create_live, end_live, start_live
     from liveloop.notify.models import Notice
     from liveloop.notify.services import add_webhook
     from liveloop.orgs.services import create_org
-    from liveloop.promoters.services import NewPromoter, enrol
+    from liveloop.actions.promoters import NewPromoter, enrol
 
     call_command("migrate", interactive=False, verbosity=0)
     org, _ = create_org("出站测试")

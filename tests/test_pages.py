@@ -17,10 +17,10 @@ from liveloop.analytics.exports import PROMOTER_COLUMNS
 from liveloop.analytics.queries import promoter_rows
 from liveloop.api.lives import PromoterRow
 from liveloop.lives.models import Account, Live
-from liveloop.lives.services import cancel_live, end_live, start_live
+from liveloop.actions.lives import cancel_live, end_live, start_live
 from liveloop.orgs.models import Member, Organisation
 from liveloop.orgs.services import add_member, create_org, orgs_of
-from liveloop.promoters.services import NewPromoter, enrol
+from liveloop.actions.promoters import NewPromoter, enrol
 from liveloop.web.templatetags.figures import yuan
 from tests.conftest import EVENING, event
 

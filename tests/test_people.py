@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 
 from liveloop.analytics.queries import promoter_table
-from liveloop.integrations.at_rest import reseal_rows
-from liveloop.lives.services import end_live, start_live
+from liveloop.at_rest import reseal_rows
+from liveloop.actions.lives import end_live, start_live
 from liveloop.money import payouts
 from liveloop.money.ledger import balances
 from liveloop.money.models import Entry, Statement
@@ -19,7 +19,7 @@ from liveloop.money.settlement import settle_live
 from liveloop.orgs.models import AuditEntry, Member
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.models import Enrolment, Promoter
-from liveloop.promoters.services import NewPromoter, enrol
+from liveloop.actions.promoters import NewPromoter, enrol
 from liveloop.web import queries
 from liveloop.web.tables import DIRECTORY_COLUMNS, TEXT
 from tests.conftest import EVENING, event

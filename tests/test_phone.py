@@ -10,7 +10,7 @@ from django.utils import translation
 
 from liveloop.analytics.models import PromoterStats
 from liveloop.events.models import Event, LiveViewer
-from liveloop.lives.services import cancel_live, end_live, start_live
+from liveloop.actions.lives import cancel_live, end_live, start_live
 from liveloop.promoters.links import SALT, own_page_url, sign_enrolment
 from liveloop.promoters.models import Enrolment, JoinCode, Promoter, Team, phone_match
 from liveloop.promoters.qr import qr_png

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from liveloop.analytics.models import LiveStats, PromoterStats
-from liveloop.lives.services import end_live, start_live
+from liveloop.actions.lives import end_live, start_live
 from liveloop.orgs.models import Member, Organisation
 from liveloop.rules.forecast import PastLive
 from liveloop.web.planner import history

@@ -6,8 +6,8 @@ import pytest
 
 from liveloop.analytics.queries import SORTABLE, _row, live_summary, promoter_rows, promoter_table
 from liveloop.analytics.realtime import conversion, minutes, room, top_promoters, top_teams
-from liveloop.lives.services import start_live
-from liveloop.promoters.services import NewPromoter, enrol
+from liveloop.actions.lives import start_live
+from liveloop.actions.promoters import NewPromoter, enrol
 from liveloop.rules.attribution import FIGURES
 from tests.conftest import EVENING, event
 

@@ -14,7 +14,7 @@ from liveloop.events.ingest import ingest
 from liveloop.events.models import Event, LiveViewer, Order
 from liveloop.events.rebuild import differences, replay
 from liveloop.lives.models import Live
-from liveloop.lives.services import TransitionError, cancel_live, end_live, start_live
+from liveloop.actions.lives import TransitionError, cancel_live, end_live, start_live
 from liveloop.promoters.models import Enrolment
 from liveloop.rules.attribution import FIGURES, Attribution, Fact, LiveState, Rejected
 from liveloop.rules.events import EventError, parse_event

@@ -9,10 +9,10 @@ from django.utils import timezone
 
 from liveloop.analytics.realtime import WINDOW_MINUTES, conversion, minutes, top_promoters, top_teams, window
 from liveloop.analytics.queries import live_summary
-from liveloop.lives.services import cancel_live, end_live, start_live
+from liveloop.actions.lives import cancel_live, end_live, start_live
 from liveloop.orgs.models import Member
 from liveloop.orgs.services import add_member
-from liveloop.promoters.services import NewPromoter, enrol
+from liveloop.actions.promoters import NewPromoter, enrol
 from tests.conftest import EVENING, event
 
 START = EVENING

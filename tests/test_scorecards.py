@@ -18,10 +18,10 @@ from liveloop.analytics.models import PromoterStats
 from liveloop.analytics.queries import live_summary
 from liveloop.analytics.scorecards import ACCOUNT, BRAND, TOTAL, conversion, month_bounds, scorecard
 from liveloop.lives.models import Account
-from liveloop.lives.services import create_live, end_live, start_live
+from liveloop.actions.lives import create_live, end_live, start_live
 from liveloop.orgs.models import Member, Organisation
 from liveloop.orgs.services import add_member, create_org
-from liveloop.promoters.services import NewPromoter, enrol
+from liveloop.actions.promoters import NewPromoter, enrol
 
 NOVEMBER = date(2026, 11, 1)
 UTC = dt_timezone.utc

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 
 from liveloop.analytics.queries import organic_row, promoter_rows, promoter_table, team_rollup
 from liveloop.promoters.models import Promoter, Team
-from liveloop.promoters.services import NewPromoter, enrol
+from liveloop.actions.promoters import NewPromoter, enrol
 from liveloop.rules.pinyin import KEY_LENGTH, pinyin_key
 from liveloop.web import queries
 from liveloop.web.tables import DEFAULT_PAGE_SIZE, clean_page, clean_page_size

@@ -95,7 +95,7 @@ def _statement_number(tenant, code: str) -> str:
     """A live settled a month ago with one statement, for `code` (money routes name statements)."""
     from datetime import datetime, timedelta, timezone
 
-    from liveloop.lives.services import end_live, start_live
+    from liveloop.actions.lives import end_live, start_live
     from liveloop.money.plans import save_plan
     from liveloop.money.settlement import settle_live
 

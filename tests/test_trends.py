@@ -8,7 +8,7 @@ from fractions import Fraction
 from liveloop.analytics.trends import touchpoint_conversion, trend_lives, trend_rows
 from liveloop.events.ingest import ingest
 from liveloop.lives.models import Account
-from liveloop.lives.services import create_live, end_live, start_live
+from liveloop.actions.lives import create_live, end_live, start_live
 from tests.conftest import EVENING, event
 
 M = timedelta(minutes=1)

@@ -2,7 +2,9 @@
 
 Every read is a small aggregate over the derived tables — the live's PromoterStats rows, its
 LiveStats and LiveAudience rows, its AudienceStats rows (live × dimension × value), its
-traffic minutes and its reminder notices — never a scan of the event log. Rates are exact
+traffic minutes — never a scan of the event log. Its reminder notices are counted by
+notify.queue.reminders, which the page adds: notify reads these tables, so analytics does not
+read notify. Rates are exact
 fractions (fractions.Fraction); only the page and the export round them, for display.
 """
 from __future__ import annotations
@@ -11,13 +13,11 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from liveloop.analytics.models import AudienceStats, AudienceViewer, LiveAudience, LiveMinute, PromoterStats
 from liveloop.analytics.queries import live_summary, promoter_table, team_rollup
-from liveloop.notify.models import Notice
-from liveloop.notify.queue import live_reminder_expiry
 from liveloop.rules.audience import BREAKDOWN, DIMENSIONS, UNKNOWN, watch_total
 
 TOP_PROMOTERS = 50  # the page's promoter table; the export has them all
@@ -33,26 +33,6 @@ def half_up(value, places: int = 0) -> Decimal:
 def ratio(part: int, whole: int) -> Fraction | None:
     """part / whole exactly; None when there is nothing to divide by."""
     return Fraction(part, whole) if whole else None
-
-
-def reminders(live, now: datetime | None = None) -> dict:
-    """The live's reminder notices in the outbox: sent (reminded), still owed, given up, expired.
-
-    Reminders still queued once their expiry has come (notify.queue.reminder_expiry) count as
-    expired even before a worker has marked them so: with no `liveloop notices` running, an
-    ended live's report must not say its reminders are still waiting."""
-    # One pass with conditional counts (no GROUP BY's temporary tree): a big live has a notice
-    # per reserver, and this is the report's costliest read (docs/performance.md).
-    counts = (Notice.objects.for_org(live.org).filter(live=live, kind=Notice.LIVE_REMINDER)
-              .aggregate(total=Count("pk"), sent=Count("pk", filter=Q(state=Notice.SENT)),
-                         failed=Count("pk", filter=Q(state=Notice.DEAD)),
-                         expired=Count("pk", filter=Q(state=Notice.EXPIRED)),
-                         queued=Count("pk", filter=Q(state=Notice.QUEUED))))
-    pending, expired = counts["total"] - counts["sent"] - counts["failed"] - counts["expired"], counts["expired"]
-    expiry = live_reminder_expiry(live)
-    if expiry is not None and expiry <= (now or timezone.now()):
-        pending, expired = pending - counts["queued"], expired + counts["queued"]
-    return {"sent": counts["sent"], "pending": pending, "failed": counts["failed"], "expired": expired}
 
 
 def room_traffic(live, sampled_peak: int = 0) -> dict:
@@ -151,7 +131,6 @@ def live_report(live, now: datetime | None = None) -> dict:
     domain = private_domain(live, summary)
     return {
         "summary": summary,
-        "reminders": reminders(live, now),
         "lapsed": summary["reservations"] if summary["reservations_lapsed"] else 0,
         "viewers": viewers,
         "views": traffic["views"],

@@ -10,10 +10,10 @@ from liveloop.analytics.exports import promoter_csv_response
 from liveloop.api.fields import PlainText
 from liveloop.analytics.queries import SORTABLE, live_summary, promoter_rows
 from liveloop.events.models import Event
-from liveloop.lives import services
+from liveloop.actions import lives as services
 from liveloop.lives.models import Account, Live
 from liveloop.promoters.models import DEFAULT_CAP, Promoter
-from liveloop.promoters.services import EnrolmentError, NewPromoter, enrol
+from liveloop.actions.promoters import EnrolmentError, NewPromoter, enrol
 from liveloop.rules.attribution import MODES
 from liveloop.rules.dates import DateRangeError, check_announced, check_not_past
 

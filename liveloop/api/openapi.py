@@ -50,21 +50,16 @@ def document_errors(schema: dict) -> dict:
     return schema
 
 
-def _too_big(request, exc):
-    # Django would answer an HTML 400 page; an API client gets JSON with the reason.
-    return api_error(request, 413, f"body larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes")
-
-
-def api_error(request, status: int, detail: str):
-    from liveloop.api import api
-
-    return api.create_response(request, {"detail": detail}, status=status)
-
-
 class LiveloopAPI(NinjaAPI):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.add_exception_handler(RequestDataTooBig, _too_big)
+        self.add_exception_handler(RequestDataTooBig, self._too_big)
+
+    def _too_big(self, request, exc):
+        # Django would answer an HTML 400 page; an API client gets JSON with the reason. A method,
+        # so the handler answers through its own API instead of importing liveloop.api (a circle).
+        return self.create_response(
+            request, {"detail": f"body larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"}, status=413)
 
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
         return document_errors(super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params))

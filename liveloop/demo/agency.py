@@ -16,11 +16,11 @@ from datetime import date, datetime, time, timedelta
 from liveloop.demo.cast import Cast, zipf_pull
 from liveloop.demo.simulator import CHINA, LivePlan, Plan, _Simulation
 from liveloop.lives.models import Account, Live
-from liveloop.lives.services import create_live
+from liveloop.actions.lives import create_live
 from liveloop.orgs.models import Member, Organisation
 from liveloop.orgs.services import add_member, create_org
 from liveloop.promoters.models import Programme, Team
-from liveloop.promoters.services import NewPromoter, enrol
+from liveloop.actions.promoters import NewPromoter, enrol
 
 AGENCY_NAME = "星河直播服务商"
 AGENCY_SLUG = "demo-agency"

@@ -150,7 +150,7 @@ def play(org, base_url: str, *, minutes: float = 30, interval: float = 2.0, tick
     from liveloop.events.ingest import ingest
     from liveloop.events.models import LiveViewer
     from liveloop.integrations.wechat import worker
-    from liveloop.lives.services import end_live
+    from liveloop.actions.lives import end_live
 
     duration = minutes * 60
     seed = secrets.randbelow(2**31) if seed is None else seed  # without one, a new audience each run

@@ -24,12 +24,12 @@ from liveloop.demo.shop import ensure_shop
 from liveloop.demo.simulator import LivePlan, Plan, make_plan, simulate
 from liveloop.events.ingest import IngestResult, ingest
 from liveloop.lives.models import Account, Live
-from liveloop.lives.services import create_live, end_live, start_live
+from liveloop.actions.lives import create_live, end_live, start_live
 from liveloop.money.models import SettlementRun
 from liveloop.orgs.models import Member, Organisation
 from liveloop.orgs.services import add_member, create_org
 from liveloop.promoters.models import Programme, Team
-from liveloop.promoters.services import NewPromoter, enrol
+from liveloop.actions.promoters import NewPromoter, enrol
 from liveloop.web.templatetags.figures import yuan
 
 DEMO_SLUG = "demo"

@@ -144,7 +144,7 @@ class Driver:
 def on_air(org, live: Live | None = None, at: datetime | None = None) -> Live:
     """The live to sell in: the given one, else the demo's live on air, else its upcoming one,
     which goes on air `at` (now by default: the room page shows a live that is on air)."""
-    from liveloop.lives.services import start_live
+    from liveloop.actions.lives import start_live
     from liveloop.rules.attribution import LIVE, SCHEDULED
 
     if live is None:

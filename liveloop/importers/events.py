@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from liveloop.importers.columns import HeaderMap
-from liveloop.promoters.services import NewPromoter
+from liveloop.actions.promoters import NewPromoter
 from liveloop.rules.dates import DateRangeError, to_utc
 from liveloop.rules.events import MAX_ID
 from liveloop.rules.phones import canonical_phone

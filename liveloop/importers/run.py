@@ -23,7 +23,7 @@ from liveloop.importers.events import CONVERTERS, Context, Row, RowError
 from liveloop.importers.readers import ReadError, open_table
 from liveloop.lives.models import Live
 from liveloop.promoters.models import Enrolment, Promoter
-from liveloop.promoters.services import EnrolmentError, enrol
+from liveloop.actions.promoters import EnrolmentError, enrol
 from liveloop.rules.events import EventError, parse_event
 
 BATCH = 1000

@@ -5,7 +5,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 
-from liveloop.integrations.at_rest import EncryptedTextField
+from liveloop.at_rest import EncryptedTextField
 from liveloop.orgs.models import TenantModel
 
 OFFICIAL_API_BASE = "https://api.weixin.qq.com"
@@ -17,7 +17,7 @@ def new_push_key() -> str:
 
 class Shop(TenantModel):
     """One connected shop. token, encoding_aes_key and app_secret are encrypted at rest
-    (at_rest.py) and must never be logged or shown in full."""
+    (liveloop/at_rest.py) and must never be logged or shown in full."""
     name = models.CharField(max_length=80)
     appid = models.CharField(max_length=64)
     token = EncryptedTextField(max_length=64)

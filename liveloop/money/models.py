@@ -6,7 +6,7 @@ correction is a new entry (docs/decisions.md "Money: ledger and settlement").
 from django.conf import settings
 from django.db import models
 
-from liveloop.integrations.at_rest import EncryptedTextField
+from liveloop.at_rest import EncryptedTextField
 from liveloop.orgs.models import TenantModel
 
 
@@ -131,7 +131,7 @@ class Statement(TenantModel):
     tax = models.BigIntegerField(default=0)
     payable = models.BigIntegerField()
     state = models.CharField(max_length=8, choices=STATES, default=FROZEN)
-    # The openid or bank account paid, copied when settled; sealed at rest (integrations.at_rest),
+    # The openid or bank account paid, copied when settled; sealed at rest (liveloop.at_rest),
     # in full only in finance's files (masked_payee elsewhere).
     payee = EncryptedTextField(max_length=128, blank=True, default="")
     paid_reference = models.CharField(max_length=64, blank=True, default="")

@@ -1,7 +1,7 @@
 from django.db import models
 from django.utils import timezone
 
-from liveloop.integrations.at_rest import EncryptedTextField
+from liveloop.at_rest import EncryptedTextField
 from liveloop.orgs.models import TenantModel
 
 
@@ -11,7 +11,7 @@ class Notice(TenantModel):
     channels; the unique key makes a notice for the same reason to the same person impossible
     to queue twice."""
     LIVE_REMINDER, LIVE_CANCELLED, PROMOTER_SUMMARY = "live_reminder", "live_cancelled", "promoter_summary"
-    PROOF_CODE = "proof_code"  # a promoter's one-time code (promoters.proof)
+    PROOF_CODE = "proof_code"  # a promoter's one-time code (actions.proof)
     KINDS = [(LIVE_REMINDER, "live reminder"), (LIVE_CANCELLED, "live cancelled"),
              (PROMOTER_SUMMARY, "promoter summary"), (PROOF_CODE, "proof code")]
     VIEWER, PROMOTER = "viewer", "promoter"
@@ -60,7 +60,7 @@ class Channel(TenantModel):
     kind = models.CharField(max_length=8, choices=KINDS)
     name = models.CharField(max_length=80)
     url = models.URLField(max_length=500, blank=True, default="")
-    # Secrets and the WeCom token are encrypted at rest (integrations/at_rest.py).
+    # Secrets and the WeCom token are encrypted at rest (liveloop/at_rest.py).
     secret = EncryptedTextField(max_length=128, blank=True, default="",
                                 help_text="the webhook's HMAC-SHA256 signing secret")
     corp_id = models.CharField(max_length=64, blank=True, default="")

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -64,6 +64,26 @@ def reminder_expiry(announced_at: datetime, started_at: datetime | None,
 
 def live_reminder_expiry(live) -> datetime | None:
     return reminder_expiry(live.announced_at, live.started_at, live.ended_at)
+
+
+def reminders(live, now: datetime | None = None) -> dict:
+    """The live's reminder notices in the outbox: sent (reminded), still owed, given up, expired.
+
+    Reminders still queued once their expiry has come (reminder_expiry) count as
+    expired even before a worker has marked them so: with no `liveloop notices` running, an
+    ended live's report must not say its reminders are still waiting."""
+    # One pass with conditional counts (no GROUP BY's temporary tree): a big live has a notice
+    # per reserver, and this is the report's costliest read (docs/performance.md).
+    counts = (Notice.objects.for_org(live.org).filter(live=live, kind=Notice.LIVE_REMINDER)
+              .aggregate(total=Count("pk"), sent=Count("pk", filter=Q(state=Notice.SENT)),
+                         failed=Count("pk", filter=Q(state=Notice.DEAD)),
+                         expired=Count("pk", filter=Q(state=Notice.EXPIRED)),
+                         queued=Count("pk", filter=Q(state=Notice.QUEUED))))
+    pending, expired = counts["total"] - counts["sent"] - counts["failed"] - counts["expired"], counts["expired"]
+    expiry = live_reminder_expiry(live)
+    if expiry is not None and expiry <= (now or datetime.now(timezone.utc)):
+        pending, expired = pending - counts["queued"], expired + counts["queued"]
+    return {"sent": counts["sent"], "pending": pending, "failed": counts["failed"], "expired": expired}
 
 
 def expire_reminders(now: datetime, live=None) -> int:

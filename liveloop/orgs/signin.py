@@ -1,11 +1,13 @@
 """Sign-in: django-axes counts failures per address and per account (settings.AXES_*); this
 module adapts its backend to callers without a request and writes failures to the audit log."""
+import ipaddress
 from datetime import datetime
 
 from axes.backends import AxesStandaloneBackend
 from axes.exceptions import AxesBackendPermissionDenied
 from axes.helpers import get_client_username, get_cool_off, get_failure_limit
 from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.db.models import Max, Sum
 from django.dispatch import receiver
@@ -14,14 +16,29 @@ from django.utils import timezone
 from liveloop.orgs import audit
 from liveloop.orgs.models import Member
 
+IPV6_PREFIX = 64  # one subscriber's IPv6 network: counting single addresses would be trivial to dodge
 USERNAME_MAX = 150  # the user model's limit; a longer "username" names no account
+
+
+def client_ip(request) -> str:
+    """The client's address; with LIVELOOP_CLIENT_IP_HEADER, the one the proxy put in that header
+    (the last of a comma-separated list: the address the proxy itself saw)."""
+    raw = ""
+    if settings.LIVELOOP_CLIENT_IP_HEADER:
+        raw = request.META.get(settings.LIVELOOP_CLIENT_IP_HEADER, "").split(",")[-1].strip()
+    raw = raw or request.META.get("REMOTE_ADDR", "")
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return "unknown"  # all unreadable addresses share one (tight) bucket
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/{IPV6_PREFIX}", strict=False).network_address)
+    return str(address)
 
 
 def client_address(request) -> str | None:
     """settings.AXES_CLIENT_IP_CALLABLE: the rate limits' address (the proxy's header when
     configured, an IPv6 /64), None when unreadable (axes stores it in an address column)."""
-    from liveloop.web.ratelimit import client_ip
-
     address = client_ip(request)
     return None if address == "unknown" else address
 

@@ -4,7 +4,7 @@ import secrets
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from liveloop.integrations.at_rest import EncryptedTextField, KeyedHashField
+from liveloop.at_rest import EncryptedTextField, KeyedHashField
 from liveloop.orgs.models import TenantModel
 from liveloop.rules import attribution
 from liveloop.rules.phones import canonical_phone
@@ -104,7 +104,7 @@ class Promoter(TenantModel):
     name = models.CharField(max_length=80)
     # The name's pinyin sort key, kept by save(): the promoter table sorts names by it in SQL.
     name_pinyin = models.CharField(max_length=KEY_LENGTH, blank=True, default="", editable=False)
-    # Personal data, sealed at rest (integrations.at_rest); found by phone through phone_hash.
+    # Personal data, sealed at rest (liveloop.at_rest); found by phone through phone_hash.
     # Shown masked (masked_phone, masked_bank_account) except in finance's payout files.
     phone = EncryptedTextField(max_length=20, blank=True, default="")
     phone_hash = KeyedHashField(source="phone", scope="org_id")
@@ -203,7 +203,7 @@ class JoinCode(TenantModel):
 
 class ProofCode(TenantModel):
     """A one-time code sent through the organisation's notice channel to prove that a phone
-    number is the promoter's own (promoters.proof). Only its keyed hash is kept; it expires,
+    number is the promoter's own (actions.proof). Only its keyed hash is kept; it expires,
     takes a limited number of tries and is spent once."""
     promoter = models.ForeignKey(Promoter, on_delete=models.CASCADE, related_name="+")
     code_hash = models.CharField(max_length=64)

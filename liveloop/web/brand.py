@@ -5,11 +5,9 @@ here and through a promoter's invite link, each time within the organisation ask
 from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect
-from django.urls import reverse
 from django.utils.translation import gettext as _, gettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from liveloop.promoters import images
 from liveloop.promoters.models import BrandImage
@@ -54,7 +52,7 @@ def live_cover_context(live, cover_form=None) -> dict:
             "cover_form": cover_form or ImageForm(kind=BrandImage.COVER)}
 
 
-def _upload(request, org, kind: str, live=None) -> ImageForm | None:
+def upload_image(request, org, kind: str, live=None) -> ImageForm | None:
     """Store the posted image, or remove it (the form's remove button). The form back when it
     was refused, to show beside its field."""
     if "remove" in request.POST:
@@ -67,43 +65,6 @@ def _upload(request, org, kind: str, live=None) -> ImageForm | None:
     images.save_image(org, kind, form.cleaned_data["image"], live=live)
     messages.success(request, _("The image is saved."))
     return None
-
-
-def _brand_upload(request, org, kind: str):
-    from liveloop.web.views import _settings_page
-
-    refused = _upload(request, org, kind)
-    if refused is not None:
-        return _settings_page(request, org, status=400,
-                              **{"logo_form" if kind == BrandImage.LOGO else "cover_form": refused})
-    return redirect(reverse("web:settings") + "#brand-heading")
-
-
-@require_POST
-@org_view
-@requires("manage_settings")
-def brand_logo(request, org):
-    return _brand_upload(request, org, BrandImage.LOGO)
-
-
-@require_POST
-@org_view
-@requires("manage_settings")
-def brand_cover(request, org):
-    return _brand_upload(request, org, BrandImage.COVER)
-
-
-@require_POST
-@org_view
-@requires("manage_lives")
-def live_cover(request, org, public_id):
-    from liveloop.web.views import edit_live_page
-
-    live = queries.live_of(org, public_id)
-    refused = _upload(request, org, BrandImage.COVER, live=live)
-    if refused is not None:
-        return edit_live_page(request, live, cover_form=refused, status=400)
-    return redirect(reverse("web:edit_live", args=[live.public_id]) + "#cover-heading")
 
 
 @never_cache

@@ -15,12 +15,12 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy as _
 
 from liveloop.lives.models import Account
-from liveloop.lives.services import create_live, update_live
+from liveloop.actions.lives import create_live, update_live
 from liveloop.orgs.models import ApiKey, Member
 from liveloop.orgs.services import add_member
 from liveloop.orgs.zones import ZONE_LABELS, zone_label
 from liveloop.promoters.models import DEFAULT_CAP
-from liveloop.promoters.services import MAX_INVITE_CODES
+from liveloop.actions.promoters import MAX_INVITE_CODES
 from liveloop.rules.attribution import FIRST_TOUCH, MODES
 from liveloop.rules.dates import (ANNOUNCE_AHEAD, FIRST_DAY, LAST_DAY, DateRangeError, PastTimeError,
                                    check_announced, check_not_past, day_in_range)

@@ -7,7 +7,6 @@ request over any gets the 429 page (Chinese or English like every page) with Ret
 counted nowhere else: a farmed reservation beyond the limit never reaches the event log, and a
 number tried from a thousand addresses is still one number.
 """
-import ipaddress
 import logging
 from functools import wraps
 
@@ -15,28 +14,13 @@ from django.conf import settings
 from django.shortcuts import render
 from django_ratelimit.core import get_usage
 
+# client_ip lives with the sign-in limits (orgs.signin) so that orgs need not import web.
+from liveloop.orgs.signin import client_ip
 from liveloop.rules.phones import normalise_mobile
 from liveloop.web.phone.relay import VIEWER_COOKIE, cookie_viewer, valid_viewer
 
 log = logging.getLogger(__name__)
 PROMOTER_COOKIE = "ll_promoter"  # the own-page cookie (phone.views.OWN_COOKIE)
-IPV6_PREFIX = 64  # one subscriber's IPv6 network: counting single addresses would be trivial to dodge
-
-
-def client_ip(request) -> str:
-    """The client's address; with LIVELOOP_CLIENT_IP_HEADER, the one the proxy put in that header
-    (the last of a comma-separated list: the address the proxy itself saw)."""
-    raw = ""
-    if settings.LIVELOOP_CLIENT_IP_HEADER:
-        raw = request.META.get(settings.LIVELOOP_CLIENT_IP_HEADER, "").split(",")[-1].strip()
-    raw = raw or request.META.get("REMOTE_ADDR", "")
-    try:
-        address = ipaddress.ip_address(raw)
-    except ValueError:
-        return "unknown"  # all unreadable addresses share one (tight) bucket
-    if address.version == 6:
-        return str(ipaddress.ip_network(f"{address}/{IPV6_PREFIX}", strict=False).network_address)
-    return str(address)
 
 
 def viewer_key(request) -> str | None:

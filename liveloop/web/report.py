@@ -6,6 +6,7 @@ from liveloop.analytics.queries import promoter_table
 from liveloop.analytics.report import TOP_PROMOTERS, live_report, top_promoters
 from liveloop.analytics.report_export import (BREAKDOWN_COLUMNS, DIMENSION_LABELS, overview, report_xlsx_response,
                                               value_label)
+from liveloop.notify.queue import reminders
 from liveloop.web import queries
 from liveloop.web.context import org_view, requires
 from liveloop.web.tables import PROMOTER_COLUMNS, ROLLUP_COLUMNS, TEXT
@@ -21,7 +22,8 @@ def formatted(rows, columns) -> list[tuple]:
 def _report(org, public_id):
     live = queries.live_of(org, public_id)
     live.org = org
-    return live, live_report(live, timezone.now())
+    now = timezone.now()
+    return live, {**live_report(live, now), "reminders": reminders(live, now)}
 
 
 @org_view

@@ -13,13 +13,13 @@ from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from liveloop.actions import lives, promoters
 from liveloop.analytics.exports import promoter_page_csv_response, promoter_xlsx_response
 from liveloop.analytics.queries import (account_rollup, funnel, live_summary, organic_row, promoter_table,
                                        team_rollup)
-from liveloop.lives import services as lives
 from liveloop.orgs import audit, signin
-from liveloop.promoters import services as promoters
 from liveloop.promoters.links import own_page_url
+from liveloop.promoters.models import BrandImage
 from liveloop.promoters.qr import qr_svg
 from liveloop.rules.attribution import CANCELLED, SCHEDULED
 from liveloop.web import brand, queries
@@ -467,3 +467,38 @@ def timezone_change(request, org):
     org.refresh_from_db(fields=["timezone"])
     audit.record(org, request.user, "settings.timezone", org.slug, before=before, after=org.timezone)
     return redirect("web:settings")
+
+
+# The brand images' uploads (web.brand) answer with these pages' forms when refused, so they
+# live beside the pages rather than in web.brand (which the pages import).
+def _brand_upload(request, org, kind: str):
+    refused = brand.upload_image(request, org, kind)
+    if refused is not None:
+        return _settings_page(request, org, status=400,
+                              **{"logo_form" if kind == BrandImage.LOGO else "cover_form": refused})
+    return redirect(reverse("web:settings") + "#brand-heading")
+
+
+@require_POST
+@org_view
+@requires("manage_settings")
+def brand_logo(request, org):
+    return _brand_upload(request, org, BrandImage.LOGO)
+
+
+@require_POST
+@org_view
+@requires("manage_settings")
+def brand_cover(request, org):
+    return _brand_upload(request, org, BrandImage.COVER)
+
+
+@require_POST
+@org_view
+@requires("manage_lives")
+def live_cover(request, org, public_id):
+    live = queries.live_of(org, public_id)
+    refused = brand.upload_image(request, org, BrandImage.COVER, live=live)
+    if refused is not None:
+        return edit_live_page(request, live, cover_form=refused, status=400)
+    return redirect(reverse("web:edit_live", args=[live.public_id]) + "#cover-heading")

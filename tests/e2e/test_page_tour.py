@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.urls import reverse
 
-from liveloop.lives.services import end_live, start_live
+from liveloop.actions.lives import end_live, start_live
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.models import Enrolment, JoinCode, Programme
 from tests.conftest import EVENING, event

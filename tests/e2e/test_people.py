@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from liveloop.promoters.models import Enrolment
-from liveloop.promoters.services import NewPromoter, enrol
+from liveloop.actions.promoters import NewPromoter, enrol
 from tests.conftest import EVENING, event
 from tests.e2e.browser import look, operator_page
 

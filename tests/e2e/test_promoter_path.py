@@ -11,7 +11,7 @@ from PIL import Image
 from liveloop.analytics.queries import live_summary
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.models import Enrolment, JoinCode, Team
-from liveloop.promoters.services import NewPromoter, enrol
+from liveloop.actions.promoters import NewPromoter, enrol
 from tests.e2e.browser import PHONE, SCREENSHOTS, look, operator_page
 
 pytestmark = pytest.mark.e2e

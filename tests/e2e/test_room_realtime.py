@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from liveloop.events.ingest import ingest
-from liveloop.lives.services import start_live
+from liveloop.actions.lives import start_live
 from tests.conftest import event
 from tests.e2e.browser import look, operator_page
 

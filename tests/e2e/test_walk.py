@@ -18,7 +18,7 @@ from django.urls import reverse
 from liveloop.events.ingest import ingest
 from liveloop.events.models import Event
 from liveloop.integrations.models import Shop, ShopLive
-from liveloop.lives.services import end_live, start_live
+from liveloop.actions.lives import end_live, start_live
 from liveloop.money import payouts
 from liveloop.money.models import PayoutBatch, Statement
 from liveloop.money.plans import choose_plan, save_plan
@@ -28,7 +28,7 @@ from liveloop.orgs.services import add_member, create_org
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.models import Enrolment, JoinCode, Promoter, Team
 from liveloop.rules.privacy import mask_viewer
-from liveloop.promoters.services import NewPromoter, enrol
+from liveloop.actions.promoters import NewPromoter, enrol
 from tests.conftest import event
 from tests.e2e.browser import OPERATOR_PASSWORD, look
 from tests.e2e.walk import ALWAYS_ALLOWED, Checks, catalogue_words, words

@@ -7,7 +7,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from liveloop.cli import main
-from liveloop.integrations.at_rest import PREFIX, SecretUnreadable, sealed_fields
+from liveloop.at_rest import PREFIX, SecretUnreadable, sealed_fields
 from liveloop.integrations.models import Shop, WecomApp
 from liveloop.notify.models import Channel
 from liveloop.notify.services import add_webhook

@@ -15,7 +15,7 @@ from liveloop.events.models import Event
 from liveloop.integrations.models import ShopLive, WechatIdentity
 from liveloop.integrations.wechat import miniprogram, worker
 from liveloop.integrations.wechat.emulator import order, pay_push
-from liveloop.lives.services import start_live
+from liveloop.actions.lives import start_live
 from liveloop.promoters.models import Promoter
 from tests.conftest import event
 from tests.integrations.conftest import CHANNELS_LIVE, post_push, sample

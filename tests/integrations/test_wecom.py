@@ -147,7 +147,7 @@ def test_a_bad_or_foreign_state_still_records_the_capture_without_a_live(client,
 
 
 def test_a_cancelled_live_keeps_the_capture_outside_it(client, brand, app):
-    from liveloop.lives.services import cancel_live
+    from liveloop.actions.lives import cancel_live
     live = brand.live(promoters=["A"])
     cancel_live(live)
     assert post_callback(client, app, add_contact_xml(encode_state(live.public_id, "A"))).content == b"success"

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from liveloop.events.ingest import ingest
-from liveloop.lives.services import end_live, start_live
+from liveloop.actions.lives import end_live, start_live
 from liveloop.money.plans import save_plan
 from liveloop.orgs.models import Member
 from liveloop.orgs.services import add_member

@@ -7,7 +7,7 @@ import pytest
 
 from liveloop.events.ingest import ingest
 from liveloop.events.rebuild import replay
-from liveloop.lives.services import end_live, start_live
+from liveloop.actions.lives import end_live, start_live
 from liveloop.money import check, inputs
 from liveloop.money.ledger import accrue_open_lives
 from liveloop.money.models import Entry, Plan

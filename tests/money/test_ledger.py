@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from liveloop.events.ingest import ingest
-from liveloop.lives.services import end_live, start_live
+from liveloop.actions.lives import end_live, start_live
 from liveloop.money import payouts
 from liveloop.money.ledger import accrue_open_lives
 from liveloop.money.models import Entry, Plan, Statement

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from liveloop.events.ingest import ingest
 from liveloop.events.rebuild import replay
 from liveloop.lives.models import Live
-from liveloop.lives.services import TransitionError, end_live, start_live
+from liveloop.actions.lives import TransitionError, end_live, start_live
 from liveloop.money import check, inputs
 from liveloop.money.models import Entry
 from liveloop.money.plans import save_plan

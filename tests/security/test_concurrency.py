@@ -244,11 +244,11 @@ def _setup(count) -> list[dict]:
     from django.core.management import call_command
 
     from liveloop.lives.models import Account
-    from liveloop.lives.services import create_live, start_live
+    from liveloop.actions.lives import create_live, start_live
     from liveloop.money.plans import save_plan
     from liveloop.orgs.services import create_org
     from liveloop.promoters.models import Promoter, Team
-    from liveloop.promoters.services import NewPromoter, enrol
+    from liveloop.actions.promoters import NewPromoter, enrol
 
     call_command("migrate", interactive=False, verbosity=0)
     began = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(microsecond=0)

@@ -189,13 +189,13 @@ def _world(slug, base) -> None:
     """An organisation whose second live, ended 18 days ago, is ready to settle."""
     from liveloop.events.ingest import ingest
     from liveloop.lives.models import Account
-    from liveloop.lives.services import create_live, end_live, start_live
+    from liveloop.actions.lives import create_live, end_live, start_live
     from liveloop.money.plans import save_plan
     from liveloop.money.settlement import settle_live
     from liveloop.orgs.models import Organisation
     from liveloop.orgs.services import create_org
     from liveloop.promoters.models import Promoter, Team
-    from liveloop.promoters.services import NewPromoter, enrol
+    from liveloop.actions.promoters import NewPromoter, enrol
 
     org, _ = create_org(f"结算崩溃 {slug}", slug=slug)
     Organisation.objects.filter(pk=org.pk).update(withhold_tax=True)

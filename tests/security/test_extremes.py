@@ -13,7 +13,7 @@ import pytest
 from liveloop.importers.events import parse_at
 from liveloop.importers.run import import_file
 from liveloop.lives.models import Live
-from liveloop.lives.services import create_live
+from liveloop.actions.lives import create_live
 from liveloop.orgs.models import Member
 from liveloop.rules.dates import ANNOUNCE_AHEAD, EARLIEST
 from liveloop.rules.events import MAX_AMOUNT, MAX_CODE
@@ -234,7 +234,7 @@ def test_month_and_day_filters_outside_the_window_fall_back():
 
 
 def test_the_service_itself_refuses_a_time_no_page_could_show(brand):
-    from liveloop.lives.services import create_live
+    from liveloop.actions.lives import create_live
     from liveloop.rules.dates import DateRangeError
 
     with pytest.raises(DateRangeError):

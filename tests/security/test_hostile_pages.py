@@ -18,7 +18,7 @@ from liveloop.orgs.models import Member, Organisation
 from liveloop.orgs.services import add_member, create_org
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.models import Enrolment, Team
-from liveloop.promoters.services import NewPromoter, enrol
+from liveloop.actions.promoters import NewPromoter, enrol
 from tests.conftest import event
 from tests.security.test_roles import DATA, MATRIX, PATH_VALUES
 from tests.security.test_isolation import ROUTES, _url

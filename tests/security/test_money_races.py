@@ -145,11 +145,11 @@ def _world():
 
     from liveloop.events.ingest import ingest
     from liveloop.lives.models import Account
-    from liveloop.lives.services import create_live, end_live, start_live
+    from liveloop.actions.lives import create_live, end_live, start_live
     from liveloop.money.plans import save_plan
     from liveloop.orgs.models import Member
     from liveloop.orgs.services import add_member, create_org
-    from liveloop.promoters.services import NewPromoter, enrol
+    from liveloop.actions.promoters import NewPromoter, enrol
 
     call_command("migrate", interactive=False, verbosity=0)
     org, _ = create_org("并发结算", slug="money-races")

@@ -27,10 +27,10 @@ from django.test import Client
 from liveloop.notify.models import Channel, Notice
 from liveloop.orgs.models import AuditEntry, Member
 from liveloop.orgs.services import add_member
-from liveloop.promoters import proof
+from liveloop.actions import proof
 from liveloop.promoters.links import own_page_url, sign_enrolment
 from liveloop.promoters.models import Enrolment, JoinCode, ProofCode, Promoter, phone_match
-from liveloop.promoters.services import NewPromoter, enrol, find_promoter_by_phone
+from liveloop.actions.promoters import NewPromoter, enrol, find_promoter_by_phone
 from liveloop.logredact import REDACTED, RedactFilter, redact
 
 A_PHONE = "13912345678"

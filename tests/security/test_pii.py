@@ -15,14 +15,14 @@ from openpyxl import load_workbook
 
 from liveloop.cli import main
 from liveloop.importers.run import import_file
-from liveloop.integrations.at_rest import PREFIX, keyed_hash
+from liveloop.at_rest import PREFIX, keyed_hash
 from liveloop.money import payouts
 from liveloop.money.models import Statement
 from liveloop.money.plans import save_plan
 from liveloop.money.settlement import settle_live
 from liveloop.orgs.models import Member
 from liveloop.promoters.models import Promoter, mask_account, mask_phone, phone_match
-from liveloop.promoters.services import NewPromoter, enrol, recruit_code
+from liveloop.actions.promoters import NewPromoter, enrol, recruit_code
 from tests.money.conftest import clients, ended_live, live, plan  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from liveloop.integrations.models import PushMessage, Shop, ShopLive, WecomApp
-from liveloop.lives.services import end_live, start_live
+from liveloop.actions.lives import end_live, start_live
 from liveloop.money import payouts
 from liveloop.money.plans import save_plan
 from liveloop.money.settlement import settle_live
@@ -21,7 +21,7 @@ from liveloop.orgs.models import ApiKey, Member
 from liveloop.orgs.services import add_member
 from liveloop.promoters import images
 from liveloop.promoters.models import BrandImage, Enrolment, Team
-from liveloop.promoters.services import NewPromoter, create_invite_codes, enrol, recruit_code
+from liveloop.actions.promoters import NewPromoter, create_invite_codes, enrol, recruit_code
 from liveloop.web.phone.views import OWN_COOKIE
 from liveloop.promoters.links import sign_enrolment
 from tests.conftest import Tenant, event, png_bytes

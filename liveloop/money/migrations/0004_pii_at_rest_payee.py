@@ -1,16 +1,16 @@
 # Statements' payees (an openid or a bank account) sealed at rest
 # (docs/decisions.md "Personal data at rest").
 
-import liveloop.integrations.at_rest
+import liveloop.at_rest
 from django.db import migrations
 
 
 def seal(apps, schema_editor):
-    liveloop.integrations.at_rest.reseal_rows(apps.get_model('money', 'Statement'), ['payee'])
+    liveloop.at_rest.reseal_rows(apps.get_model('money', 'Statement'), ['payee'])
 
 
 def unseal(apps, schema_editor):
-    liveloop.integrations.at_rest.unseal_rows(apps.get_model('money', 'Statement'), ['payee'],
+    liveloop.at_rest.unseal_rows(apps.get_model('money', 'Statement'), ['payee'],
                                               schema_editor.connection)
 
 
@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='statement',
             name='payee',
-            field=liveloop.integrations.at_rest.EncryptedTextField(blank=True, default='', max_length=128),
+            field=liveloop.at_rest.EncryptedTextField(blank=True, default='', max_length=128),
         ),
         migrations.RunPython(seal, unseal),
     ]

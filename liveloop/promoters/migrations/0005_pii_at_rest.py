@@ -1,7 +1,7 @@
 # Promoters' phones and bank accounts sealed at rest, the phone found through a keyed hash
 # (docs/decisions.md "Personal data at rest").
 
-import liveloop.integrations.at_rest
+import liveloop.at_rest
 from django.db import migrations, models
 
 SEALED = ['phone', 'bank_account']
@@ -10,11 +10,11 @@ SEALED = ['phone', 'bank_account']
 def seal(apps, schema_editor):
     # Existing rows hold plain values: read through the fields (plain passes as is), written back
     # sealed under the current key, with phone_hash computed from the plain phone.
-    liveloop.integrations.at_rest.reseal_rows(apps.get_model('promoters', 'Promoter'), SEALED)
+    liveloop.at_rest.reseal_rows(apps.get_model('promoters', 'Promoter'), SEALED)
 
 
 def unseal(apps, schema_editor):
-    liveloop.integrations.at_rest.unseal_rows(apps.get_model('promoters', 'Promoter'), SEALED,
+    liveloop.at_rest.unseal_rows(apps.get_model('promoters', 'Promoter'), SEALED,
                                               schema_editor.connection)
 
 
@@ -32,17 +32,17 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='promoter',
             name='phone',
-            field=liveloop.integrations.at_rest.EncryptedTextField(blank=True, default='', max_length=20),
+            field=liveloop.at_rest.EncryptedTextField(blank=True, default='', max_length=20),
         ),
         migrations.AlterField(
             model_name='promoter',
             name='bank_account',
-            field=liveloop.integrations.at_rest.EncryptedTextField(blank=True, default='', max_length=34),
+            field=liveloop.at_rest.EncryptedTextField(blank=True, default='', max_length=34),
         ),
         migrations.AddField(
             model_name='promoter',
             name='phone_hash',
-            field=liveloop.integrations.at_rest.KeyedHashField(blank=True, default='', editable=False,
+            field=liveloop.at_rest.KeyedHashField(blank=True, default='', editable=False,
                                                                max_length=64, scope='org_id', source='phone'),
         ),
         migrations.RunPython(seal, unseal),

@@ -1,13 +1,13 @@
 # The keyed hash of a phone's last four digits, for the promoter directory's "…5678" search
 # (docs/decisions.md "Promoters as people").
 
-import liveloop.integrations.at_rest
+import liveloop.at_rest
 from django.db import migrations
 
 
 def backfill(apps, schema_editor):
     # Through the existing helper: each phone is read, sealed again and both hashes computed.
-    liveloop.integrations.at_rest.reseal_rows(apps.get_model('promoters', 'Promoter'), ['phone'])
+    liveloop.at_rest.reseal_rows(apps.get_model('promoters', 'Promoter'), ['phone'])
 
 
 class Migration(migrations.Migration):
@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='promoter',
             name='phone_tail_hash',
-            field=liveloop.integrations.at_rest.KeyedHashField(blank=True, default='', editable=False, max_length=64, scope='org_id', source='phone', tail=4),
+            field=liveloop.at_rest.KeyedHashField(blank=True, default='', editable=False, max_length=64, scope='org_id', source='phone', tail=4),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
     ]

@@ -8,7 +8,7 @@ neither the address nor the cookie can be read back from the log.
 from django.utils.crypto import salted_hmac
 
 from liveloop.web.phone.relay import VIEWER_COOKIE, cookie_viewer
-from liveloop.web.ratelimit import client_ip
+from liveloop.orgs.signin import client_ip
 
 KEY_LENGTH = 32  # 128 bits: no accidental collisions, well within the contract's 64
 

@@ -16,7 +16,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from liveloop.integrations.wechat import login as wx_login
 from liveloop.integrations.wechat import miniprogram, oauth
-from liveloop.promoters import images, joining, proof
+from liveloop.actions import joining, proof
+from liveloop.promoters import images
 from liveloop.promoters.links import own_page_url, sign_enrolment
 from liveloop.promoters.poster import draw_poster
 from liveloop.promoters.qr import qr_png

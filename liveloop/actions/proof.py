@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from liveloop.notify.models import Channel, Notice
 from liveloop.promoters.models import ProofCode, Promoter
-from liveloop.promoters.services import find_promoter_by_phone
+from liveloop.actions.promoters import find_promoter_by_phone
 
 DIGITS = 6
 LIFETIME = timedelta(minutes=10)

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from liveloop.promoters.models import Enrolment, JoinCode, Programme, Promoter, Team
-from liveloop.promoters.services import EnrolmentError, NewPromoter, enrol, find_promoter_by_phone
+from liveloop.actions.promoters import EnrolmentError, NewPromoter, enrol, find_promoter_by_phone
 from liveloop.rules import attribution
 
 
