@@ -8,11 +8,6 @@ from importlinter.application import use_cases
 from importlinter.configuration import configure
 
 ROOT = Path(__file__).resolve().parent.parent
-# The write path's rewrite (events imports no projection; projections register themselves)
-# breaks this circle; until it is merged the test lists it rather than leaving it out.
-WRITE_PATH = {"liveloop.events.ingest", "liveloop.events.rebuild", "liveloop.analytics.audience",
-              "liveloop.analytics.fraud", "liveloop.money.ledger", "liveloop.money.plans",
-              "liveloop.money.settlement"}
 
 
 def test_the_layering_contracts_are_kept(capsys, monkeypatch):
@@ -80,18 +75,9 @@ def test_circles_finds_a_circle_and_only_a_circle():
     assert circles(graph) == [["p.a", "p.b", "p.c"]]
 
 
-@pytest.mark.xfail(strict=False, reason="the write path's files import each other (events.ingest, events.rebuild, "
-                   "analytics.audience, analytics.fraud, money.ledger, money.plans, money.settlement): "
-                   "the write-path branch removes the circle; remove this mark when it is merged")
 def test_no_two_files_import_each_other():
     graph = grimp.build_graph("liveloop")
     found = circles(graph)
     assert not found, "import circles between files:\n" + "\n\n".join(describe(graph, c) for c in found)
 
 
-def test_the_only_circle_left_is_the_write_paths():
-    # The mark above must not hide a new circle elsewhere: any circle outside the write path's
-    # files fails here.
-    graph = grimp.build_graph("liveloop")
-    elsewhere = [c for c in circles(graph) if not set(c) <= WRITE_PATH]
-    assert not elsewhere, "\n\n".join(describe(graph, c) for c in elsewhere)

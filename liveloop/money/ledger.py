@@ -19,8 +19,8 @@ from collections import defaultdict
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.db.models import Sum
+from django.utils.translation import gettext as _
 
 from liveloop.analytics.models import PromoterStats
 from liveloop.events.models import Order
@@ -28,8 +28,9 @@ from liveloop.events.projections import Projection, register
 from liveloop.lib.bulk import insert_rows
 from liveloop.lives.models import Live
 from liveloop.money import inputs
-from liveloop.money.models import Entry, SettlementRun
-from liveloop.money.plans import plans_for, rules_of
+from liveloop.money.models import Entry, SettlementRun, Statement, StatementLine
+from liveloop.money.stored_plans import plans_for, rules_of
+from liveloop.orgs import audit
 from liveloop.rules.commission import settle
 from liveloop.rules.earnings import earners_touched, teams_paying
 
@@ -262,7 +263,6 @@ def adjust(org, user, promoter, amount: int, reason: str, key: str | None = None
         raise AdjustmentError("reason", _("say why (1–200 characters)"))
     if key is not None and not (isinstance(key, str) and 1 <= len(key) <= 64):
         raise AdjustmentError("key", _("the form is out of date: reload the page"))
-    from liveloop.orgs import audit
     try:
         with transaction.atomic():
             entry = Entry.objects.create(org=org, promoter=promoter, kind=Entry.ADJUSTMENT,
@@ -276,12 +276,20 @@ def adjust(org, user, promoter, amount: int, reason: str, key: str | None = None
     return entry
 
 
+def carried_entries(org, promoter_ids):
+    """Clawbacks, adjustments and carries not yet on any statement, oldest first."""
+    if isinstance(promoter_ids, int):
+        promoter_ids = [promoter_ids]
+    return (Entry.objects.for_org(org).filter(promoter_id__in=list(promoter_ids), kind__in=Entry.CARRIED)
+            .exclude(pk__in=StatementLine.objects.for_org(org).filter(entry__isnull=False)
+                     .values("entry_id"))
+            .order_by("pk"))
+
+
 def balances(org, promoter) -> dict[str, int]:
     """What the promoter's page shows, in fen: pending (estimates on lives not settled, and
     lines waiting for the next statement), frozen, settled (approved, not yet paid, incl.
     failed payments to retry) and paid."""
-    from liveloop.money.models import Statement
-    from liveloop.money.settlement import carried_entries
     settled_lives = SettlementRun.objects.for_org(org).values("live_id")
     estimates = (Entry.objects.for_org(org).filter(promoter=promoter, kind__in=Entry.ESTIMATES)
                  .exclude(live_id__in=settled_lives).aggregate(total=Sum("amount"))["total"] or 0)

@@ -1,39 +1,15 @@
-"""Commission plans as stored (money.Plan.rules) and as the rules use them."""
+"""Commission plans changed by members: saved, archived, chosen for a live; each change
+brings the ledger's estimates up to date (money.ledger)."""
 from __future__ import annotations
-
-from dataclasses import asdict
 
 from django.db import transaction
 from django.db.models import Q
 
+from liveloop.money.ledger import accrue, accrue_open_lives, is_settled
 from liveloop.money.models import Plan, ProgrammePlan
+from liveloop.money.stored_plans import plan_for, plans_for, rules_of, stored_rules  # noqa: F401  (callers ask here)
 from liveloop.orgs import audit
-from liveloop.rules.commission import Plan as Rules, make_plan
-
-
-def rules_of(stored: dict) -> Rules:
-    return Rules(**stored)
-
-
-def stored_rules(rules: Rules) -> dict:
-    return asdict(rules)
-
-
-def plan_for(org, live) -> Plan | None:
-    """The plan a live pays by: its programme's, else the organisation's default, else none."""
-    chosen = ProgrammePlan.objects.for_org(org).filter(live=live).select_related("plan").first()
-    if chosen is not None:
-        return chosen.plan
-    return Plan.objects.for_org(org).filter(is_default=True).first()
-
-
-def plans_for(org, live_ids) -> dict:
-    """{live id: Plan or None} in two queries."""
-    chosen = dict(ProgrammePlan.objects.for_org(org).filter(live_id__in=list(live_ids))
-                  .values_list("live_id", "plan_id"))
-    plans = {p.pk: p for p in Plan.objects.for_org(org)}
-    default = next((p for p in plans.values() if p.is_default), None)
-    return {live_id: plans[chosen[live_id]] if live_id in chosen else default for live_id in live_ids}
+from liveloop.rules.commission import make_plan
 
 
 @transaction.atomic
@@ -56,7 +32,6 @@ def save_plan(org, user, *, name: str, fields: dict, plan: Plan | None = None,
         plan.save()
     audit.record(org, user, "plan.save", f"plan {plan.pk}", name=name, before=before,
                  after=plan.rules, default=plan.is_default)
-    from liveloop.money.ledger import accrue_open_lives
     accrue_open_lives(org)
     return plan
 
@@ -92,7 +67,6 @@ def set_archived(org, user, plan: Plan, archived: bool) -> Plan:
 @transaction.atomic
 def choose_plan(org, user, live, plan: Plan | None) -> None:
     """Set the plan a live's programme pays by (None: the organisation's default)."""
-    from liveloop.money.ledger import accrue, is_settled
     if is_settled(org, live):
         raise ValueError("a settled live keeps the plan it was settled by")
     # Read now, not from the caller's copy: the plan may have been archived since it was loaded.

@@ -17,9 +17,9 @@ from django.db.models import Sum
 from liveloop.lib.bulk import lock_org
 from liveloop.lives.models import Live
 from liveloop.money import inputs
-from liveloop.money.ledger import ALL, sums
+from liveloop.money.ledger import ALL, carried_entries, sums  # noqa: F401  (carried_entries: callers ask here too)
 from liveloop.money.models import Entry, SettlementRun, Statement, StatementLine
-from liveloop.money.plans import plan_for, rules_of
+from liveloop.money.stored_plans import plan_for, rules_of
 from liveloop.orgs import audit
 from liveloop.promoters.models import Promoter
 from liveloop.rules.commission import settle
@@ -111,16 +111,6 @@ def settle_live(org, live: Live, user=None, now: datetime | None = None) -> Sett
     audit.record(org, user, "settlement.run", f"live {live.public_id}", run=run.pk,
                  plan=plan.name, statements=len(earners), total=sum(finals.values()))
     return run
-
-
-def carried_entries(org, promoter_ids):
-    """Clawbacks, adjustments and carries not yet on any statement, oldest first."""
-    if isinstance(promoter_ids, int):
-        promoter_ids = [promoter_ids]
-    return (Entry.objects.for_org(org).filter(promoter_id__in=list(promoter_ids), kind__in=Entry.CARRIED)
-            .exclude(pk__in=StatementLine.objects.for_org(org).filter(entry__isnull=False)
-                     .values("entry_id"))
-            .order_by("pk"))
 
 
 def month_tax(month_gross: int, withheld: int, gross: int) -> int:
