@@ -81,3 +81,37 @@ def test_no_two_files_import_each_other():
     assert not found, "import circles between files:\n" + "\n\n".join(describe(graph, c) for c in found)
 
 
+
+
+def package_of(module: str) -> str:
+    """liveloop.events.ingest → liveloop.events (a top-level module is its own package)."""
+    return ".".join(module.split(".")[:2])
+
+
+def private_names(line: str) -> list[str]:
+    """The underscore names a `from … import …` line takes (not `__future__`-style dunders)."""
+    if " import " not in line or not line.lstrip().startswith("from "):
+        return []
+    names = line.split(" import ", 1)[1].replace("(", " ").replace(")", " ")
+    return [name.split(" as ")[0].strip() for name in names.split(",")
+            if name.strip().startswith("_") and not name.strip().startswith("__")]
+
+
+def test_private_names_are_found_in_an_import_line():
+    assert private_names("from liveloop.events.ingest import _insert, ingest") == ["_insert"]
+    assert private_names("from liveloop.x import (a, _b as b)") == ["_b"]
+    assert private_names("from liveloop.x import __version__") == []
+    assert private_names("import liveloop.x") == []
+
+
+def test_no_module_imports_another_packages_private_name():
+    graph = grimp.build_graph("liveloop")
+    found = []
+    for importer in sorted(graph.modules):
+        for imported in sorted(graph.find_modules_directly_imported_by(importer)):
+            if package_of(importer) == package_of(imported):
+                continue
+            for detail in graph.get_import_details(importer=importer, imported=imported):
+                for name in private_names(detail["line_contents"]):
+                    found.append(f"{importer}:{detail['line_number']} takes {imported}.{name}")
+    assert not found, "\n".join(found)
