@@ -70,7 +70,7 @@ def settle_rows(org, lives, now: datetime) -> list[dict]:
     chosen for it, when it may be settled and, while it may not, why (in the page's language)."""
     ids = [live.pk for live in lives]
     runs = {run.live_id: run for run in SettlementRun.objects.for_org(org).filter(live_id__in=ids)}
-    plans = plans_for(org, ids)
+    pays_by = plans_for(org, ids)
     chosen = dict(ProgrammePlan.objects.for_org(org).filter(live_id__in=ids).values_list("live_id", "plan_id"))
     rows = []
     for live in lives:
@@ -80,7 +80,7 @@ def settle_rows(org, lives, now: datetime) -> list[dict]:
                 check_settleable(org, live, now)
             except SettleError as error:
                 refusal = said(error)
-        rows.append({"live": live, "run": runs.get(live.pk), "plan": plans[live.pk],
+        rows.append({"live": live, "run": runs.get(live.pk), "plan": pays_by[live.pk],
                      "chosen": chosen.get(live.pk), "opens": settleable_from(org, live), "refusal": refusal})
     return rows
 
