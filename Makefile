@@ -1,11 +1,12 @@
-# Liveloop: `make demo` serves a demo organisation on 127.0.0.1:8000; `make test` runs the suite.
+# Liveloop: `make demo` serves a demo organisation on 127.0.0.1:8000; `make test` runs the suite;
+# `make test-fast` runs it without the browser and slow tests, stopping at the first failure.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: demo test e2e serve bench check lock clean
+.PHONY: demo test test-fast e2e serve bench check lock clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,10 @@ check: $(DEV)
 
 test: check
 	$(PY) -m pytest
+
+# While working: no browser (e2e) and no slow tests, and the first failure ends the run.
+test-fast: check
+	$(PY) -m pytest -x -m "not e2e and not slow"
 
 # Only the browser tests (they also run in `make test`); screenshots land in test-results/.
 e2e: $(DEV)

@@ -45,7 +45,7 @@ urlpatterns = [
     path("promoters/<str:code>/link/", people.promoter_link, name="promoter_link"),
     path("promoters/<str:code>/lives/<str:public_id>/active/", people.promoter_active, name="promoter_active"),
     path("matrix/", include("liveloop.web.matrix")),
-    path("money/", include("liveloop.web.money")),
+    path("money/", include("liveloop.web.money.urls")),
     path("notices/", notices.notices_page, name="notices"),
     path("agency/scorecards/", scorecards.scorecards_page, name="scorecards"),
     path("agency/scorecards/scorecard.csv", scorecards.scorecards_csv, name="scorecards_csv"),

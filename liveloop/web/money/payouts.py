@@ -1,0 +1,107 @@
+"""Payout batches: making one from the settled statements, its payment file, and reading the
+payment channel's results back."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from liveloop.importers.readers import ReadError
+from liveloop.money import exports, payouts
+from liveloop.web.context import org_view, requires
+from liveloop.web.money import queries
+from liveloop.web.money.forms import ResultsForm, confirmed
+from liveloop.web.money.labels import STATEMENT_STATES
+from liveloop.web.money.queries import PER_PAGE
+
+RESULTS_MAX_BYTES = 5 * 1024 * 1024
+
+
+@require_http_methods(["GET", "POST"])
+@org_view
+def batches_page(request, org):
+    if request.method == "POST":
+        if not request.may["manage_money"]:
+            return render(request, "web/forbidden.html", status=403)
+        expect = confirmed(request)
+        if expect is None:
+            messages.error(request, _("Tick the box confirming the count and sum first."))
+            return redirect("web:money_batches")
+        try:
+            batch = payouts.create_batch(org, request.user, expect=expect)
+        except (payouts.Conflict, payouts.StaleConfirmation) as error:
+            messages.error(request, str(error))
+            return redirect("web:money_batches")
+        except payouts.PayoutError:
+            # Also the loser of two batches made at once: the other claimed every statement.
+            messages.error(request, _("No settled statements are waiting for payment."))
+            return redirect("web:money_batches")
+        return redirect("web:money_batch", batch.pk)
+    page = Paginator(queries.batches(org), PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "web/money/batches.html", {"page_obj": page, **queries.waiting(org)})
+
+
+def _batch_page(request, org, batch, form=None, errors=(), status=200):
+    # The column as the page names it (付款参考号, 状态…), never the code the reader keys it by.
+    return render(request, "web/money/batch.html", {
+        "batch": batch, "items": queries.batch_items(batch), "form": form or ResultsForm(), "errors": errors,
+        "error_rows": [(row, payouts.RESULT_COLUMN_LABELS.get(column, column), reason)
+                       for row, column, reason in errors],
+        "states": STATEMENT_STATES,
+    }, status=status)
+
+
+@org_view
+def batch_page(request, org, batch_id):
+    return _batch_page(request, org, queries.batch_of(org, batch_id))
+
+
+@org_view
+@requires("payee_details")  # the accounts in full, for the payment channel: finance roles only
+def batch_file(request, org, batch_id, kind):
+    batch = queries.batch_of(org, batch_id)
+    xlsx = kind == "xlsx"
+    body = exports.batch_xlsx(batch) if xlsx else exports.batch_csv(batch)
+    return exports.download(body, f"{batch.number}.{kind}", xlsx)
+
+
+@require_POST
+@org_view
+@requires("manage_money")
+def batch_results(request, org, batch_id):
+    batch = queries.batch_of(org, batch_id)
+    form = ResultsForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _batch_page(request, org, batch, form=form, status=400)
+    upload = form.cleaned_data["results"]
+    if upload.size > RESULTS_MAX_BYTES:
+        form.add_error("results", _("The file is larger than 5 MB."))
+        return _batch_page(request, org, batch, form=form, status=400)
+    data = upload.read()
+    if upload.name.lower().endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04":
+        try:
+            data = exports.xlsx_to_csv(data)
+        except ReadError as error:
+            if error.code == "too_large":
+                form.add_error("results", _("The workbook expands to more than %(mb)d MB of data, or holds "
+                                            "too many rows: upload only the batch's rows, or save it as CSV.")
+                               % {"mb": exports.RESULTS_XLSX_MAX_EXPANDED // (1024 * 1024)})
+            else:
+                form.add_error("results", _("This is not an XLSX workbook: the file is damaged, truncated or "
+                                            "of another format. Save it again as .xlsx or CSV."))
+            return _batch_page(request, org, batch, form=form, status=400)
+    try:
+        check = payouts.apply_results(org, request.user, batch, data)
+    except payouts.Conflict as error:
+        # The same results applied by someone else at this moment: nothing was written here.
+        form.add_error(None, str(error))
+        return _batch_page(request, org, batch, form=form, status=409)
+    if check.errors:
+        # All or nothing: apply_results wrote nothing; every bad row is listed.
+        return _batch_page(request, org, batch, form=form, errors=check.errors, status=400)
+    paid = sum(1 for row in check.rows if row[1])
+    messages.success(request, _("Results applied: %(paid)d paid, %(failed)d failed.")
+                     % {"paid": paid, "failed": len(check.rows) - paid})
+    return redirect("web:money_batch", batch.pk)
