@@ -137,7 +137,7 @@ METHOD_WORDS = {"wechat_openid": _("WeChat change"), "bank": _("Bank card")}
 
 def _batch_values(batch):
     for number, code, name, method, payee, bank, _yuan_text, fen in batch_rows(batch):
-        # The full account: only finance may download the batch file (web.money.batch_file).
+        # The full account: only finance may download the batch file (web.money.payouts.batch_file).
         yield [number, code, name, str(METHOD_WORDS[method]), payee, bank, yuan(fen)]
 
 
