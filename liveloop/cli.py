@@ -262,15 +262,15 @@ def rebuild(slug, check):
         count = Event.objects.for_org(organisation).count()
         snapshots = money_check.Snapshots(organisation)
         with tqdm(total=count, unit="ev", desc=organisation.slug, disable=None) as bar:
-            attribution, problems = rebuilding.replay(organisation, progress=bar.update,
-                                                      stops=snapshots.stops)
+            replayed, problems = rebuilding.replay(organisation, progress=bar.update,
+                                                   stops=snapshots.stops)
         if check:
             # Only a check compares: a rebuild overwrites the derived tables whatever they hold.
-            problems += rebuilding.differences(organisation, attribution)
-            problems += money_check.differences(organisation, attribution, snapshots)
+            problems += rebuilding.differences(organisation, replayed)
+            problems += money_check.differences(organisation, replayed, snapshots)
             found += [f"{organisation.slug}: {p}" for p in problems]
         else:
-            rebuilding.replace(organisation, attribution)
+            rebuilding.replace(organisation, replayed)
             # The ledger is never rewritten: what the replay moved is corrected by new entries.
             corrections = ledger.accrue_open_lives(organisation)
             click.echo(f"{organisation.slug}: rebuilt from {count} events"
