@@ -14,7 +14,7 @@ from liveloop.promoters.services import NewPromoter, enrol
 from liveloop.web.charts import (bucket_reservations, funnel_chart, live_charts, rate,
                                  reservation_quarters, reservations_chart, top_promoters,
                                  top_promoters_chart)
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = timezone.utc

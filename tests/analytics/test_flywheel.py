@@ -8,7 +8,7 @@ from liveloop.analytics.trends import trend_lives, trend_rows
 from liveloop.events.ingest import ingest
 from liveloop.events.rebuild import differences, replay
 from liveloop.lives.services import end_live, start_live
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 
 M = timedelta(minutes=1)
 

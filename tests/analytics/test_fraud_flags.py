@@ -24,7 +24,7 @@ from liveloop.lives.services import cancel_live
 from liveloop.promoters.models import Promoter
 from liveloop.promoters.services import NewPromoter, enrol
 from liveloop.rules.fraud import DEVICE, NET, THRESHOLDS
-from tests.conftest import EVENING, Tenant, event
+from tests.actors import EVENING, Tenant, event
 
 START = EVENING - timedelta(days=1)
 

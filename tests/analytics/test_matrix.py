@@ -16,7 +16,7 @@ from liveloop.orgs.models import Member
 from liveloop.orgs.services import add_member
 from liveloop.promoters.models import Team
 from liveloop.promoters.services import NewPromoter, enrol
-from tests.conftest import event
+from tests.actors import event
 
 FRIDAY_EVENING = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)  # Fri 20:00 Shanghai
 FRIDAY_LATE = datetime(2026, 11, 20, 15, 30, tzinfo=timezone.utc)    # Fri 23:30 Shanghai, 15:30 UTC

@@ -7,7 +7,7 @@ from liveloop.lives.services import cancel_live
 from liveloop.notify.models import Notice
 from liveloop.promoters.models import Enrolment, JoinCode
 from liveloop.rules.attribution import FIGURES
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 
 
 def test_minutes_add_up_to_the_live_and_sit_in_the_minute_of_at(brand):

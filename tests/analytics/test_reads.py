@@ -9,7 +9,7 @@ from liveloop.analytics.realtime import conversion, minutes, room, top_promoters
 from liveloop.lives.services import start_live
 from liveloop.promoters.services import NewPromoter, enrol
 from liveloop.rules.attribution import FIGURES
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 
 ROW_KEYS = ["promoter", "name", "team", *FIGURES, "net", "self_referrals", "suspect_reservations"]
 

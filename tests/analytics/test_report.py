@@ -17,7 +17,7 @@ from liveloop.events.ingest import ingest
 from liveloop.events.rebuild import differences, replace, replay
 from liveloop.lives.services import end_live, start_live
 from liveloop.notify.models import Notice
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 
 M = timedelta(minutes=1)
 ZHEJIANG = {"gender": "f", "city_tier": 2, "region": "浙江", "age_band": "25-34"}

@@ -13,7 +13,7 @@ from liveloop.lives.services import cancel_live, end_live, start_live
 from liveloop.orgs.models import Member
 from liveloop.orgs.services import add_member
 from liveloop.promoters.services import NewPromoter, enrol
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 
 START = EVENING
 

@@ -5,7 +5,6 @@ import io
 import re
 
 import pytest
-from django.conf import settings
 from django.utils import translation
 from openpyxl import load_workbook
 
@@ -15,8 +14,8 @@ from liveloop.promoters.services import NewPromoter, enrol
 from liveloop.rules.pinyin import KEY_LENGTH, pinyin_key
 from liveloop.web import queries
 from liveloop.web.tables import DEFAULT_PAGE_SIZE, clean_page, clean_page_size
-from tests.conftest import event
-from tests.test_operator import html_of, rows_of, text
+from tests.actors import event
+from tests.actors import html_of, rows_of, text
 
 FIVE = ["张三", "李四", "王五", "赵六", "阿丽"]
 FIVE_IN_PINYIN = ["阿丽", "李四", "王五", "张三", "赵六"]
@@ -118,12 +117,6 @@ def test_an_empty_table_has_one_page():
 
 
 # The page
-
-@pytest.fixture
-def en(owner):
-    owner.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return owner
-
 
 @pytest.fixture
 def crowd(brand):

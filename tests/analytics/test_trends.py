@@ -9,7 +9,7 @@ from liveloop.analytics.trends import touchpoint_conversion, trend_lives, trend_
 from liveloop.events.ingest import ingest
 from liveloop.lives.models import Account
 from liveloop.lives.services import create_live, end_live, start_live
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 
 M = timedelta(minutes=1)
 DAY = timedelta(days=1)

@@ -8,7 +8,7 @@ import pytest
 
 from liveloop.lives.models import Live
 from liveloop.promoters.models import Enrolment, Promoter
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 
 API = "/api/v1"
 

@@ -13,7 +13,7 @@ from liveloop.api import api
 from liveloop.events.models import Event
 from liveloop.lives.models import Live
 from liveloop.promoters.models import Enrolment, Programme, Promoter
-from tests.conftest import event
+from tests.actors import event
 
 
 ROOT = reverse("api:openapi-json").removesuffix("/openapi.json")

@@ -11,7 +11,7 @@ from liveloop.analytics.queries import live_summary, promoter_rows
 from liveloop.cli import main
 from liveloop.events.models import Event
 from liveloop.orgs.models import ApiKey, Organisation
-from tests.conftest import event
+from tests.actors import event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

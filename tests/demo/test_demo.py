@@ -1,6 +1,6 @@
 """The demo: generated deterministically, seeded through ingest, believable, rebuildable."""
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -25,9 +25,8 @@ from liveloop.rules.attribution import LAPSE_AFTER
 from liveloop.rules.events import parse_event
 from liveloop.rules.forecast import fit
 from liveloop.web.planner import history
+from tests.actors import DEMO_NOW as NOW
 
-# 00:30 in Shanghai: the hardest hour, when last night's live ended only about two hours ago.
-NOW = datetime(2026, 11, 26, 16, 30, tzinfo=timezone.utc)
 SCALE = 0.02
 
 

@@ -1,5 +1,5 @@
 """Exact under any batching (issue #15): the reproductions of the three wrong places, each a
-test. The random streams that would have caught them are in tests/test_exact_properties.py."""
+test. The random streams that would have caught them are in tests/events/test_exact_properties.py."""
 from datetime import timedelta
 
 import pytest
@@ -11,7 +11,7 @@ from liveloop.events.models import LiveViewer
 from liveloop.money.models import Entry
 from liveloop.money.plans import save_plan
 from liveloop.promoters.models import Promoter
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 
 at = lambda minutes: EVENING + timedelta(minutes=minutes)  # noqa: E731
 

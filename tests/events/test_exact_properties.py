@@ -29,7 +29,7 @@ from liveloop.money.plans import save_plan
 from liveloop.money.settlement import settle_live
 from liveloop.promoters.models import Promoter, Team
 from liveloop.rules.commission import PromoterFigures, Team as PlanTeam, make_plan, settle
-from tests.conftest import Tenant
+from tests.actors import Tenant
 
 BASE = datetime(2026, 10, 1, 12, 0, tzinfo=timezone.utc)
 HOURS = 60  # events fall on the hours of 2½ days: bindings of 1 or 2 days run out inside

@@ -14,7 +14,7 @@ from liveloop.events.rebuild import differences, replace, replay
 from liveloop.lives.services import start_live
 from liveloop.rules.events import EventError, parse_event
 from liveloop.rules.identity import Identities
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 
 at = lambda minutes: EVENING + timedelta(minutes=minutes)  # noqa: E731
 

@@ -12,7 +12,7 @@ from liveloop.events.ingest import ingest
 from liveloop.events.models import Event, LiveViewer, Order
 from liveloop.lives.services import cancel_live
 from liveloop.orgs.models import ApiKey
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 
 
 def figures(live, promoter=None):

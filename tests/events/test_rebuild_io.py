@@ -8,7 +8,7 @@ from django.db import connection
 from liveloop.events import rebuild
 from liveloop.events.models import Event, LiveViewer
 from liveloop.events.rebuild import LOG_COLUMNS, _log, differences, replace, replay, time_adapter
-from tests.conftest import event
+from tests.actors import event
 
 
 def test_the_log_reads_as_the_orm_reads_it(brand, outsider):

@@ -2,7 +2,7 @@
 import pytest
 
 from liveloop.analytics.queries import live_summary, promoter_rows
-from tests.conftest import event
+from tests.actors import event
 
 EXPECTED = {
     "first_touch": {

@@ -18,7 +18,7 @@ from liveloop.importers.run import ImportFileError, import_file
 from liveloop.lives.models import Live
 from liveloop.promoters.models import Enrolment, Promoter, phone_match
 
-FIXTURES = Path(__file__).parent / "fixtures" / "import"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "import"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 
@@ -305,7 +305,7 @@ def test_the_import_benchmark_runs_and_every_row_arrives():
     import subprocess
     import sys
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     run = subprocess.run([sys.executable, str(root / "bench" / "import_rows.py"), "--rows", "3000"],
                          capture_output=True, text=True, timeout=300, cwd=root)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]

@@ -6,7 +6,7 @@ import pytest
 
 from liveloop.lives.models import Live
 from liveloop.rules.dates import PAST_GRACE, PastTimeError, check_not_past
-from tests.conftest import EVENING
+from tests.actors import EVENING
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from liveloop.notify.services import ChannelError, add_webhook, add_wecom, set_e
 from liveloop.orgs.models import Member
 from liveloop.orgs.services import add_member
 from liveloop.promoters.models import Enrolment, Promoter
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 
 
 class FakeServer:
@@ -526,7 +526,7 @@ def test_a_disabled_channel_is_not_used_and_another_org_cannot_touch_it(brand, o
     assert server.requests == []
 
 
-# Leases and idempotency keys (the kill -9 test is tests/test_outbox_kill.py)
+# Leases and idempotency keys (the kill -9 test is tests/notify/test_outbox_kill.py)
 
 def test_every_send_of_a_notice_carries_the_same_delivery_key(brand, serve):
     live = reserved_live(brand, viewers=("oV1abc",))

@@ -6,7 +6,7 @@ killed while it waits, then started again. Every notice arrives, and each idempo
 again after its lease, and the receiver drops it as the contract asks (docs/decisions.md,
 "Notices").
 
-This module is also the script the test runs in subprocesses (`python -m tests.test_outbox_kill
+This module is also the script the test runs in subprocesses (`python -m tests.notify.test_outbox_kill
 setup|report`), so that the database is set up and read by the project's own code.
 """
 import hashlib
@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "kill-test-signing-secret"
 NOTICES = 12
 HOLD = 5  # the receiver holds its 5th request open until the worker is dead
@@ -119,7 +119,7 @@ def environment(database_url, tmp_path):
 
 
 def script(env, *args) -> dict:
-    done = subprocess.run([sys.executable, "-m", "tests.test_outbox_kill", *args], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "tests.notify.test_outbox_kill", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -14,7 +14,7 @@ from liveloop.orgs.services import add_member
 from liveloop.promoters import images, poster
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.models import BrandImage, Enrolment
-from tests.conftest import png_bytes
+from tests.actors import png_bytes
 
 GREEN, BLUE, ORANGE = (20, 170, 60), (20, 90, 220), (250, 140, 10)
 

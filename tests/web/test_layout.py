@@ -8,7 +8,7 @@ from liveloop.money.plans import save_plan
 from liveloop.orgs.models import Member
 from liveloop.orgs.services import add_member
 from liveloop.web.room import top_rows_html
-from tests.money.conftest import ended_live
+from tests.actors import ended_live
 
 
 def signed_in(org, language: str) -> Client:

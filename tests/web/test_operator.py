@@ -22,41 +22,9 @@ from liveloop.orgs.services import add_member
 from liveloop.promoters.links import sign_enrolment
 from liveloop.promoters.models import Enrolment, JoinCode, Promoter, Team
 from liveloop.promoters.services import NewPromoter, enrol
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event, html_of, member_client, rows_of, text
 
 FIGS = ("reservations", "entered", "buyers", "orders", "gmv", "refunded", "net", "follows", "captures")
-
-
-@pytest.fixture
-def en(owner):
-    """The owner's client with English chosen, so assertions read the msgids."""
-    owner.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return owner
-
-
-def member_client(org, username, role):
-    add_member(org, username, role, password="another-long-pass")
-    client = Client()
-    client.force_login(Member.objects.get(org=org, user__username=username).user)
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
-
-
-def html_of(response, status=200):
-    assert response.status_code == status, (response.status_code, response.content[:300])
-    return response.content.decode()
-
-
-def text(html):
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
-
-
-def rows_of(html, table_class):
-    """Body rows of <table class="… table_class …"> as lists of cell texts."""
-    table = re.search(rf'<table class="[^"]*\b{table_class}\b[^"]*">(.*?)</table>', html, re.S).group(1)
-    body = table.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
-    return [[text(cell).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
-            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)]
 
 
 # Creating a live

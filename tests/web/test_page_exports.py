@@ -26,8 +26,8 @@ from liveloop.lives.models import Live
 from liveloop.money.models import PayoutBatch, SettlementRun
 from liveloop.orgs.models import Member, Organisation
 from liveloop.orgs.services import add_member, create_org
-from tests.conftest import event
-from tests.security.test_isolation import ROUTES
+from tests.actors import event
+from tests.security.routes import ROUTES
 from tests.security.world import mine  # noqa: F401
 
 ZONE = "Asia/Urumqi"

@@ -22,7 +22,7 @@ from liveloop.orgs.models import Member, Organisation
 from liveloop.orgs.services import add_member, create_org, orgs_of
 from liveloop.promoters.services import NewPromoter, enrol
 from liveloop.web.templatetags.figures import yuan
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 
 UNATTRIBUTED = "自然流量（未归因）"
 ORGANIC = UNATTRIBUTED  # one label for the organic row everywhere (issue 19), shown apart from the promoters
@@ -416,7 +416,7 @@ def po_entries(path):
 
 
 def test_every_string_is_translated_and_compiled():
-    po = Path(__file__).resolve().parent.parent / "liveloop/locale/zh_Hans/LC_MESSAGES/django.po"
+    po = Path(__file__).resolve().parents[2] / "liveloop/locale/zh_Hans/LC_MESSAGES/django.po"
     entries = po_entries(po)
     assert len(entries) > 40
     with translation.override("zh-hans"):

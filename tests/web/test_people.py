@@ -22,8 +22,8 @@ from liveloop.promoters.models import Enrolment, Promoter
 from liveloop.promoters.services import NewPromoter, enrol
 from liveloop.web import queries
 from liveloop.web.tables import DIRECTORY_COLUMNS, TEXT
-from tests.conftest import EVENING, event
-from tests.test_operator import en, html_of, member_client, rows_of, text  # noqa: F401
+from tests.actors import EVENING, event
+from tests.actors import html_of, member_client, rows_of, text
 
 PHONE = "13812345678"
 

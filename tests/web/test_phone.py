@@ -17,7 +17,7 @@ from liveloop.promoters.qr import qr_png
 from liveloop.web.phone import relay
 from liveloop.web.phone.dates import when_text
 from liveloop.rules.privacy import mask_viewer
-from tests.conftest import event
+from tests.actors import event
 
 XSS = "<script>alert(1)</script>"
 XSS_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"

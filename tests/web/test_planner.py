@@ -3,8 +3,6 @@ reservations needed for a target, the public-traffic settings, and tenancy."""
 import re
 from datetime import timedelta
 
-import pytest
-from django.conf import settings
 from django.urls import reverse
 
 from liveloop.analytics.models import LiveStats, PromoterStats
@@ -12,14 +10,7 @@ from liveloop.lives.services import end_live, start_live
 from liveloop.orgs.models import Member, Organisation
 from liveloop.rules.forecast import PastLive
 from liveloop.web.planner import history
-from tests.conftest import EVENING, event
-from tests.test_operator import member_client
-
-
-@pytest.fixture
-def en(owner):
-    owner.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return owner
+from tests.actors import EVENING, event, member_client
 
 
 def text(response, status=200):

@@ -1,27 +1,20 @@
 """The WeChat shop settings pages: connect a shop, its push URL, live mappings, sharer sync,
 back-fill and recent pushes; owner-only changes; another organisation's shop is not found."""
 import pytest
-from django.test import Client
 
 from liveloop.events.models import Event
 from liveloop.integrations.models import PushMessage, Shop, ShopLive
 from liveloop.orgs.models import Member
-from liveloop.orgs.services import add_member
 from liveloop.promoters.models import Promoter
-# The integration fixtures: a connected shop, the running emulator, its sample data.
-from tests.integrations.conftest import (  # noqa: F401
-    APPID, SHARER, emulator, fresh_tokens, live_with_sharer, seeded, shop)
+from tests.actors import APPID, SHARER, member
+
+# The shop, emulator and sample fixtures are tests/conftest.py's; like the integration tests,
+# each test starts from no cached access token.
+pytestmark = pytest.mark.usefixtures("fresh_tokens")
 
 NEW_SHOP = {"name": "第二家小店", "appid": "wx0123456789abcdef", "token": "Tok3nForPush",
             "encoding_aes_key": "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut",
             "app_secret": "a-very-secret-app-secret-9f2c"}
-
-
-def member(org, username, role):
-    add_member(org, username, role, password="another-long-pass")
-    client = Client()
-    client.force_login(Member.objects.get(org=org, user__username=username).user)
-    return client
 
 
 def shop_url(shop, action=""):

@@ -4,7 +4,7 @@ import pytest
 
 from liveloop.integrations.models import WechatApps
 from liveloop.orgs.models import Member
-from tests.test_shops_page import member
+from tests.actors import member
 
 URL = "/settings/wechat/"
 GOOD = {"oa_appid": "wx0fa11ce5e0a1b2c3", "oa_secret": "oaSecret0123456789abcdef",

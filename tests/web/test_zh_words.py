@@ -19,7 +19,7 @@ from liveloop.money.settlement import settle_live
 from liveloop.orgs import audit
 from liveloop.orgs.models import AuditEntry, Member
 from liveloop.promoters.models import Promoter, Team
-from tests.money.conftest import batch_confirm, clients, ended_live, live, plan, run_confirm  # noqa: F401 (fixtures)
+from tests.actors import batch_confirm, ended_live, run_confirm
 
 pytestmark = pytest.mark.django_db
 
@@ -318,7 +318,7 @@ def timezone_text(moment, org) -> str:
 
 def test_the_trends_and_report_name_the_on_air_time(clients, brand, live):
     from liveloop.events.ingest import ingest
-    from tests.conftest import event
+    from tests.actors import event
 
     assert ingest(brand.org, [event("r1", "reservation", live.public_id, "v9", at=live.started_at, promoter="PA")]).accepted
     day = f"{live.started_at.astimezone(ZoneInfo(brand.org.timezone)):%Y-%m-%d}"  # the form reads local days
@@ -417,7 +417,7 @@ def test_the_planner_settings_refusal_uses_chinese_punctuation(owner, brand):
 
 def test_the_trends_file_and_the_reservations_chart_name_the_zone(clients, brand, live):
     from liveloop.events.ingest import ingest
-    from tests.conftest import event
+    from tests.actors import event
 
     assert ingest(brand.org, [event("r1", "reservation", live.public_id, "v9", at=live.started_at, promoter="PA")]).accepted
     day = f"{live.started_at.astimezone(ZoneInfo(brand.org.timezone)):%Y-%m-%d}"  # the form reads local days
