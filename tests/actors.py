@@ -1,7 +1,7 @@
 """The suite's shared actors and small factories: what more than one test module needs and is not
-a fixture (see STYLE.md: one line per permission test). Test modules import from here, never
-from one another; fixtures live in the conftest.py above their users (tests/conftest.py for
-those several folders share) and build on these."""
+a fixture, so a permission test stays one line. Test modules import from here, never from one
+another (tests/test_tree.py); fixtures live in the conftest.py above their users
+(tests/conftest.py for those several folders share) and build on these."""
 import json
 import re
 import urllib.parse
