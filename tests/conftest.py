@@ -1,6 +1,5 @@
-"""Named actors and small factories shared by the suite (see STYLE.md: one line per permission test)."""
-from datetime import datetime, timedelta, timezone
-
+"""Fixtures shared by several folders of the suite (pytest finds a fixture in a conftest.py above
+its user). The actors they build on, and every other shared helper, are in tests/actors.py."""
 import os
 
 import pytest
@@ -21,32 +20,14 @@ from django.conf import settings as django_settings
 # when they are given a data directory of their own, where they would make another key.
 os.environ.setdefault("LIVELOOP_SECRET_KEY", django_settings.SECRET_KEY)
 
-from liveloop.lives.models import Account
-from liveloop.actions.lives import create_live
+from liveloop.integrations.models import Shop, ShopLive
+from liveloop.integrations.wechat.client import forget_tokens
+from liveloop.integrations.wechat.emulator import EmulatorServer, Store
+from liveloop.money.plans import save_plan
 from liveloop.orgs.models import Member
-from liveloop.orgs.services import add_member, create_org
-from liveloop.actions.promoters import NewPromoter, enrol
-
-EVENING = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)  # 20:00 in Shanghai
-
-
-class Tenant:
-    """An organisation with an API key, an account and an API client carrying the key."""
-
-    def __init__(self, name: str):
-        self.org, self.key = create_org(name)
-        self.account = Account.objects.create(org=self.org, name=f"{name} 官方号")
-        self.api = Client(HTTP_AUTHORIZATION=f"Bearer {self.key}")
-
-    def live(self, title="双十二预热直播", announced_at=EVENING, promoters=(), **programme):
-        live = create_live(self.org, account=self.account, title=title, announced_at=announced_at,
-                           **programme)
-        if promoters:
-            enrol(live.programme, [NewPromoter(name=f"推广员{code}", code=code) for code in promoters])
-        return live
-
-    def send(self, events, **headers):
-        return self.api.post("/api/v1/events", events, content_type="application/json", **headers)
+from liveloop.orgs.services import add_member
+from liveloop.promoters.models import Promoter
+from tests.actors import AES_KEY, APPID, CHANNELS_LIVE, SECRET, SHARER, TOKEN, Tenant, ended_live, sample
 
 
 @pytest.fixture
@@ -67,10 +48,11 @@ def owner(brand):
     return client
 
 
-def event(id, type, live, viewer, at=None, **fields):
-    """One event in the contract's JSON shape; `at` defaults to the live's evening."""
-    at = at or EVENING + timedelta(minutes=1)
-    return {"id": id, "type": type, "live": live, "viewer": viewer, "at": at.isoformat(), **fields}
+@pytest.fixture
+def en(owner):
+    """The owner's client with English chosen, so assertions read the msgids."""
+    owner.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
+    return owner
 
 
 @pytest.fixture(autouse=True)
@@ -112,12 +94,75 @@ def media_root(settings, _media_dir):
     return _media_dir
 
 
-def png_bytes(colour, size=(64, 64), format="PNG", **save) -> bytes:
-    """A one-colour image file, for upload tests."""
-    import io
+# Money (tests/money, and the pages and privacy tests that read a settled live): a 10% plan
+# and a live that ended eight days ago, past the default seven-day refund window, so it can be
+# settled now (pages use the real clock).
 
-    from PIL import Image
+@pytest.fixture
+def plan(brand):
+    return save_plan(brand.org, None, name="标准方案", fields={"rate_bps": 1000}, make_default=True)
 
-    out = io.BytesIO()
-    Image.new("RGB", size, colour).save(out, format=format, **save)
-    return out.getvalue()
+
+@pytest.fixture
+def live(brand, plan):
+    return ended_live(brand)
+
+
+@pytest.fixture
+def clients(brand):
+    """A signed-in client per role of the brand."""
+    result = {}
+    for role in (Member.OWNER, Member.OPERATOR, Member.FINANCE, Member.VIEWER):
+        member = add_member(brand.org, f"money-{role}", role)
+        client = Client()
+        client.force_login(member.user)
+        result[role] = client
+    return result
+
+
+# A WeChat shop (tests/integrations, the shop settings pages, the WeChat browser path): a
+# connected shop for the `brand` tenant, a running shop API emulator and its sample data.
+
+@pytest.fixture
+def fresh_tokens():
+    # Not autouse here: tests/integrations/conftest.py and the modules that talk to the
+    # emulator ask for it, as they did when it lived with the integration tests.
+    forget_tokens()
+    yield
+    forget_tokens()
+
+
+@pytest.fixture
+def shop(brand):
+    return Shop.objects.create(org=brand.org, name="山茶集小店", appid=APPID, token=TOKEN,
+                               encoding_aes_key=AES_KEY, app_secret=SECRET)
+
+
+@pytest.fixture
+def emulator(settings):
+    server = EmulatorServer(Store(appid=APPID, secret=SECRET, token=TOKEN, aes_key=AES_KEY)).start()
+    settings.LIVELOOP_WECHAT_API_BASE = server.base_url
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def seeded(emulator):
+    """The emulator holding the sample order, after-sale, sharers and sharer orders."""
+    store = emulator.store
+    order = sample("order_get")["order"]
+    store.orders[order["order_id"]] = order
+    aftersale = sample("aftersale_get")["after_sale_order"]
+    store.aftersales[aftersale["after_sale_order_id"]] = aftersale
+    store.sharers.extend(sample("sharer_list")["sharer_info_list"])
+    store.sharer_orders.extend(sample("sharer_order_list")["order_list"])
+    return emulator
+
+
+@pytest.fixture
+def live_with_sharer(brand, shop):
+    """A live mapped to the sample's Channels live; promoter A sells as the sample's sharer."""
+    live = brand.live(promoters=["A", "B"])
+    Promoter.objects.for_org(brand.org).filter(code="A").update(openid=SHARER)
+    ShopLive.objects.create(org=brand.org, shop=shop, channels_live_id=CHANNELS_LIVE, live=live)
+    return live

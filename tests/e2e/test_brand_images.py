@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.urls import reverse
 
-from tests.conftest import png_bytes
+from tests.actors import png_bytes
 from tests.e2e.browser import PHONE, look, operator_page
 
 pytestmark = pytest.mark.e2e

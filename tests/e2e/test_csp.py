@@ -8,7 +8,7 @@ import pytest
 from liveloop.events.ingest import ingest
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.models import Enrolment
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 from tests.e2e.browser import PHONE, operator_page
 
 pytestmark = pytest.mark.e2e

@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 
 from liveloop.events.ingest import ingest
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 from tests.e2e.browser import DESKTOP, look, operator_page
 
 pytestmark = pytest.mark.e2e

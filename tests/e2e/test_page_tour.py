@@ -7,7 +7,7 @@ from django.urls import reverse
 from liveloop.actions.lives import end_live, start_live
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.models import Enrolment, JoinCode, Programme
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 from tests.e2e.browser import PHONE, look, operator_page
 
 pytestmark = pytest.mark.e2e

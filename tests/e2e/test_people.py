@@ -7,7 +7,7 @@ import pytest
 
 from liveloop.promoters.models import Enrolment
 from liveloop.actions.promoters import NewPromoter, enrol
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 from tests.e2e.browser import look, operator_page
 
 pytestmark = pytest.mark.e2e

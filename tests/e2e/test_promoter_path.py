@@ -2,7 +2,6 @@
 reserve through the invite link as a viewer, and see the operator's live page count it."""
 import io
 import re
-from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.urls import reverse
@@ -10,8 +9,9 @@ from PIL import Image
 
 from liveloop.analytics.queries import live_summary
 from liveloop.promoters.links import own_page_url
-from liveloop.promoters.models import Enrolment, JoinCode, Team
+from liveloop.promoters.models import Enrolment, Team
 from liveloop.actions.promoters import NewPromoter, enrol
+from tests.actors import recruit_token, upcoming_live
 from tests.e2e.browser import PHONE, SCREENSHOTS, look, operator_page
 
 pytestmark = pytest.mark.e2e
@@ -33,19 +33,6 @@ CELL = """([name, header]) => {
   }
   return null;
 }"""
-
-
-def upcoming_live(brand, **fields):
-    announced = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=2)
-    live = brand.live(title="春日焕新 · 门店专场", announced_at=announced)
-    for name, value in fields.items():
-        setattr(live, name, value)
-    live.save()
-    return live
-
-
-def recruit_token(live) -> str:
-    return JoinCode.objects.for_org(live.org).get(programme__live=live, single_use=False).token
 
 
 def test_scan_join_share_reserve_and_the_operator_sees_it(contexts, brand):

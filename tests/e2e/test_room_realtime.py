@@ -5,7 +5,7 @@ import pytest
 
 from liveloop.events.ingest import ingest
 from liveloop.actions.lives import start_live
-from tests.conftest import event
+from tests.actors import event
 from tests.e2e.browser import look, operator_page
 
 pytestmark = pytest.mark.e2e

@@ -13,7 +13,7 @@ from liveloop.orgs.services import add_member
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.models import Enrolment
 from tests.e2e.browser import DESKTOP, OPERATOR_PASSWORD, PHONE, look
-from tests.money.conftest import ended_live
+from tests.actors import ended_live
 
 pytestmark = pytest.mark.e2e
 

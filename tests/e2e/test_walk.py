@@ -29,7 +29,7 @@ from liveloop.promoters.links import own_page_url
 from liveloop.promoters.models import Enrolment, JoinCode, Promoter, Team
 from liveloop.rules.privacy import mask_viewer
 from liveloop.actions.promoters import NewPromoter, enrol
-from tests.conftest import event
+from tests.actors import event
 from tests.e2e.browser import OPERATOR_PASSWORD, look
 from tests.e2e.walk import ALWAYS_ALLOWED, Checks, catalogue_words, words
 

@@ -12,13 +12,13 @@ from django.urls import reverse
 
 from liveloop.integrations.models import WechatIdentity
 from liveloop.promoters.models import Enrolment
+from tests.actors import recruit_token, upcoming_live
 from tests.e2e.browser import PHONE, look, operator_page
-from tests.e2e.test_promoter_path import recruit_token, upcoming_live
-# The integration fixtures: the running emulator.
-from tests.integrations.conftest import emulator, fresh_tokens  # noqa: F401
 from tests.integrations.wxflow import WX_UA, connect, wx_login_code
 
-pytestmark = pytest.mark.e2e
+# The emulator fixture is tests/conftest.py's; like the integration tests, start from no cached
+# access token.
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("fresh_tokens")]
 
 WECHAT_PHONE = {**PHONE, "user_agent": WX_UA}
 

@@ -11,7 +11,7 @@ from liveloop.at_rest import PREFIX, SecretUnreadable, sealed_fields
 from liveloop.integrations.models import Shop, WecomApp
 from liveloop.notify.models import Channel
 from liveloop.notify.services import add_webhook
-from tests.integrations.conftest import AES_KEY, SECRET, TOKEN, post_push, sample
+from tests.actors import AES_KEY, SECRET, TOKEN, post_push, sample
 
 
 def raw(model, pk, column):

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from liveloop.cli import main
 from liveloop.events.models import Event
 from liveloop.integrations.models import PushMessage
-from tests.integrations.conftest import AES_KEY, APPID, BUYER, CHANNELS_LIVE, SECRET, SHARER, TOKEN
+from tests.actors import AES_KEY, APPID, BUYER, CHANNELS_LIVE, SECRET, SHARER, TOKEN
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -4,7 +4,7 @@ import socket
 import pytest
 
 from liveloop.integrations.wechat.client import ShopApiError, ShopClient, ShopUnavailable
-from tests.integrations.conftest import APPID, SECRET, SHARER
+from tests.actors import APPID, SECRET, SHARER
 
 
 def make_client(base_url, secret=SECRET, **options):

@@ -15,7 +15,7 @@ from liveloop.events.models import Event
 from liveloop.integrations.models import PushMessage, Shop, ShopLive
 from liveloop.promoters.models import Promoter
 from liveloop.rules.attribution import LIVE
-from tests.conftest import event
+from tests.actors import event
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

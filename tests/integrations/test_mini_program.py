@@ -17,8 +17,8 @@ from liveloop.integrations.wechat import miniprogram, worker
 from liveloop.integrations.wechat.emulator import order, pay_push
 from liveloop.actions.lives import start_live
 from liveloop.promoters.models import Promoter
-from tests.conftest import event
-from tests.integrations.conftest import CHANNELS_LIVE, post_push, sample
+from tests.actors import event
+from tests.actors import CHANNELS_LIVE, post_push, sample
 from tests.integrations.wxflow import FINDER, WX_UA, connect, log_in, wx_login_code
 
 

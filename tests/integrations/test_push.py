@@ -8,7 +8,7 @@ from django.test import Client
 from liveloop.integrations.models import PushMessage, Shop
 from liveloop.integrations.wechat.crypto import signature
 from liveloop.integrations.wechat.emulator import signed_push
-from tests.integrations.conftest import AES_KEY, APPID, TOKEN, post_push, sample, sample_text
+from tests.actors import AES_KEY, APPID, TOKEN, post_push, sample, sample_text
 
 OTHER_KEY = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"
 

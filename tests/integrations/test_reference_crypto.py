@@ -25,7 +25,7 @@ from liveloop.integrations.models import PushMessage
 from liveloop.integrations.wechat import worker
 from liveloop.integrations.wechat.emulator import aftersale, aftersale_push, order, pay_push
 from liveloop.promoters.models import Promoter
-from tests.integrations.conftest import AES_KEY, APPID, CHANNELS_LIVE, SHARER, TOKEN
+from tests.actors import AES_KEY, APPID, CHANNELS_LIVE, SHARER, TOKEN
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -9,7 +9,7 @@ from liveloop.integrations.wechat import worker
 from liveloop.integrations.wechat.emulator import order, pay_push
 from liveloop.integrations.wechat.sharers import LinkError, backfill, link_promoter, sync_sharers
 from liveloop.promoters.models import Promoter
-from tests.integrations.conftest import CHANNELS_LIVE, SHARER, post_push, sample
+from tests.actors import CHANNELS_LIVE, SHARER, post_push, sample
 
 OTHER_SHARER = "oSharer_Mn8Bv4Cx0Za6Sd2Fg"
 SINCE = datetime(2025, 11, 1, tzinfo=timezone.utc)

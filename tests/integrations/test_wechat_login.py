@@ -11,7 +11,7 @@ from liveloop.integrations.wechat import login, oauth
 from liveloop.integrations.wechat.client import ShopApiError
 from liveloop.promoters.models import JoinCode, Promoter
 from liveloop.web.phone.wechat import IDENTITY_COOKIE, STATE_COOKIE
-from tests.integrations.conftest import sample
+from tests.actors import sample
 from tests.integrations.wxflow import OA_APPID, WX_UA, authorize, connect, local, log_in
 
 LATER = timedelta(days=3)

@@ -15,7 +15,7 @@ from liveloop.integrations.wecom.callback import capture_id
 from liveloop.integrations.wecom.routing import contact_for, route_link
 from liveloop.integrations.wecom.state import StateError, encode_state, parse_state
 from liveloop.promoters.models import Promoter, Team
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 
 CORP = "ww1a2b3c4d5e6f7a8b"
 TOKEN = "wecomtoken42"

@@ -3,25 +3,13 @@ import socket
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from django.test import Client
 
 from liveloop.events.models import Event, Order
 from liveloop.integrations.models import PushMessage
 from liveloop.integrations.wechat import worker
 from liveloop.integrations.wechat.emulator import aftersale, aftersale_push, order, pay_push
 from liveloop.promoters.models import Promoter
-from tests.integrations.conftest import BUYER, CHANNELS_LIVE, post_push, sample
-
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
-NO_SLEEP = {"sleep": lambda seconds: None}
-
-
-def run(now=NOW):
-    return worker.process(now=now, client_options=NO_SLEEP)
-
-
-def push(shop, message):
-    assert post_push(Client(), shop, message).content == b"success"
+from tests.actors import BUYER, CHANNELS_LIVE, WORKER_NOW as NOW, push, run, sample
 
 
 def test_a_pay_push_becomes_order_paid_credited_to_the_sharers_promoter(seeded, shop, live_with_sharer):

@@ -11,8 +11,8 @@ from liveloop.integrations.wechat import mapping
 from liveloop.integrations.wechat.emulator import aftersale, aftersale_push
 from liveloop.orgs.models import Member
 from liveloop.orgs.services import add_member
-from tests.integrations.conftest import BUYER, sample
-from tests.integrations.test_worker import push, run
+from tests.actors import BUYER, sample
+from tests.actors import push, run
 
 ORDER = "3721459812034568192"
 

@@ -8,7 +8,7 @@ from liveloop.money.models import Statement
 from liveloop.money.plans import save_plan
 from liveloop.money.settlement import settle_live
 from liveloop.promoters.models import Promoter
-from tests.money.conftest import ended_live
+from tests.actors import ended_live
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from liveloop.events.models import Order
 from liveloop.money.models import Entry, Statement
 from liveloop.money.settlement import settle_live
 from liveloop.promoters.models import Promoter, Team
-from tests.test_demo import NOW
+from tests.actors import DEMO_NOW as NOW
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 

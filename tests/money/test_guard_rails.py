@@ -10,7 +10,7 @@ from liveloop.money.settlement import settle_live
 from liveloop.orgs.models import AuditEntry, Member
 from liveloop.rules.commission import (MAX_BOUNTY_FEN, MAX_CAP_FEN, MAX_TIER_UPPER_FEN, PlanError,
                                        make_plan)
-from tests.money.conftest import batch_confirm, ended_live, run_confirm
+from tests.actors import batch_confirm, ended_live, run_confirm
 
 pytestmark = pytest.mark.django_db
 

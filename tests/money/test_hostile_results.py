@@ -7,7 +7,7 @@ from liveloop.money import exports
 from liveloop.money.models import PayoutBatch, Statement
 from liveloop.money.settlement import settle_live
 from liveloop.orgs.models import Member
-from tests.money.conftest import batch_confirm, run_confirm
+from tests.actors import batch_confirm, run_confirm
 from tests.hostile_files import MALFORMED, endless_rows, workbook, zip_bomb
 
 NOT_XLSX = "这不是 XLSX 工作簿"

@@ -14,7 +14,7 @@ from liveloop.money.models import Entry, Plan
 from liveloop.money.plans import rules_of, save_plan
 from liveloop.promoters.models import Promoter, Team
 from liveloop.rules.commission import settle, team_contribution
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from liveloop.money.models import Entry, Plan, Statement
 from liveloop.money.plans import save_plan
 from liveloop.money.settlement import SettleError, settle_live
 from liveloop.promoters.models import Promoter, Team
-from tests.conftest import EVENING, event
+from tests.actors import EVENING, event
 
 pytestmark = pytest.mark.django_db
 

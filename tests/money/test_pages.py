@@ -13,7 +13,7 @@ from liveloop.orgs.models import AuditEntry, Member
 from liveloop.promoters.models import Promoter, Team
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.models import Enrolment
-from tests.money.conftest import batch_confirm, ended_live, run_confirm
+from tests.actors import batch_confirm, ended_live, run_confirm
 
 pytestmark = pytest.mark.django_db
 

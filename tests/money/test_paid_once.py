@@ -18,7 +18,7 @@ from liveloop.money.models import Entry, PayoutBatch, PayoutItem, SettlementRun,
 from liveloop.money.settlement import SettleError, settle_live
 from liveloop.orgs.models import AuditEntry, Member
 from liveloop.promoters.models import Promoter
-from tests.money.conftest import batch_confirm, ended_live, run_confirm
+from tests.actors import batch_confirm, ended_live, run_confirm
 
 pytestmark = pytest.mark.django_db
 

@@ -20,8 +20,8 @@ from liveloop.money.plans import save_plan
 from liveloop.money.settlement import settle_live
 from liveloop.promoters.models import Promoter, Team
 from liveloop.rules.commission import make_plan, settle
-from tests.conftest import Tenant
-from tests.test_rebuild import BASE, ENROLLED, NOW, in_db, scenarios
+from tests.actors import Tenant
+from tests.events.scenarios import BASE, ENROLLED, NOW, in_db, scenarios
 
 plans = st.fixed_dictionaries({
     "rate_bps": st.one_of(st.none(), st.integers(0, 3000)),

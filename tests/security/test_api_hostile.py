@@ -15,7 +15,7 @@ from liveloop.events.models import Event
 from liveloop.lives.models import Live
 from liveloop.promoters.models import Promoter, Team
 from liveloop.wsgi import application
-from tests.conftest import event
+from tests.actors import event
 
 # NDJSON bodies are text: send what is generated as it is (the schema says a bounded string).
 schemathesis.serializer.alias("application/x-ndjson", "text/plain")

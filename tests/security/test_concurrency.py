@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.security.test_crash import Server, _free_port, postgres_database  # noqa: F401 (a fixture)
+from tests.security.processes import Server, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -118,7 +118,7 @@ def _stream(live, prefix, viewers, start) -> list[dict]:
 def _start(engine, tmp_path, request):
     env = _environment(tmp_path, _engine(engine, tmp_path, request))
     orgs = _script(env, "setup", "2")
-    server = Server(env, _free_port())
+    server = Server(env, free_port())
     server.start()
     return env, orgs, server
 

@@ -13,57 +13,20 @@ group) is killed with SIGKILL several times mid-stream and started again. Then:
 """
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
 
+from tests.security.processes import CLI, Server, engines, free_port
+
 pytestmark = pytest.mark.slow
 
 KILLS = 3
 BATCH = 40
-CLI = [sys.executable, "-m", "liveloop.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, env, port):
-        self.env, self.port, self.process = env, port, None
-        self.base = f"http://127.0.0.1:{port}"
-
-    def start(self):
-        # `liveloop serve`'s gunicorn command (2 workers × 4 threads) without its start-up
-        # `check`, which would only slow each restart. A session of its own: the kill reaches
-        # gunicorn's master and every worker at once, like a machine losing power.
-        self.process = subprocess.Popen([sys.executable, "-m", "gunicorn", "liveloop.wsgi:application",
-                                         "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "4",
-                                         "--timeout", "60"],
-                                        env=self.env, start_new_session=True,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.base}/api/v1/openapi.json", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise AssertionError("the server did not come up")
-
-    def kill(self):
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
 
 
 class Stream(threading.Thread):
@@ -123,42 +86,16 @@ def _stored_ids(url: str) -> list[str]:
         return [row[0] for row in db.execute("SELECT eid FROM events_event")]
 
 
-@pytest.fixture
-def postgres_database():
-    """A database of its own on the PostgreSQL server named by LIVELOOP_DATABASE_URL, if any."""
-    url = os.environ.get("LIVELOOP_DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        yield None
-        return
-    import psycopg
-
-    name = f"liveloop_crash_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _engines(tmp_path, postgres_database):
-    engines = [("sqlite", f"sqlite:///{tmp_path / 'crash.sqlite3'}")]
-    if postgres_database:
-        engines.append(("postgresql", postgres_database))
-    return engines
-
-
 def test_kill_9_mid_stream_loses_and_doubles_nothing(tmp_path, postgres_database):
     survived = 0
-    for engine, url in _engines(tmp_path, postgres_database):
+    for engine, url in engines(tmp_path, postgres_database):
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("LIVELOOP_")},
                "LIVELOOP_DATA_DIR": str(tmp_path / engine), "LIVELOOP_DATABASE_URL": url,
                "DJANGO_SETTINGS_MODULE": "liveloop.settings"}
         created = subprocess.run([*CLI, "org", "create", "崩溃测试", "--json"], env=env, capture_output=True,
                                  text=True, check=True)
         org = json.loads(created.stdout)
-        server = Server(env, _free_port())
+        server = Server(env, free_port())
         server.start()
         try:
             api = requests.Session()

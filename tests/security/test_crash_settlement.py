@@ -34,7 +34,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.test_crash import postgres_database  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@
 
 Beyond the edges: refused with a reason (422 naming the field, a form error, a per-event
 rejection, a bad row), never a 500. At the edges: stored through the real API, then every page
-of the organisation answers (tests/security/test_isolation.py's route table, as the owner).
+of the organisation answers (tests/security/routes.py's route table, as the owner).
 """
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -17,8 +17,8 @@ from liveloop.actions.lives import create_live
 from liveloop.orgs.models import Member
 from liveloop.rules.dates import ANNOUNCE_AHEAD, EARLIEST
 from liveloop.rules.events import MAX_AMOUNT, MAX_CODE
-from tests.conftest import EVENING, event
-from tests.security.test_isolation import CLASSES, KWARGS, OBJECT, ORG, ROUTES, _url
+from tests.actors import EVENING, event
+from tests.security.routes import CLASSES, KWARGS, OBJECT, ORG, ROUTES, route_url
 from tests.security.world import mine, promoter_client, theirs  # noqa: F401
 
 API = "/api/v1"
@@ -185,12 +185,12 @@ def test_the_extremes_accepted_open_every_page(mine):
     for route in ROUTES:
         kind = CLASSES.get(route.name)
         if kind == ORG:
-            urls = [_url(route, {})] + [_url(route, {}) + query for query in HOSTILE_DATES]
+            urls = [route_url(route, {})] + [route_url(route, {}) + query for query in HOSTILE_DATES]
         elif kind == OBJECT:
             values = {name: mine.objects[KWARGS[name]] for name in route.kwargs}
-            urls = [_url(route, values)]
+            urls = [route_url(route, values)]
             if route.kwargs == ("public_id",):
-                urls += [_url(route, {"public_id": live}) for live in extreme_lives]
+                urls += [route_url(route, {"public_id": live}) for live in extreme_lives]
         else:
             continue
         for url in urls:

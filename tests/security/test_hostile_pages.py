@@ -19,9 +19,8 @@ from liveloop.orgs.services import add_member, create_org
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.models import Enrolment, Team
 from liveloop.actions.promoters import NewPromoter, enrol
-from tests.conftest import event
-from tests.security.test_roles import DATA, MATRIX, PATH_VALUES
-from tests.security.test_isolation import ROUTES, _url
+from tests.actors import event
+from tests.security.routes import DATA, MATRIX, PATH_VALUES, ROUTES, route_url
 from tests.security.world import mine, promoter_client  # noqa: F401
 
 SCRIPT = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -182,7 +181,7 @@ def test_every_post_without_a_csrf_token_is_refused(mine):
     route_of = {r.name: r for r in ROUTES}
     for name in MATRIX:
         route = route_of[name]
-        url = _url(route, {k: mine.objects[PATH_VALUES[k]] for k in route.kwargs})
+        url = route_url(route, {k: mine.objects[PATH_VALUES[k]] for k in route.kwargs})
         data = DATA.get(name, lambda side: {})(mine)
         for who in ("owner", "promoter", "anonymous"):
             client = Client(enforce_csrf_checks=True)

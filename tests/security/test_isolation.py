@@ -3,115 +3,25 @@ promoter of A (the own-page cookie) ask for every object of organisation B; all 
 none shows a figure or name of B.
 
 The URL patterns are read from the resolver, so a new route is swept as soon as it exists, and
-a route this file cannot classify fails the sweep with instructions. The API routes' tenancy is
-swept route by route with API keys in tests/test_tenancy.py; here they are checked against the
-page credentials (a session or a promoter's cookie opens no API route).
+a route tests/security/routes.py does not classify fails the sweep with instructions. The API
+routes' tenancy is swept route by route with API keys in tests/api/test_tenancy.py; here they are
+checked against the page credentials (a session or a promoter's cookie opens no API route).
 """
-import re
-from dataclasses import dataclass
-from typing import Callable
-
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from liveloop.orgs.models import Member
 from liveloop.promoters.links import _signer
 from liveloop.integrations.wecom.routing import sign_viewer
+from tests.security.routes import API, CAPABILITY, CLASSES, KWARGS, OBJECT, ORG, PUBLIC, ROUTES, Route, route_url
 from tests.security.world import leaks, mine, promoter_client, theirs  # noqa: F401
 
-
-@dataclass(frozen=True)
-class Route:
-    name: str        # namespace:name
-    pattern: str     # the full pattern, e.g. lives/<str:public_id>/edit/
-    kwargs: tuple    # path parameter names, in order
-    view: Callable
-
-
-def _walk(resolver, prefix="", namespaces=()):
-    for entry in resolver.url_patterns:
-        if isinstance(entry, URLResolver):
-            spaces = namespaces + ((entry.namespace,) if entry.namespace else ())
-            yield from _walk(entry, prefix + str(entry.pattern), spaces)
-        elif isinstance(entry, URLPattern):
-            name = ":".join(namespaces + (entry.name or f"<unnamed {entry.pattern}>",))
-            yield Route(name, prefix + str(entry.pattern), tuple(entry.pattern.converters), entry.callback)
-
-
-ROUTES = list(_walk(get_resolver()))
-
-# What each path parameter of an organisation's page names: the key of Side.objects
-# (tests/security/world.py), filled with organisation B's object to attack.
-KWARGS = {
-    "public_id": "live",
-    "code_id": "invite_code",
-    "code": "promoter_code",
-    "member_id": "member",
-    "key_id": "api_key",
-    "shop_id": "shop",
-    "mapping_id": "shop_live",
-    "notice_id": "notice",
-    "push_id": "push",
-    "plan_id": "plan",
-    "run_id": "run",
-    "number": "statement",
-    "batch_id": "batch",
-    "team_id": "team_pk",
-}
 
 # The same kinds of value, naming nothing.
 NOWHERE = {"live": "Lnowhere0", "invite_code": 987654321, "promoter_code": "NOPE", "member": 987654321,
            "api_key": 987654321, "shop": 987654321, "shop_live": 987654321, "notice": 987654321, "push": 987654321,
            "plan": 987654321, "run": 987654321, "statement": "S99999-NOPE", "batch": 987654321,
            "team_pk": 987654321}
-
-PUBLIC, ORG, OBJECT, CAPABILITY, API = "public", "org", "object", "capability", "api"
-
-# Every route, by kind:
-#   PUBLIC      shows no organisation's data (sign-in, language, the API's schema and docs);
-#   ORG         an organisation page without an id in its path: shows the session's organisation;
-#   OBJECT      its path names objects (KWARGS says which): B's answer 404 to A's members;
-#   CAPABILITY  a public link whose path is a secret (join token, signed link, push key): a
-#               forged, foreign or mismatched one answers 404 (variants in CAPABILITY_ATTACKS);
-#   API         a Django Ninja route: tenancy by API key in tests/test_tenancy.py.
-CLASSES = {
-    "web:login": PUBLIC, "web:logout": PUBLIC, "web:set_language": PUBLIC,
-    "api:openapi-json": PUBLIC, "api:openapi-view": PUBLIC, "api:api-root": PUBLIC,
-    # WeChat's return from login and the mini-program's report: their proof is in the query or
-    # body (a signed single-use state, a signed ticket and WeChat's code), tested in
-    # tests/integrations/test_wechat_login.py and test_mini_program.py.
-    "phone:wx_callback": PUBLIC, "phone:mp_report": PUBLIC,
-    "web:lives": ORG, "web:switch_org": ORG, "web:calendar": ORG, "web:new_live": ORG,
-    "web:matrix": ORG, "web:matrix_csv": ORG, "web:matrix_xlsx": ORG, "web:notices": ORG,
-    "web:scorecards": ORG, "web:scorecards_csv": ORG, "web:scorecards_xlsx": ORG,
-    "web:settings": ORG, "web:member_add": ORG, "web:key_create": ORG, "web:timezone": ORG,
-    "web:planner_settings": ORG, "web:shops": ORG, "web:shop_add": ORG, "web:wechat_apps": ORG,
-    "web:brand_logo": ORG, "web:brand_logo_image": ORG, "web:brand_cover": ORG, "web:brand_cover_image": ORG,
-    "web:trends": ORG, "web:trends_csv": ORG, "web:trends_xlsx": ORG, "web:promoters": ORG,
-    "phone:me": ORG, "phone:poster": ORG, "phone:my_qr": ORG,
-    "web:money": ORG, "web:money_settings": ORG, "web:money_plans": ORG, "web:money_plan_new": ORG,
-    "web:money_batches": ORG, "web:money_teams": ORG, "web:money_audit": ORG,
-    **{name: OBJECT for name in (
-        "web:live", "web:edit_live", "web:cancel_live", "web:live_cover", "web:live_cover_image", "web:live_promoters_csv", "web:live_promoters_xlsx",
-        "web:room", "web:room_data", "web:planner", "web:programme", "web:programme_recruiting",
-        "web:programme_codes", "web:programme_code_revoke", "web:programme_promoter_active",
-        "web:programme_promoter_link", "web:promoter", "web:promoter_link", "web:promoter_active",
-        "web:notice_retry", "web:member_role", "web:member_remove", "web:key_revoke", "web:key_rotate",
-        "web:report", "web:report_xlsx",
-        "web:shop", "web:shop_map", "web:shop_unmap", "web:shop_sync", "web:shop_link", "web:shop_backfill",
-        "web:shop_push_retry",
-        "web:money_plan", "web:money_plan_default", "web:money_plan_archive", "web:money_settle", "web:money_live_plan", "web:money_run",
-        "web:money_run_approve", "web:money_run_csv", "web:money_run_xlsx", "web:money_statement",
-        "web:money_statement_approve", "web:money_statement_paid", "web:money_statement_retry",
-        "web:money_batch", "web:money_batch_csv", "web:money_batch_xlsx", "web:money_batch_results",
-        "web:money_ledger", "web:money_adjust", "web:money_ledger_live", "web:money_team")},
-    **{name: CAPABILITY for name in (
-        "phone:join", "phone:join_code", "phone:join_verify", "phone:me_link", "phone:invite", "phone:invite_ics",
-        "phone:invite_cover", "phone:invite_logo",
-        "wechat:push", "wecom:callback", "wecom:route")},
-}
-
 
 def _forged_enrolment(mine, theirs):
     # B's enrolment id signed as if it belonged to A: the id and the organisation must agree.
@@ -166,26 +76,21 @@ def _classify(route: Route) -> str:
     if kind is None:
         pytest.fail(
             f"URL {route.pattern!r} (name {route.name!r}) is not classified for the tenancy sweep. "
-            "Add it to CLASSES in tests/security/test_isolation.py: PUBLIC if it shows no organisation's "
+            "Add it to CLASSES in tests/security/routes.py: PUBLIC if it shows no organisation's "
             "data; ORG if it shows the signed-in member's organisation and has no id in its path; OBJECT "
             "if its path names objects (map each new path parameter in KWARGS to an object key, and add "
             "the object to _seed in tests/security/world.py); CAPABILITY if the path itself is a secret "
             "link (add its attacks to CAPABILITY_ATTACKS). Add it to the role table in "
-            "tests/security/test_roles.py too if it accepts POST.")
+            "tests/security/routes.py too if it accepts POST.")
     if kind == OBJECT:
         unknown = [k for k in route.kwargs if k not in KWARGS]
         if unknown:
             pytest.fail(f"URL {route.pattern!r} ({route.name}): path parameter(s) {unknown} not in KWARGS; "
-                        "map each to the object it names (tests/security/test_isolation.py) so the sweep "
+                        "map each to the object it names (tests/security/routes.py) so the sweep "
                         "can fill it with another organisation's object.")
     if kind == CAPABILITY and route.name not in CAPABILITY_ATTACKS:
         pytest.fail(f"{route.name}: a CAPABILITY route needs its attacks in CAPABILITY_ATTACKS")
     return kind
-
-
-def _url(route: Route, values: dict) -> str:
-    """The route's path with <conv:name> parameters filled from values."""
-    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), route.pattern)
 
 
 def test_an_unclassified_route_fails_the_sweep_with_instructions():
@@ -225,10 +130,10 @@ def test_another_organisations_objects_answer_404(mine, theirs, route):
     if len(route.kwargs) > 1:
         variants.append(lambda i: mine if i == 0 else theirs)  # A's parent, B's child
         variants.append(lambda i: theirs if i == 0 else mine)  # B's parent, A's child
-    foreign_urls = [_url(route, _object_values(route, side_for)) for side_for in variants]
-    own_url = _url(route, _object_values(route, lambda i: mine))
+    foreign_urls = [route_url(route, _object_values(route, side_for)) for side_for in variants]
+    own_url = route_url(route, _object_values(route, lambda i: mine))
     # Ids that exist nowhere: what a role gets for them is what it must get for B's (no oracle).
-    nowhere_url = _url(route, {name: NOWHERE[KWARGS[name]] for name in route.kwargs})
+    nowhere_url = route_url(route, {name: NOWHERE[KWARGS[name]] for name in route.kwargs})
     # Every role and the promoter's phone. A role without the permission may be refused (403)
     # before the lookup, but then exactly as for an id that exists nowhere.
     for role, client in mine.members.items():
@@ -255,7 +160,7 @@ def test_another_organisations_objects_answer_404(mine, theirs, route):
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if CLASSES.get(r.name) == ORG], ids=lambda r: r.name)
 def test_organisation_pages_show_only_the_own_organisation(mine, theirs, route):
-    url = _url(route, {}) + HOSTILE_QUERY.format(live=theirs.objects["live"], org=theirs.org.pk,
+    url = route_url(route, {}) + HOSTILE_QUERY.format(live=theirs.objects["live"], org=theirs.org.pk,
                                                  shop=theirs.objects["shop"], team=theirs.objects["team"])
     clients = [*mine.members.items(), ("promoter", promoter_client(mine)), ("anonymous", Client())]
     for who, client in clients:
@@ -279,7 +184,7 @@ def test_organisation_pages_show_only_the_own_organisation(mine, theirs, route):
 @pytest.mark.parametrize("route", [r for r in ROUTES if CLASSES.get(r.name) == CAPABILITY], ids=lambda r: r.name)
 def test_forged_or_mismatched_links_answer_404(mine, theirs, route):
     for values in CAPABILITY_ATTACKS[route.name](mine, theirs):
-        url = _url(route, values)
+        url = route_url(route, values)
         for who, client in (("member", mine.members[Member.OWNER]), ("promoter", promoter_client(mine)),
                             ("anonymous", Client())):
             for method in ("get", "post"):
@@ -300,8 +205,8 @@ def test_switching_to_another_organisation_is_refused(mine, theirs):
                          ids=lambda r: r.name)
 def test_page_credentials_open_no_api_route(mine, theirs, route):
     """A signed-in member's session or a promoter's cookie is not an API key: 401 everywhere."""
-    url = _url(route, {name: theirs.objects["live"] for name in route.kwargs})
-    own = _url(route, {name: mine.objects["live"] for name in route.kwargs})
+    url = route_url(route, {name: theirs.objects["live"] for name in route.kwargs})
+    own = route_url(route, {name: mine.objects["live"] for name in route.kwargs})
     for client in (mine.members[Member.OWNER], promoter_client(mine)):
         for target in (url, own):
             for method in ("get", "post", "patch"):

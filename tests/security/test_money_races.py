@@ -32,7 +32,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.test_crash import postgres_database  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -212,7 +211,7 @@ def _results_file(batch) -> bytes:
 
 
 def _race() -> dict:
-    from tests.money.conftest import batch_confirm, run_confirm  # after Django is set up
+    from tests.actors import batch_confirm, run_confirm  # after Django is set up
     import uuid
 
     from django.core.files.uploadedfile import SimpleUploadedFile

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from tests.security.test_crash import CLI, Server, _engines, _free_port, postgres_database  # noqa: F401
+from tests.security.processes import CLI, Server, engines, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +84,7 @@ def timed(call):
 
 
 def test_a_long_lock_answers_503_within_the_bound_and_loses_nothing(tmp_path, postgres_database):
-    for engine, url in _engines(tmp_path, postgres_database):
+    for engine, url in engines(tmp_path, postgres_database):
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("LIVELOOP_")},
                "LIVELOOP_DATA_DIR": str(tmp_path / engine), "LIVELOOP_DATABASE_URL": url,
                "LIVELOOP_DB_LOCK_WAIT": str(BOUND), "DJANGO_SETTINGS_MODULE": "liveloop.settings"}
@@ -96,7 +96,7 @@ def test_a_long_lock_answers_503_within_the_bound_and_loses_nothing(tmp_path, po
             "from liveloop.orgs.services import add_member\n"
             f"add_member(Organisation.objects.get(), 'ops', Member.OPERATOR, password={PASSWORD!r})")],
             env=env, check=True)
-        server = Server(env, _free_port())
+        server = Server(env, free_port())
         server.start()
         holder = Holder(url)
         try:

@@ -474,7 +474,7 @@ def test_racing_the_right_code_opens_the_page_once_and_racing_guesses_stay_withi
         # The SQLite test database lives in memory with a shared cache, which answers "table is
         # locked" to a second writer instead of waiting; SQLite serialises writers anyway.
         pytest.skip("threads racing on one database: PostgreSQL")
-    from tests.conftest import Tenant
+    from tests.actors import Tenant
     brand = Tenant("赛跑品牌")
     live = brand.live(title="赛跑场")
     other = brand.live(title="另一场")

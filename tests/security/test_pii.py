@@ -23,7 +23,7 @@ from liveloop.money.settlement import settle_live
 from liveloop.orgs.models import Member
 from liveloop.promoters.models import Promoter, mask_account, mask_phone, phone_match
 from liveloop.actions.promoters import NewPromoter, enrol, recruit_code
-from tests.money.conftest import clients, ended_live, live, plan  # noqa: F401 (fixtures)
+from tests.actors import ended_live
 
 pytestmark = pytest.mark.django_db
 

@@ -24,7 +24,7 @@ from liveloop.promoters.models import BrandImage, Enrolment, Team
 from liveloop.actions.promoters import NewPromoter, create_invite_codes, enrol, recruit_code
 from liveloop.web.phone.views import OWN_COOKIE
 from liveloop.promoters.links import sign_enrolment
-from tests.conftest import Tenant, event, png_bytes
+from tests.actors import Tenant, event, png_bytes
 
 # Strings only org B's data contains; 98765 fen is shown as 987.65 yuan.
 MARKERS = ("别家机密直播", "别家推广员", "别家门店", "别家官方号", "bie_jia_", "别家小店", "987.65", "98765",
