@@ -7,7 +7,7 @@ import pytest
 from importlinter.application import use_cases
 from importlinter.configuration import configure
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_layering_contracts_are_kept(capsys, monkeypatch):
