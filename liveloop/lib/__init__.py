@@ -1,0 +1,1 @@
+"""Low-level helpers every package may use; lib imports no other liveloop package."""
