@@ -1,12 +1,13 @@
 """Reads for pages, API and exports: small derived tables only, never a scan of the log."""
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Case, Count, F, IntegerField, Sum, Value, When
 
 from liveloop.analytics.models import LiveStats, PromoterStats
+from liveloop.lib.numbers import percent
 from liveloop.lives.models import Account, Live
 from liveloop.promoters.models import search_match
 from liveloop.rules.attribution import FIGURES
@@ -214,14 +215,9 @@ def account_rollup(org, since: datetime | None = None, until: datetime | None = 
     return rows
 
 
-PERCENT = Decimal("0.1")
-
-
 def rate(part: int, whole: int) -> Decimal | None:
     """part / whole as a percentage to one decimal (half up); None when whole is zero."""
-    if not whole:
-        return None
-    return (Decimal(part) * 100 / Decimal(whole)).quantize(PERCENT, rounding=ROUND_HALF_UP)
+    return percent(part, whole, 1)
 
 
 def funnel(summary: dict) -> list[dict]:

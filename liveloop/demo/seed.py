@@ -30,7 +30,7 @@ from liveloop.orgs.models import Member, Organisation
 from liveloop.orgs.services import add_member, create_org
 from liveloop.promoters.models import Programme, Team
 from liveloop.promoters.services import NewPromoter, enrol
-from liveloop.web.templatetags.figures import yuan
+from liveloop.lib.numbers import yuan
 
 DEMO_SLUG = "demo"
 DEMO_USER = "demo"

@@ -24,7 +24,7 @@ from liveloop.lives.models import Live
 from liveloop.notify.models import Notice
 from liveloop.promoters.models import Enrolment
 from liveloop.rules.attribution import LAPSE_AFTER
-from liveloop.web.templatetags.figures import yuan
+from liveloop.lib.numbers import yuan
 
 SUMMARY_FIGURES = ("reservations", "entered", "buyers", "orders", "gmv", "refunded")
 

@@ -23,7 +23,7 @@ from liveloop.orgs.zones import zone_label
 from liveloop.promoters.models import Promoter, Team
 from liveloop.rules import commission as rules
 from liveloop.web.tables import ROLE_LABELS
-from liveloop.web.templatetags.figures import yuan
+from liveloop.lib.numbers import yuan
 from liveloop.web.words import chinese, labelled, listed, named, sentences
 
 ACTIONS = {

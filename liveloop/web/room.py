@@ -16,7 +16,8 @@ from liveloop.rules.attribution import LIVE, SCHEDULED
 from liveloop.web.charts import ACCENT, SOFT, _base
 from liveloop.web.context import org_view
 from liveloop.web.tables import FUNNEL_LABELS
-from liveloop.web.templatetags.figures import count, yuan
+from liveloop.lib.numbers import yuan
+from liveloop.web.templatetags.figures import count
 
 # On air the room moves every second; before it, only reservations trickle in, and the slower
 # poll is what turns the page into the live room by itself when the live goes on air.

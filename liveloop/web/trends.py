@@ -10,7 +10,6 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _, gettext_lazy
 
-from liveloop.analytics.report import half_up
 from liveloop.analytics.report_export import value_label
 from liveloop.analytics.trends import (touchpoint_conversion, trend_lives, trend_rows, trends_page_csv_response,
                                       trends_xlsx_response)
@@ -18,7 +17,7 @@ from liveloop.lives.models import Account
 from liveloop.web.charts import ACCENT, LINE, MUTED, SOFT, Chart, _base
 from liveloop.web.context import org_view, requires
 from liveloop.web.forms import BoundedDateField
-from liveloop.web.templatetags.figures import yuan
+from liveloop.lib.numbers import half_up, yuan
 from liveloop.web.templatetags.report import percent_text
 
 DEFAULT_DAYS = 90
