@@ -3,29 +3,22 @@ import csv
 import io
 
 from django.http import HttpResponse
-from django.utils.translation import gettext, gettext_lazy as _
+from django.utils.translation import gettext
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
+from liveloop.analytics.figures import LABELS, MONEY_KEYS, PROMOTER_KEYS
 from liveloop.lib.numbers import yuan_amount, yuan_text
 from liveloop.lib.sheets import XLSX_TYPE, YUAN_FORMAT, csv_cell, text_cell
 
-# The order of the API's PromoterRow; money stays integer fen so spreadsheets sum exactly.
-PROMOTER_COLUMNS = ("promoter", "name", "team", "reservations", "entered", "buyers", "orders",
-                    "gmv", "refunded", "net", "follows", "captures", "self_referrals",
-                    "suspect_reservations")
-MONEY_COLUMNS = frozenset({"gmv", "refunded", "net"})
-
-# The workbook is for people (finance lives in Excel): headers in the reader's language, the
-# same words as the live page's table, money in yuan.
-XLSX_HEADERS = {
-    "promoter": _("Code"), "name": _("Name"), "team": _("Team / store"),
-    "reservations": _("Reservations"), "entered": _("Entered"), "buyers": _("Buyers"),
-    "orders": _("Orders"), "gmv": _("GMV"), "refunded": _("Refunded"), "net": _("Net"),
-    "follows": _("Follows"), "captures": _("Captures"),
-    "self_referrals": _("Self-referrals"), "suspect_reservations": _("Suspect reservations"),
-}
+# The API's CSV: the keys of the API's PromoterRow as headers, money stays integer fen so
+# spreadsheets sum exactly. The page's CSV and the workbook are for people (finance lives in
+# Excel): headers in the reader's language, the same words as the live page's table, money in
+# yuan. All three read analytics/figures.py.
+PROMOTER_COLUMNS = PROMOTER_KEYS
+MONEY_COLUMNS = MONEY_KEYS
+XLSX_HEADERS = LABELS
 
 
 def write_promoter_csv(rows, out) -> None:
