@@ -21,7 +21,7 @@ from liveloop.lives.services import cancel_live, end_live, start_live
 from liveloop.orgs.models import Member, Organisation
 from liveloop.orgs.services import add_member, create_org, orgs_of
 from liveloop.promoters.services import NewPromoter, enrol
-from liveloop.lib.numbers import yuan
+from liveloop.web.templatetags.figures import yuan
 from tests.conftest import EVENING, event
 
 UNATTRIBUTED = "自然流量（未归因）"
@@ -312,8 +312,7 @@ def read_csv(response):
 def test_csv_page_has_the_rows_of_promoter_rows(owner, brand, ranked):
     from django.utils import translation
 
-    from liveloop.analytics.exports import MONEY_COLUMNS, XLSX_HEADERS
-    from liveloop.lib.numbers import yuan_text
+    from liveloop.analytics.exports import MONEY_COLUMNS, XLSX_HEADERS, yuan_text
 
     url = f"/lives/{ranked.public_id}/promoters.csv"
     response = owner.get(url, {"sort": "code", "team": "杭州门店"})
