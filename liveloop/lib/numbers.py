@@ -41,6 +41,12 @@ def round_half_up(value: Fraction | int) -> int:
     return (2 * numerator + denominator) // (2 * denominator)
 
 
+def whole_yuan(fen: int) -> int:
+    """Fen to whole yuan, half up (a chart's axis; exact amounts are in the tables): 149 → 1,
+    150 → 2, -150 → -1."""
+    return round_half_up(Fraction(fen, 100))
+
+
 def half_up(value: Fraction | int, places: int = 0) -> Decimal:
     """An exact value (int or Fraction) as a Decimal with `places` decimals, for display; a tie
     rounds away from zero (Decimal's ROUND_HALF_UP: 0.125 → 0.13, -0.125 → -0.13)."""

@@ -6,7 +6,7 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, strategies as st
 
-from liveloop.lib.numbers import half_up, percent, round_half_up, yuan, yuan_amount, yuan_text
+from liveloop.lib.numbers import half_up, percent, round_half_up, whole_yuan, yuan, yuan_amount, yuan_text
 from liveloop.lib.seq import chunks
 from liveloop.lib.sheets import csv_cell
 
@@ -50,6 +50,12 @@ def test_yuan_amount_is_exact_or_to_the_fen():
 ])
 def test_round_half_up_rounds_a_half_toward_plus_infinity(value, whole):
     assert round_half_up(value) == whole
+
+
+@given(st.integers(min_value=-10**15, max_value=10**15))
+def test_whole_yuan_is_half_up_in_integers(fen):
+    assert whole_yuan(fen) == (fen + 50) // 100
+    assert whole_yuan(149) == 1 and whole_yuan(150) == 2 and whole_yuan(-150) == -1 and whole_yuan(-151) == -2
 
 
 @given(st.fractions(min_value=-10**9, max_value=10**9))
