@@ -2,7 +2,7 @@
 XLSX. Headers in the page's language (Chinese first; the results upload reads either); amounts in
 yuan, exact (Decimal from integer fen,
 never a float); a text cell that a spreadsheet would run as a formula stays text (the helpers
-of analytics.exports)."""
+of liveloop/lib/sheets.py)."""
 from __future__ import annotations
 
 import csv
