@@ -19,7 +19,7 @@ from django.utils.translation import gettext, gettext_lazy as _lazy
 from liveloop.analytics.exports import csv_response, local_time, time_text
 from liveloop.analytics.models import AudienceStats, LiveAudience, LiveStats, PromoterStats
 from liveloop.analytics.report import ratio
-from liveloop.lib.numbers import half_up, yuan_amount, yuan_text
+from liveloop.lib.numbers import half_up
 from liveloop.lib.sheets import XLSX_TYPE, YUAN_FORMAT, csv_cell, text_cell
 from liveloop.lives.models import Live
 from liveloop.orgs.zones import zone_label
@@ -145,11 +145,10 @@ def page_table(org, rows, touchpoints, rates):
 
 
 def _page_text(value, kind, org):
-
     if kind == "money":
         if value is None:  # UV value of a live nobody entered: nothing to divide by
             return ""
-        return yuan_text(value)
+        return str(half_up(Fraction(value) / 100, 2))  # fen, or a Fraction of a fen (per viewer)
     if kind == "rate":
         # The page's own figure (one decimal of a percent), or empty with nothing to divide by.
         return "" if value is None else f"{half_up(value * 100, 1)}%"
@@ -169,7 +168,6 @@ def trends_workbook(org, rows, touchpoints, rates) -> bytes:
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
-
     header, kinds, values = page_table(org, rows, touchpoints, rates)
     book = Workbook(write_only=True)
     sheet = book.create_sheet(gettext("Trends"))
@@ -188,7 +186,7 @@ def trends_workbook(org, rows, touchpoints, rates) -> bytes:
                 cell = WriteOnlyCell(sheet, value=None)
             elif kind == "money":
                 # Whole fen first (the page's rounding), then exact yuan: no float anywhere.
-                cell = WriteOnlyCell(sheet, value=yuan_amount(value, 2))
+                cell = WriteOnlyCell(sheet, value=half_up(Fraction(value) / 100, 2))
                 cell.number_format = YUAN_FORMAT
             elif kind == "rate":
                 cell = WriteOnlyCell(sheet, value=None if value is None else half_up(value, 3))
@@ -208,7 +206,6 @@ def trends_workbook(org, rows, touchpoints, rates) -> bytes:
 
 
 def trends_xlsx_response(org, rows, touchpoints, rates, stem: str) -> HttpResponse:
-
     response = HttpResponse(trends_workbook(org, rows, touchpoints, rates), content_type=XLSX_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{stem}.xlsx"'
     return response
