@@ -1,6 +1,5 @@
 """Reads for pages, API and exports: small derived tables only, never a scan of the log."""
 from datetime import datetime
-from decimal import Decimal
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
@@ -217,9 +216,7 @@ def account_rollup(org, since: datetime | None = None, until: datetime | None = 
     return rows
 
 
-def rate(part: int, whole: int) -> Decimal | None:
-    """part / whole as a percentage to one decimal (half up); None when whole is zero."""
-    return percent(part, whole, 1)
+rate = percent  # part / whole as a percentage to one decimal (half up); None when whole is zero
 
 
 def funnel(summary: dict) -> list[dict]:

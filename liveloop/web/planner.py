@@ -12,12 +12,12 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from liveloop.analytics.models import PromoterStats
+from liveloop.lib.numbers import half_up, round_half_up, yuan
 from liveloop.rules.attribution import ENDED
 from liveloop.rules.forecast import MIN_LIVES_FOR_ERROR, PastLive, fit, forecast, reservations_needed
 from liveloop.web import queries
 from liveloop.web.context import org_view, requires
 from liveloop.web.forms import PlannerSettingsForm
-from liveloop.lib.numbers import half_up, round_half_up, yuan
 from liveloop.web.words import labelled, sentences
 
 

@@ -11,12 +11,12 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from liveloop.analytics.realtime import room
+from liveloop.lib.numbers import whole_yuan, yuan
 from liveloop.lives.models import Live
 from liveloop.rules.attribution import LIVE, SCHEDULED
 from liveloop.web.charts import ACCENT, SOFT, _base
 from liveloop.web.context import org_view
 from liveloop.web.tables import FUNNEL_LABELS
-from liveloop.lib.numbers import whole_yuan, yuan
 from liveloop.web.templatetags.figures import count
 
 # On air the room moves every second; before it, only reservations trickle in, and the slower

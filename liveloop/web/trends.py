@@ -13,11 +13,11 @@ from django.utils.translation import gettext as _, gettext_lazy
 from liveloop.analytics.report_export import value_label
 from liveloop.analytics.trends import (touchpoint_conversion, trend_lives, trend_rows, trends_page_csv_response,
                                       trends_xlsx_response)
+from liveloop.lib.numbers import half_up, whole_yuan, yuan
 from liveloop.lives.models import Account
 from liveloop.web.charts import ACCENT, LINE, MUTED, SOFT, Chart, _base
 from liveloop.web.context import org_view, requires
 from liveloop.web.forms import BoundedDateField
-from liveloop.lib.numbers import half_up, whole_yuan, yuan
 from liveloop.web.templatetags.report import percent_text
 
 DEFAULT_DAYS = 90
