@@ -518,7 +518,7 @@ def demo_live(url, minutes, interval, ticks, seed, end, emulator_port):
     from liveloop.demo.live import play
     from liveloop.demo.seed import DEMO_SLUG
     from liveloop.demo.shop import room_url
-    from liveloop.web.templatetags.figures import yuan
+    from liveloop.lib.numbers import yuan
 
     organisation = _org(DEMO_SLUG)
     try:

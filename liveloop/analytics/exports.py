@@ -1,31 +1,24 @@
 """Spreadsheet exports of the derived figures, shared by the API and the pages."""
 import csv
 import io
-from decimal import Decimal
 
 from django.http import HttpResponse
-from django.utils.translation import gettext, gettext_lazy as _
+from django.utils.translation import gettext
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-# The order of the API's PromoterRow; money stays integer fen so spreadsheets sum exactly.
-PROMOTER_COLUMNS = ("promoter", "name", "team", "reservations", "entered", "buyers", "orders",
-                    "gmv", "refunded", "net", "follows", "captures", "self_referrals",
-                    "suspect_reservations")
-MONEY_COLUMNS = frozenset({"gmv", "refunded", "net"})
+from liveloop.analytics.figures import LABELS, MONEY_KEYS, PROMOTER_KEYS
+from liveloop.lib.numbers import yuan_amount, yuan_text
+from liveloop.lib.sheets import XLSX_TYPE, YUAN_FORMAT, csv_cell, text_cell
 
-# The workbook is for people (finance lives in Excel): headers in the reader's language, the
-# same words as the live page's table, money in yuan.
-XLSX_HEADERS = {
-    "promoter": _("Code"), "name": _("Name"), "team": _("Team / store"),
-    "reservations": _("Reservations"), "entered": _("Entered"), "buyers": _("Buyers"),
-    "orders": _("Orders"), "gmv": _("GMV"), "refunded": _("Refunded"), "net": _("Net"),
-    "follows": _("Follows"), "captures": _("Captures"),
-    "self_referrals": _("Self-referrals"), "suspect_reservations": _("Suspect reservations"),
-}
-YUAN_FORMAT = "#,##0.00"
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The API's CSV: the keys of the API's PromoterRow as headers, money stays integer fen so
+# spreadsheets sum exactly. The page's CSV and the workbook are for people (finance lives in
+# Excel): headers in the reader's language, the same words as the live page's table, money in
+# yuan. All three read analytics/figures.py.
+PROMOTER_COLUMNS = PROMOTER_KEYS
+MONEY_COLUMNS = MONEY_KEYS
+XLSX_HEADERS = LABELS
 
 
 def write_promoter_csv(rows, out) -> None:
@@ -35,17 +28,7 @@ def write_promoter_csv(rows, out) -> None:
     writer = csv.writer(out)
     writer.writerow(PROMOTER_COLUMNS)
     for row in rows:
-        writer.writerow([_csv_cell(row[c]) for c in PROMOTER_COLUMNS])
-
-
-def _csv_cell(value):
-    if value is None:
-        return ""
-    # Spreadsheets run a cell starting with = + - @ as a formula (CSV injection): a promoter
-    # named "=HYPERLINK(…)" gets a leading apostrophe and stays text. Numbers are never text.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+        writer.writerow([csv_cell(row[c]) for c in PROMOTER_COLUMNS])
 
 
 def promoter_csv_response(live, rows) -> HttpResponse:
@@ -53,20 +36,6 @@ def promoter_csv_response(live, rows) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{live.public_id}-promoters.csv"'
     write_promoter_csv(rows, response)
     return response
-
-
-def yuan(fen: int) -> Decimal:
-    """Integer fen as an exact yuan amount: 12900 → Decimal('129.00'), never through a float."""
-    return Decimal(fen) / 100
-
-
-CENT = Decimal("0.01")
-
-
-def yuan_text(fen: int) -> str:
-    """Integer fen as the CSV's yuan text with two places: 2645448 → "26454.48", -5 → "-0.05".
-    Decimal all the way (no float), so a column sums to the page's figure exactly."""
-    return str(yuan(fen).quantize(CENT))
 
 
 def local_time(moment, org):
@@ -91,7 +60,7 @@ def csv_response(filename: str, header, rows) -> HttpResponse:
     writer = csv.writer(response)
     writer.writerow([str(label) for label in header])
     for row in rows:
-        writer.writerow([_csv_cell(value) for value in row])
+        writer.writerow([csv_cell(value) for value in row])
     return response
 
 
@@ -116,15 +85,6 @@ def promoter_page_csv_response(live, rows) -> HttpResponse:
                         (list(values(row)) for row in rows))
 
 
-def _text(sheet, value) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=value)
-    # openpyxl reads a string starting with "=" as a formula: a promoter named "=HYPERLINK(…)"
-    # must stay text in the finance team's spreadsheet.
-    if isinstance(value, str):
-        cell.data_type = "s"
-    return cell
-
-
 def promoter_workbook(live, rows) -> bytes:
     """One sheet: the promoter rows (unattributed first, labelled), headers translated."""
     book = Workbook(write_only=True)
@@ -133,7 +93,7 @@ def promoter_workbook(live, rows) -> bytes:
     bold = Font(bold=True)
     header = []
     for column in PROMOTER_COLUMNS:
-        cell = _text(sheet, str(XLSX_HEADERS[column]))
+        cell = text_cell(sheet, str(XLSX_HEADERS[column]))
         cell.font = bold
         header.append(cell)
     sheet.append(header)
@@ -143,12 +103,12 @@ def promoter_workbook(live, rows) -> bytes:
         for column in PROMOTER_COLUMNS:
             value = row[column]
             if column in MONEY_COLUMNS:
-                cell = WriteOnlyCell(sheet, value=yuan(value))
+                cell = WriteOnlyCell(sheet, value=yuan_amount(value))
                 cell.number_format = YUAN_FORMAT
             elif column == "name" and row["promoter"] is None:
-                cell = _text(sheet, unattributed)
+                cell = text_cell(sheet, unattributed)
             else:
-                cell = _text(sheet, "" if value is None else value)
+                cell = text_cell(sheet, "" if value is None else value)
             cells.append(cell)
         sheet.append(cells)
     out = io.BytesIO()

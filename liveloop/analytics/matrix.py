@@ -7,7 +7,6 @@ three tables that each add up to the same total.
 import csv
 import io
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db.models import BooleanField, Case, Sum, Value, When
@@ -17,9 +16,10 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from liveloop.analytics.exports import XLSX_TYPE, YUAN_FORMAT, _csv_cell, _text, yuan
 from liveloop.analytics.models import PromoterStats
 from liveloop.analytics.queries import rate
+from liveloop.lib.numbers import yuan_amount
+from liveloop.lib.sheets import XLSX_TYPE, YUAN_FORMAT, csv_cell, text_cell
 from liveloop.lives.models import Live
 from liveloop.rules.attribution import FIGURES
 
@@ -166,7 +166,6 @@ FIGURE_LABELS = {
 }
 EXPORT_FIGURES = ("lives", *MATRIX_FIGURES, "conversion")
 NO_RATE = "—"
-CENT = Decimal("0.01")
 
 
 def table_rows(result: dict, table: str) -> list[dict]:
@@ -185,7 +184,7 @@ def _values(row: dict, table: str) -> list:
     for name in EXPORT_FIGURES:
         value = row[name]
         if name in MONEY:
-            value = yuan(value).quantize(CENT)  # "200.00" in the CSV, exact either way
+            value = yuan_amount(value, 2)  # "200.00" in the CSV, exact either way
         elif name == "conversion" and value is None:
             value = NO_RATE
         figures.append(value)
@@ -202,7 +201,7 @@ def write_matrix_csv(result: dict, out) -> None:
         writer.writerow([str(TABLE_LABELS[table])])
         writer.writerow(_header(table))
         for row in table_rows(result, table):
-            writer.writerow([_csv_cell(value) for value in _values(row, table)])
+            writer.writerow([csv_cell(value) for value in _values(row, table)])
 
 
 def matrix_workbook(result: dict) -> bytes:
@@ -214,7 +213,7 @@ def matrix_workbook(result: dict) -> bytes:
         sheet.freeze_panes = "A2"
         header = []
         for label in _header(table):
-            cell = _text(sheet, label)
+            cell = text_cell(sheet, label)
             cell.font = bold
             header.append(cell)
         sheet.append(header)
@@ -226,7 +225,7 @@ def matrix_workbook(result: dict) -> bytes:
                     cell = WriteOnlyCell(sheet, value=value)
                     cell.number_format = YUAN_FORMAT
                 elif isinstance(value, str):
-                    cell = _text(sheet, value)
+                    cell = text_cell(sheet, value)
                 else:
                     cell = WriteOnlyCell(sheet, value=value)
                 cells.append(cell)

@@ -1,12 +1,13 @@
 """Reads for pages, API and exports: small derived tables only, never a scan of the log."""
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Case, Count, F, IntegerField, Sum, Value, When
 
+from liveloop.analytics.figures import PROMOTER_FLAGS
 from liveloop.analytics.models import LiveStats, PromoterStats
+from liveloop.lib.numbers import percent
 from liveloop.lives.models import Account, Live
 from liveloop.promoters.models import search_match
 from liveloop.rules.attribution import FIGURES
@@ -14,7 +15,7 @@ from liveloop.rules.attribution import FIGURES
 SORTABLE = (*FIGURES, "net", "code", "name", "team")
 ROLLUP_FIGURES = (*FIGURES, "net")
 # Flags on a promoter's row (rules.fraud), not figures: they do not add up across rows.
-FLAGS = ("self_referrals", "suspect_reservations")
+FLAGS = tuple(figure.key for figure in PROMOTER_FLAGS)
 
 
 # The live's totals and its LiveStats row in one statement: the room asks for them every two
@@ -48,7 +49,8 @@ def live_summary(live) -> dict:
     return summary_and_showed_up(live)[0]
 
 
-# What the fast path selects, in this order; net is computed here, not by the database.
+# What the fast path selects, in this order; net is computed here, not by the database. Spelled
+# out, not derived from FIGURES: _rows unpacks the tuples by these names, for speed.
 _ROW_COLUMNS = ("promoter__code", "promoter__name", "promoter__team__name", "reservations", "entered",
                 "buyers", "orders", "gmv", "refunded", "follows", "captures", "self_referrals",
                 "suspect_reservations")
@@ -214,14 +216,7 @@ def account_rollup(org, since: datetime | None = None, until: datetime | None = 
     return rows
 
 
-PERCENT = Decimal("0.1")
-
-
-def rate(part: int, whole: int) -> Decimal | None:
-    """part / whole as a percentage to one decimal (half up); None when whole is zero."""
-    if not whole:
-        return None
-    return (Decimal(part) * 100 / Decimal(whole)).quantize(PERCENT, rounding=ROUND_HALF_UP)
+rate = percent  # part / whole as a percentage to one decimal (half up); None when whole is zero
 
 
 def funnel(summary: dict) -> list[dict]:

@@ -10,7 +10,6 @@ fractions (fractions.Fraction); only the page and the export round them, for dis
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from django.db.models import Q, Sum
@@ -21,13 +20,6 @@ from liveloop.analytics.queries import live_summary, promoter_table, team_rollup
 from liveloop.rules.audience import BREAKDOWN, DIMENSIONS, UNKNOWN, watch_total
 
 TOP_PROMOTERS = 50  # the page's promoter table; the export has them all
-
-
-def half_up(value, places: int = 0) -> Decimal:
-    """An exact value (int or Fraction) rounded half up to `places` decimals: display only."""
-    value = Fraction(value)
-    exact = Decimal(value.numerator) / Decimal(value.denominator)
-    return exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 def ratio(part: int, whole: int) -> Fraction | None:

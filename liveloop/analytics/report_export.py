@@ -16,8 +16,8 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from liveloop.analytics.exports import XLSX_TYPE, YUAN_FORMAT, _text, yuan
-from liveloop.analytics.report import half_up
+from liveloop.lib.numbers import half_up, yuan_amount
+from liveloop.lib.sheets import XLSX_TYPE, YUAN_FORMAT, text_cell
 from liveloop.rules.audience import BREAKDOWN, UNKNOWN
 
 DIMENSION_LABELS = {
@@ -94,7 +94,7 @@ def overview(report: dict) -> list[tuple[str, str, object]]:
 
 def _number(sheet, key: str, value) -> WriteOnlyCell:
     if value is None:
-        return _text(sheet, "")
+        return text_cell(sheet, "")
     if key in MONEY:
         cell = WriteOnlyCell(sheet, value=_money(value))
         cell.number_format = YUAN_FORMAT
@@ -116,14 +116,14 @@ def _money(value) -> Decimal:
     """Fen (an int or an exact fraction) as yuan, rounded half up to the fen."""
     if isinstance(value, Fraction):
         value = int(_decimal(value, 0))
-    return yuan(value)
+    return yuan_amount(value)
 
 
 def _header(sheet, labels) -> list:
     bold = Font(bold=True)
     cells = []
     for label in labels:
-        cell = _text(sheet, str(label))
+        cell = text_cell(sheet, str(label))
         cell.font = bold
         cells.append(cell)
     return cells
@@ -133,9 +133,9 @@ def report_workbook(live, report: dict, promoters, *, unattributed_label: str) -
     book = Workbook(write_only=True)
     sheet = book.create_sheet(gettext("Overview"))
     sheet.append(_header(sheet, (gettext("Figure"), gettext("Value"))))
-    sheet.append([_text(sheet, gettext("Live")), _text(sheet, live.title)])
+    sheet.append([text_cell(sheet, gettext("Live")), text_cell(sheet, live.title)])
     for key, label, value in overview(report):
-        sheet.append([_text(sheet, str(label)), _number(sheet, key, value)])
+        sheet.append([text_cell(sheet, str(label)), _number(sheet, key, value)])
 
     for dimension, rows in report["breakdowns"].items():
         if not rows:
@@ -145,7 +145,7 @@ def report_workbook(live, report: dict, promoters, *, unattributed_label: str) -
         sheet.append(_header(sheet, [DIMENSION_LABELS[dimension] if key == "value" else label
                                      for key, label in BREAKDOWN_COLUMNS]))
         for row in rows:
-            sheet.append([_text(sheet, value_label(dimension, row["value"])) if key == "value"
+            sheet.append([text_cell(sheet, value_label(dimension, row["value"])) if key == "value"
                           else _number(sheet, key, row[key]) for key, _label in BREAKDOWN_COLUMNS])
 
     figures = ("reservations", "entered", "buyers", "orders", "gmv", "refunded", "net", "follows", "captures")
@@ -160,7 +160,7 @@ def report_workbook(live, report: dict, promoters, *, unattributed_label: str) -
     extra = [({**teams["no_team"], "team": gettext("No team"), "region": ""}) if teams["no_team"] else None,
              {"team": unattributed_label, "region": "", "promoters": "", **teams["unattributed"]}]
     for row in [*teams["teams"], *(r for r in extra if r)]:
-        sheet.append([_text(sheet, row["team"]), _text(sheet, row["region"]), _text(sheet, row["promoters"])
+        sheet.append([text_cell(sheet, row["team"]), text_cell(sheet, row["region"]), text_cell(sheet, row["promoters"])
                       if row["promoters"] == "" else row["promoters"],
                       *(_number(sheet, f, row[f]) for f in figures)])
 
@@ -169,7 +169,7 @@ def report_workbook(live, report: dict, promoters, *, unattributed_label: str) -
     sheet.append(_header(sheet, [_("Code"), _("Name"), _("Team / store"), *(labels[f] for f in figures)]))
     for row in promoters:
         name = unattributed_label if row["promoter"] is None else row["name"]
-        sheet.append([_text(sheet, row["promoter"] or ""), _text(sheet, name or ""), _text(sheet, row["team"] or ""),
+        sheet.append([text_cell(sheet, row["promoter"] or ""), text_cell(sheet, name or ""), text_cell(sheet, row["team"] or ""),
                       *(_number(sheet, f, row[f]) for f in figures)])
     out = io.BytesIO()
     book.save(out)

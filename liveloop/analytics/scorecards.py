@@ -3,7 +3,7 @@ subtotal per brand and a total. Read by the agency's own members only (web.score
 import csv
 import io
 from datetime import date, datetime, time
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q, Sum
@@ -13,8 +13,10 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from liveloop.analytics.exports import XLSX_TYPE, YUAN_FORMAT, _csv_cell, _text, csv_response, yuan, yuan_text
+from liveloop.analytics.exports import csv_response
 from liveloop.analytics.models import PromoterStats
+from liveloop.lib.numbers import percent, yuan_amount, yuan_text
+from liveloop.lib.sheets import XLSX_TYPE, YUAN_FORMAT, csv_cell, text_cell
 from liveloop.lives.models import Account
 from liveloop.orgs.models import Organisation
 from liveloop.rules.attribution import ENDED
@@ -24,7 +26,6 @@ SUMMED = ("reservations", "entered", "buyers", "gmv", "refunded", "captures")
 FIGURES = ("lives", "ended", "reservations", "entered", "buyers", "gmv", "net", "conversion", "captures")
 MONEY = frozenset({"gmv", "net"})
 ACCOUNT, BRAND, TOTAL = "account", "brand", "total"
-CONVERSION_PLACES = Decimal("0.01")
 
 
 def month_bounds(month: date, zone: str) -> tuple[datetime, datetime]:
@@ -39,9 +40,7 @@ def month_bounds(month: date, zone: str) -> tuple[datetime, datetime]:
 def conversion(buyers: int, entered: int) -> Decimal | None:
     """buyers / entered as a percentage to two places (half up) from integers, no float; None
     when nobody entered. Subtotals pool (sum over sum), never average the rows' rates."""
-    if not entered:
-        return None
-    return (Decimal(buyers) * 100 / Decimal(entered)).quantize(CONVERSION_PLACES, rounding=ROUND_HALF_UP)
+    return percent(buyers, entered, 2)
 
 
 def _row(level: str, brand, account, sums: dict) -> dict:
@@ -120,7 +119,7 @@ def write_scorecard_csv(rows, out) -> None:
     for row in rows:
         brand, account = _names(row)
         cells = [brand, account, row["level"], *(row[name] for name in FIGURES)]
-        writer.writerow([_csv_cell(cell) for cell in cells])
+        writer.writerow([csv_cell(cell) for cell in cells])
 
 
 def _page_cells(row) -> list:
@@ -158,18 +157,18 @@ def scorecard_workbook(month: date, rows) -> bytes:
     bold = Font(bold=True)
     header = []
     for column in ("brand", "account", *FIGURES):
-        cell = _text(sheet, str(XLSX_HEADERS[column]))
+        cell = text_cell(sheet, str(XLSX_HEADERS[column]))
         cell.font = bold
         header.append(cell)
     sheet.append(header)
     labels = {BRAND: gettext("Subtotal"), TOTAL: gettext("Total")}
     for row in rows:
         brand, account = _names(row)
-        cells = [_text(sheet, brand), _text(sheet, labels.get(row["level"], account))]
+        cells = [text_cell(sheet, brand), text_cell(sheet, labels.get(row["level"], account))]
         for name in FIGURES:
             value = row[name]
             if name in MONEY:
-                cell = WriteOnlyCell(sheet, value=yuan(value))
+                cell = WriteOnlyCell(sheet, value=yuan_amount(value))
                 cell.number_format = YUAN_FORMAT
             elif name == "conversion":
                 # The rounded percentage over 100 is exact, so the cell shows the page's figure.

@@ -16,9 +16,11 @@ from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.utils.translation import gettext, gettext_lazy as _lazy
 
-from liveloop.analytics.exports import _csv_cell, csv_response, local_time, time_text
+from liveloop.analytics.exports import csv_response, local_time, time_text
 from liveloop.analytics.models import AudienceStats, LiveAudience, LiveStats, PromoterStats
-from liveloop.analytics.report import half_up, ratio
+from liveloop.analytics.report import ratio
+from liveloop.lib.numbers import half_up
+from liveloop.lib.sheets import XLSX_TYPE, YUAN_FORMAT, csv_cell, text_cell
 from liveloop.lives.models import Live
 from liveloop.orgs.zones import zone_label
 from liveloop.rules.attribution import ENDED, FIGURES, LIVE
@@ -102,7 +104,7 @@ def write_trends_csv(rows, touchpoints, rates, out) -> None:
     for row in rows:
         values = {**row, "live": row["public_id"], "on_air": row["at"].isoformat(),
                   "conversion": _rate(row["conversion"]), "uv_value": _rate(row["uv_value"], 2)}
-        writer.writerow([_csv_cell(values[c]) for c in CSV_COLUMNS]
+        writer.writerow([csv_cell(values[c]) for c in CSV_COLUMNS]
                         + [_rate(rates[row["live"].pk][tp]) for tp in touchpoints])
 
 
@@ -143,12 +145,10 @@ def page_table(org, rows, touchpoints, rates):
 
 
 def _page_text(value, kind, org):
-    from liveloop.analytics.exports import CENT
-
     if kind == "money":
         if value is None:  # UV value of a live nobody entered: nothing to divide by
             return ""
-        return str(half_up(Fraction(value) / 100, 2).quantize(CENT))
+        return str(half_up(Fraction(value) / 100, 2))  # fen, or a Fraction of a fen (per viewer)
     if kind == "rate":
         # The page's own figure (one decimal of a percent), or empty with nothing to divide by.
         return "" if value is None else f"{half_up(value * 100, 1)}%"
@@ -168,8 +168,6 @@ def trends_workbook(org, rows, touchpoints, rates) -> bytes:
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
-    from liveloop.analytics.exports import YUAN_FORMAT, _text
-
     header, kinds, values = page_table(org, rows, touchpoints, rates)
     book = Workbook(write_only=True)
     sheet = book.create_sheet(gettext("Trends"))
@@ -177,7 +175,7 @@ def trends_workbook(org, rows, touchpoints, rates) -> bytes:
     bold = Font(bold=True)
     cells = []
     for label in header:
-        cell = _text(sheet, label)
+        cell = text_cell(sheet, label)
         cell.font = bold
         cells.append(cell)
     sheet.append(cells)
@@ -197,7 +195,7 @@ def trends_workbook(org, rows, touchpoints, rates) -> bytes:
                 cell = WriteOnlyCell(sheet, value=local_time(value, org))
                 cell.number_format = "yyyy-mm-dd hh:mm"
             elif isinstance(value, str):
-                cell = _text(sheet, value)
+                cell = text_cell(sheet, value)
             else:
                 cell = WriteOnlyCell(sheet, value=value)
             cells.append(cell)
@@ -208,8 +206,6 @@ def trends_workbook(org, rows, touchpoints, rates) -> bytes:
 
 
 def trends_xlsx_response(org, rows, touchpoints, rates, stem: str) -> HttpResponse:
-    from liveloop.analytics.exports import XLSX_TYPE
-
     response = HttpResponse(trends_workbook(org, rows, touchpoints, rates), content_type=XLSX_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{stem}.xlsx"'
     return response

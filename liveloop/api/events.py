@@ -4,7 +4,7 @@ from django.core.exceptions import RequestDataTooBig
 from ninja import Status, Router, Schema
 
 from liveloop.events.ingest import ingest
-from liveloop.rules.events import TOUCHPOINTS
+from liveloop.rules.events import EVENT_TYPES, TOUCHPOINTS
 
 router = Router(tags=["events"])
 
@@ -37,9 +37,7 @@ EVENT_SCHEMA = {
     "required": ["id", "type", "viewer", "at"],
     "properties": {
         "id": {"type": "string", "minLength": 1, "maxLength": 128},
-        "type": {"type": "string", "enum": ["reservation", "reservation_cancel", "room_enter",
-                                            "room_leave", "order_paid", "order_refund", "follow",
-                                            "capture", "online", "identify"]},
+        "type": {"type": "string", "enum": list(EVENT_TYPES)},
         "live": {"type": "string", "maxLength": 128},
         "viewer": {"type": "string", "minLength": 1, "maxLength": 128},
         "promoter": {"type": "string", "maxLength": 32},

@@ -4,9 +4,10 @@ from typing import Annotated, Literal, Union
 from django.shortcuts import get_object_or_404
 from ninja import Body, Field, Path, Query, Router, Schema, Status
 from ninja.errors import HttpError
-from pydantic import Discriminator, Tag, field_validator
+from pydantic import Discriminator, Tag, create_model, field_validator
 
 from liveloop.analytics.exports import promoter_csv_response
+from liveloop.analytics.figures import PROMOTER_ROW, TEXT
 from liveloop.api.fields import PlainText
 from liveloop.analytics.queries import SORTABLE, live_summary, promoter_rows
 from liveloop.events.models import Event
@@ -95,24 +96,19 @@ class Summary(Schema):
     peak_online: int
 
 
-class PromoterRow(Schema):
-    promoter: str | None = Field(description="code; null for the unattributed row")
-    name: str | None
-    team: str | None
-    reservations: int
-    entered: int
-    buyers: int
-    orders: int
-    gmv: int
-    refunded: int
-    net: int
-    follows: int
-    captures: int
-    self_referrals: int = Field(description="reservations held by the promoter's own ids (their shop "
-                                            "openid and its person): a flag, still counted in reservations")
-    suspect_reservations: int = Field(description="reservations made in a burst of distinct viewers from one "
-                                                  "device or network through this promoter (docs/decisions.md): "
-                                                  "a flag, still counted in reservations")
+ROW_DESCRIPTIONS = {
+    "promoter": "code; null for the unattributed row",
+    "self_referrals": "reservations held by the promoter's own ids (their shop openid and its person): a flag, "
+                      "still counted in reservations",
+    "suspect_reservations": "reservations made in a burst of distinct viewers from one device or network through "
+                            "this promoter (docs/decisions.md): a flag, still counted in reservations",
+}
+# The promoter row's keys in its order (analytics/figures.py, which the CSV and the pages read
+# too): who the row is as text, null on the unattributed row; each figure and flag an integer,
+# money in fen.
+PromoterRow = create_model("PromoterRow", __base__=Schema, __module__=__name__, **{
+    f.key: (str | None if f.kind == TEXT else int, Field(description=ROW_DESCRIPTIONS.get(f.key)))
+    for f in PROMOTER_ROW})
 
 
 class PromoterIn(Schema):

@@ -24,6 +24,7 @@ from typing import Callable
 from liveloop.integrations.models import Shop, ShopLive
 from liveloop.integrations.wechat import emulator
 from liveloop.integrations.wechat.emulator import EmulatorServer, Store
+from liveloop.lib.numbers import yuan
 from liveloop.lives.models import Live
 from liveloop.promoters.models import Enrolment, Promoter
 
@@ -200,7 +201,7 @@ def drive(org, base_url: str, *, count: int = 0, interval: float = 2.0, emulator
                 accepted += sale.status == 200
                 outcome = worker.process()
                 who = f" via {sale.sharer}" if sale.sharer else ""
-                echo(f"{sale.kind:6} {sale.order_id} ¥{sale.amount / 100:,.2f}{who} → "
+                echo(f"{sale.kind:6} {sale.order_id} {yuan(sale.amount)}{who} → "
                      f"{sale.status} {sale.answer[:40]}; ingested {outcome.done}, waiting {outcome.retrying}")
                 if not count or done < count:
                     sleep(interval)

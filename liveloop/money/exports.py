@@ -2,12 +2,11 @@
 XLSX. Headers in the page's language (Chinese first; the results upload reads either); amounts in
 yuan, exact (Decimal from integer fen,
 never a float); a text cell that a spreadsheet would run as a formula stays text (the helpers
-of analytics.exports)."""
+of liveloop/lib/sheets.py)."""
 from __future__ import annotations
 
 import csv
 import io
-from decimal import Decimal
 
 from django.db.models import Q, Sum
 from django.http import HttpResponse
@@ -16,14 +15,10 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from liveloop.analytics.exports import XLSX_TYPE, YUAN_FORMAT, _csv_cell, _text, yuan as _exact_yuan
+from liveloop.lib.numbers import yuan_amount
+from liveloop.lib.sheets import XLSX_TYPE, YUAN_FORMAT, csv_cell, text_cell
 from liveloop.money.models import PayoutBatch, SettlementRun, Statement
 from liveloop.money.payouts import STATE_LABELS, batch_rows
-
-
-def yuan(fen: int) -> Decimal:
-    """Exact yuan with two places, as finance writes it: 600 → Decimal('6.00')."""
-    return _exact_yuan(fen).quantize(Decimal("0.01"))
 
 
 STATE_WORDS = STATE_LABELS  # the page's words for a statement's state
@@ -79,7 +74,7 @@ def _csv_bytes(headers, rows) -> bytes:
     writer = csv.writer(out)
     writer.writerow(headers)
     for row in rows:
-        writer.writerow([_csv_cell(value) for value in row])
+        writer.writerow([csv_cell(value) for value in row])
     return out.getvalue().encode("utf-8")
 
 
@@ -90,7 +85,7 @@ def _xlsx_bytes(title: str, headers, rows, money_columns: set[int]) -> bytes:
     bold = Font(bold=True)
     header = []
     for text in headers:
-        cell = _text(sheet, text)
+        cell = text_cell(sheet, text)
         cell.font = bold
         header.append(cell)
     sheet.append(header)
@@ -101,7 +96,7 @@ def _xlsx_bytes(title: str, headers, rows, money_columns: set[int]) -> bytes:
                 cell = WriteOnlyCell(sheet, value=value)
                 cell.number_format = YUAN_FORMAT
             else:
-                cell = _text(sheet, "" if value is None else value)
+                cell = text_cell(sheet, "" if value is None else value)
             cells.append(cell)
         sheet.append(cells)
     out = io.BytesIO()
@@ -111,7 +106,7 @@ def _xlsx_bytes(title: str, headers, rows, money_columns: set[int]) -> bytes:
 
 def _statement_values(org, run, full_payee):
     for row in statement_rows(org, run, full_payee):
-        yield [yuan(row[key]) if money else row[key] for _header, key, money in STATEMENT_COLUMNS]
+        yield [yuan_amount(row[key], 2) if money else row[key] for _header, key, money in STATEMENT_COLUMNS]
 
 
 STATEMENT_MONEY = {i for i, (_h, _k, money) in enumerate(STATEMENT_COLUMNS) if money}
@@ -138,7 +133,7 @@ METHOD_WORDS = {"wechat_openid": _("WeChat change"), "bank": _("Bank card")}
 def _batch_values(batch):
     for number, code, name, method, payee, bank, _yuan_text, fen in batch_rows(batch):
         # The full account: only finance may download the batch file (web.money.payouts.batch_file).
-        yield [number, code, name, str(METHOD_WORDS[method]), payee, bank, yuan(fen)]
+        yield [number, code, name, str(METHOD_WORDS[method]), payee, bank, yuan_amount(fen, 2)]
 
 
 def batch_csv(batch: PayoutBatch) -> bytes:

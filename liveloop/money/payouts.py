@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, connection, transaction
 from django.utils.translation import get_language, gettext as _, pgettext_lazy
 
-from liveloop.analytics.exports import yuan
+from liveloop.lib.numbers import yuan_amount
+from liveloop.lib.seq import chunks
 from liveloop.money.models import PayoutBatch, PayoutItem, Statement
 from liveloop.orgs import audit
 
@@ -56,8 +57,8 @@ def _move(org, user, statements, allowed_from: set, to: str, action: str, where:
                               % {"number": statement.number, "state": STATE_LABELS[statement.state]})
     ids = [s.pk for s in statements]
     moved = 0
-    for start in range(0, len(ids), CHUNK):
-        moved += (Statement.objects.for_org(org).filter(pk__in=ids[start:start + CHUNK], state__in=allowed_from,
+    for chunk in chunks(ids, CHUNK):
+        moved += (Statement.objects.for_org(org).filter(pk__in=chunk, state__in=allowed_from,
                                                          **(where or {}))
                   .update(state=to, **changes))
     if moved != len(ids):
@@ -178,11 +179,7 @@ def batch_rows(batch: PayoutBatch):
         statement, promoter = item.statement, item.statement.promoter
         method = "wechat_openid" if statement.payee and statement.payee == promoter.openid else "bank"
         yield (statement.number, promoter.code, promoter.name, method, statement.payee,
-               promoter.bank_name if method == "bank" else "", _yuan(item.amount), item.amount)
-
-
-def _yuan(fen: int) -> str:
-    return str(yuan(fen))
+               promoter.bank_name if method == "bank" else "", str(yuan_amount(item.amount)), item.amount)
 
 
 # Results from the payment channel: which statements were paid, which failed and why. Header

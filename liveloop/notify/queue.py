@@ -20,11 +20,11 @@ from django.utils.translation import gettext as _
 
 from liveloop.analytics.models import PromoterStats
 from liveloop.events.models import LiveViewer
+from liveloop.lib.numbers import yuan
 from liveloop.lives.models import Live
 from liveloop.notify.models import Notice
 from liveloop.promoters.models import Enrolment
 from liveloop.rules.attribution import LAPSE_AFTER
-from liveloop.web.templatetags.figures import yuan
 
 SUMMARY_FIGURES = ("reservations", "entered", "buyers", "orders", "gmv", "refunded")
 

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from liveloop.lib.numbers import round_half_up, yuan
+
 BPS = 10_000  # basis points in 100%
 MAX_OVERRIDE_LEVELS = 2
 # Sane maxima (docs/decisions.md "Sane maxima for amounts"): far above any real programme,
@@ -44,21 +46,8 @@ class FiguresError(ValueError):
     pass
 
 
-def round_half_up(amount: Fraction) -> int:
-    """Half a fen rounds up. Only non-negative amounts reach here: commission never goes below 0."""
-    numerator, denominator = amount.numerator, amount.denominator  # denominator > 0
-    if numerator < 0:
-        raise ValueError("round_half_up is defined here for non-negative amounts only")
-    # floor(amount + 1/2) in integers: Fraction arithmetic here was a fair share of accruing.
-    return (2 * numerator + denominator) // (2 * denominator)
-
-
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _yuan(fen: int) -> str:
-    return f"¥{fen // 100:,}"
 
 
 def _check(name: str, value, *, rate: bool = False, optional: bool = False,
@@ -73,7 +62,7 @@ def _check(name: str, value, *, rate: bool = False, optional: bool = False,
     if most is not None and value > most:
         if count:
             raise PlanError(name, f"最多 {most:,}", f"at most {most:,}")
-        raise PlanError(name, f"最多 {_yuan(most)}", f"at most {_yuan(most)}")
+        raise PlanError(name, f"最多 {yuan(most, cents=False)}", f"at most {yuan(most, cents=False)}")
 
 
 @dataclass(frozen=True)
@@ -129,8 +118,8 @@ class Plan:
                                 "tier upper bounds must be positive whole fen, strictly "
                                 "ascending, without overlap")
             if upper is not None and upper > MAX_TIER_UPPER_FEN:
-                raise PlanError("tiers", f"各档上限最多 {_yuan(MAX_TIER_UPPER_FEN)}",
-                                f"a tier's upper bound is at most {_yuan(MAX_TIER_UPPER_FEN)}")
+                raise PlanError("tiers", f"各档上限最多 {yuan(MAX_TIER_UPPER_FEN, cents=False)}",
+                                f"a tier's upper bound is at most {yuan(MAX_TIER_UPPER_FEN, cents=False)}")
             previous = upper
 
     @property
@@ -219,6 +208,10 @@ def ladder_exact(ladder, amount: int) -> Fraction:
 
 
 def _finish(lines: list[Line], exact: Fraction, cap: int | None) -> Breakdown:
+    if exact.numerator < 0:
+        # Commission never goes below 0 (clawbacks are their own lines): a negative amount here
+        # is a bug upstream, not something to round.
+        raise ValueError("commission is rounded for non-negative amounts only")
     total = round_half_up(exact)
     rounding = total - sum(line.fen for line in lines)
     if rounding:

@@ -13,11 +13,12 @@ from liveloop.rules.dates import DateRangeError, to_utc
 from liveloop.rules.fraud import MAX_KEY, SIGNAL_ATTRS
 from liveloop.rules.identity import ID_ATTRS, linked_ids
 
-EVENT_TYPES = frozenset({
+# In the contract's order (docs/events.md), which the API's schema lists (liveloop/api/events.py).
+EVENT_TYPES = (
     "reservation", "reservation_cancel", "room_enter", "room_leave",
     "order_paid", "order_refund", "follow", "capture", "online",
     "identify",  # links the viewer's other ids, given in attrs (rules.identity); no live
-})
+)
 # Written by Liveloop itself when an operator changes a live's state; never accepted from producers.
 SYSTEM_TYPES = frozenset({"live_started", "live_ended", "live_cancelled"})
 SYSTEM_ID_PREFIX = "system:"  # ids of SYSTEM_TYPES events; a producer's id could otherwise block them

@@ -14,7 +14,9 @@ piecewise linear, steep then shallow.
 """
 from dataclasses import dataclass, field
 from fractions import Fraction
-from math import ceil, floor
+from math import ceil
+
+from liveloop.lib.numbers import round_half_up
 
 RATES = ("show_up", "public_per_reservation", "conversion", "orders_per_buyer", "aov_fen")
 HISTORY, DEFAULTS_BASIS = "history", "defaults"
@@ -79,10 +81,6 @@ class Forecast:
     buyers: int
     gmv_fen: int
     basis: str
-
-
-def round_half_up(value: Fraction) -> int:
-    return floor(value + Fraction(1, 2))
 
 
 # What each rate divides, as (numerator, denominator) of a past live; the same pair gives the

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from liveloop.rules.commission import round_half_up
+from liveloop.lib.numbers import round_half_up
 
 FLAT_DEDUCTION_UP_TO = 400_000  # ¥4,000: up to here 800 yuan is deducted, above it 20%
 FLAT_DEDUCTION = 80_000  # ¥800

@@ -16,6 +16,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _, gettext_lazy, pgettext
 
+from liveloop.lib.numbers import yuan
 from liveloop.lives.models import Live
 from liveloop.money.models import Plan
 from liveloop.money.payouts import NO_REASON, NOTHING_TO_PAY, STATE_LABELS
@@ -23,7 +24,6 @@ from liveloop.orgs.zones import zone_label
 from liveloop.promoters.models import Promoter, Team
 from liveloop.rules import commission as rules
 from liveloop.web.tables import ROLE_LABELS
-from liveloop.web.templatetags.figures import yuan
 from liveloop.web.words import chinese, labelled, listed, named, sentences
 
 ACTIONS = {

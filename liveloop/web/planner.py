@@ -1,6 +1,6 @@
 """The planner: an upcoming live's forecast from its reservations so far, fitted on the
 organisation's ended lives (rules.forecast), and the reservations a target GMV needs."""
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 
 from django import forms
@@ -12,13 +12,12 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from liveloop.analytics.models import PromoterStats
+from liveloop.lib.numbers import half_up, round_half_up, yuan
 from liveloop.rules.attribution import ENDED
-from liveloop.rules.forecast import (MIN_LIVES_FOR_ERROR, PastLive, fit, forecast, reservations_needed,
-                                     round_half_up)
+from liveloop.rules.forecast import MIN_LIVES_FOR_ERROR, PastLive, fit, forecast, reservations_needed
 from liveloop.web import queries
 from liveloop.web.context import org_view, requires
 from liveloop.web.forms import PlannerSettingsForm
-from liveloop.web.templatetags.figures import yuan
 from liveloop.web.words import labelled, sentences
 
 
@@ -50,15 +49,12 @@ def _reservations_so_far(live) -> int:
     return total or 0
 
 
-def _percent(value: Fraction, places: str = "0.1") -> str:
-    # Decimal division of two integers (28 significant digits) then half-up: no float anywhere.
-    exact = Decimal(value.numerator) * 100 / Decimal(value.denominator)
-    return f"{exact.quantize(Decimal(places), rounding=ROUND_HALF_UP)}%"
+def _percent(value: Fraction, places: int = 1) -> str:
+    return f"{half_up(value * 100, places)}%"
 
 
 def _ratio(value: Fraction) -> str:
-    exact = Decimal(value.numerator) / Decimal(value.denominator)
-    return str(exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return str(half_up(value, 2))
 
 
 def _rate_rows(fitted) -> list[dict]:
@@ -67,7 +63,7 @@ def _rate_rows(fitted) -> list[dict]:
         ("show_up", _("Show-up rate (reservers who enter)"), _percent(rates.show_up)),
         ("public_per_reservation", _("Public viewers per reservation (observed)"),
          _ratio(rates.public_per_reservation)),
-        ("conversion", _("Conversion (buyers / viewers)"), _percent(rates.conversion, "0.01")),
+        ("conversion", _("Conversion (buyers / viewers)"), _percent(rates.conversion, 2)),
         ("orders_per_buyer", _("Orders per buyer"), _ratio(rates.orders_per_buyer)),
         ("aov_fen", _("Average order value"), yuan(round_half_up(rates.aov_fen))),
     ]

@@ -11,12 +11,13 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from liveloop.analytics.realtime import room
+from liveloop.lib.numbers import whole_yuan, yuan
 from liveloop.lives.models import Live
 from liveloop.rules.attribution import LIVE, SCHEDULED
 from liveloop.web.charts import ACCENT, SOFT, _base
 from liveloop.web.context import org_view
 from liveloop.web.tables import FUNNEL_LABELS
-from liveloop.web.templatetags.figures import count, yuan
+from liveloop.web.templatetags.figures import count
 
 # On air the room moves every second; before it, only reservations trickle in, and the slower
 # poll is what turns the page into the live room by itself when the live goes on air.
@@ -26,11 +27,6 @@ AXIS = "#aeb6c2"
 GRID = "#343c48"
 ORDERS = "#4c9bf0"
 GMV = "#f29b38"
-
-
-def _whole_yuan(fen: int) -> int:
-    # The chart's axis reads whole yuan (half up, in integers); exact amounts are in the tables.
-    return (fen + 50) // 100
 
 
 def concurrency_option(per_minute) -> dict:
@@ -67,7 +63,7 @@ def flow_option(per_minute) -> dict:
             {"type": "bar", "name": _("Orders"), "data": [m.orders for m in per_minute],
              "itemStyle": {"color": ORDERS}, "barMaxWidth": 14},
             {"type": "line", "name": _("GMV (¥)"), "yAxisIndex": 1, "showSymbol": False,
-             "data": [_whole_yuan(m.gmv) for m in per_minute], "itemStyle": {"color": GMV},
+             "data": [whole_yuan(m.gmv) for m in per_minute], "itemStyle": {"color": GMV},
              "lineStyle": {"width": 2}},
         ],
     })

@@ -3,6 +3,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _, pgettext_lazy
 
+from liveloop.analytics.figures import COUNT, MONEY, PROMOTER_FIGURES, TEXT
 from liveloop.analytics.queries import SORTABLE
 from liveloop.orgs.models import Member
 from liveloop.rules.attribution import CANCELLED, ENDED, FIRST_TOUCH, LAST_TOUCH, LIVE, SCHEDULED
@@ -32,8 +33,6 @@ FUNNEL_LABELS = {
     "entered": _("Entered the room"),
     "buyers": _("Buyers"),
 }
-
-TEXT, COUNT, MONEY = "text", "count", "money"
 
 
 @dataclass(frozen=True)
@@ -66,20 +65,10 @@ SUMMARY_FIGURES = (
     Column("peak_online", _("Peak online")),
 )
 
-PROMOTER_COLUMNS = (
-    Column("promoter", _("Code"), TEXT, sort_key="code"),
-    Column("name", _("Name"), TEXT),
-    Column("team", _("Team / store"), TEXT),
-    Column("reservations", _("Reservations")),
-    Column("entered", _("Entered")),
-    Column("buyers", _("Buyers")),
-    Column("orders", _("Orders")),
-    Column("gmv", _("GMV"), MONEY),
-    Column("refunded", _("Refunded"), MONEY),
-    Column("net", _("Net"), MONEY),
-    Column("follows", _("Follows")),
-    Column("captures", _("Captures")),
-)
+# The promoter row's figures (analytics/figures.py, shared with the exports and the API); the
+# code column sorts by the promoter's code.
+PROMOTER_COLUMNS = tuple(Column(f.key, f.label, f.kind, sort_key="code" if f.key == "promoter" else "")
+                         for f in PROMOTER_FIGURES)
 
 # The roll-ups show every figure the promoter table shows, in the same order.
 ROLLUP_COLUMNS = tuple(c for c in PROMOTER_COLUMNS if c.kind != TEXT)

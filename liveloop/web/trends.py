@@ -10,15 +10,14 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _, gettext_lazy
 
-from liveloop.analytics.report import half_up
 from liveloop.analytics.report_export import value_label
 from liveloop.analytics.trends import (touchpoint_conversion, trend_lives, trend_rows, trends_page_csv_response,
                                       trends_xlsx_response)
+from liveloop.lib.numbers import half_up, whole_yuan, yuan
 from liveloop.lives.models import Account
 from liveloop.web.charts import ACCENT, LINE, MUTED, SOFT, Chart, _base
 from liveloop.web.context import org_view, requires
 from liveloop.web.forms import BoundedDateField
-from liveloop.web.templatetags.figures import yuan
 from liveloop.web.templatetags.report import percent_text
 
 DEFAULT_DAYS = 90
@@ -103,7 +102,7 @@ def sales_chart(rows) -> Chart:
         "n": len(rows), "first": labels[0], "last": labels[-1], "gmv": yuan(sum(r["gmv"] for r in rows)),
         "viewers": f"{sum(r['entered'] for r in rows):,}", "best": yuan(best["gmv"]), "when": _label(best)}
     option = _option(labels, [
-        {"type": "bar", "name": _("GMV (¥)"), "data": [(row["gmv"] + 50) // 100 for row in rows],
+        {"type": "bar", "name": _("GMV (¥)"), "data": [whole_yuan(row["gmv"]) for row in rows],
          "itemStyle": {"color": SOFT}, "barMaxWidth": 36},
         {"type": "line", "name": _("Viewers"), "yAxisIndex": 1, "data": [row["entered"] for row in rows],
          "itemStyle": {"color": ACCENT}, "lineStyle": {"width": 2}},

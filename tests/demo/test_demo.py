@@ -14,7 +14,7 @@ from liveloop.analytics.queries import live_summary, promoter_rows
 from liveloop.demo.seed import DEMO_PASSWORD, DEMO_SLUG, DEMO_USER, DemoError, seed_demo
 from liveloop.analytics.scorecards import scorecard
 from liveloop.demo.simulator import CHINA, make_plan, simulate
-from liveloop.web.templatetags.figures import yuan
+from liveloop.lib.numbers import yuan
 from liveloop.events.models import Event, LiveViewer
 from liveloop.events.rebuild import differences, replay
 from liveloop.lives.models import Account

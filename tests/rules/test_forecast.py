@@ -4,8 +4,7 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, strategies as st
 
-from liveloop.rules.forecast import (DEFAULT_FIT, DEFAULTS, Fit, PastLive, Rates, fit, forecast,
-                                     reservations_needed, round_half_up)
+from liveloop.rules.forecast import DEFAULT_FIT, DEFAULTS, Fit, PastLive, Rates, fit, forecast, reservations_needed
 
 
 def test_defaults_ten_thousand_reservations_by_hand():
@@ -26,7 +25,6 @@ def test_the_public_cap_stops_the_match():
 
 
 def test_rounding_is_half_up_at_the_end():
-    assert [round_half_up(Fraction(n, 2)) for n in (1, 3, 5, -1)] == [1, 2, 3, 0]
     # 10 reservations: 4 + 10 = 14 viewers; 0.602 buyers → 1; GMV 60.2 yuan = 6,020 fen exactly.
     result = forecast(10, DEFAULT_FIT)
     assert (result.viewers, result.buyers, result.gmv_fen) == (14, 1, 6_020)

@@ -21,7 +21,7 @@ from django.utils import translation
 from django.utils.translation import trans_real
 from openpyxl import load_workbook
 
-from liveloop.analytics.exports import YUAN_FORMAT
+from liveloop.lib.sheets import YUAN_FORMAT
 from liveloop.lives.models import Live
 from liveloop.money.models import PayoutBatch, SettlementRun
 from liveloop.orgs.models import Member, Organisation

@@ -18,6 +18,7 @@ from liveloop.events.ingest import ingest
 from liveloop.integrations.models import ShopLive
 from liveloop.integrations.wechat import mapping
 from liveloop.integrations.wechat.client import MAX_PAGE_SIZE, ShopClient
+from liveloop.lib.seq import chunks
 from liveloop.promoters.models import Promoter
 
 MAX_PAGES = 1000  # a guard against an API that never returns a short page
@@ -145,8 +146,7 @@ def backfill(shop, since: datetime, until: datetime, client: ShopClient | None =
             events.append(mapping.order_paid(shop.appid, detail, lives[channels_live], codes.get(openid)))
         except mapping.MappingError as error:
             report.rejected.append({"order": order_id, "error": str(error)})
-    for offset in range(0, len(events), INGEST_BATCH):
-        batch = events[offset:offset + INGEST_BATCH]
+    for batch in chunks(events, INGEST_BATCH):
         result = ingest(shop.org, batch, source="wechat")
         report.accepted += result.accepted
         report.duplicates += result.duplicates

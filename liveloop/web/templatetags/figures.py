@@ -4,6 +4,7 @@ import operator
 from django import template
 from django.utils.translation import gettext as _
 
+from liveloop.lib.numbers import yuan
 from liveloop.money.models import Entry
 from liveloop.money.payouts import NO_REASON
 from liveloop.money.settlement import CARRIED_FROM, CARRIED_TO
@@ -12,15 +13,7 @@ from liveloop.web.tables import MONEY, STATE_LABELS, TEXT
 from liveloop.web.words import named
 
 register = template.Library()
-
-
-@register.filter
-def yuan(fen) -> str:
-    """12900 → "¥129.00", -5 → "-¥0.05", 1234500 → "¥12,345.00"."""
-    # operator.index refuses floats and Decimals: a fractional fen is a bug upstream, not a rounding.
-    fen = operator.index(fen)
-    whole, cents = divmod(abs(fen), 100)
-    return f"{'-' if fen < 0 else ''}¥{whole:,}.{cents:02d}"
+register.filter("yuan", yuan)  # liveloop.lib.numbers: one ¥ format for pages, messages and files
 
 
 @register.filter
