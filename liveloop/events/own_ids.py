@@ -29,13 +29,7 @@ def holders(org, viewers) -> set[int]:
     # viewers of every batch with reservations.
     if not viewers or not Promoter.objects.for_org(org).exclude(openid="").exists():
         return set()
-    openids = set(viewers)
-    for chunk in chunks(viewers):
-        openids.update(ViewerLink.objects.for_org(org).filter(person__in=chunk).values_list("viewer", flat=True))
-    found = set()
-    for chunk in chunks(openids):
-        found.update(Promoter.objects.for_org(org).filter(openid__in=chunk).values_list("pk", flat=True))
-    return found
+    return _openid_holders(org, viewers | _ids_of(org, viewers))
 
 
 def moved(org, identities) -> set[int]:
@@ -44,11 +38,21 @@ def moved(org, identities) -> set[int]:
     them and the ledger re-estimates them."""
     if not identities.changed:
         return set()
-    ids = set(identities.changed)
     # A merge also moved ids this batch never loaded: those now under the merged-into persons.
     persons = {identities.person_of(merged) for merged in identities.merged}
+    return _openid_holders(org, set(identities.changed) | _ids_of(org, persons))
+
+
+def _ids_of(org, persons) -> set[str]:
+    """Every id linked to one of `persons`."""
+    ids = set()
     for chunk in chunks(persons):
         ids.update(ViewerLink.objects.for_org(org).filter(person__in=chunk).values_list("viewer", flat=True))
+    return ids
+
+
+def _openid_holders(org, ids) -> set[int]:
+    """The promoters whose shop openid is one of `ids`."""
     found = set()
     for chunk in chunks(ids):
         found.update(Promoter.objects.for_org(org).filter(openid__in=chunk).values_list("pk", flat=True))
