@@ -17,6 +17,7 @@ from liveloop.events.ingest import ingest
 from liveloop.events.rebuild import differences, replace, replay
 from liveloop.actions.lives import end_live, start_live
 from liveloop.notify.models import Notice
+from liveloop.notify.queue import reminders
 from tests.actors import EVENING, event
 
 M = timedelta(minutes=1)
