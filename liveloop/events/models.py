@@ -75,6 +75,10 @@ class Order(TenantModel):
                                  related_name="+")
     paid = models.BigIntegerField()
     refunded = models.BigIntegerField(default=0)
+    # WeChat's commission orders on it (rules.attribution.OrderState): each SKU's state, and the
+    # part of `paid` WeChat commissions now, which the brand's plan leaves out unless it says so.
+    wechat = models.TextField(default="", blank=True)
+    wechat_paid = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "order"], name="order_org_order")]

@@ -82,6 +82,7 @@ PLAN_FIELDS = (
     ("cap_fen", gettext_lazy("Cap per promoter per live")),
     ("override_bps", gettext_lazy("Team overrides")),
     ("allow_self_purchase", gettext_lazy("Own purchases earn commission")),
+    ("pay_wechat_commissioned", gettext_lazy("Also pay on orders WeChat commissions")),
 )
 PLAN_DEFAULTS = {name: getattr(rules.Plan(), name) for name, _label in PLAN_FIELDS}
 
@@ -283,7 +284,7 @@ def _plan_value(name, value) -> str:
         return _("no limit") if value is None else f"{value:,}"
     if name == "cap_fen":
         return _("no cap") if value is None else yuan(value)
-    if name == "allow_self_purchase":
+    if name in ("allow_self_purchase", "pay_wechat_commissioned"):
         return yes_no(value)
     return yuan(value or 0)
 
