@@ -175,6 +175,15 @@ WORKER_NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 NO_SLEEP = {"sleep": lambda seconds: None}
 
 
+# The brand's 推客 account (联盟带货机构): the emulator plays it with these ids.
+TUIKE_APPID = "wxtuike0000000001"
+TUIKE_SECRET = "tuike-secret"
+TUIKE_TALENT = "wxtalent000000001"
+TUIKE_TOKEN = "tuiketoken456"
+TUIKE_AES_KEY = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"
+TUIKE_NOTICE = "finder_notice_tk_20261210"
+
+
 def sample(name: str) -> dict:
     return json.loads(sample_text(name))
 
