@@ -199,6 +199,13 @@ def post_push(client, shop, message, token=TOKEN, aes_key=AES_KEY, appid=APPID, 
                        body, content_type="application/json")
 
 
+def post_tuike_bind(client, account, message, token=TUIKE_TOKEN, aes_key=TUIKE_AES_KEY, appid=TUIKE_APPID):
+    """The 推客 bind callback as WeChat signs it, posted to the account's callback URL."""
+    query, body = signed_push(token, aes_key, appid, message)
+    return client.post(f"{account.callback_path}?{urllib.parse.urlencode(query)}",
+                       body, content_type="application/json")
+
+
 def push(shop, message):
     assert post_push(Client(), shop, message).content == b"success"
 
