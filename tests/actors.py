@@ -175,6 +175,15 @@ WORKER_NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 NO_SLEEP = {"sleep": lambda seconds: None}
 
 
+# The brand's 推客 account (联盟带货机构): the emulator plays it with these ids.
+TUIKE_APPID = "wxtuike0000000001"
+TUIKE_SECRET = "tuike-secret"
+TUIKE_TALENT = "wxtalent000000001"
+TUIKE_TOKEN = "tuiketoken456"
+TUIKE_AES_KEY = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"
+TUIKE_NOTICE = "finder_notice_tk_20261210"
+
+
 def sample(name: str) -> dict:
     return json.loads(sample_text(name))
 
@@ -187,6 +196,13 @@ def post_push(client, shop, message, token=TOKEN, aes_key=AES_KEY, appid=APPID, 
     query, body = signed_push(token, aes_key, appid, message)
     query.update(overrides)
     return client.post(f"{shop.push_path}?{urllib.parse.urlencode(query)}",
+                       body, content_type="application/json")
+
+
+def post_tuike_bind(client, account, message, token=TUIKE_TOKEN, aes_key=TUIKE_AES_KEY, appid=TUIKE_APPID):
+    """The 推客 bind callback as WeChat signs it, posted to the account's callback URL."""
+    query, body = signed_push(token, aes_key, appid, message)
+    return client.post(f"{account.callback_path}?{urllib.parse.urlencode(query)}",
                        body, content_type="application/json")
 
 
