@@ -353,3 +353,21 @@ class TuikeLiveSharer(TenantModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "live", "sharer"], name="tuikelivesharer_org_live_sharer")]
+
+
+class TuikeNoticeHistory(TenantModel):
+    """A live notice a live was linked to before (cancelled on WeChat and replaced by a new one):
+    WeChat starts the new notice's counts from 0, so what its sharers had brought under the old
+    one is kept here, per sharer, as it stood when the live was relinked. Reconciliation adds it
+    to the new notice's counts (integrations.tuike.reconcile)."""
+    live = models.ForeignKey("lives.Live", on_delete=models.CASCADE, related_name="+")
+    notice_id = models.CharField(max_length=200)
+    replaced_by = models.CharField(max_length=200)
+    replaced_at = models.DateTimeField()
+    # {sharer appid: {"promoter": id or null, "reservations": n or null, "viewers": n or null,
+    #  "shares": n or null}}
+    counts = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "live", "notice_id"],
+                                               name="tuikenoticehistory_org_live_notice")]

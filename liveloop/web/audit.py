@@ -52,6 +52,8 @@ ACTIONS = {
     "key.revoke": gettext_lazy("Revoke API key"),
     "key.rotate": gettext_lazy("Rotate API key"),
     "settings.timezone": gettext_lazy("Change time zone"),
+    "tuike.relink": gettext_lazy("Move a live to its new WeChat live notice"),
+    "tuike.gap_threshold": gettext_lazy("Change the threshold for WeChat's 推客 counts"),
 }
 # The first part of an action code, for actions added after this table was written.
 SUBJECTS = {
@@ -61,6 +63,7 @@ SUBJECTS = {
     "money": gettext_lazy("Money settings"), "promoter": gettext_lazy("Promoter"),
     "member": gettext_lazy("Member"), "key": gettext_lazy("API key"),
     "settings": gettext_lazy("Settings"), "live": gettext_lazy("Live"),
+    "tuike": gettext_lazy("WeChat 推客"),
 }
 # Detail keys as words, for the generic rendering of an unknown action or shape.
 DETAIL_LABELS = {
@@ -392,6 +395,15 @@ def _nothing(detail, names) -> str:
     return ""
 
 
+def _relink(detail, names) -> str:
+    return sentences([_before_after(_("live notice"), detail["old"], detail["new"]),
+                      _("%(n)s 推客 get a new QR code and share link") % {"n": detail.get("sharers", 0)}])
+
+
+def _gap_threshold(detail, names) -> str:
+    return _before_after(_("flag gaps above"), f"{detail['before']}%", f"{detail['after']}%")
+
+
 DETAILS = {
     "statement.approve": _statement, "statement.paid": _statement, "statement.failed": _statement,
     "statement.retry": _statement, "settlement.run": _settlement, "payout.batch": _batch,
@@ -402,6 +414,7 @@ DETAILS = {
     "member.add": _member, "member.role": _member, "member.remove": _member,
     "key.create": _nothing, "key.revoke": _nothing, "key.rotate": _rotate,
     "settings.timezone": _zone, "member.sign_in_failed": _sign_in,
+    "tuike.relink": _relink, "tuike.gap_threshold": _gap_threshold,
 }
 
 

@@ -3,7 +3,7 @@ from django.urls import include, path
 
 from liveloop.web import brand, notices, people, planner, room, shops, views, wechat_apps
 from liveloop.web import scorecards
-from liveloop.web import report, trends
+from liveloop.web import report, trends, tuike
 
 app_name = "web"
 
@@ -22,6 +22,10 @@ urlpatterns = [
     path("lives/<str:public_id>/cover.jpg", brand.live_cover_image, name="live_cover_image"),
     path("lives/<str:public_id>/promoters.csv", views.live_promoters_csv, name="live_promoters_csv"),
     path("lives/<str:public_id>/promoters.xlsx", views.live_promoters_xlsx, name="live_promoters_xlsx"),
+    path("lives/<str:public_id>/tuike/", tuike.reconcile_page, name="tuike_reconcile"),
+    path("lives/<str:public_id>/tuike.<str:kind>", tuike.reconcile_export, name="tuike_reconcile_export"),
+    path("lives/<str:public_id>/tuike/relink/", tuike.relink, name="tuike_relink"),
+    path("lives/<str:public_id>/tuike/threshold/", tuike.threshold, name="tuike_threshold"),
     path("lives/<str:public_id>/room/", room.room_page, name="room"),
     path("lives/<str:public_id>/room/data/", room.room_data, name="room_data"),
     path("lives/<str:public_id>/planner/", planner.planner_page, name="planner"),

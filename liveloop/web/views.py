@@ -17,6 +17,7 @@ from liveloop.actions import lives, promoters
 from liveloop.analytics.exports import promoter_page_csv_response, promoter_xlsx_response
 from liveloop.analytics.queries import (account_rollup, funnel, live_summary, organic_row, promoter_table,
                                        team_rollup)
+from liveloop.integrations.tuike.reconcile import flagged_codes
 from liveloop.orgs import audit, signin
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.models import BrandImage
@@ -162,7 +163,7 @@ def _promoter_table_context(request, live) -> dict:
     return {"live": live, "columns": PROMOTER_COLUMNS, "headers": headers(PROMOTER_COLUMNS, query["sort"]),
             "sort": query["sort"], "team": query["team"] or "", "q": query["search"] or "",
             "per": per, "page_sizes": PAGE_SIZES, "page_obj": page, "organic": organic,
-            "table_id": PROMOTER_TABLE}
+            "table_id": PROMOTER_TABLE, "tuike_flagged": flagged_codes(live)}
 
 
 @org_view
