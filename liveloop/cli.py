@@ -345,6 +345,28 @@ def wechat_worker(once, limit, interval):
             time.sleep(interval)
 
 
+@main.command("tuike-commissions", help="把微信推客佣金单回调写入事件。Turn WeChat's 推客 commission-order "
+                                        "callbacks into commission_order events.")
+@click.option("--once", is_flag=True, help="Handle what is due now, then exit.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--interval", default=5.0, show_default=True, type=float,
+              help="Seconds to wait when nothing is due.")
+def tuike_commissions(once, limit, interval):
+    import time
+
+    from liveloop.integrations.tuike.commissions import process
+
+    while True:
+        outcome = process(limit=limit)
+        handled = outcome.recorded + outcome.waiting + outcome.given_up
+        if handled:
+            click.echo(f"recorded {outcome.recorded}, waiting {outcome.waiting}, given up {outcome.given_up}")
+        if once:
+            return
+        if handled < limit:
+            time.sleep(interval)
+
+
 @main.command("import", help="导入订单、退款、预约或推广员文件（CSV/XLSX）：先检查每一行，再写入。"
                              "Import a CSV or XLSX file of orders, refunds, reservations or promoters.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))

@@ -371,3 +371,26 @@ class TuikeNoticeHistory(TenantModel):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "live", "notice_id"],
                                                name="tuikenoticehistory_org_live_notice")]
+
+
+class TuikeCommissionUpdate(TenantModel):
+    """A commission-order callback (机构佣金单变更回调) waiting to become an event: the callback
+    only names the commission order (order, SKU, version); the worker fetches it from WeChat
+    (order/get) and writes its state as a `commission_order` event (integrations.tuike.
+    commissions). One row per (order, SKU, version): WeChat sending the same version again adds
+    nothing. Retried with backoff while the order is not yet in Liveloop or WeChat is busy."""
+    order_id = models.CharField(max_length=64)
+    sku_id = models.CharField(max_length=64)
+    version = models.CharField(max_length=64)
+    received_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    given_up = models.BooleanField(default=False)
+    last_error = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "order_id", "sku_id", "version"],
+                                               name="tuikecommission_org_order_sku_version")]
+        indexes = [models.Index(fields=["done_at", "due_at"], name="tuikecommission_due")]

@@ -11,6 +11,7 @@ from django.http import HttpResponse, HttpResponseNotAllowed
 from django.views.decorators.csrf import csrf_exempt
 
 from liveloop.integrations.models import TuikeAccount
+from liveloop.integrations.tuike.commissions import COMMISSION_EVENT, record_update
 from liveloop.integrations.tuike.links import apply_bind
 from liveloop.integrations.wechat.crypto import CryptoError, PushCrypto
 from liveloop.integrations.wechat.push import open_push
@@ -37,6 +38,10 @@ def receive(request, callback_key: str):
     message = open_push(request, crypto, f"tuike account {account.pk}")
     if isinstance(message, HttpResponse):
         return message
+    if message.get("Event") == COMMISSION_EVENT:
+        if record_update(account.org, message) is None:
+            return _text("not a commission order update", 400)
+        return _text("success", 200)
     if message.get("Event") != "promoter_bind_result":
         return _text("success", 200)  # another event: acknowledged, nothing to do
     try:

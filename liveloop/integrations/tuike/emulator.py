@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import segno
 
 PARAM_ERROR, NO_COOPERATION, BAD_PARAM, CLOSED, BAD_SHARER = 10024000, 10071047, 10071048, 10071049, 10071030
+NO_COMMISSION_ORDER = 10024006
 QR_PATH = "/emulator/tuike/qr/"
 
 
@@ -40,6 +41,8 @@ class TuikeWorld:
     sharers: dict[str, dict] = field(default_factory=dict)
     reservations: dict[tuple[str, str], int] = field(default_factory=dict)
     stats: dict[tuple[str, str], dict] = field(default_factory=dict)
+    # Commission orders (佣金单) by (order_id, sku_id), as order/get answers them.
+    commission_orders: dict[tuple[str, str], dict] = field(default_factory=dict)
     # Answers held back for this many seconds (the client's timeout fires first).
     stalls: int = 0
     stall_seconds: float = 2.0
@@ -156,7 +159,27 @@ def bind_sharer_list(world: TuikeWorld, body: dict) -> dict:
     return _ok(sharer_info_list=page, next_key=following)
 
 
+def commission_order(world: TuikeWorld, body: dict) -> dict:
+    """/channels/ec/league/headsupplier/order/get: the commission order (WeChat spells the key
+    `commssion_order`); 10024006 for one it does not have."""
+    if world.closed:
+        return {"errcode": CLOSED, "errmsg": "推客功能已关闭"}
+    row = world.commission_orders.get((str(body.get("order_id")), str(body.get("sku_id"))))
+    if row is None:
+        return {"errcode": NO_COMMISSION_ORDER, "errmsg": "不存在该佣金单"}
+    return _ok(commssion_order=row)
+
+
+def commission_message(world: TuikeWorld, order_id: str, sku_id: str, status: int, version: str) -> dict:
+    """The 机构佣金单变更回调 as WeChat sends it (decrypted)."""
+    return {"ToUserName": "gh_tuike", "FromUserName": "OPENID", "CreateTime": int(time.time()),
+            "MsgType": "event", "Event": "head_supplier_commission_order_update",
+            "order_info": {"order_id": order_id, "sku_id": sku_id, "commission_order_status": status,
+                           "order_status": 20, "version": version}}
+
+
 ROUTES = {
+    "/channels/ec/league/headsupplier/order/get": commission_order,
     "/channels/ec/promoter/get_live_notice_record_list": notice_list,
     "/channels/ec/promoter/get_shop_live_notice_record_list": notice_list,
     "/channels/ec/promoter/get_live_record_list": live_list,
