@@ -75,9 +75,11 @@ def test_the_one_to_one_keys_point_at_tenant_rows():
 
 def test_every_declared_index_of_a_tenant_table_starts_with_the_organisation():
     """The indexes the pages and ingest read through (Meta.indexes), so that each organisation's
-    rows are one range of them. Two are the delivery workers' queues, which pick due work across
+    rows are one range of them. The others are the workers' queues, which pick due work across
     every organisation; Django's automatic single-column indexes of foreign keys serve cascades."""
-    queues = {("notify.Notice", "notice_due"), ("integrations.PushMessage", "pushmessage_due")}
+    queues = {("notify.Notice", "notice_due"), ("integrations.PushMessage", "pushmessage_due"),
+              ("integrations.TuikeNotice", "tuikenotice_due"),
+              ("integrations.TuikeCommissionUpdate", "tuikecommission_due")}
     strays = [(model._meta.label, index.name) for model in tenant_models() for index in model._meta.indexes
               if index.fields[0] != "org" and (model._meta.label, index.name) not in queues]
     assert strays == []
