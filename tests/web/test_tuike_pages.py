@@ -1,17 +1,17 @@
 """The live's 推客 reconciliation page: the figures side by side, the mark on the live page and in
 the promoter table, the export, moving the live to a re-published notice, the threshold — and
 who may do which, another organisation's live answering 404."""
+import re
 from datetime import datetime, timezone
 
 import pytest
-from django.test import Client
 
 from liveloop.analytics.models import PromoterStats
 from liveloop.integrations.models import TuikeLiveSharer, TuikeNotice, TuikeNoticeHistory, TuikeSharer
 from liveloop.orgs.models import AuditEntry
 from liveloop.promoters.models import Promoter
 from liveloop.web.audit import describe
-from tests.actors import html_of, member_client, rows_of
+from tests.actors import html_of, member, member_client, rows_of
 
 pytestmark = pytest.mark.django_db
 SYNCED = datetime(2026, 12, 10, 10, 0, tzinfo=timezone.utc)
@@ -94,3 +94,13 @@ def test_the_threshold_is_the_owner_s_setting(brand, synced):
     assert not any("Above threshold" in row[0] for row in rows)
     (row,) = describe(brand.org, AuditEntry.objects.filter(org=brand.org, action="tuike.gap_threshold"))
     assert "20% → 80%" in row.detail
+
+
+def test_the_page_speaks_chinese(brand, synced):
+    owner = member(brand.org, "zh-owner", "owner")  # no language chosen: Chinese
+    page = owner.get(f"/lives/{synced.public_id}/tuike/").content.decode()
+    main = re.search(r"<main.*?</main>", page, re.S).group(0)
+    shown = re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", main, flags=re.S))
+    latin = set(re.findall(r"[A-Za-z_][A-Za-z_./]{2,}", shown)) - {"Liveloop", "finder_notice_", "CSV", "Excel"}  # the notice id is data
+    assert latin == set(), sorted(latin)
+    assert "微信预约数" in shown and "超出阈值" in shown and "覆盖率" in shown
