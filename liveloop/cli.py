@@ -345,6 +345,43 @@ def wechat_worker(once, limit, interval):
             time.sleep(interval)
 
 
+@main.command("tuike-worker", help="同步微信推客数据（预约数、推广数据、官方预约码）。"
+                                   "Sync WeChat 推客 figures for every linked live on its schedule.")
+@click.option("--once", is_flag=True, help="Sync what is due now, then exit.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
+@click.option("--interval", default=30.0, show_default=True, type=float,
+              help="Seconds to wait when nothing is due.")
+def tuike_worker(once, limit, interval):
+    import time
+
+    from liveloop.integrations.tuike.worker import process
+
+    while True:
+        outcome = process(limit=limit)
+        if outcome.handled:
+            click.echo(f"synced {outcome.synced}, failed {outcome.failed}")
+        if once:
+            return
+        if outcome.handled < limit:
+            time.sleep(interval)
+
+
+@main.command("tuike-sync", help="立即同步一场直播的微信推客数据。Sync one live's WeChat 推客 figures now.")
+@click.option("--org", "slug", required=True, help="The organisation's slug.")
+@click.option("--live", "public_id", required=True, help="The live's public id.")
+def tuike_sync(slug, public_id):
+    from liveloop.integrations.models import TuikeNotice
+    from liveloop.integrations.tuike.sync import sync_live
+
+    notice = TuikeNotice.objects.for_org(_org(slug)).filter(live__public_id=public_id).first()
+    if notice is None:
+        raise click.ClickException(f"live {public_id} is not linked to a WeChat live notice")
+    result = sync_live(notice)
+    if not result.ok:
+        raise click.ClickException(result.reason)
+    click.echo(f"synced {result.synced}" + (f"; {result.reason}" if result.reason else ""))
+
+
 @main.command("import", help="导入订单、退款、预约或推广员文件（CSV/XLSX）：先检查每一行，再写入。"
                              "Import a CSV or XLSX file of orders, refunds, reservations or promoters.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
