@@ -298,7 +298,11 @@ def rebuild(slug, check):
 @click.option("--app", "apps", multiple=True, metavar="APPID:SECRET",
               help="An official account or mini-program the emulator knows (web login, code2Session, "
                    "URL Links); repeatable.")
-def wechat_emulator(host, port, appid, secret, token, aes_key, push_url, apps):
+@click.option("--tuike", default="", metavar="APPID:SECRET",
+              help="The 推客 (联盟带货机构) account it plays (default wxtuike0000000001:tuike-secret).")
+@click.option("--tuike-callback", default="", metavar="URL:TOKEN:AESKEY",
+              help="Where its signed promoter-bind callbacks go, with the account's Token and EncodingAESKey.")
+def wechat_emulator(host, port, appid, secret, token, aes_key, push_url, apps, tuike, tuike_callback):
     from liveloop.integrations.wechat.crypto import CryptoError, aes_key as check_key
     from liveloop.integrations.wechat.emulator import EmulatorServer, Store
 
@@ -312,10 +316,19 @@ def wechat_emulator(host, port, appid, secret, token, aes_key, push_url, apps):
         if not colon or not app_id or not app_secret:
             raise click.BadParameter(f"{app!r}: APPID:SECRET", param_hint="--app")
         store.users.apps[app_id] = app_secret
+    if tuike:
+        store.tuike.appid, colon, store.tuike.secret = tuike.partition(":")
+        if not colon or not store.tuike.appid or not store.tuike.secret:
+            raise click.BadParameter(f"{tuike!r}: APPID:SECRET", param_hint="--tuike")
+    if tuike_callback:
+        # The URL has colons of its own: the Token and key are the last two parts.
+        url, _sep, rest = tuike_callback.rpartition(":")
+        url, _sep, callback_token = url.rpartition(":")
+        store.tuike.callback_url, store.tuike.token, store.tuike.aes_key = url, callback_token, rest
     server = EmulatorServer(store, host, port)
     click.echo(f"WeChat shop emulator on {server.base_url}: point the shop's api_base_url (or the "
                f"LIVELOOP_WECHAT_API_BASE setting) at it; POST /emulator/pay, /emulator/refund "
-               f"or /emulator/sharer to drive it")
+               f"or /emulator/sharer to drive it; /emulator/tuike/... for the 推客 account")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
