@@ -343,15 +343,20 @@ def wechat_emulator(host, port, appid, secret, token, aes_key, push_url, apps, t
 @click.option("--interval", default=2.0, show_default=True, type=float,
               help="Seconds to wait when nothing is due.")
 def wechat_worker(once, limit, interval):
-    import time
-
     from liveloop.integrations.wechat.worker import process
+
+    _work(process, limit, interval, once, lambda o: f"done {o.done}, skipped {o.skipped}, "
+                                                    f"retrying {o.retrying}, failed {o.failed}")
+
+
+def _work(process, limit: int, interval: float, once: bool, said) -> None:
+    """A worker's loop: handle what is due, say what was done, wait only when nothing is left."""
+    import time
 
     while True:
         outcome = process(limit=limit)
         if outcome.handled:
-            click.echo(f"done {outcome.done}, skipped {outcome.skipped}, "
-                       f"retrying {outcome.retrying}, failed {outcome.failed}")
+            click.echo(said(outcome))
         if once:
             return
         if outcome.handled < limit:
@@ -365,18 +370,9 @@ def wechat_worker(once, limit, interval):
 @click.option("--interval", default=30.0, show_default=True, type=float,
               help="Seconds to wait when nothing is due.")
 def tuike_worker(once, limit, interval):
-    import time
-
     from liveloop.integrations.tuike.worker import process
 
-    while True:
-        outcome = process(limit=limit)
-        if outcome.handled:
-            click.echo(f"synced {outcome.synced}, failed {outcome.failed}")
-        if once:
-            return
-        if outcome.handled < limit:
-            time.sleep(interval)
+    _work(process, limit, interval, once, lambda o: f"synced {o.synced}, failed {o.failed}")
 
 
 @main.command("tuike-sync", help="立即同步一场直播的微信推客数据。Sync one live's WeChat 推客 figures now.")
