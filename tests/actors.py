@@ -184,6 +184,28 @@ TUIKE_AES_KEY = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"
 TUIKE_NOTICE = "finder_notice_tk_20261210"
 
 
+def official_material(live, promoter, share_link="psl-official", text="https://channels.weixin.qq.com/official"):
+    """The promoter as a linked 推客 of the live's WeChat notice, with an official QR code (a real
+    PNG, stored as the sync stores it) and share link; returns the TuikeLiveSharer row."""
+    import io
+
+    import segno
+
+    from liveloop.integrations.models import TuikeLiveSharer, TuikeNotice, TuikeSharer
+    from liveloop.integrations.tuike import qr
+
+    notice = (TuikeNotice.objects.for_org(live.org).filter(live=live).first()
+              or TuikeNotice.objects.create(org=live.org, live=live, notice_id=TUIKE_NOTICE))
+    sharer = TuikeSharer.objects.create(org=live.org, sharer_appid=f"wxsharer{promoter.code}", source="list",
+                                        nickname=promoter.name, promoter=promoter)
+    out = io.BytesIO()
+    segno.make(text, error="m").save(out, kind="png", scale=5, border=4)
+    image = qr.save(live.org_id, live.public_id, sharer.sharer_appid, qr.clean(out.getvalue()))
+    return TuikeLiveSharer.objects.create(org=live.org, live=live, sharer=sharer, promoter=promoter,
+                                          notice_id=notice.notice_id, qr_image=image, share_link=share_link,
+                                          reservation_count=0)
+
+
 def sample(name: str) -> dict:
     return json.loads(sample_text(name))
 

@@ -52,10 +52,13 @@ CAPABILITY_ATTACKS = {
     **{name: lambda mine, theirs: [
         {"live_id": theirs.objects["live"], "code": mine.objects["promoter_code"]},
         {"live_id": mine.objects["live"], "code": theirs.objects["promoter_code"]},
-        {"live_id": theirs.objects["live"], "code": "P9"}] for name in ("phone:invite_cover", "phone:invite_logo")},
+        {"live_id": theirs.objects["live"], "code": "P9"}]
+       for name in ("phone:invite_cover", "phone:invite_logo", "phone:invite_wechat_qr")},
     "wechat:push": lambda mine, theirs: [{"push_key": "not-a-key"},
                                          {"push_key": theirs.objects["push_key"][:-1]}],
     "wecom:callback": lambda mine, theirs: [{"callback_key": "not-a-key"}],
+    "wechat:tuike_callback": lambda mine, theirs: [{"callback_key": "not-a-key"},
+                                                   {"callback_key": theirs.objects["callback_key"]}],
     "wecom:route": lambda mine, theirs: [
         # A link signed for B's live, presented on A's live.
         {"live_public_id": mine.objects["live"], "signed": sign_viewer(theirs.live, "VIEWER0001")},

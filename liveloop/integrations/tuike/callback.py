@@ -15,6 +15,7 @@ from liveloop.integrations.tuike.commissions import COMMISSION_EVENT, record_upd
 from liveloop.integrations.tuike.links import apply_bind
 from liveloop.integrations.wechat.crypto import CryptoError, PushCrypto
 from liveloop.integrations.wechat.push import open_push
+from liveloop.orgs.audit import record
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,9 @@ def receive(request, callback_key: str):
         outcome = apply_bind(account.org, message)
     except ValueError:
         return _text("not a promoter_bind_result message", 400)
+    if outcome.linked is not None:
+        record(account.org, None, "tuike.sharer_link", f"promoter {outcome.linked.code}",
+               sharer=outcome.sharer.sharer_appid, nickname=outcome.sharer.nickname, by="unionid")
     log.info("tuike.bind org=%s sharer=%s applied=%s linked=%s", account.org_id,
              outcome.sharer.sharer_appid, outcome.applied, bool(outcome.linked))
     return _text("success", 200)

@@ -111,6 +111,10 @@ class Outcome:
     waiting: int = 0
     given_up: int = 0
 
+    @property
+    def handled(self) -> int:
+        return self.recorded + self.waiting + self.given_up
+
 
 def backoff(attempts: int, rng=random) -> timedelta:
     delay = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1)))

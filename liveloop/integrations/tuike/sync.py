@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from liveloop.integrations.models import TuikeAccount, TuikeLiveSharer, TuikeNotice, TuikeSharer
@@ -70,7 +71,12 @@ class SyncResult:
 
 def sync_live(notice: TuikeNotice, now: datetime | None = None, client: TuikeClient | None = None,
               client_options: dict | None = None, rng=random) -> SyncResult:
-    now = now or datetime.now(timezone.utc)
+    # The reason is stored once for every reader: in the product's first language, Chinese.
+    with translation.override(settings.LANGUAGE_CODE):
+        return _sync(notice, now or datetime.now(timezone.utc), client, client_options, rng)
+
+
+def _sync(notice, now, client, client_options, rng) -> SyncResult:
     notice = TuikeNotice.objects.select_related("live", "org").get(pk=notice.pk)
     account = TuikeAccount.objects.for_org(notice.org).first()
     if account is None:

@@ -125,7 +125,7 @@ def test_a_rate_limit_backs_off_then_the_retry_syncs(programme, emulator, tuike_
     result = sync.sync_live(notice_of(live), now=later, client_options=FAST, rng=Steady())
     state = notice_of(live)
     assert not result.ok and state.sync_state == TuikeNotice.RETRYING and state.failures == 1
-    assert "slow down" in state.last_error
+    assert "降低调用频率" in state.last_error
     assert state.next_sync_at == later + timedelta(minutes=1)
     assert figures(live)[A01].reservation_count == 12
     assert worker.process(now=later + timedelta(seconds=30), client_options=FAST).handled == 0
@@ -150,7 +150,7 @@ def test_a_timeout_retries_later_and_writes_nothing_half(programme, tuike_world)
     result = sync.sync_live(notice_of(live), now=NOW + timedelta(minutes=15), client_options=FAST,
                             rng=Steady())
     tuike_world.take_stall = original
-    assert not result.ok and "did not answer in time" in notice_of(live).last_error
+    assert not result.ok and "未及时响应" in notice_of(live).last_error
     assert {a: r.reservation_count for a, r in figures(live).items()} == {A01: 12, A02: 7, A04: 3}
     assert notice_of(live).next_sync_at == NOW + timedelta(minutes=16)
 
