@@ -19,6 +19,7 @@ LOOKUP_KEYS = {
     ("promoters.JoinCode", ("token",)),  # the programme's join QR code, /join/<token>/
     ("integrations.Shop", ("push_key",)),  # WeChat's push URL for one shop
     ("integrations.WecomApp", ("callback_key",)),  # WeCom's callback URL for one app
+    ("integrations.TuikeAccount", ("callback_key",)),  # WeChat's 推客 callback URL for one account
 }
 # One-to-one with a row of the same organisation (a live's programme, stats, plan, settlement;
 # a ledger entry's statement line): unique by that row, which is itself unique within the
