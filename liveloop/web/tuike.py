@@ -13,12 +13,13 @@ from django.contrib import messages
 from django.db import IntegrityError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from liveloop.integrations.models import TuikeAccount, TuikeLiveSharer, TuikeNotice, TuikeSharer
-from liveloop.integrations.tuike import links, sync
+from liveloop.integrations.tuike import links, sync, worker
 from liveloop.integrations.tuike.client import ShopApiError, ShopUnavailable, TuikeClient
 from liveloop.integrations.wechat.crypto import CryptoError, aes_key
 from liveloop.orgs.audit import record
@@ -238,6 +239,9 @@ def _sharer_of(org, sharer_id) -> TuikeSharer:
 def tuike_sharer_link(request, org, sharer_id):
     sharer = _sharer_of(org, sharer_id)
     code = str(request.POST.get("promoter", ""))[:32]
+    if not code:
+        messages.error(request, _g("Choose a promoter."))
+        return _sharers_page(request, org, status=400)
     promoter = get_object_or_404(Promoter.objects.for_org(org), code=code)
     try:
         links.link_sharer(sharer, promoter)
@@ -307,7 +311,11 @@ def live_context(request, live, form: NoticeForm | None = None) -> dict:
 def live_tuike_notices(request, org, public_id):
     """Fetch WeChat's notice list for the operator to pick from (one API call, on demand)."""
     live = queries.live_of(org, public_id)
-    account = get_object_or_404(TuikeAccount.objects.for_org(org))
+    back = redirect(reverse("web:live", args=[live.public_id]) + "#tuike")
+    account = TuikeAccount.objects.for_org(org).first()
+    if account is None:
+        messages.error(request, _g("Connect the 推客 account first."))
+        return back
     try:
         notices = TuikeClient(account).notices()
     except (ShopApiError, ShopUnavailable) as error:
@@ -319,7 +327,7 @@ def live_tuike_notices(request, org, public_id):
             for n in notices[:MAX_CHOICES]]}
         if not notices:
             messages.info(request, _g("WeChat lists no live notice for this account."))
-    return redirect(reverse("web:live", args=[live.public_id]) + "#tuike")
+    return back
 
 
 def link_notice(request, live) -> NoticeForm | None:
@@ -359,6 +367,9 @@ def live_tuike_unlink(request, org, public_id):
 def live_tuike_sync(request, org, public_id):
     live = queries.live_of(org, public_id)
     notice = get_object_or_404(TuikeNotice.objects.for_org(org), live=live)
+    if not worker.claim(notice, timezone.now()):
+        messages.info(request, _g("A sync of this live is running: its result shows here in a moment."))
+        return redirect(reverse("web:live", args=[live.public_id]) + "#tuike")
     result = sync.sync_live(notice)
     record(org, request.user, "tuike.sync", f"live {live.public_id}", ok=result.ok, synced=result.synced)
     if result.ok:

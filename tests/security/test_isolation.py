@@ -21,7 +21,7 @@ from tests.security.world import leaks, mine, promoter_client, theirs  # noqa: F
 NOWHERE = {"live": "Lnowhere0", "invite_code": 987654321, "promoter_code": "NOPE", "member": 987654321,
            "api_key": 987654321, "shop": 987654321, "shop_live": 987654321, "notice": 987654321, "push": 987654321,
            "plan": 987654321, "run": 987654321, "statement": "S99999-NOPE", "batch": 987654321,
-           "team_pk": 987654321}
+           "team_pk": 987654321, "tuike_sharer": 987654321}
 
 def _forged_enrolment(mine, theirs):
     # B's enrolment id signed as if it belonged to A: the id and the organisation must agree.

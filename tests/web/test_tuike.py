@@ -173,3 +173,14 @@ def test_a_replayed_or_older_bind_callback_is_a_no_op(brand, tuike_account):
     sharer = TuikeSharer.objects.for_org(brand.org).get()
     assert sharer.bound is False and sharer.bind_event_at.timestamp() == unbound["CreateTime"]
     assert sharer.sharer_unionid == bound["sharer_unionid"] and sharer.promoter is None
+
+
+def test_a_sync_already_running_is_not_started_twice(operator, live, tuike_account, tuike_world):
+    from django.utils import timezone
+
+    links.link_notice(live, TUIKE_NOTICE)
+    TuikeNotice.objects.filter(live=live).update(claimed_at=timezone.now())  # a worker holds it
+    response = operator.post(f"/lives/{live.public_id}/tuike/sync/", follow=True)
+    assert "A sync of this live is running" in response.content.decode()
+    assert TuikeNotice.objects.get(live=live).last_attempt_at is None
+    assert not AuditEntry.objects.filter(action="tuike.sync").exists()

@@ -202,8 +202,8 @@ def apply_bind(org, message: dict, now: datetime | None = None) -> BindOutcome:
     appid = message.get("sharer_appid")
     status = message.get("bind_status")
     created = _at(message.get("CreateTime"))
-    if not isinstance(appid, str) or not SHARER_APPID_RE.match(appid) or status not in (BOUND, UNBOUND) \
-            or created is None:
+    if not isinstance(appid, str) or not SHARER_APPID_RE.match(appid) or type(status) is not int \
+            or status not in (BOUND, UNBOUND) or created is None:
         raise ValueError("not a promoter_bind_result message")
     openid = _short(message.get("sharer_openid"), 128)
     unionid = _short(message.get("sharer_unionid"), 128)

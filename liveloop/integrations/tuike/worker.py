@@ -38,6 +38,13 @@ def due(now: datetime):
             .filter(Q(live__ended_at__isnull=True) | Q(live__ended_at__gte=now - KEEP_AFTER_END)))
 
 
+def claim(notice: TuikeNotice, now: datetime) -> bool:
+    """Take the live for one sync, whatever its schedule (the live page's button): False when a
+    worker or another click holds it."""
+    return bool(TuikeNotice.objects.filter(pk=notice.pk).filter(
+        Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE)).update(claimed_at=now))
+
+
 def process(limit: int = 20, now: datetime | None = None, client_options: dict | None = None) -> Outcome:
     now = now or datetime.now(timezone.utc)
     outcome = Outcome()
