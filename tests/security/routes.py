@@ -95,7 +95,9 @@ CLASSES = {
         "web:money_batch", "web:money_batch_csv", "web:money_batch_xlsx", "web:money_batch_results",
         "web:money_ledger", "web:money_adjust", "web:money_ledger_live", "web:money_team",
         "web:live_tuike_notices", "web:live_tuike_link", "web:live_tuike_unlink", "web:live_tuike_sync",
-        "web:tuike_sharer_link", "web:tuike_sharer_unlink")},
+        "web:tuike_sharer_link", "web:tuike_sharer_unlink",
+        "web:tuike_reconcile", "web:tuike_reconcile_csv", "web:tuike_reconcile_xlsx", "web:tuike_relink",
+        "web:tuike_threshold")},
     **{name: CAPABILITY for name in (
         "phone:join", "phone:join_code", "phone:join_verify", "phone:me_link", "phone:invite", "phone:invite_ics",
         "phone:invite_cover", "phone:invite_logo", "phone:invite_wechat_qr",
@@ -171,6 +173,8 @@ web:live_tuike_notices                  Y     Y       -       -      -        -
 web:live_tuike_link                     Y     Y       -       -      -        -
 web:live_tuike_unlink                   Y     Y       -       -      -        -
 web:live_tuike_sync                     Y     Y       -       -      -        -
+web:tuike_relink                        Y     Y       -       -      -        -
+web:tuike_threshold                     Y     -       -       -      -        -
 phone:join                              Y     Y       Y       Y      Y        Y
 phone:join_code                         Y     Y       Y       Y      Y        Y
 phone:join_verify                       Y     Y       Y       Y      Y        Y
@@ -209,6 +213,8 @@ DATA = {
                                         "kind": "talent", "talent_appid": "wxtalent000000001"},
     "web:tuike_sharer_link": lambda side: {"promoter": side.objects["promoter_code"]},
     "web:live_tuike_link": lambda side: {"notice_id": "finder_notice_roles"},
+    "web:tuike_relink": lambda side: {"notice_id": "finder_notice_relinked"},
+    "web:tuike_threshold": lambda side: {"gap_pct": "30"},
 }
 PATH_VALUES = {"public_id": "live", "code_id": "invite_code", "code": "promoter_code", "member_id": "member",
                "key_id": "api_key", "shop_id": "shop", "mapping_id": "shop_live", "notice_id": "notice",
