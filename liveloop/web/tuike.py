@@ -295,7 +295,8 @@ def live_context(request, live, form: NoticeForm | None = None) -> dict:
     notice = links.notice_of(live)
     rows = []
     if notice is not None:
-        rows = list(TuikeLiveSharer.objects.for_org(live.org).filter(live=live)
+        # Figures of the current notice only (a re-linked live's old ones are not its counts).
+        rows = list(TuikeLiveSharer.objects.for_org(live.org).filter(live=live, notice_id=notice.notice_id)
                     .select_related("sharer", "promoter").order_by("-reservation_count", "pk"))
     fetched = request.session.get(NOTICE_CHOICES) or {}
     return {"tuike": {
