@@ -223,6 +223,9 @@ def tuike_sharers_fetch(request, org):
     except (ShopApiError, ShopUnavailable) as error:
         _api_trouble(request, error)
         return _sharers_page(request, org, status=502)
+    except IntegrityError:  # a bind callback or another fetch added the same 推客 meanwhile
+        messages.error(request, _g("Another fetch or a bind callback ran at the same time: fetch again."))
+        return redirect("web:tuike_sharers")
     record(org, request.user, "tuike.sharers_fetch", "organisation", count=report.new + report.seen,
            new=report.new, unbound=len(report.unbound))
     messages.success(request, _g("%(total)s bound 推客 from WeChat, %(new)s new; %(gone)s no longer bound.")
