@@ -408,7 +408,8 @@ def _tuike_connect(detail, names) -> str:
 
 
 def _tuike_sharer(detail, names) -> str:
-    parts = [_("推客 %(name)s (%(appid)s)") % {"name": _value("nickname", detail.get("nickname") or "—"), "appid": _value("sharer", detail.get("sharer", ""))}]
+    parts = [_("推客 %(name)s (%(appid)s)") % {"name": _value("nickname", detail.get("nickname") or "—"),
+                                             "appid": _value("sharer", detail.get("sharer", ""))}]
     if detail.get("by") == "unionid":
         parts.append(_("by the bind callback: the same WeChat user as the promoter's own login"))
     return sentences(parts)
@@ -420,7 +421,8 @@ def _tuike_notice(detail, names) -> str:
 
 def _tuike_fetch(detail, names) -> str:
     return _("%(count)s bound, %(new)s new, %(gone)s no longer bound") % {
-        "count": _value("count", detail.get("count", 0)), "new": _value("new", detail.get("new", 0)), "gone": _value("unbound", detail.get("unbound", 0))}
+        "count": _value("count", detail.get("count", 0)), "new": _value("new", detail.get("new", 0)),
+        "gone": _value("unbound", detail.get("unbound", 0))}
 
 
 def _tuike_sync(detail, names) -> str:

@@ -114,7 +114,8 @@ class AccountForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("kind") == TuikeAccount.TALENT and "talent_appid" not in self.errors and not data.get("talent_appid"):
+        talent = data.get("kind") == TuikeAccount.TALENT
+        if talent and "talent_appid" not in self.errors and not data.get("talent_appid"):
             self.add_error("talent_appid", _("A talent's lives need the talent's AppID."))
         if data.get("kind") == TuikeAccount.SHOP:
             for name in ("shop_appid", "promoter_id"):
@@ -222,6 +223,9 @@ def tuike_sharers_fetch(request, org):
     except (ShopApiError, ShopUnavailable) as error:
         _api_trouble(request, error)
         return _sharers_page(request, org, status=502)
+    except IntegrityError:  # a bind callback or another fetch added the same 推客 meanwhile
+        messages.error(request, _g("Another fetch or a bind callback ran at the same time: fetch again."))
+        return redirect("web:tuike_sharers")
     record(org, request.user, "tuike.sharers_fetch", "organisation", count=report.new + report.seen,
            new=report.new, unbound=len(report.unbound))
     messages.success(request, _g("%(total)s bound 推客 from WeChat, %(new)s new; %(gone)s no longer bound.")
@@ -295,14 +299,20 @@ def live_context(request, live, form: NoticeForm | None = None) -> dict:
     notice = links.notice_of(live)
     rows = []
     if notice is not None:
-        rows = list(TuikeLiveSharer.objects.for_org(live.org).filter(live=live)
+        # Figures of the current notice only (a re-linked live's old ones are not its counts).
+        rows = list(TuikeLiveSharer.objects.for_org(live.org).filter(live=live, notice_id=notice.notice_id)
                     .select_related("sharer", "promoter").order_by("-reservation_count", "pk"))
-    fetched = request.session.get(NOTICE_CHOICES) or {}
     return {"tuike": {
         "notice": notice, "rows": rows,
         "state_label": STATE_LABELS.get(notice.sync_state) if notice else "",
-        "form": form or NoticeForm(), "choices": fetched.get("notices") if fetched.get("live") == live.public_id else None,
+        "form": form or NoticeForm(), "choices": _fetched(request, live) or None,
     }}
+
+
+def _fetched(request, live) -> list[dict]:
+    """The notices fetched from WeChat for this live, kept in the operator's session."""
+    fetched = request.session.get(NOTICE_CHOICES) or {}
+    return fetched.get("notices", []) if fetched.get("live") == live.public_id else []
 
 
 @require_POST
@@ -334,8 +344,7 @@ def link_notice(request, live) -> NoticeForm | None:
     """Link the live to the notice posted; the form with its errors when refused, else None."""
     form = NoticeForm(request.POST)
     if form.is_valid():
-        fetched = request.session.get(NOTICE_CHOICES) or {}
-        details = {n["notice_id"]: n for n in fetched.get("notices", [])} if fetched.get("live") == live.public_id else {}
+        details = {n["notice_id"]: n for n in _fetched(request, live)}
         picked = details.get(form.cleaned_data["notice_id"], {})
         try:
             links.link_notice(live, form.cleaned_data["notice_id"], export_id=form.cleaned_data["live_export_id"],

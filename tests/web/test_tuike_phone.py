@@ -44,6 +44,16 @@ def test_the_poster_carries_the_official_code_when_synced(brand):
     assert ImageChops.difference(area, drawn).getbbox() is not None
 
 
+def test_the_own_page_shows_wechats_count(brand):
+    live = brand.live(promoters=["PA", "PB"])
+    material = official_material(live, Promoter.objects.get(org=brand.org, code="PA"))
+    material.reservation_count = 17
+    material.save()
+    page = own_client(live, "PA").get("/me/").content.decode()
+    assert "微信统计：你带来了 17 个预约。" in page and "微信官方预约码" in page
+    assert "微信统计" not in own_client(live, "PB").get("/me/").content.decode()
+
+
 def test_the_invite_page_shows_the_official_code_through_the_invite_link_only(brand, outsider):
     live = brand.live(promoters=["PA", "PB"])
     official_material(live, Promoter.objects.get(org=brand.org, code="PA"))

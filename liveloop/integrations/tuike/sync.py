@@ -209,15 +209,15 @@ def _write(notice: TuikeNotice, now: datetime, fetched: list[Fetched], refused: 
             elif not row.notice_id:
                 row.notice_id = notice.notice_id
             row.save()
-        notice.sync_state, notice.last_success_at, notice.last_attempt_at = TuikeNotice.OK, now, now
-        notice.failures, notice.last_errcode, notice.claimed_at = 0, None, None
-        notice.last_error = (_("WeChat refused these 推客: %(names)s.") % {"names": "、".join(refused)})[:300] \
+        reason = (_("WeChat refused these 推客: %(names)s.") % {"names": "、".join(refused)})[:300] \
             if refused else ""
-        notice.next_sync_at = now + sync_every()
-        notice.save()
+        # An UPDATE, not save(): a notice unlinked meanwhile stays unlinked (save would insert it).
+        TuikeNotice.objects.filter(pk=notice.pk).update(
+            sync_state=TuikeNotice.OK, last_success_at=now, last_attempt_at=now, failures=0, last_errcode=None,
+            claimed_at=None, last_error=reason, next_sync_at=now + sync_every(),
+            live_export_id=notice.live_export_id)
         transaction.on_commit(lambda: _forget(stale_files))
-    return SyncResult(True, synced=len(fetched), refused=refused, reason=notice.last_error,
-                      next_sync_at=notice.next_sync_at)
+    return SyncResult(True, synced=len(fetched), refused=refused, reason=reason, next_sync_at=now + sync_every())
 
 
 def _forget(names: list[str]) -> None:

@@ -207,6 +207,8 @@ def _own_page(request, enrolment, *, signed: str):
         "invitees": owner.invitees(enrolment),
         "money": owner.money(enrolment),
         "others": [(e, own_page_url(e)) for e in owner.other_enrolments(enrolment)],
+        # WeChat's own count when the promoter is a linked 推客 of the live's notice.
+        "official": tuike_links.materials_for(live, promoter),
     }
     response = render(request, "phone/me.html", context)
     _set_cookie(response, OWN_COOKIE, signed)

@@ -180,3 +180,16 @@ def test_two_workers_never_sync_one_live_at_once(programme):
     assert worker.due(NOW).filter(pk=notice_of(live).pk).update(claimed_at=NOW) == 1
     assert worker.process(now=NOW + timedelta(minutes=1), client_options=FAST).handled == 0
     assert worker.process(now=NOW + worker.STALE + timedelta(minutes=1), client_options=FAST).synced == 1
+
+
+def test_a_notice_unlinked_during_a_sync_stays_unlinked(programme, tuike_account):
+    live, _promoters = programme
+    notice = notice_of(live)
+
+    class UnlinkedMeanwhile(TuikeClient):
+        def reservation_count(self, notice_id, sharer_appid):
+            # WeChat answers while an operator unlinks the notice on the live page.
+            TuikeNotice.objects.filter(pk=notice.pk).delete()
+            return super().reservation_count(notice_id, sharer_appid)
+    sync.sync_live(notice, now=NOW, client=UnlinkedMeanwhile(tuike_account, **FAST))
+    assert not TuikeNotice.objects.filter(live=live).exists()
