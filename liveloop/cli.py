@@ -298,7 +298,11 @@ def rebuild(slug, check):
 @click.option("--app", "apps", multiple=True, metavar="APPID:SECRET",
               help="An official account or mini-program the emulator knows (web login, code2Session, "
                    "URL Links); repeatable.")
-def wechat_emulator(host, port, appid, secret, token, aes_key, push_url, apps):
+@click.option("--tuike", default="", metavar="APPID:SECRET",
+              help="The 推客 (联盟带货机构) account it plays (default wxtuike0000000001:tuike-secret).")
+@click.option("--tuike-callback", default="", metavar="URL:TOKEN:AESKEY",
+              help="Where its signed promoter-bind callbacks go, with the account's Token and EncodingAESKey.")
+def wechat_emulator(host, port, appid, secret, token, aes_key, push_url, apps, tuike, tuike_callback):
     from liveloop.integrations.wechat.crypto import CryptoError, aes_key as check_key
     from liveloop.integrations.wechat.emulator import EmulatorServer, Store
 
@@ -312,10 +316,19 @@ def wechat_emulator(host, port, appid, secret, token, aes_key, push_url, apps):
         if not colon or not app_id or not app_secret:
             raise click.BadParameter(f"{app!r}: APPID:SECRET", param_hint="--app")
         store.users.apps[app_id] = app_secret
+    if tuike:
+        store.tuike.appid, colon, store.tuike.secret = tuike.partition(":")
+        if not colon or not store.tuike.appid or not store.tuike.secret:
+            raise click.BadParameter(f"{tuike!r}: APPID:SECRET", param_hint="--tuike")
+    if tuike_callback:
+        # The URL has colons of its own: the Token and key are the last two parts.
+        url, _sep, rest = tuike_callback.rpartition(":")
+        url, _sep, callback_token = url.rpartition(":")
+        store.tuike.callback_url, store.tuike.token, store.tuike.aes_key = url, callback_token, rest
     server = EmulatorServer(store, host, port)
     click.echo(f"WeChat shop emulator on {server.base_url}: point the shop's api_base_url (or the "
                f"LIVELOOP_WECHAT_API_BASE setting) at it; POST /emulator/pay, /emulator/refund "
-               f"or /emulator/sharer to drive it")
+               f"or /emulator/sharer to drive it; /emulator/tuike/... for the 推客 account")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -330,19 +343,65 @@ def wechat_emulator(host, port, appid, secret, token, aes_key, push_url, apps):
 @click.option("--interval", default=2.0, show_default=True, type=float,
               help="Seconds to wait when nothing is due.")
 def wechat_worker(once, limit, interval):
-    import time
-
     from liveloop.integrations.wechat.worker import process
+
+    _work(process, limit, interval, once, lambda o: f"done {o.done}, skipped {o.skipped}, "
+                                                    f"retrying {o.retrying}, failed {o.failed}")
+
+
+def _work(process, limit: int, interval: float, once: bool, said) -> None:
+    """A worker's loop: handle what is due, say what was done, wait only when nothing is left."""
+    import time
 
     while True:
         outcome = process(limit=limit)
         if outcome.handled:
-            click.echo(f"done {outcome.done}, skipped {outcome.skipped}, "
-                       f"retrying {outcome.retrying}, failed {outcome.failed}")
+            click.echo(said(outcome))
         if once:
             return
         if outcome.handled < limit:
             time.sleep(interval)
+
+
+@main.command("tuike-worker", help="同步微信推客数据（预约数、推广数据、官方预约码）。"
+                                   "Sync WeChat 推客 figures for every linked live on its schedule.")
+@click.option("--once", is_flag=True, help="Sync what is due now, then exit.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
+@click.option("--interval", default=30.0, show_default=True, type=float,
+              help="Seconds to wait when nothing is due.")
+def tuike_worker(once, limit, interval):
+    from liveloop.integrations.tuike.worker import process
+
+    _work(process, limit, interval, once, lambda o: f"synced {o.synced}, failed {o.failed}")
+
+
+@main.command("tuike-sync", help="立即同步一场直播的微信推客数据。Sync one live's WeChat 推客 figures now.")
+@click.option("--org", "slug", required=True, help="The organisation's slug.")
+@click.option("--live", "public_id", required=True, help="The live's public id.")
+def tuike_sync(slug, public_id):
+    from liveloop.integrations.models import TuikeNotice
+    from liveloop.integrations.tuike.sync import sync_live
+
+    notice = TuikeNotice.objects.for_org(_org(slug)).filter(live__public_id=public_id).first()
+    if notice is None:
+        raise click.ClickException(f"live {public_id} is not linked to a WeChat live notice")
+    result = sync_live(notice)
+    if not result.ok:
+        raise click.ClickException(result.reason)
+    click.echo(f"synced {result.synced}" + (f"; {result.reason}" if result.reason else ""))
+
+
+@main.command("tuike-commissions", help="把微信推客佣金单回调写入事件。Turn WeChat's 推客 commission-order "
+                                        "callbacks into commission_order events.")
+@click.option("--once", is_flag=True, help="Handle what is due now, then exit.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--interval", default=5.0, show_default=True, type=float,
+              help="Seconds to wait when nothing is due.")
+def tuike_commissions(once, limit, interval):
+    from liveloop.integrations.tuike.commissions import process
+
+    _work(process, limit, interval, once,
+          lambda o: f"recorded {o.recorded}, waiting {o.waiting}, given up {o.given_up}")
 
 
 @main.command("import", help="导入订单、退款、预约或推广员文件（CSV/XLSX）：先检查每一行，再写入。"

@@ -175,6 +175,37 @@ WORKER_NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 NO_SLEEP = {"sleep": lambda seconds: None}
 
 
+# The brand's 推客 account (联盟带货机构): the emulator plays it with these ids.
+TUIKE_APPID = "wxtuike0000000001"
+TUIKE_SECRET = "tuike-secret"
+TUIKE_TALENT = "wxtalent000000001"
+TUIKE_TOKEN = "tuiketoken456"
+TUIKE_AES_KEY = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"
+TUIKE_NOTICE = "finder_notice_tk_20261210"
+
+
+def official_material(live, promoter, share_link="psl-official", text="https://channels.weixin.qq.com/official"):
+    """The promoter as a linked 推客 of the live's WeChat notice, with an official QR code (a real
+    PNG, stored as the sync stores it) and share link; returns the TuikeLiveSharer row."""
+    import io
+
+    import segno
+
+    from liveloop.integrations.models import TuikeLiveSharer, TuikeNotice, TuikeSharer
+    from liveloop.integrations.tuike import qr
+
+    notice = (TuikeNotice.objects.for_org(live.org).filter(live=live).first()
+              or TuikeNotice.objects.create(org=live.org, live=live, notice_id=TUIKE_NOTICE))
+    sharer = TuikeSharer.objects.create(org=live.org, sharer_appid=f"wxsharer{promoter.code}", source="list",
+                                        nickname=promoter.name, promoter=promoter)
+    out = io.BytesIO()
+    segno.make(text, error="m").save(out, kind="png", scale=5, border=4)
+    image = qr.save(live.org_id, live.public_id, sharer.sharer_appid, qr.clean(out.getvalue()))
+    return TuikeLiveSharer.objects.create(org=live.org, live=live, sharer=sharer, promoter=promoter,
+                                          notice_id=notice.notice_id, qr_image=image, share_link=share_link,
+                                          reservation_count=0)
+
+
 def sample(name: str) -> dict:
     return json.loads(sample_text(name))
 
@@ -187,6 +218,13 @@ def post_push(client, shop, message, token=TOKEN, aes_key=AES_KEY, appid=APPID, 
     query, body = signed_push(token, aes_key, appid, message)
     query.update(overrides)
     return client.post(f"{shop.push_path}?{urllib.parse.urlencode(query)}",
+                       body, content_type="application/json")
+
+
+def post_tuike_bind(client, account, message, token=TUIKE_TOKEN, aes_key=TUIKE_AES_KEY, appid=TUIKE_APPID):
+    """The 推客 bind callback as WeChat signs it, posted to the account's callback URL."""
+    query, body = signed_push(token, aes_key, appid, message)
+    return client.post(f"{account.callback_path}?{urllib.parse.urlencode(query)}",
                        body, content_type="application/json")
 
 

@@ -20,14 +20,15 @@ from django.conf import settings as django_settings
 # when they are given a data directory of their own, where they would make another key.
 os.environ.setdefault("LIVELOOP_SECRET_KEY", django_settings.SECRET_KEY)
 
-from liveloop.integrations.models import Shop, ShopLive
+from liveloop.integrations.models import Shop, ShopLive, TuikeAccount
 from liveloop.integrations.wechat.client import forget_tokens
 from liveloop.integrations.wechat.emulator import EmulatorServer, Store
 from liveloop.money.plans import save_plan
 from liveloop.orgs.models import Member
 from liveloop.orgs.services import add_member
 from liveloop.promoters.models import Promoter
-from tests.actors import AES_KEY, APPID, CHANNELS_LIVE, SECRET, SHARER, TOKEN, Tenant, ended_live, sample
+from tests.actors import (AES_KEY, APPID, CHANNELS_LIVE, SECRET, SHARER, TOKEN, TUIKE_AES_KEY, TUIKE_APPID,
+                          TUIKE_SECRET, TUIKE_TALENT, TUIKE_TOKEN, Tenant, ended_live, sample)
 
 
 @pytest.fixture
@@ -144,6 +145,27 @@ def emulator(settings):
     settings.LIVELOOP_WECHAT_API_BASE = server.base_url
     yield server
     server.stop()
+
+
+@pytest.fixture
+def tuike_account(brand):
+    """The brand's 推客 account (a talent's own lives), pointed at the emulator by the setting."""
+    return TuikeAccount.objects.create(org=brand.org, appid=TUIKE_APPID, app_secret=TUIKE_SECRET,
+                                       kind=TuikeAccount.TALENT, talent_appid=TUIKE_TALENT,
+                                       mini_program_appid="wxminiprogram0001", token=TUIKE_TOKEN,
+                                       encoding_aes_key=TUIKE_AES_KEY)
+
+
+@pytest.fixture
+def tuike_world(emulator):
+    """The emulator's 推客 account holding the sample notices and bound sharers."""
+    world = emulator.store.tuike
+    world.appid, world.secret, world.talent_appid = TUIKE_APPID, TUIKE_SECRET, TUIKE_TALENT
+    world.token, world.aes_key = TUIKE_TOKEN, TUIKE_AES_KEY
+    world.notices.extend(sample("tuike_notice_list")["live_notice_record_list"])
+    for row in sample("tuike_bind_sharer_list")["sharer_info_list"]:
+        world.sharers[row["sharer_appid"]] = row
+    return world
 
 
 @pytest.fixture

@@ -334,12 +334,14 @@ def write_state(org, attribution: Attribution, known_viewers: dict, known_orders
     for order_id in attribution.changed_orders:
         o = attribution.orders[order_id]
         if order_id in known_orders:
-            changed_orders.append((known_orders[order_id], o.refunded))
+            changed_orders.append((known_orders[order_id], o.refunded, o.wechat, o.wechat_paid))
         else:
-            new_orders.append((org.pk, order_id, o.live, o.viewer, o.promoter, o.paid, o.refunded))
+            new_orders.append((org.pk, order_id, o.live, o.viewer, o.promoter, o.paid, o.refunded,
+                               o.wechat, o.wechat_paid))
     insert_rows(Order, ("org_id", "order", *ORDER_COLUMNS), new_orders)
-    update_rows(Order, {"id": "bigint", "refunded": "bigint"}, changed_orders,
-            sets="refunded = v.refunded", where="t.id = v.id")
+    update_rows(Order, {"id": "bigint", "refunded": "bigint", "wechat": "text", "wechat_paid": "bigint"},
+            changed_orders, sets="refunded = v.refunded, wechat = v.wechat, wechat_paid = v.wechat_paid",
+            where="t.id = v.id")
 
     for live_id in attribution.reset_lives:
         LiveViewer.objects.for_org(org).filter(live_id=live_id, reserved=True).update(

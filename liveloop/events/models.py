@@ -75,9 +75,17 @@ class Order(TenantModel):
                                  related_name="+")
     paid = models.BigIntegerField()
     refunded = models.BigIntegerField(default=0)
+    # WeChat's commission orders on it (rules.attribution.OrderState): each SKU's state, and the
+    # part of `paid` WeChat commissions now, which the brand's plan leaves out unless it says so.
+    wechat = models.TextField(default="", blank=True)
+    wechat_paid = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "order"], name="order_org_order")]
         # Commission reads a live's orders per promoter, and a buyer's earlier orders (新客).
         indexes = [models.Index(fields=["org", "live", "promoter"], name="order_org_live_promoter"),
-                   models.Index(fields=["org", "viewer"], name="order_org_viewer")]
+                   models.Index(fields=["org", "viewer"], name="order_org_viewer"),
+                   # The few orders WeChat commissions: money reads them every ingest batch
+                   # (money.inputs), and without this would walk all the promoter's orders.
+                   models.Index(fields=["org", "live", "promoter"], condition=models.Q(wechat_paid__gt=0),
+                                name="order_org_wechat")]

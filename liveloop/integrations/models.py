@@ -209,3 +209,188 @@ class WechatLoginState(TenantModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "nonce"], name="wechatloginstate_org_nonce")]
+
+
+# --- 推客 (WeChat's promoter programme, 推客带货) ---------------------------------------------
+# The brand's 「联盟带货机构」 (head supplier) account: WeChat counts each bound 推客 (sharer)'s
+# reservations and promotion figures per live notice; Liveloop knows who they are and who came.
+# liveloop/integrations/tuike/ calls the API; docs/wechat.md "推客" lists each endpoint.
+
+
+class TuikeAccount(TenantModel):
+    """The organisation's 联盟带货机构 account, one per organisation. app_secret and the bind
+    callback's token and encoding_aes_key are sealed at rest like the shop's and never shown back
+    in full. `kind` picks the endpoints: a talent's own lives (带货者: talent_appid, and the
+    mini-program the share link mounts, mini_program_appid) or a shop-linked account's
+    (小店关联账号: shop_appid, promoter_id, promoter_type)."""
+    TALENT, SHOP = "talent", "shop"
+    KINDS = [(TALENT, "talent"), (SHOP, "shop-linked account")]
+
+    appid = models.CharField(max_length=64)
+    app_secret = EncryptedTextField(max_length=128)
+    kind = models.CharField(max_length=8, choices=KINDS, default=TALENT)
+    talent_appid = models.CharField(max_length=64, blank=True, default="")
+    mini_program_appid = models.CharField(max_length=64, blank=True, default="")
+    shop_appid = models.CharField(max_length=64, blank=True, default="")
+    promoter_id = models.CharField(max_length=128, blank=True, default="")
+    promoter_type = models.PositiveSmallIntegerField(default=1)  # 1: a Channels account (视频号)
+    # The promoter-bind callback (推客绑定机构的回调): signed and encrypted like the shop's push.
+    token = EncryptedTextField(max_length=64, blank=True, default="")
+    encoding_aes_key = EncryptedTextField(max_length=43, blank=True, default="")
+    # Globally unique: the callback URL carries only this key, so it alone names account and org.
+    callback_key = models.CharField(max_length=64, unique=True, default=new_push_key)
+    api_base_url = models.URLField(max_length=200, default=OFFICIAL_API_BASE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org"], name="tuikeaccount_org")]
+
+    def __str__(self):
+        return self.appid
+
+    @property
+    def callback_path(self) -> str:
+        return f"/wechat/tuike/{self.callback_key}/"
+
+    @property
+    def api_base(self) -> str:
+        return (getattr(settings, "LIVELOOP_WECHAT_API_BASE", "") or self.api_base_url).rstrip("/")
+
+    @property
+    def callback_ready(self) -> bool:
+        return bool(self.token and self.encoding_aes_key)
+
+
+class TuikeSharer(TenantModel):
+    """A 推客 (sharer) WeChat told us about — from the bind callback or the bound-sharer list —
+    and the promoter an operator linked it to. WeChat's nickname is chosen by the sharer, so a
+    promoter of the same name is only ever a suggestion: `promoter` is set by an operator, or by
+    a bind callback whose unionid is a promoter's own WeChat login (WechatIdentity). One sharer
+    ↔ one promoter per organisation (two constraints)."""
+    CALLBACK, LIST = "callback", "list"
+    SOURCES = [(CALLBACK, "bind callback"), (LIST, "bound-sharer list")]
+
+    sharer_appid = models.CharField(max_length=64)
+    nickname = models.CharField(max_length=100, blank=True, default="")
+    head_img_url = models.URLField(max_length=500, blank=True, default="")
+    # From the bind callback: the sharer's ids under the 机构 (not the mini-program's openid).
+    sharer_openid = models.CharField(max_length=128, blank=True, default="")
+    sharer_unionid = models.CharField(max_length=128, blank=True, default="")
+    bound = models.BooleanField(default=True)
+    bind_time = models.DateTimeField(null=True, blank=True)
+    # The CreateTime of the last bind callback applied: an older one (replayed, late) is ignored.
+    bind_event_at = models.DateTimeField(null=True, blank=True)
+    commission_ratio = models.IntegerField(null=True, blank=True)
+    commission_type = models.SmallIntegerField(null=True, blank=True)  # 0 platform, 1 机构
+    source = models.CharField(max_length=8, choices=SOURCES)
+    promoter = models.ForeignKey("promoters.Promoter", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="tuike_sharers")
+    linked_at = models.DateTimeField(null=True, blank=True)
+    seen_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "sharer_appid"], name="tuikesharer_org_appid"),
+            models.UniqueConstraint(fields=["org", "promoter"], condition=models.Q(promoter__isnull=False),
+                                    name="tuikesharer_org_promoter"),
+        ]
+
+
+class TuikeNotice(TenantModel):
+    """A Liveloop live ↔ its WeChat live notice (直播预约 notice_id): one notice per live and one
+    live per notice in an organisation. live_export_id is the live's own id once on air (直播
+    id, for the promotion statistics). It also carries the live's sync state: the last success,
+    the last attempt, the reason of a failure in words and when the next try is due."""
+    OK, RETRYING, STOPPED = "ok", "retrying", "stopped"
+    STATES = [(OK, "ok"), (RETRYING, "retrying"), (STOPPED, "stopped")]
+
+    live = models.ForeignKey("lives.Live", on_delete=models.CASCADE, related_name="+")
+    notice_id = models.CharField(max_length=200)
+    description = models.CharField(max_length=200, blank=True, default="")
+    start_time = models.DateTimeField(null=True, blank=True)
+    live_export_id = models.CharField(max_length=200, blank=True, default="")
+    linked_at = models.DateTimeField(auto_now_add=True)
+    sync_state = models.CharField(max_length=8, choices=STATES, default=OK)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True, default="")  # in words, for the page
+    last_errcode = models.IntegerField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)  # in a row; 0 after a success
+    next_sync_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)  # a worker is syncing it since
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "live"], name="tuikenotice_org_live"),
+            models.UniqueConstraint(fields=["org", "notice_id"], name="tuikenotice_org_notice"),
+        ]
+        indexes = [models.Index(fields=["sync_state", "next_sync_at"], name="tuikenotice_due")]
+
+
+class TuikeLiveSharer(TenantModel):
+    """What WeChat says about one sharer on one live, latest value only: the official
+    reservation QR code (re-encoded image, stored like brand images) and share link for
+    `notice_id`, the reservations it brought (get_live_notice_reservation_info) and the live
+    promotion statistics (shares, viewers; valid from 2025-10-25). A sync rewrites the figures
+    and *_synced_at; `promoter` is the sharer's promoter at that sync."""
+    live = models.ForeignKey("lives.Live", on_delete=models.CASCADE, related_name="+")
+    sharer = models.ForeignKey(TuikeSharer, on_delete=models.CASCADE, related_name="lives")
+    promoter = models.ForeignKey("promoters.Promoter", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    notice_id = models.CharField(max_length=200)  # what the QR, link and count are for
+    qrcode_url = models.URLField(max_length=1000, blank=True, default="")
+    qr_image = models.CharField(max_length=200, blank=True, default="")  # file under MEDIA_ROOT
+    share_link = models.CharField(max_length=2000, blank=True, default="")
+    material_at = models.DateTimeField(null=True, blank=True)
+    reservation_count = models.PositiveIntegerField(null=True, blank=True)
+    share_count = models.PositiveIntegerField(null=True, blank=True)
+    share_user_count = models.PositiveIntegerField(null=True, blank=True)
+    join_count = models.PositiveIntegerField(null=True, blank=True)
+    join_user_count = models.PositiveIntegerField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    stats_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "live", "sharer"], name="tuikelivesharer_org_live_sharer")]
+
+
+class TuikeNoticeHistory(TenantModel):
+    """A live notice a live was linked to before (cancelled on WeChat and replaced by a new one):
+    WeChat starts the new notice's counts from 0, so what its sharers had brought under the old
+    one is kept here, per sharer, as it stood when the live was relinked. Reconciliation adds it
+    to the new notice's counts (integrations.tuike.reconcile)."""
+    live = models.ForeignKey("lives.Live", on_delete=models.CASCADE, related_name="+")
+    notice_id = models.CharField(max_length=200)
+    replaced_by = models.CharField(max_length=200)
+    replaced_at = models.DateTimeField()
+    # {sharer appid: {"promoter": id or null, "reservations": n or null, "viewers": n or null,
+    #  "shares": n or null}}
+    counts = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "live", "notice_id"],
+                                               name="tuikenoticehistory_org_live_notice")]
+
+
+class TuikeCommissionUpdate(TenantModel):
+    """A commission-order callback (机构佣金单变更回调) waiting to become an event: the callback
+    only names the commission order (order, SKU, version); the worker fetches it from WeChat
+    (order/get) and writes its state as a `commission_order` event (integrations.tuike.
+    commissions). One row per (order, SKU, version): WeChat sending the same version again adds
+    nothing. Retried with backoff while the order is not yet in Liveloop or WeChat is busy."""
+    order_id = models.CharField(max_length=64)
+    sku_id = models.CharField(max_length=64)
+    version = models.CharField(max_length=64)
+    received_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    given_up = models.BooleanField(default=False)
+    last_error = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "order_id", "sku_id", "version"],
+                                               name="tuikecommission_org_order_sku_version")]
+        indexes = [models.Index(fields=["done_at", "due_at"], name="tuikecommission_due")]

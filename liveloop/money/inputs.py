@@ -14,7 +14,7 @@ from liveloop.events.own_ids import own_ids  # noqa: F401  (money's callers ask 
 from liveloop.promoters.models import Promoter, Team as TeamRow
 from liveloop.rules import attribution as rules
 from liveloop.rules.commission import PromoterFigures, Team
-from liveloop.rules.earnings import OrderRow, promoter_figures
+from liveloop.rules.earnings import OrderRow, promoter_figures, wechat_part
 
 
 def teams_of(org, only=None) -> dict:
@@ -86,6 +86,7 @@ def stored_figures(org, live, promoters=None, own=None, new_buyers=True) -> dict
     earlier = Order.objects.for_org(org).filter(viewer=OuterRef("viewer"),
                                                 live__announced_at__lt=live.announced_at)
     own_net, own_bought = _self_purchases(orders, own)
+    wechat_net = _wechat_parts(orders, own)
     new = {}
     if new_buyers:
         if new_buyers is not True and (promoters is None or set(new_buyers) != set(promoters)):
@@ -103,7 +104,8 @@ def stored_figures(org, live, promoters=None, own=None, new_buyers=True) -> dict
         LiveViewer.objects.for_org(org).filter(live=live, viewer__in=list(holder))
         .values_list("viewer", "reserved_for_id", "entered_for_id"), holder)
     return {p: PromoterFigures(
-        net_fen=(net.get(p) or 0) - own_net[p], self_purchase_net_fen=own_net[p],
+        net_fen=(net.get(p) or 0) - own_net[p] - wechat_net[p], self_purchase_net_fen=own_net[p],
+        wechat_net_fen=wechat_net[p],
         reservations=max(0, counts.get(p, (0, 0))[0] - own_reserved[p]),
         new_buyers=new.get(p, 0),
         effective_views=max(0, counts.get(p, (0, 0))[1] - own_entered[p]))
@@ -152,7 +154,19 @@ def _self_purchases(orders, own: dict) -> tuple[dict, set]:
     return own_net, bought
 
 
-def team_totals(org, live, teams, allow_self_purchase: bool, own=None) -> dict:
+def _wechat_parts(orders, own: dict) -> defaultdict:
+    """The part of each promoter's net among `orders` that WeChat's 推客 programme commissions
+    (rules.earnings.wechat_part), own purchases left out as rules.earnings.promoter_figures
+    does. Few orders have any: read one by one."""
+    parts = defaultdict(int)
+    for viewer, promoter, paid, refunded, wechat_paid in orders.filter(wechat_paid__gt=0).values_list(
+            "viewer", "promoter_id", "paid", "refunded", "wechat_paid"):
+        if viewer not in own.get(promoter, ()):
+            parts[promoter] += wechat_part(paid, refunded, wechat_paid)
+    return parts
+
+
+def team_totals(org, live, teams, allow_self_purchase: bool, own=None, pay_wechat: bool = False) -> dict:
     """{team id: what its members add to the override base in `live`} (the sum of
     rules.commission.team_contribution over members), for `teams`: ids of the organisation's
     teams as they are now. One aggregate by team instead of every member's figures: a batch
@@ -166,14 +180,22 @@ def team_totals(org, live, teams, allow_self_purchase: bool, own=None) -> dict:
     totals.update(PromoterStats.objects.for_org(org).filter(live=live, promoter__team_id__in=teams)
                   .order_by().values("promoter__team_id").annotate(net=Sum(F("gmv") - F("refunded")))
                   .values_list("promoter__team_id", "net"))
+    if allow_self_purchase and pay_wechat:
+        return totals
+    orders = Order.objects.for_org(org).filter(live=live, promoter__team_id__in=teams)
+    own = own_ids(org, teams=teams) if own is None else own
+    less = defaultdict(int)
     if not allow_self_purchase:
-        own_net, _ = _self_purchases(
-            Order.objects.for_org(org).filter(live=live, promoter__team_id__in=teams),
-            own_ids(org, teams=teams) if own is None else own)
-        if own_net:
-            for promoter, team in (Promoter.objects.for_org(org).filter(pk__in=list(own_net))
-                                   .values_list("pk", "team_id")):
-                totals[team] -= own_net[promoter]
+        own_net, _ = _self_purchases(orders, own)
+        for promoter, fen in own_net.items():
+            less[promoter] += fen
+    if not pay_wechat:
+        for promoter, fen in _wechat_parts(orders, own).items():
+            less[promoter] += fen
+    if less:
+        for promoter, team in (Promoter.objects.for_org(org).filter(pk__in=list(less))
+                               .values_list("pk", "team_id")):
+            totals[team] -= less[promoter]
     return totals
 
 
@@ -183,7 +205,7 @@ def replayed_figures(attribution, live, announced: dict, own: dict) -> dict:
     live_id = live.pk
     counts = {p: (row[rules.RESERVATIONS], row[rules.ENTERED])
               for (l, p), row in attribution.stats.items() if l == live_id and p is not None}
-    order_rows = [OrderRow(o.viewer, o.promoter, o.paid, o.refunded)
+    order_rows = [OrderRow(o.viewer, o.promoter, o.paid, o.refunded, o.wechat_paid)
                   for o in attribution.orders.values() if o.live == live_id and o.promoter is not None]
     holder = holders({p: ids for p, ids in own.items() if p in counts})
     own_reserved, own_entered = own_counts(

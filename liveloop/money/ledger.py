@@ -59,7 +59,8 @@ def amounts_for(org, live, rules, teams: dict, promoters=ALL, own=None, current=
             paying_ids = [t.id for t in paying]
             own = inputs.own_ids(org, earners, paying_ids) if own is None else own
             figures = inputs.stored_figures(org, live, earners, own, new_buyers=new_buyers)
-            totals = inputs.team_totals(org, live, paying_ids, rules.allow_self_purchase, own)
+            totals = inputs.team_totals(org, live, paying_ids, rules.allow_self_purchase, own,
+                                        rules.pay_wechat_commissioned)
         else:
             # A settled live's teams are those it was settled with, not the ones in the tables.
             figures = inputs.stored_figures(org, live, earners | {m for t in paying for m in t.members},
@@ -208,6 +209,10 @@ def touched_by_own_ids(org, touched: dict, promoters: set[int]) -> dict:
     return touched
 
 
+class _Moved(defaultdict):
+    orders: dict
+
+
 class Accrual(Projection):
     """The ledger as a projection of ingest (events.projections): the promoters a batch's
     counted facts moved are re-estimated on the stored figures, in the same transaction. After
@@ -217,11 +222,20 @@ class Accrual(Projection):
     order = 20
 
     def load(self, batch):
-        return defaultdict(set)  # live -> promoters some figure change was counted for
+        # live -> promoters some figure change was counted for; the batch's orders beside it
+        # (the projection is shared by concurrent requests: nothing is kept on it).
+        moved = _Moved(set)
+        moved.orders = batch.attribution.orders
+        return moved
 
     def fact(self, state, fact, counted) -> None:
         for promoter, _figure, amount in counted:
             if promoter is not None and amount:
+                state[fact.live].add(promoter)
+        if fact.type == "commission_order":
+            # No figure moves, but what the plan pays the order's promoter may (rules.earnings).
+            promoter = state.orders[fact.order].promoter
+            if promoter is not None:
                 state[fact.live].add(promoter)
 
     def write(self, batch, state) -> None:

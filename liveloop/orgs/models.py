@@ -43,6 +43,9 @@ class Organisation(models.Model):
     # individual income tax on labour remuneration (劳务报酬) for the brand.
     refund_window_days = models.PositiveIntegerField(default=7)
     withhold_tax = models.BooleanField(default=False)
+    # WeChat's 推客 counts against Liveloop's: a gap above this percentage (and at least
+    # rules.reconcile.MIN_GAP people) is flagged on the live page (docs/decisions.md).
+    reconcile_gap_pct = models.PositiveSmallIntegerField(default=20)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):

@@ -45,8 +45,11 @@ LOGO_BOX, LOGO_GAP = 56, 12
 
 
 def draw_poster(*, brand: str, title: str, when: str, promoter_name: str, invite_url: str,
-                cover: Image.Image | None = None, logo: Image.Image | None = None) -> bytes:
-    """cover and logo: the brand's images (promoters.images), drawn when given."""
+                cover: Image.Image | None = None, logo: Image.Image | None = None,
+                official_qr: Image.Image | None = None) -> bytes:
+    """cover and logo: the brand's images (promoters.images), drawn when given. official_qr:
+    the promoter's WeChat reservation code (推客), drawn instead of the invite link's code —
+    scanned in WeChat it reserves the live and WeChat counts it for this promoter."""
     layout = WITH_COVER if cover is not None else PLAIN
     image = Image.new("RGB", (WIDTH, HEIGHT), CREAM)
     draw = ImageDraw.Draw(image)
@@ -68,9 +71,15 @@ def draw_poster(*, brand: str, title: str, when: str, promoter_name: str, invite
     card_top, qr_box = layout.card_top, layout.qr_box
     draw.rounded_rectangle((MARGIN + 40, card_top, WIDTH - MARGIN - 40, card_top + qr_box + 120),
                            radius=24, fill=WHITE)
-    qr = _qr_image(invite_url, qr_box)
+    if official_qr is not None:
+        # Scaled with NEAREST: a code's modules stay sharp-edged for a scanner.
+        qr = ImageOps.contain(official_qr.convert("RGB"), (qr_box, qr_box), Image.Resampling.NEAREST)
+        caption = _("Scan with WeChat to reserve")
+    else:
+        qr = _qr_image(invite_url, qr_box)
+        caption = _("Scan to reserve the live")
     image.paste(qr, ((WIDTH - qr.width) // 2, card_top + 30 + (qr_box - qr.height) // 2))
-    _centred(image, _("Scan to reserve the live"), Face(38, bold=True), card_top + qr_box + 50, fill=BAND)
+    _centred(image, caption, Face(38, bold=True), card_top + qr_box + 50, fill=BAND)
 
     label = _("Promoter: %(name)s") % {"name": ""}
     name_face = Face(34)

@@ -13,6 +13,7 @@ construction; `liveloop rebuild --check` and the property tests verify it.
 """
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -93,6 +94,20 @@ class OrderState:
     promoter: int | None
     paid: int
     refunded: int = 0
+    # WeChat's commission orders on this order (its 推客 programme): {sku: [state, paid, commission]}
+    # as compact JSON text, so the stored row and a replay compare as equal strings; and the part
+    # of `paid` WeChat commissions now (its SKUs not cancelled), which the brand's plan leaves
+    # out unless it says otherwise (rules.earnings, docs/decisions.md).
+    wechat: str = ""
+    wechat_paid: int = 0
+
+
+# A commission order only moves forward: unsettled → settled or cancelled, settled → cancelled.
+COMMISSION_RANK = {"unsettled": 0, "settled": 1, "cancelled": 2}
+
+
+def commissions_of(order: OrderState) -> dict:
+    return json.loads(order.wechat) if order.wechat else {}
 
 
 class Rejected(Exception):
@@ -168,6 +183,9 @@ class Attribution:
         if kind == "order_refund":
             self._refund(fact, counted)
             return counted
+        if kind == "commission_order":
+            self._commission(fact)
+            return NOTHING  # no figure moves; the ledger re-estimates the order's promoter
         if kind == "order_paid" and fact.order in self.orders:
             raise Rejected(f"order {fact.order} was already paid by another event")
 
@@ -241,6 +259,26 @@ class Attribution:
         counted.append((order.promoter, REFUNDED, fact.amount))
         if self.tally:
             self._tally(fact.live, counted)
+
+    def _commission(self, fact: Fact) -> None:
+        order = self.orders.get(fact.order)
+        if order is None:
+            # Sent again once the order is in (the WeChat worker retries): a commission cannot
+            # wait in the rules' state for an order that may never come.
+            raise Rejected(f"commission on unknown order {fact.order}")
+        if order.live != fact.live:
+            raise Rejected(f"order {fact.order} belongs to another live")
+        attrs = fact.attrs
+        sku, state = attrs["sku"], attrs["state"]
+        skus = commissions_of(order)
+        before = skus.get(sku)
+        if before is not None and COMMISSION_RANK[state] <= COMMISSION_RANK[before[0]]:
+            # A late or replayed state under a new id: WeChat's callbacks may arrive out of order.
+            raise Rejected(f"WeChat's commission on order {fact.order} SKU {sku} is already {before[0]}")
+        skus[sku] = [state, attrs["paid"], fact.amount]
+        order.wechat = json.dumps(dict(sorted(skus.items())), separators=(",", ":"), ensure_ascii=False)
+        order.wechat_paid = sum(paid for s, paid, _ in skus.values() if s != "cancelled")
+        self.changed_orders.add(fact.order)
 
     def _tally(self, live: int, counted: Counted) -> None:
         for promoter, figure, amount in counted:

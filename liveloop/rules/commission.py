@@ -24,6 +24,7 @@ MAX_TIER_UPPER_FEN = 10_000_000_000  # ¥100,000,000: a tier's upper bound
 MAX_VIEW_CAP = 10_000_000  # effective views paid per promoter per live
 
 RATE, TIER, SELF_PURCHASE = "rate", "tier", "self_purchase"
+WECHAT_COMMISSIONED = "wechat_commissioned"  # orders WeChat's 推客 programme already commissions
 RESERVATION_BOUNTY, NEW_BUYER_BOUNTY, EFFECTIVE_VIEW_BOUNTY = (
     "reservation_bounty", "new_buyer_bounty", "effective_view_bounty")
 OVERRIDE, ROUNDING, CAP = "override", "rounding", "cap"
@@ -77,6 +78,9 @@ class Plan:
     cap_fen: int | None = None  # per promoter per live, on their own commission only
     override_bps: tuple[int, ...] = ()  # level 1, then level 2
     allow_self_purchase: bool = False
+    # Also pay on the part of orders WeChat's own 推客 programme commissions (its sharer is paid
+    # by WeChat): off, the brand does not pay twice for one sale (docs/decisions.md).
+    pay_wechat_commissioned: bool = False
 
     def __post_init__(self):
         # Stored JSON gives lists and nulls where a plan keeps (hashable) tuples.
@@ -98,8 +102,9 @@ class Plan:
             raise PlanError("override_levels", *PYRAMID)
         for bps in self.override_bps:
             _check("override_bps", bps, rate=True)
-        if not isinstance(self.allow_self_purchase, bool):
-            raise PlanError("allow_self_purchase", "须为是或否", "must be true or false")
+        for name in ("allow_self_purchase", "pay_wechat_commissioned"):
+            if not isinstance(getattr(self, name), bool):
+                raise PlanError(name, "须为是或否", "must be true or false")
 
     def _check_tiers(self):
         previous = 0
@@ -151,16 +156,18 @@ def make_plan(*, override_levels: int | None = None, **fields) -> Plan:
 class PromoterFigures:
     """One promoter in one live. Counts exclude the promoter themself (their own reservation or
     first purchase earns no bounty); `net_fen` excludes their own purchases, which are given
-    apart in `self_purchase_net_fen`. Net is paid − refunded, never below 0 since a refund
+    apart in `self_purchase_net_fen`, and the part of orders WeChat's 推客 programme commissions,
+    given apart in `wechat_net_fen`. Net is paid − refunded, never below 0 since a refund
     cannot exceed its order."""
     net_fen: int = 0
     self_purchase_net_fen: int = 0
+    wechat_net_fen: int = 0
     reservations: int = 0
     new_buyers: int = 0
     effective_views: int = 0
 
     def __post_init__(self):
-        for name in ("net_fen", "self_purchase_net_fen", "reservations", "new_buyers",
+        for name in ("net_fen", "self_purchase_net_fen", "wechat_net_fen", "reservations", "new_buyers",
                      "effective_views"):
             value = getattr(self, name)
             if not _is_int(value) or value < 0:
@@ -234,16 +241,20 @@ def commission(plan: Plan, figures: PromoterFigures) -> Breakdown:
         value = part * bps
         lines.append(Line(kind, value // BPS, base_fen=part, rate_bps=bps))
         exact += value
-    own = figures.self_purchase_net_fen
-    if own:
-        # Own purchases sit on top of the promoter's other sales in the ladder, so allowing
-        # them never changes what the rest earns; when not allowed the line shows why it is 0.
+    # Orders WeChat commissions, then own purchases, sit on top of the promoter's other sales in
+    # the ladder, so paying on them never changes what the rest earns; when the plan does not
+    # pay on them their line shows why it is 0.
+    net = figures.net_fen
+    for line_kind, part, paid in ((WECHAT_COMMISSIONED, figures.wechat_net_fen, plan.pay_wechat_commissioned),
+                                  (SELF_PURCHASE, figures.self_purchase_net_fen, plan.allow_self_purchase)):
+        if not part:
+            continue
         value = 0
-        if plan.allow_self_purchase:
-            net = figures.net_fen
-            value = (sum(part * bps for part, bps in tier_slices(ladder, net + own))
-                     - sum(part * bps for part, bps in tier_slices(ladder, net)))
-        lines.append(Line(SELF_PURCHASE, value // BPS, base_fen=own))
+        if paid:
+            value = (sum(p * bps for p, bps in tier_slices(ladder, net + part))
+                     - sum(p * bps for p, bps in tier_slices(ladder, net)))
+            net += part
+        lines.append(Line(line_kind, value // BPS, base_fen=part))
         exact += value
     views = figures.effective_views
     if plan.effective_view_cap is not None:
@@ -310,8 +321,10 @@ def check_teams(teams) -> dict:
 
 
 def team_contribution(plan: Plan, figures: PromoterFigures) -> int:
-    """What one member adds to their team's override base."""
-    return figures.net_fen + (figures.self_purchase_net_fen if plan.allow_self_purchase else 0)
+    """What one member adds to their team's override base: an override is the brand's plan
+    paying too, so it follows the same two choices."""
+    return (figures.net_fen + (figures.self_purchase_net_fen if plan.allow_self_purchase else 0)
+            + (figures.wechat_net_fen if plan.pay_wechat_commissioned else 0))
 
 
 def team_net(plan: Plan, team: Team, figures_by_promoter, excluding: int | None,

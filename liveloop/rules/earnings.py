@@ -19,6 +19,14 @@ class OrderRow:
     promoter: int | None  # the promoter the order is credited to
     paid: int
     refunded: int
+    wechat_paid: int = 0  # the part of `paid` WeChat's 推客 programme commissions now
+
+
+def wechat_part(paid: int, refunded: int, wechat_paid: int) -> int:
+    """What of an order's net WeChat commissions: its commissioned SKUs' amount, never more than
+    what is left after refunds (a refund takes the commissioned part first: WeChat cancels the
+    commission of a SKU refunded in full, and a partial refund's SKU is not known here)."""
+    return min(wechat_paid, paid - refunded)
 
 
 def promoter_figures(promoters: Iterable[int], orders: Iterable[OrderRow],
@@ -37,9 +45,14 @@ def promoter_figures(promoters: Iterable[int], orders: Iterable[OrderRow],
       its person counted apart before the link, docs/decisions.md);
     - `returning`: viewers who paid for an order in an earlier live of the organisation; the
       others are new buyers (新客).
+
+    The part of an order WeChat commissions (`wechat_paid`, wechat_part) is given apart in
+    `wechat_net_fen`, out of `net_fen`: the plan pays it only when it says so. An own purchase
+    stays an own purchase whatever WeChat does with it.
     """
     wanted = set(promoters)
     net = dict.fromkeys(wanted, 0)
+    wechat_net = dict.fromkeys(wanted, 0)
     own_net = dict.fromkeys(wanted, 0)
     new_buyers: dict[int, set] = {p: set() for p in wanted}
     for order in orders:
@@ -50,11 +63,13 @@ def promoter_figures(promoters: Iterable[int], orders: Iterable[OrderRow],
         if order.viewer in own_ids.get(promoter, ()):
             own_net[promoter] += amount
         else:
-            net[promoter] += amount
+            commissioned = wechat_part(order.paid, order.refunded, order.wechat_paid)
+            net[promoter] += amount - commissioned
+            wechat_net[promoter] += commissioned
             if order.viewer not in returning:
                 new_buyers[promoter].add(order.viewer)
     return {p: PromoterFigures(
-        net_fen=net[p], self_purchase_net_fen=own_net[p],
+        net_fen=net[p], self_purchase_net_fen=own_net[p], wechat_net_fen=wechat_net[p],
         reservations=max(0, reserved_for.get(p, 0) - own_reserved.get(p, 0)),
         new_buyers=len(new_buyers[p]),
         effective_views=max(0, entered_for.get(p, 0) - own_entered.get(p, 0)))

@@ -18,11 +18,18 @@ EVENT_TYPES = (
     "reservation", "reservation_cancel", "room_enter", "room_leave",
     "order_paid", "order_refund", "follow", "capture", "online",
     "identify",  # links the viewer's other ids, given in attrs (rules.identity); no live
+    # WeChat's commission order (佣金单) on an order, in one state: `amount` is the commission
+    # WeChat pays its sharer, attrs say which SKU, its state and what was paid for it
+    # (rules.attribution: what the brand's plan then pays; docs/events.md).
+    "commission_order",
 )
 # Written by Liveloop itself when an operator changes a live's state; never accepted from producers.
 SYSTEM_TYPES = frozenset({"live_started", "live_ended", "live_cancelled"})
 SYSTEM_ID_PREFIX = "system:"  # ids of SYSTEM_TYPES events; a producer's id could otherwise block them
-ORDER_TYPES = frozenset({"order_paid", "order_refund"})
+ORDER_TYPES = frozenset({"order_paid", "order_refund", "commission_order"})
+# A commission order's states, WeChat's CommissionOrderStatus 20 / 100 / 200 (未结算, 已结算, 取消结算).
+COMMISSION_STATES = ("unsettled", "settled", "cancelled")
+MAX_SKU = 64
 TOUCHPOINTS = frozenset({
     "article", "short_video", "moments", "community", "wecom",
     "personal", "mini_program", "live", "public",
@@ -144,11 +151,29 @@ def parse_event(raw, now: datetime) -> IncomingEvent:
     attrs = raw.get("attrs")
     if attrs is not None:
         attrs = _attrs(attrs)
+    if kind == "commission_order":
+        _commission_attrs(attrs)
     if kind == "identify" and not linked_ids(viewer, attrs):
         raise EventError(f"attrs: an identify event names at least one other id of the viewer "
                          f"({', '.join(ID_ATTRS)})")
     return IncomingEvent(event_id, kind, live, viewer, promoter, order, amount, count, at,
                          touchpoint, attrs)
+
+
+def _commission_attrs(attrs) -> None:
+    """A commission order names its SKU (WeChat keys a commission order by order and SKU), its
+    state and the amount paid for that SKU (fen): the part of the order WeChat commissions."""
+    attrs = attrs or {}
+    state = attrs.get("state")
+    if state not in COMMISSION_STATES:
+        raise EventError(f"attrs.state: one of {', '.join(COMMISSION_STATES)}")
+    sku = attrs.get("sku")
+    if not isinstance(sku, str) or not 1 <= len(sku) <= MAX_SKU or not sku.isprintable():
+        raise EventError(f"attrs.sku: the SKU id, a string of 1–{MAX_SKU} printable characters")
+    try:
+        _integer(attrs, "paid", MAX_AMOUNT, True, " number of fen")
+    except EventError as error:
+        raise EventError(f"attrs.{error}") from None
 
 
 def _attrs(attrs) -> dict:

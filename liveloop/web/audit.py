@@ -52,6 +52,15 @@ ACTIONS = {
     "key.revoke": gettext_lazy("Revoke API key"),
     "key.rotate": gettext_lazy("Rotate API key"),
     "settings.timezone": gettext_lazy("Change time zone"),
+    "tuike.connect": gettext_lazy("Connect the 推客 account"),
+    "tuike.sharers_fetch": gettext_lazy("Fetch bound 推客"),
+    "tuike.sharer_link": gettext_lazy("Link a 推客 to a promoter"),
+    "tuike.sharer_unlink": gettext_lazy("Unlink a 推客 from a promoter"),
+    "tuike.notice_link": gettext_lazy("Link a live to its WeChat notice"),
+    "tuike.notice_unlink": gettext_lazy("Unlink a live from its WeChat notice"),
+    "tuike.sync": gettext_lazy("Sync 推客 figures"),
+    "tuike.relink": gettext_lazy("Move a live to its new WeChat live notice"),
+    "tuike.gap_threshold": gettext_lazy("Change the threshold for WeChat's 推客 counts"),
 }
 # The first part of an action code, for actions added after this table was written.
 SUBJECTS = {
@@ -60,7 +69,7 @@ SUBJECTS = {
     "plan": gettext_lazy("Commission plan"), "team": gettext_lazy("Team"),
     "money": gettext_lazy("Money settings"), "promoter": gettext_lazy("Promoter"),
     "member": gettext_lazy("Member"), "key": gettext_lazy("API key"),
-    "settings": gettext_lazy("Settings"), "live": gettext_lazy("Live"),
+    "settings": gettext_lazy("Settings"), "live": gettext_lazy("Live"), "tuike": gettext_lazy("推客"),
 }
 # Detail keys as words, for the generic rendering of an unknown action or shape.
 DETAIL_LABELS = {
@@ -82,6 +91,7 @@ PLAN_FIELDS = (
     ("cap_fen", gettext_lazy("Cap per promoter per live")),
     ("override_bps", gettext_lazy("Team overrides")),
     ("allow_self_purchase", gettext_lazy("Own purchases earn commission")),
+    ("pay_wechat_commissioned", gettext_lazy("Also pay on orders WeChat commissions")),
 )
 PLAN_DEFAULTS = {name: getattr(rules.Plan(), name) for name, _label in PLAN_FIELDS}
 
@@ -283,7 +293,7 @@ def _plan_value(name, value) -> str:
         return _("no limit") if value is None else f"{value:,}"
     if name == "cap_fen":
         return _("no cap") if value is None else yuan(value)
-    if name == "allow_self_purchase":
+    if name in ("allow_self_purchase", "pay_wechat_commissioned"):
         return yes_no(value)
     return yuan(value or 0)
 
@@ -391,6 +401,45 @@ def _nothing(detail, names) -> str:
     return ""
 
 
+def _tuike_connect(detail, names) -> str:
+    kind = {"talent": _("a talent's own lives"), "shop": _("a shop-linked account's lives")}.get(
+        detail.get("kind"), _value("kind", detail.get("kind", "")))
+    return sentences([_("AppID %(appid)s") % {"appid": _value("appid", detail.get("appid", ""))}, kind])
+
+
+def _tuike_sharer(detail, names) -> str:
+    parts = [_("推客 %(name)s (%(appid)s)") % {"name": _value("nickname", detail.get("nickname") or "—"),
+                                             "appid": _value("sharer", detail.get("sharer", ""))}]
+    if detail.get("by") == "unionid":
+        parts.append(_("by the bind callback: the same WeChat user as the promoter's own login"))
+    return sentences(parts)
+
+
+def _tuike_notice(detail, names) -> str:
+    return _("WeChat live notice %(notice)s") % {"notice": _value("notice", detail.get("notice", ""))}
+
+
+def _tuike_fetch(detail, names) -> str:
+    return _("%(count)s bound, %(new)s new, %(gone)s no longer bound") % {
+        "count": _value("count", detail.get("count", 0)), "new": _value("new", detail.get("new", 0)),
+        "gone": _value("unbound", detail.get("unbound", 0))}
+
+
+def _tuike_sync(detail, names) -> str:
+    if detail.get("ok"):
+        return _("%(n)s 推客 synced") % {"n": _value("synced", detail.get("synced", 0))}
+    return _("failed: the reason is on the live page")
+
+
+def _relink(detail, names) -> str:
+    return sentences([_before_after(_("live notice"), detail["old"], detail["new"]),
+                      _("%(n)s 推客 get a new QR code and share link") % {"n": detail.get("sharers", 0)}])
+
+
+def _gap_threshold(detail, names) -> str:
+    return _before_after(_("flag gaps above"), f"{detail['before']}%", f"{detail['after']}%")
+
+
 DETAILS = {
     "statement.approve": _statement, "statement.paid": _statement, "statement.failed": _statement,
     "statement.retry": _statement, "settlement.run": _settlement, "payout.batch": _batch,
@@ -401,6 +450,10 @@ DETAILS = {
     "member.add": _member, "member.role": _member, "member.remove": _member,
     "key.create": _nothing, "key.revoke": _nothing, "key.rotate": _rotate,
     "settings.timezone": _zone, "member.sign_in_failed": _sign_in,
+    "tuike.connect": _tuike_connect, "tuike.sharers_fetch": _tuike_fetch, "tuike.sharer_link": _tuike_sharer,
+    "tuike.sharer_unlink": _tuike_sharer, "tuike.notice_link": _tuike_notice, "tuike.notice_unlink": _tuike_notice,
+    "tuike.sync": _tuike_sync,
+    "tuike.relink": _relink, "tuike.gap_threshold": _gap_threshold,
 }
 
 

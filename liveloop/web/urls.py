@@ -1,9 +1,9 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from liveloop.web import brand, notices, people, planner, room, shops, views, wechat_apps
+from liveloop.web import brand, notices, people, planner, room, shops, tuike, views, wechat_apps
 from liveloop.web import scorecards
-from liveloop.web import report, trends
+from liveloop.web import report, trends, tuike_reconcile
 
 app_name = "web"
 
@@ -22,6 +22,16 @@ urlpatterns = [
     path("lives/<str:public_id>/cover.jpg", brand.live_cover_image, name="live_cover_image"),
     path("lives/<str:public_id>/promoters.csv", views.live_promoters_csv, name="live_promoters_csv"),
     path("lives/<str:public_id>/promoters.xlsx", views.live_promoters_xlsx, name="live_promoters_xlsx"),
+    path("lives/<str:public_id>/tuike/notices/", tuike.live_tuike_notices, name="live_tuike_notices"),
+    path("lives/<str:public_id>/tuike/link/", views.live_tuike_link, name="live_tuike_link"),
+    path("lives/<str:public_id>/tuike/unlink/", tuike.live_tuike_unlink, name="live_tuike_unlink"),
+    path("lives/<str:public_id>/tuike/sync/", tuike.live_tuike_sync, name="live_tuike_sync"),
+    path("lives/<str:public_id>/tuike/", tuike_reconcile.reconcile_page, name="tuike_reconcile"),
+    path("lives/<str:public_id>/tuike.csv", tuike_reconcile.reconcile_export, {"kind": "csv"}, name="tuike_reconcile_csv"),
+    path("lives/<str:public_id>/tuike.xlsx", tuike_reconcile.reconcile_export, {"kind": "xlsx"},
+         name="tuike_reconcile_xlsx"),
+    path("lives/<str:public_id>/tuike/relink/", tuike_reconcile.relink, name="tuike_relink"),
+    path("lives/<str:public_id>/tuike/threshold/", tuike_reconcile.threshold, name="tuike_threshold"),
     path("lives/<str:public_id>/room/", room.room_page, name="room"),
     path("lives/<str:public_id>/room/data/", room.room_data, name="room_data"),
     path("lives/<str:public_id>/planner/", planner.planner_page, name="planner"),
@@ -65,6 +75,11 @@ urlpatterns = [
     path("settings/brand/cover/", views.brand_cover, name="brand_cover"),
     path("settings/brand/cover.jpg", brand.brand_cover_image, name="brand_cover_image"),
     path("settings/wechat/", wechat_apps.wechat_apps_page, name="wechat_apps"),
+    path("settings/tuike/", tuike.tuike_settings, name="tuike_settings"),
+    path("tuike/sharers/", tuike.tuike_sharers, name="tuike_sharers"),
+    path("tuike/sharers/fetch/", tuike.tuike_sharers_fetch, name="tuike_sharers_fetch"),
+    path("tuike/sharers/<int:sharer_id>/link/", tuike.tuike_sharer_link, name="tuike_sharer_link"),
+    path("tuike/sharers/<int:sharer_id>/unlink/", tuike.tuike_sharer_unlink, name="tuike_sharer_unlink"),
     path("settings/shops/", shops.shops_page, name="shops"),
     path("settings/shops/new/", shops.shop_add, name="shop_add"),
     path("settings/shops/<int:shop_id>/", shops.shop_page, name="shop"),

@@ -17,12 +17,13 @@ from liveloop.actions import lives, promoters
 from liveloop.analytics.exports import promoter_page_csv_response, promoter_xlsx_response
 from liveloop.analytics.queries import (account_rollup, funnel, live_summary, organic_row, promoter_table,
                                        team_rollup)
+from liveloop.integrations.tuike.reconcile import flagged_codes
 from liveloop.orgs import audit, signin
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.models import BrandImage
 from liveloop.promoters.qr import qr_svg
 from liveloop.rules.attribution import CANCELLED, SCHEDULED
-from liveloop.web import brand, queries
+from liveloop.web import brand, queries, tuike
 from liveloop.web.context import choose_org, org_view, requires
 from liveloop.web.forms import (ApiKeyForm, InviteCodesForm, LiveEditForm, LiveForm, MemberAddForm,
                                 MemberError, RoleForm, TimezoneForm, change_role, remove_member, revoke_key,
@@ -162,7 +163,7 @@ def _promoter_table_context(request, live) -> dict:
     return {"live": live, "columns": PROMOTER_COLUMNS, "headers": headers(PROMOTER_COLUMNS, query["sort"]),
             "sort": query["sort"], "team": query["team"] or "", "q": query["search"] or "",
             "per": per, "page_sizes": PAGE_SIZES, "page_obj": page, "organic": organic,
-            "table_id": PROMOTER_TABLE}
+            "table_id": PROMOTER_TABLE, "tuike_flagged": flagged_codes(live)}
 
 
 @org_view
@@ -171,20 +172,37 @@ def live_page(request, org, public_id):
     table = _promoter_table_context(request, live)
     if _fragment_for(request, PROMOTER_TABLE):
         return render(request, "web/_promoter_table.html", {**table, "fragment": True})
+    return _live_page(request, live, table)
+
+
+def _live_page(request, live, table, tuike_form=None, status=200):
     summary = live_summary(live)
     return render(request, "web/live.html", {
         **table,
         "summary": summary,
         "figures": SUMMARY_FIGURES,
         "funnel": [{**step, "label": FUNNEL_LABELS[step["key"]]} for step in funnel(summary)],
-        "teams": queries.team_names(org),
+        "teams": queries.team_names(live.org),
         "rollup": team_rollup(live),
         "rollup_columns": ROLLUP_COLUMNS,
         "notices": queries.notices_queued(live) if live.state == CANCELLED else 0,
         "mode_label": MODE_LABELS.get(live.programme.mode, live.programme.mode),
         "programme": live.programme,
         "confirmed": queries.confirmed_reservations(live),
-    })
+        **tuike.live_context(request, live, tuike_form),
+    }, status=status)
+
+
+@require_POST
+@org_view
+@requires("manage_lives")
+def live_tuike_link(request, org, public_id):
+    """Link the live to its WeChat live notice (推客); refused, the live page with the reasons."""
+    live = queries.live_of(org, public_id)
+    form = tuike.link_notice(request, live)
+    if form is not None:
+        return _live_page(request, live, _promoter_table_context(request, live), tuike_form=form, status=400)
+    return redirect(reverse("web:live", args=[live.public_id]) + "#tuike")
 
 
 def _export_rows(request, live):

@@ -2,7 +2,9 @@
 //
 // The page is opened by the URL Link Liveloop makes for one viewer of one promoter's invite:
 // its query holds t (a ticket Liveloop signed: live, promoter, viewer), f (the Channels
-// account, "sph…") and enter=1 once the live is on air. Field names are WeChat's documented ones.
+// account, "sph…") and enter=1 once the live is on air; n and s, when the promoter is a 推客 of
+// WeChat's promoter programme, the live notice and their promoterShareLink for it, so WeChat
+// counts the reservation for them too. Field names are WeChat's documented ones.
 
 const REPORT_PATH = "/wx/mp/report/";
 const ON_AIR = 2; // wx.getChannelsLiveInfo: 2 on air, 3 ended
@@ -65,8 +67,13 @@ async function reserve(wx, query, config) {
     return { state: "not_reservable", recorded: await tellLiveloop(wx, config, ticket, "not_reservable", notice.noticeId) };
   }
   let outcome = "reserved";
+  const reservation = { noticeId: notice.noticeId };
+  // The share link is for one notice: only with that notice (a re-published one goes without).
+  if (query.s && (!query.n || query.n === notice.noticeId)) {
+    reservation.promoterShareLink = query.s;
+  }
   try {
-    await call(wx, "reserveChannelsLive", { noticeId: notice.noticeId });
+    await call(wx, "reserveChannelsLive", reservation);
   } catch (error) {
     outcome = failureOutcome(error);
   }

@@ -47,6 +47,20 @@ test("reserves the notice and reports it with a fresh login code", async () => {
                                   noticeId: "finder_notice_42" });
 });
 
+test("a 推客's share link goes to wx.reserveChannelsLive with its own notice only", async () => {
+  const shared = Object.assign({}, QUERY, { n: "finder_notice_42", s: "psl-token-for-xiaolin" });
+  const fake = fakeWx({ getChannelsLiveNoticeInfo: NOTICE, reserveChannelsLive: { errMsg: "reserveChannelsLive:ok" },
+                        login: { code: "c9" }, request: RECORDED });
+  assert.deepEqual(await reserve(fake.wx, shared, CONFIG), { state: "reserved", recorded: true });
+  assert.deepEqual(fake.calls[1].args, { noticeId: "finder_notice_42", promoterShareLink: "psl-token-for-xiaolin" });
+  // The notice was re-published: the old notice's link is not passed to the new one.
+  const stale = Object.assign({}, QUERY, { n: "finder_notice_41", s: "psl-old" });
+  const again = fakeWx({ getChannelsLiveNoticeInfo: NOTICE, reserveChannelsLive: {}, login: { code: "c10" },
+                         request: RECORDED });
+  await reserve(again.wx, stale, CONFIG);
+  assert.deepEqual(again.calls[1].args, { noticeId: "finder_notice_42" });
+});
+
 test("a person who closes WeChat's confirmation is reported as cancelled, not reserved", async () => {
   const fake = fakeWx({ getChannelsLiveNoticeInfo: NOTICE,
                         reserveChannelsLive: { fail: true, errMsg: "reserveChannelsLive:fail cancel" },

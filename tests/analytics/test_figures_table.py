@@ -70,4 +70,4 @@ def test_the_api_row_is_the_keys_with_text_then_integers():
 def test_the_api_event_types_are_the_contracts_in_its_order():
     assert EVENT_SCHEMA["properties"]["type"]["enum"] == [
         "reservation", "reservation_cancel", "room_enter", "room_leave", "order_paid", "order_refund", "follow",
-        "capture", "online", "identify"] == list(EVENT_TYPES)
+        "capture", "online", "identify", "commission_order"] == list(EVENT_TYPES)

@@ -8,7 +8,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from liveloop.cli import main
 from liveloop.at_rest import PREFIX, SecretUnreadable, sealed_fields
-from liveloop.integrations.models import Shop, WecomApp
+from liveloop.integrations.models import Shop, TuikeAccount, WecomApp
 from liveloop.notify.models import Channel
 from liveloop.notify.services import add_webhook
 from tests.actors import AES_KEY, SECRET, TOKEN, post_push, sample
@@ -71,11 +71,22 @@ def test_the_official_account_and_mini_program_secrets_are_sealed(brand):
     assert WechatApps.objects.get(pk=apps.pk).mp_secret == "mp-plain-secret"
 
 
+def test_the_tuike_account_secrets_are_sealed(tuike_account):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT app_secret, token, encoding_aes_key FROM integrations_tuikeaccount WHERE id = %s",
+                       [tuike_account.pk])
+        stored = cursor.fetchone()
+    assert all(value.startswith(PREFIX) for value in stored)
+    assert "tuike-secret" not in "".join(stored)
+    assert TuikeAccount.objects.get(pk=tuike_account.pk).app_secret == "tuike-secret"
+
+
 def test_every_secret_field_is_sealed():
     assert {(model.__name__, tuple(fields)) for model, fields in sealed_fields()} == {
         ("Shop", ("token", "encoding_aes_key", "app_secret")), ("WecomApp", ("token", "encoding_aes_key")),
         ("Channel", ("secret", "corp_secret", "access_token")),
         ("WechatApps", ("oa_secret", "mp_secret")),
+        ("TuikeAccount", ("app_secret", "token", "encoding_aes_key")),
         # Personal data (tests/security/test_pii.py).
         ("Promoter", ("phone", "bank_account")), ("Statement", ("payee",))}
 

@@ -196,3 +196,14 @@ def test_the_invite_page_in_wechat_speaks_chinese(live, emulator, on_air):
     assert visible_words(page) <= {"Liveloop", "English", "ics"}, visible_words(page)
     failed = Client().get("/wx/login/?state=forged&code=x").content.decode()
     assert "微信登录未完成" in failed and visible_words(failed) <= {"Liveloop", "English"}
+
+
+def test_a_promoters_wechat_share_link_rides_in_the_url_link(live, emulator):
+    from tests.actors import TUIKE_NOTICE, official_material
+
+    official_material(live, Promoter.objects.get(org=live.org, code="A"), share_link="psl:分享/参数&x=1")
+    _client, query = reserve_in_wechat(live, "vera")
+    assert (query["n"], query["s"]) == (TUIKE_NOTICE, "psl:分享/参数&x=1")
+    # Promoter B is no 推客: the link goes without.
+    _client, query = reserve_in_wechat(live, "walt", code="B")
+    assert "s" not in query and "n" not in query

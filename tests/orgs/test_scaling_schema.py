@@ -19,6 +19,7 @@ LOOKUP_KEYS = {
     ("promoters.JoinCode", ("token",)),  # the programme's join QR code, /join/<token>/
     ("integrations.Shop", ("push_key",)),  # WeChat's push URL for one shop
     ("integrations.WecomApp", ("callback_key",)),  # WeCom's callback URL for one app
+    ("integrations.TuikeAccount", ("callback_key",)),  # WeChat's 推客 callback URL for one account
 }
 # One-to-one with a row of the same organisation (a live's programme, stats, plan, settlement;
 # a ledger entry's statement line): unique by that row, which is itself unique within the
@@ -75,9 +76,11 @@ def test_the_one_to_one_keys_point_at_tenant_rows():
 
 def test_every_declared_index_of_a_tenant_table_starts_with_the_organisation():
     """The indexes the pages and ingest read through (Meta.indexes), so that each organisation's
-    rows are one range of them. Two are the delivery workers' queues, which pick due work across
+    rows are one range of them. The others are the workers' queues, which pick due work across
     every organisation; Django's automatic single-column indexes of foreign keys serve cascades."""
-    queues = {("notify.Notice", "notice_due"), ("integrations.PushMessage", "pushmessage_due")}
+    queues = {("notify.Notice", "notice_due"), ("integrations.PushMessage", "pushmessage_due"),
+              ("integrations.TuikeNotice", "tuikenotice_due"),
+              ("integrations.TuikeCommissionUpdate", "tuikecommission_due")}
     strays = [(model._meta.label, index.name) for model in tenant_models() for index in model._meta.indexes
               if index.fields[0] != "org" and (model._meta.label, index.name) not in queues]
     assert strays == []

@@ -50,6 +50,7 @@ KWARGS = {
     "number": "statement",
     "batch_id": "batch",
     "team_id": "team_pk",
+    "sharer_id": "tuike_sharer",
 }
 
 PUBLIC, ORG, OBJECT, CAPABILITY, API = "public", "org", "object", "capability", "api"
@@ -78,6 +79,7 @@ CLASSES = {
     "phone:me": ORG, "phone:poster": ORG, "phone:my_qr": ORG,
     "web:money": ORG, "web:money_settings": ORG, "web:money_plans": ORG, "web:money_plan_new": ORG,
     "web:money_batches": ORG, "web:money_teams": ORG, "web:money_audit": ORG,
+    "web:tuike_settings": ORG, "web:tuike_sharers": ORG, "web:tuike_sharers_fetch": ORG,
     **{name: OBJECT for name in (
         "web:live", "web:edit_live", "web:cancel_live", "web:live_cover", "web:live_cover_image", "web:live_promoters_csv", "web:live_promoters_xlsx",
         "web:room", "web:room_data", "web:planner", "web:programme", "web:programme_recruiting",
@@ -91,11 +93,15 @@ CLASSES = {
         "web:money_run_approve", "web:money_run_csv", "web:money_run_xlsx", "web:money_statement",
         "web:money_statement_approve", "web:money_statement_paid", "web:money_statement_retry",
         "web:money_batch", "web:money_batch_csv", "web:money_batch_xlsx", "web:money_batch_results",
-        "web:money_ledger", "web:money_adjust", "web:money_ledger_live", "web:money_team")},
+        "web:money_ledger", "web:money_adjust", "web:money_ledger_live", "web:money_team",
+        "web:live_tuike_notices", "web:live_tuike_link", "web:live_tuike_unlink", "web:live_tuike_sync",
+        "web:tuike_sharer_link", "web:tuike_sharer_unlink",
+        "web:tuike_reconcile", "web:tuike_reconcile_csv", "web:tuike_reconcile_xlsx", "web:tuike_relink",
+        "web:tuike_threshold")},
     **{name: CAPABILITY for name in (
         "phone:join", "phone:join_code", "phone:join_verify", "phone:me_link", "phone:invite", "phone:invite_ics",
-        "phone:invite_cover", "phone:invite_logo",
-        "wechat:push", "wecom:callback", "wecom:route")},
+        "phone:invite_cover", "phone:invite_logo", "phone:invite_wechat_qr",
+        "wechat:push", "wechat:tuike_callback", "wecom:callback", "wecom:route")},
 }
 
 
@@ -159,6 +165,16 @@ web:money_batches                       Y     -       Y       -      -        -
 web:money_batch_results                 Y     -       Y       -      -        -
 web:money_adjust                        Y     -       Y       -      -        -
 web:money_team                          Y     -       Y       -      -        -
+web:tuike_settings                      Y     -       -       -      -        -
+web:tuike_sharers_fetch                 Y     Y       -       -      -        -
+web:tuike_sharer_link                   Y     Y       -       -      -        -
+web:tuike_sharer_unlink                 Y     Y       -       -      -        -
+web:live_tuike_notices                  Y     Y       -       -      -        -
+web:live_tuike_link                     Y     Y       -       -      -        -
+web:live_tuike_unlink                   Y     Y       -       -      -        -
+web:live_tuike_sync                     Y     Y       -       -      -        -
+web:tuike_relink                        Y     Y       -       -      -        -
+web:tuike_threshold                     Y     -       -       -      -        -
 phone:join                              Y     Y       Y       Y      Y        Y
 phone:join_code                         Y     Y       Y       Y      Y        Y
 phone:join_verify                       Y     Y       Y       Y      Y        Y
@@ -193,8 +209,15 @@ DATA = {
     "web:money_plan_archive": lambda side: {"archived": "1"},
     "web:money_statement_paid": lambda side: {"reference": "WX-1"},
     "web:money_adjust": lambda side: {"amount": "1.23", "reason": "测试", "key": "0123456789abcdef0123456789abcdef"},
+    "web:tuike_settings": lambda side: {"appid": "wxtuike0000000001", "app_secret": "tuike-secret-123",
+                                        "kind": "talent", "talent_appid": "wxtalent000000001"},
+    "web:tuike_sharer_link": lambda side: {"promoter": side.objects["promoter_code"]},
+    "web:live_tuike_link": lambda side: {"notice_id": "finder_notice_roles"},
+    "web:tuike_relink": lambda side: {"notice_id": "finder_notice_relinked"},
+    "web:tuike_threshold": lambda side: {"gap_pct": "30"},
 }
 PATH_VALUES = {"public_id": "live", "code_id": "invite_code", "code": "promoter_code", "member_id": "member",
                "key_id": "api_key", "shop_id": "shop", "mapping_id": "shop_live", "notice_id": "notice",
                "push_id": "push", "token": "join_token", "live_id": "live",
-               "plan_id": "plan", "run_id": "run", "number": "statement", "batch_id": "batch", "team_id": "team_pk"}
+               "plan_id": "plan", "run_id": "run", "number": "statement", "batch_id": "batch", "team_id": "team_pk",
+               "sharer_id": "tuike_sharer", "callback_key": "callback_key"}

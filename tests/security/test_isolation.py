@@ -21,7 +21,7 @@ from tests.security.world import leaks, mine, promoter_client, theirs  # noqa: F
 NOWHERE = {"live": "Lnowhere0", "invite_code": 987654321, "promoter_code": "NOPE", "member": 987654321,
            "api_key": 987654321, "shop": 987654321, "shop_live": 987654321, "notice": 987654321, "push": 987654321,
            "plan": 987654321, "run": 987654321, "statement": "S99999-NOPE", "batch": 987654321,
-           "team_pk": 987654321}
+           "team_pk": 987654321, "tuike_sharer": 987654321}
 
 def _forged_enrolment(mine, theirs):
     # B's enrolment id signed as if it belonged to A: the id and the organisation must agree.
@@ -52,10 +52,13 @@ CAPABILITY_ATTACKS = {
     **{name: lambda mine, theirs: [
         {"live_id": theirs.objects["live"], "code": mine.objects["promoter_code"]},
         {"live_id": mine.objects["live"], "code": theirs.objects["promoter_code"]},
-        {"live_id": theirs.objects["live"], "code": "P9"}] for name in ("phone:invite_cover", "phone:invite_logo")},
+        {"live_id": theirs.objects["live"], "code": "P9"}]
+       for name in ("phone:invite_cover", "phone:invite_logo", "phone:invite_wechat_qr")},
     "wechat:push": lambda mine, theirs: [{"push_key": "not-a-key"},
                                          {"push_key": theirs.objects["push_key"][:-1]}],
     "wecom:callback": lambda mine, theirs: [{"callback_key": "not-a-key"}],
+    "wechat:tuike_callback": lambda mine, theirs: [{"callback_key": "not-a-key"},
+                                                   {"callback_key": theirs.objects["callback_key"]}],
     "wecom:route": lambda mine, theirs: [
         # A link signed for B's live, presented on A's live.
         {"live_public_id": mine.objects["live"], "signed": sign_viewer(theirs.live, "VIEWER0001")},

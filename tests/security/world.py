@@ -11,7 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from liveloop.integrations.models import PushMessage, Shop, ShopLive, WecomApp
+from liveloop.integrations.models import PushMessage, Shop, ShopLive, TuikeNotice, TuikeSharer, WecomApp
 from liveloop.actions.lives import end_live, start_live
 from liveloop.money import payouts
 from liveloop.money.plans import save_plan
@@ -76,6 +76,10 @@ def _seed(tenant: Tenant, prefix: str, secret: bool) -> Side:
                                    recipient="VIEWER0001", state=Notice.DEAD)
     wecom = WecomApp.objects.create(org=tenant.org, corp_id=f"ww{prefix.encode().hex()[:10]}", token="t",
                                     encoding_aes_key="B" * 43)
+    # A 推客 WeChat told the brand about, linked to the promoter; no 推客 account (no API calls).
+    TuikeNotice.objects.create(org=tenant.org, live=live, notice_id=f"notice-{prefix.encode().hex()[:12]}")
+    tuike_sharer = TuikeSharer.objects.create(org=tenant.org, sharer_appid=f"wxs{prefix.encode().hex()[:12]}",
+                                              nickname=f"{prefix}推客", source=TuikeSharer.LIST)
     money = _seed_money(tenant, prefix, first, 98765 if secret else 5000)
     _seed_images(tenant, live)
     side = Side(tenant=tenant, live=live, enrolment=enrolment)
@@ -100,6 +104,7 @@ def _seed(tenant: Tenant, prefix: str, secret: bool) -> Side:
         "callback_key": wecom.callback_key,
         "team": team.name,
         "team_pk": team.pk,
+        "tuike_sharer": tuike_sharer.pk,
         **money,
     }
     return side

@@ -99,6 +99,8 @@ def _exports(world) -> dict[str, tuple[str, Client]]:
         "money_run_xlsx": (f"/money/runs/{run}/statements.xlsx", finance),
         "money_batch_csv": (f"/money/batches/{batch}/batch.csv", finance),
         "money_batch_xlsx": (f"/money/batches/{batch}/batch.xlsx", finance),
+        "tuike_reconcile_csv": (f"/lives/{live}/tuike.csv", finance),
+        "tuike_reconcile_xlsx": (f"/lives/{live}/tuike.xlsx", finance),
     }
 
 
@@ -108,7 +110,7 @@ def test_every_page_download_is_listed_here():
                  if r.name.startswith("web:") and re.search(r"\.(csv|xlsx)$", r.pattern)}
     listed = {"live_promoters_csv", "live_promoters_xlsx", "report_xlsx", "trends_csv", "trends_xlsx",
               "matrix_csv", "matrix_xlsx", "scorecards_csv", "scorecards_xlsx", "money_run_csv",
-              "money_run_xlsx", "money_batch_csv", "money_batch_xlsx"}
+              "money_run_xlsx", "money_batch_csv", "money_batch_xlsx", "tuike_reconcile_csv", "tuike_reconcile_xlsx"}
     assert downloads == listed
 
 

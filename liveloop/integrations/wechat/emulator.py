@@ -19,6 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from liveloop.integrations.tuike import emulator as tuike
 from liveloop.integrations.wechat import emulator_login
 from liveloop.integrations.wechat.crypto import PushCrypto, signature
 
@@ -42,6 +43,8 @@ class Store:
     calls: list[str] = field(default_factory=list)
     # WeChat users, the official account's and the mini-program's app ids (emulator_login).
     users: emulator_login.Users = field(default_factory=emulator_login.Users)
+    # The brand's 联盟带货机构 account (推客): integrations/tuike/emulator.py.
+    tuike: tuike.TuikeWorld = field(default_factory=tuike.TuikeWorld)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def expire_tokens(self) -> None:
@@ -111,7 +114,11 @@ def signed_push(token: str, aes_key: str, appid: str, message: dict | str,
 def push(store: Store, message: dict, url: str | None = None, timeout: float = 10) -> tuple[int, str]:
     """POST one event to Liveloop as WeChat would; returns (HTTP status, body)."""
     query, body = signed_push(store.token, store.aes_key, store.appid, message)
-    request = urllib.request.Request(f"{url or store.push_url}?{urllib.parse.urlencode(query)}",
+    return _post(url or store.push_url, query, body, timeout)
+
+
+def _post(url: str, query: dict, body: bytes, timeout: float = 10) -> tuple[int, str]:
+    request = urllib.request.Request(f"{url}?{urllib.parse.urlencode(query)}",
                                      data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
     try:
@@ -152,17 +159,30 @@ class Handler(BaseHTTPRequestHandler):
             store.calls.append(url.path)
             if store.scripted:
                 return self._answer(*store.scripted.pop(0))
+        if url.path.startswith(tuike.QR_PATH):
+            return self._png(tuike.qr_png(query))
         if url.path in self.LOGIN_ROUTES or url.path.startswith(("/emulator/", "/connect/")):
             return self._login_get(url.path, query)
         if url.path != "/cgi-bin/token":
             return self._answer(404, {"errcode": 404, "errmsg": "not found"})
         known = {store.appid: store.secret, **store.users.apps}
+        if query.get("appid") == store.tuike.appid and query.get("secret") != store.tuike.secret:
+            # WeChat's answer to a wrong AppSecret at /cgi-bin/token (40013: an unknown appid).
+            return self._answer(200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"})
+        known[store.tuike.appid] = store.tuike.secret
         if not query.get("appid") or known.get(query.get("appid")) != query.get("secret"):
             return self._answer(200, {"errcode": 40125, "errmsg": "invalid appsecret"})
         token = "emu-" + secrets.token_hex(12)
         with store.lock:
             store.tokens.add(token)
         self._answer(200, {"access_token": token, "expires_in": 7200})
+
+    def _png(self, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _browser_user(self) -> tuple[str, bool]:
         """The WeChat user this browser is (its cookie on the emulator's host), or a new one."""
@@ -212,8 +232,21 @@ class Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
         body = self._body()
+        if url.path.startswith("/emulator/tuike/"):
+            with store.lock:
+                try:
+                    status, answer, callback = tuike.control(store.tuike, store, url.path, body)
+                except (KeyError, TypeError, ValueError) as error:
+                    status, answer, callback = 400, {"error": f"bad request: {error}"}, None
+            if callback is not None:  # outside the lock: Liveloop may call back meanwhile
+                pushed, said = self._push_tuike(callback)
+                answer = {"push_status": pushed, "push_answer": said}
+            return self._answer(status, answer)
         if url.path.startswith("/emulator/"):
             return self._control(url.path, body)
+        stall = store.tuike.take_stall()
+        if stall:
+            time.sleep(stall)  # a timeout on demand: the client gives up first
         with store.lock:
             store.calls.append(url.path)
             if store.scripted:
@@ -221,6 +254,9 @@ class Handler(BaseHTTPRequestHandler):
             if query.get("access_token") not in store.tokens:
                 return self._answer(200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"})
         route = self.ROUTES.get(url.path)
+        if url.path in tuike.ROUTES:
+            with store.lock:
+                return self._answer(200, tuike.ROUTES[url.path](store.tuike, body))
         if url.path == "/wxa/generate_urllink":
             with store.lock:
                 return self._answer(200, emulator_login.generate_urllink(store.users, body, self.server.base_url))
@@ -229,6 +265,11 @@ class Handler(BaseHTTPRequestHandler):
         with store.lock:
             payload = route(store, body)
         self._answer(200, payload)
+
+    def _push_tuike(self, message: dict) -> tuple[int, str]:
+        world = self.server.store.tuike
+        query, body = signed_push(world.token, world.aes_key, world.appid, message)
+        return _post(world.callback_url, query, body)
 
     def _control(self, path: str, body: dict) -> None:
         store = self.server.store
@@ -325,11 +366,18 @@ class EmulatorServer(ThreadingHTTPServer):
     def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 0):
         super().__init__((host, port), Handler)
         self.store = store
+        store.tuike.base_url = self.base_url
 
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
+
+    def handle_error(self, request, client_address):
+        # A client that gave up (a timeout on demand) is expected; anything else is reported.
+        import sys
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
     def start(self) -> "EmulatorServer":
         # A short poll so that stop() returns at once (tests start one per test).

@@ -10,7 +10,9 @@ and `attrs.mp_openid` / `attrs.unionid` linking the ids to one person.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -34,6 +36,7 @@ SOURCE = "wechat_mp"
 LINK_CACHE_SECONDS = 24 * 3600
 RESERVED = "reserved"
 OUTCOMES = (RESERVED, "failed", "cancelled", "not_reservable")
+MAX_QUERY = 1024  # generate_urllink: the query is at most 1024 characters
 
 
 def sign_ticket(live: Live, code: str, viewer: str) -> str:
@@ -53,21 +56,35 @@ def read_ticket(value) -> dict | None:
     return data if isinstance(data.get("o"), int) else None
 
 
-def link_query(apps, live: Live, code: str, viewer: str, entering: bool) -> str:
-    """What the mini-program's page reads in onLoad (WeChat passes the URL Link's query)."""
+def link_query(apps, live: Live, code: str, viewer: str, entering: bool,
+               share: tuple[str, str] | None = None) -> str:
+    """What the mini-program's page reads in onLoad (WeChat passes the URL Link's query).
+    share: the promoter's (notice id, promoterShareLink) from WeChat's 推客 programme — the page
+    passes the link to wx.reserveChannelsLive for that notice, so WeChat counts the
+    reservation for the promoter too. Left out when it would make the query too long."""
     query = f"t={sign_ticket(live, code, viewer)}&f={apps.finder_username}"
-    return query + "&enter=1" if entering else query
+    if entering:
+        query += "&enter=1"
+    if share:
+        shared = query + "&" + urllib.parse.urlencode({"n": share[0], "s": share[1]})
+        if len(shared) <= MAX_QUERY:
+            return shared
+        log.warning("share link left out of org %s's URL Link: the query would be %s characters",
+                    apps.org_id, len(shared))
+    return query
 
 
-def url_link(apps, live: Live, code: str, viewer: str, entering: bool = False) -> str | None:
+def url_link(apps, live: Live, code: str, viewer: str, entering: bool = False,
+             share: tuple[str, str] | None = None) -> str | None:
     """The viewer's URL Link into the mini-program, None when WeChat would not give one (the
     caller goes on without it)."""
-    key = f"mp-link:{apps.org_id}:{apps.mp_appid}:{live.public_id}:{code}:{viewer}:{int(entering)}"
+    shared = hashlib.sha256("\n".join(share).encode()).hexdigest()[:12] if share else "-"
+    key = f"mp-link:{apps.org_id}:{apps.mp_appid}:{live.public_id}:{code}:{viewer}:{int(entering)}:{shared}"
     found = cache.get(key)
     if found:
         return found
     try:
-        made = oauth.url_link(apps, PAGE, link_query(apps, live, code, viewer, entering))
+        made = oauth.url_link(apps, PAGE, link_query(apps, live, code, viewer, entering, share))
     except (ShopApiError, ShopUnavailable, KeyError) as error:
         log.warning("no URL Link for org %s: %s", apps.org_id, error)
         return None

@@ -52,25 +52,15 @@ def message_key(message: dict) -> str:
     return f"{event}:sha256:{hashlib.sha256(canonical).hexdigest()}"
 
 
-@csrf_exempt
-def push(request, push_key: str):
-    shop = Shop.objects.select_related("org").filter(push_key=push_key).first()
-    if shop is None:
-        return _text("unknown shop", 404)
-    try:
-        crypto = PushCrypto(shop.token, shop.encoding_aes_key, shop.appid)
-    except CryptoError:
-        log.error("wechat shop %s has an unusable EncodingAESKey", shop.pk)
-        return _text("shop misconfigured", 500)
+def open_push(request, crypto: PushCrypto, label: str) -> dict | HttpResponse:
+    """A push's verified, decrypted message, or the answer to give: WeChat's URL check (GET
+    echostr), or a refusal. `label` names the receiver in the log, never a secret."""
     timestamp = request.GET.get("timestamp", "")
     nonce = request.GET.get("nonce", "")
     if request.method == "GET":
         if not crypto.url_check(timestamp, nonce, request.GET.get("signature")):
             return _text("bad signature", 401)
         return _text(request.GET.get("echostr", ""), 200)
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["GET", "POST"])
-
     if len(request.body) > MAX_BODY:
         return _text("too large", 400)
     try:
@@ -81,15 +71,15 @@ def push(request, push_key: str):
     if not isinstance(encrypted, str) or not encrypted:
         return _text("no Encrypt", 400)
     if not crypto.message_check(timestamp, nonce, encrypted, request.GET.get("msg_signature")):
-        log.warning("wechat push for shop %s: bad msg_signature", shop.pk)
+        log.warning("wechat push for %s: bad msg_signature", label)
         return _text("bad signature", 401)
     try:
         plain = crypto.decrypt(encrypted)
     except AppIdError:
-        log.warning("wechat push for shop %s: appid mismatch", shop.pk)
+        log.warning("wechat push for %s: appid mismatch", label)
         return _text("wrong appid", 401)
     except CryptoError as error:
-        log.warning("wechat push for shop %s: undecryptable (%s)", shop.pk, error)
+        log.warning("wechat push for %s: undecryptable (%s)", label, error)
         return _text("undecryptable", 400)
     try:
         message = json.loads(plain)
@@ -97,6 +87,24 @@ def push(request, push_key: str):
         return _text("decrypted message is not JSON", 400)
     if not isinstance(message, dict) or not isinstance(message.get("Event", ""), str):
         return _text("decrypted message is not a push event", 400)
+    return message
+
+
+@csrf_exempt
+def push(request, push_key: str):
+    shop = Shop.objects.select_related("org").filter(push_key=push_key).first()
+    if shop is None:
+        return _text("unknown shop", 404)
+    try:
+        crypto = PushCrypto(shop.token, shop.encoding_aes_key, shop.appid)
+    except CryptoError:
+        log.error("wechat shop %s has an unusable EncodingAESKey", shop.pk)
+        return _text("shop misconfigured", 500)
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    message = open_push(request, crypto, f"shop {shop.pk}")
+    if isinstance(message, HttpResponse):
+        return message
     message = normalise(message)
     PushMessage.objects.get_or_create(
         org=shop.org, shop=shop, msg_key=message_key(message),

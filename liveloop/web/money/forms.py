@@ -111,13 +111,19 @@ class PlanForm(forms.Form):
     override_1 = PercentField(label=gettext_lazy("Level 1 override (%)"), required=False)
     override_2 = PercentField(label=gettext_lazy("Level 2 override (%)"), required=False)
     allow_self_purchase = forms.BooleanField(label=gettext_lazy("Own purchases earn commission"), required=False)
+    pay_wechat_commissioned = forms.BooleanField(
+        label=gettext_lazy("Also pay on orders WeChat commissions"), required=False,
+        help_text=gettext_lazy("Off: the part of an order WeChat's sharer programme (推客) already pays its "
+                               "sharer for is left out of this plan, so one sale is not paid twice. A "
+                               "commission WeChat cancels counts again."))
     make_default = forms.BooleanField(label=gettext_lazy("The organisation's default plan"), required=False)
 
     # PlanError.field → the form field showing it
     FIELDS = {"rate_bps": "rate_percent", "tiers": "tiers", "reservation_bounty_fen": "reservation_bounty",
               "new_buyer_bounty_fen": "new_buyer_bounty", "effective_view_bounty_fen": "effective_view_bounty",
               "effective_view_cap": "effective_view_cap", "cap_fen": "cap", "override_levels": "override_levels",
-              "override_bps": "override_1", "allow_self_purchase": "allow_self_purchase"}
+              "override_bps": "override_1", "allow_self_purchase": "allow_self_purchase",
+              "pay_wechat_commissioned": "pay_wechat_commissioned"}
 
     def __init__(self, *args, org, plan: Plan | None = None, **kwargs):
         if plan is not None and "initial" not in kwargs:
@@ -137,7 +143,8 @@ class PlanForm(forms.Form):
                 "override_levels": r.override_levels,
                 "override_1": percent(r.override_bps[0]) if r.override_levels >= 1 else None,
                 "override_2": percent(r.override_bps[1]) if r.override_levels >= 2 else None,
-                "allow_self_purchase": r.allow_self_purchase, "make_default": plan.is_default}
+                "allow_self_purchase": r.allow_self_purchase,
+                "pay_wechat_commissioned": r.pay_wechat_commissioned, "make_default": plan.is_default}
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
@@ -164,7 +171,8 @@ class PlanForm(forms.Form):
                 "new_buyer_bounty_fen": data.get("new_buyer_bounty") or 0,
                 "effective_view_bounty_fen": data.get("effective_view_bounty") or 0,
                 "effective_view_cap": data.get("effective_view_cap"), "cap_fen": data.get("cap"),
-                "override_bps": override, "allow_self_purchase": bool(data.get("allow_self_purchase"))}
+                "override_bps": override, "allow_self_purchase": bool(data.get("allow_self_purchase")),
+                "pay_wechat_commissioned": bool(data.get("pay_wechat_commissioned"))}
 
     def save(self, user) -> Plan | None:
         """The saved plan, or None with the rules' refusal added to the field at fault."""

@@ -16,7 +16,7 @@ from liveloop.money.settlement import SettleError, check_settleable, settleable_
 from liveloop.orgs.models import AuditEntry
 from liveloop.promoters.models import Promoter, Team
 from liveloop.rules.attribution import ENDED, LIVE, SCHEDULED
-from liveloop.web.money.labels import ENTRY_KINDS, ORDER_EVENT_LABELS, said
+from liveloop.web.money.labels import COMMISSION_STATES, ENTRY_KINDS, ORDER_EVENT_LABELS, said
 
 PER_PAGE = 50
 LEDGER_PER_PAGE = 100
@@ -164,13 +164,17 @@ def live_orders(org, live, promoter):
 
 
 def orders_with_events(org, live, orders) -> list[dict]:
-    """These orders, each with the log's order_paid / order_refund events of it, in log order."""
+    """These orders, each with the log's order_paid / order_refund / commission_order events of
+    it, in log order; WeChat's commission says its state and what the plan does about it."""
     numbers = [o.order for o in orders]
     events: dict = {}
-    for seq, order, kind, amount, at in (Event.objects.for_org(org)
-                                         .filter(live=live, order__in=numbers, type__in=ORDER_EVENTS)
-                                         .order_by("seq").values_list("seq", "order", "type", "amount", "at")):
-        events.setdefault(order, []).append({"seq": seq, "type": kind, "label": ORDER_EVENT_LABELS[kind],
+    for seq, order, kind, amount, at, attrs in (
+            Event.objects.for_org(org).filter(live=live, order__in=numbers, type__in=ORDER_EVENTS)
+            .order_by("seq").values_list("seq", "order", "type", "amount", "at", "attrs")):
+        label = ORDER_EVENT_LABELS[kind]
+        if kind == "commission_order":
+            label = f"{label} · {COMMISSION_STATES.get((attrs or {}).get('state'), '')}"
+        events.setdefault(order, []).append({"seq": seq, "type": kind, "label": label,
                                              "amount": amount, "at": at})
     return [{"order": o, "events": events.get(o.order, [])} for o in orders]
 

@@ -18,4 +18,5 @@ urlpatterns = [
     path("i/<str:live_id>/<str:code>/live.ics", views.invite_ics, name="invite_ics"),
     path("i/<str:live_id>/<str:code>/cover.jpg", views.invite_cover, name="invite_cover"),
     path("i/<str:live_id>/<str:code>/logo.png", views.invite_logo, name="invite_logo"),
+    path("i/<str:live_id>/<str:code>/wechat-qr.png", views.invite_wechat_qr, name="invite_wechat_qr"),
 ]

@@ -14,6 +14,8 @@ from django.utils.translation import get_language, gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from liveloop.integrations.tuike import links as tuike_links
+from liveloop.integrations.tuike import qr as tuike_qr
 from liveloop.integrations.wechat import login as wx_login
 from liveloop.integrations.wechat import miniprogram, oauth
 from liveloop.actions import joining, proof
@@ -205,6 +207,8 @@ def _own_page(request, enrolment, *, signed: str):
         "invitees": owner.invitees(enrolment),
         "money": owner.money(enrolment),
         "others": [(e, own_page_url(e)) for e in owner.other_enrolments(enrolment)],
+        # WeChat's own count when the promoter is a linked 推客 of the live's notice.
+        "official": tuike_links.materials_for(live, promoter),
     }
     response = render(request, "phone/me.html", context)
     _set_cookie(response, OWN_COOKIE, signed)
@@ -274,10 +278,12 @@ def poster(request):
     enrolment = _active_from_cookie(request)
     live, promoter = enrolment.programme.live, enrolment.promoter
     shown = images.for_live(live)
+    official = tuike_links.materials_for(live, promoter)
     png = draw_poster(brand=enrolment.org.name, title=live.title,
                       when=when_text(live.announced_at, live.org, get_language()),
                       promoter_name=promoter.name, invite_url=_invite_url(request, live, promoter),
-                      cover=images.pillow_image(shown.cover), logo=images.pillow_image(shown.logo))
+                      cover=images.pillow_image(shown.cover), logo=images.pillow_image(shown.logo),
+                      official_qr=tuike_qr.pillow(official.qr_image) if official else None)
     response = HttpResponse(png, content_type="image/png")
     # ASCII only: the live's public id and the promoter's code are [A-Za-z0-9].
     response["Content-Disposition"] = f'attachment; filename="poster-{live.public_id}-{promoter.code}.png"'
@@ -332,18 +338,28 @@ def invite(request, live_id, code):
             relay.reserve(live, enrolment.promoter.code, viewer,
                           attrs={**signals.reservation_keys(request, live.org_id, viewer),
                                  **relay.linked_ids(identity)})
-        link = miniprogram.url_link(mini, live, enrolment.promoter.code, viewer, entering) if mini else None
+        link = miniprogram.url_link(mini, live, enrolment.promoter.code, viewer, entering,
+                                    share=_share(live, enrolment.promoter)) if mini else None
         if link or live.preview_url:
             # 303: the mini-program (its URL Link) or the platform's page is fetched with GET.
             response = HttpResponseRedirect(link or live.preview_url, status=303)
         else:
             response = render(request, "phone/reserved.html", context)
     else:
+        official = tuike_links.materials_for(live, enrolment.promoter)
         response = render(request, "phone/invite.html", {**context, "mini_program": mini is not None,
-                                                         "entering": entering})
+                                                         "entering": entering,
+                                                         "official_qr": bool(official and official.qr_image)})
     if new:
         _set_cookie(response, relay.VIEWER_COOKIE, relay.viewer_cookie(viewer))
     return response
+
+
+def _share(live, promoter) -> tuple[str, str] | None:
+    """The promoter's WeChat share link for the live's notice (推客), when synced: the
+    mini-program passes it to wx.reserveChannelsLive so WeChat counts the reservation for them."""
+    official = tuike_links.materials_for(live, promoter)
+    return (official.notice_id, official.share_link) if official and official.share_link else None
 
 
 def _mini_program(live):
@@ -380,3 +396,17 @@ def invite_cover(request, live_id, code):
 def invite_logo(request, live_id, code):
     live, _enrolment = _invite_or_404(live_id, code)
     return _invite_image(images.for_live(live).logo)
+
+
+@require_GET
+@rate_limited("invite")
+def invite_wechat_qr(request, live_id, code):
+    """The promoter's official WeChat reservation code (推客), public through the invite link."""
+    live, enrolment = _invite_or_404(live_id, code)
+    official = tuike_links.materials_for(live, enrolment.promoter)
+    data = tuike_qr.read(official.qr_image) if official else None
+    if data is None:
+        raise Http404("no official code")
+    response = HttpResponse(data, content_type="image/png")
+    response["Cache-Control"] = "public, max-age=300"
+    return response
