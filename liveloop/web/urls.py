@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from liveloop.web import brand, notices, people, planner, room, shops, views, wechat_apps
+from liveloop.web import brand, notices, people, planner, room, shops, views, wechat_apps, wechatpay
 from liveloop.web import scorecards
 from liveloop.web import report, trends
 
@@ -65,6 +65,9 @@ urlpatterns = [
     path("settings/brand/cover/", views.brand_cover, name="brand_cover"),
     path("settings/brand/cover.jpg", brand.brand_cover_image, name="brand_cover_image"),
     path("settings/wechat/", wechat_apps.wechat_apps_page, name="wechat_apps"),
+    path("settings/wechatpay/", wechatpay.wechatpay_page, name="wechatpay"),
+    # WeChat Pay's result callbacks: the key alone names the merchant and the organisation.
+    path("wechatpay/notify/<str:key>/", wechatpay.notify, name="wechatpay_notify"),
     path("settings/shops/", shops.shops_page, name="shops"),
     path("settings/shops/new/", shops.shop_add, name="shop_add"),
     path("settings/shops/<int:shop_id>/", shops.shop_page, name="shop"),

@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from liveloop.integrations.wechat import emulator_login
 from liveloop.integrations.wechat.crypto import PushCrypto, signature
+from liveloop.integrations.wechatpay import emulator as pay_emulator
+from liveloop.integrations.wechatpay.emulator import PayStore
 
 ORDER_NOT_FOUND = 100002  # the emulator's own code; WeChat's is not documented in WECHAT.md
 
@@ -43,6 +45,16 @@ class Store:
     # WeChat users, the official account's and the mini-program's app ids (emulator_login).
     users: emulator_login.Users = field(default_factory=emulator_login.Users)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # WeChat Pay's merchant transfers (wechatpay/emulator.py), made on first use: its RSA key
+    # pair takes a moment to generate, and most uses of the emulator never pay.
+    pay_store: PayStore | None = None
+
+    @property
+    def pay(self) -> PayStore:
+        with self.lock:
+            if self.pay_store is None:
+                self.pay_store = PayStore()
+            return self.pay_store
 
     def expire_tokens(self) -> None:
         with self.lock:
@@ -144,8 +156,23 @@ class Handler(BaseHTTPRequestHandler):
             return {}
         return data if isinstance(data, dict) else {}
 
+    def _pay(self, method: str) -> None:
+        """WeChat Pay's API (api.mch.weixin.qq.com): the path and query are what is signed."""
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode(errors="replace") if length else ""
+        status, headers, text = self.server.store.pay.handle(method, self.path, self.headers, body)
+        data = text.encode()
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_GET(self):
         store = self.server.store
+        if self.path.startswith("/v3/"):
+            return self._pay("GET")
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
         with store.lock:
@@ -209,9 +236,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         store = self.server.store
+        if self.path.startswith("/v3/"):
+            return self._pay("POST")
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
         body = self._body()
+        if url.path.startswith("/emulator/pay/"):
+            answer = pay_emulator.control(store.pay, url.path, body)
+            return self._answer(*(answer or (404, {"error": "unknown control endpoint"})))
         if url.path.startswith("/emulator/"):
             return self._control(url.path, body)
         with store.lock:

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from liveloop.integrations.wechat import login as wx_login
 from liveloop.integrations.wechat import miniprogram, oauth
 from liveloop.actions import joining, proof
+from liveloop.money import wechatpay
 from liveloop.promoters import images
 from liveloop.promoters.links import own_page_url, sign_enrolment
 from liveloop.promoters.poster import draw_poster
@@ -205,6 +206,7 @@ def _own_page(request, enrolment, *, signed: str):
         "invitees": owner.invitees(enrolment),
         "money": owner.money(enrolment),
         "others": [(e, own_page_url(e)) for e in owner.other_enrolments(enrolment)],
+        "transfers": wechatpay.waiting_for(enrolment.org, promoter),
     }
     response = render(request, "phone/me.html", context)
     _set_cookie(response, OWN_COOKIE, signed)
@@ -258,6 +260,23 @@ def _active_from_cookie(request):
     if enrolment is None or not enrolment.active:
         raise Http404("open your own page's link first")
     return enrolment
+
+
+@never_cache
+@rate_limited("own")
+def receive(request, out_bill_no):
+    """确认收款: one WeChat Pay bill waiting for this promoter's confirmation. Only their own
+    (the page's cookie names the promoter; the organisation scopes the query): any other → 404."""
+    enrolment = _active_from_cookie(request)
+    transfer = next((t for t in wechatpay.waiting_for(enrolment.org, enrolment.promoter)
+                     if t.out_bill_no == out_bill_no), None)
+    merchant = wechatpay.merchant_of(enrolment.org)
+    if transfer is None or merchant is None:
+        raise Http404("no such bill waits for you")
+    return render(request, "phone/receive.html", {
+        **_live_context(enrolment.programme.live, enrolment.promoter.code), "transfer": transfer,
+        "merchant": merchant, "in_wechat": "MicroMessenger" in request.headers.get("User-Agent", ""),
+    })
 
 
 @never_cache
