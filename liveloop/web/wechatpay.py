@@ -61,6 +61,7 @@ class MerchantForm(forms.Form):
     receiver_daily = _yuan_field(_("Daily limit per receiver (yuan)"), _("WeChat Pay's default: 20,000 yuan."))
     merchant_daily = _yuan_field(_("Daily limit of the merchant (yuan)"), _("WeChat Pay's default: 100,000 yuan."))
     api_base_url = forms.URLField(label=_("API address"), max_length=200, initial="https://api.mch.weixin.qq.com",
+                                  assume_scheme="https",
                                   help_text=_("WeChat Pay's; the emulator's address to try it out."))
 
     def __init__(self, *args, merchant: WechatPayMerchant | None, **kwargs):

@@ -240,3 +240,14 @@ def control(store: PayStore, path: str, body: dict) -> tuple[int, dict] | None:
     if path in ("/emulator/pay/fail", "/emulator/pay/expire"):
         return store.settle_waiting(str(body.get("out_bill_no") or ""), path.rsplit("/", 1)[1])
     return None
+
+
+def new_merchant(store: PayStore, mchid: str = "1900000109", appid: str = "wxemulatorpay0001") -> dict:
+    """A merchant the emulator knows, as the organisation's settings hold it: a fresh API key
+    pair and API v3 key, and the emulator's WeChat Pay public key and id (demo, tests,
+    `liveloop wechatpay-emulator-merchant`)."""
+    private, public = protocol.new_key_pair()
+    api_v3_key = secrets.token_hex(16)
+    store.add_merchant(mchid, public, api_v3_key)
+    return {"mchid": mchid, "appid": appid, "cert_serial": secrets.token_hex(20).upper(), "private_key": private,
+            "api_v3_key": api_v3_key, "public_key": store.public_key, "public_key_id": store.public_key_id}
