@@ -345,6 +345,50 @@ def wechat_worker(once, limit, interval):
             time.sleep(interval)
 
 
+@main.command("wechatpay-poll", help="微信支付转账状态查询：查询超过若干分钟未收到结果的转账单，补发未受理的转账。"
+                                     "Query WeChat Pay transfers not final after N minutes (the fallback when a "
+                                     "callback is lost) and send the ones never accepted.")
+@click.option("--once", is_flag=True, help="Query what is due now, then exit.")
+@click.option("--minutes", default=10, show_default=True, type=click.IntRange(1, 1440),
+              help="Query a transfer not heard of for this long.")
+@click.option("--interval", default=60.0, show_default=True, type=float, help="Seconds between rounds.")
+def wechatpay_poll(once, minutes, interval):
+    import time
+    from datetime import timedelta
+
+    from liveloop.money.wechatpay import poll_all
+
+    while True:
+        changed = poll_all(older_than=timedelta(minutes=minutes))
+        if changed:
+            click.echo(f"{changed} transfer(s) changed")
+        if once:
+            return
+        time.sleep(interval)
+
+
+@main.command("wechatpay-emulator-merchant", help="Connect an organisation to a running WeChat Pay emulator "
+                                                  "(`liveloop wechat-emulator`): a fresh merchant key pair and API "
+                                                  "v3 key, registered with the emulator and saved in the "
+                                                  "organisation's WeChat Pay settings. Never for a real merchant.")
+@click.option("--org", "slug", required=True, help="The organisation's slug.")
+@click.option("--emulator", "emulator_url", default="http://127.0.0.1:8765", show_default=True)
+@click.option("--site", "site_url", default="http://127.0.0.1:8000", show_default=True,
+              help="Liveloop's address, where the emulator posts result callbacks.")
+@click.option("--appid", default="wxemulatorpay0001", show_default=True,
+              help="The AppID whose openids receive (the promoters' openids).")
+def wechatpay_emulator_merchant(slug, emulator_url, site_url, appid):
+    from liveloop.demo.money import connect_emulator_merchant
+
+    org = _org(slug)
+    try:
+        merchant = connect_emulator_merchant(org, emulator_url, site_url, appid=appid)
+    except OSError as error:
+        raise click.ClickException(f"the emulator at {emulator_url} did not answer: {error}") from None
+    click.echo(f"{org.slug}: WeChat Pay merchant {merchant.mchid} at {merchant.api_base_url}; "
+               f"callbacks to {merchant.notify_url()}")
+
+
 @main.command("import", help="导入订单、退款、预约或推广员文件（CSV/XLSX）：先检查每一行，再写入。"
                              "Import a CSV or XLSX file of orders, refunds, reservations or promoters.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))

@@ -245,6 +245,9 @@ class WechatPayMerchant(TenantModel):
     merchant_daily_fen = models.BigIntegerField(default=MERCHANT_DAILY_FEN)
     api_base_url = models.URLField(max_length=200, default=WECHATPAY_API_BASE)
     notify_key = models.CharField(max_length=64, unique=True, default=new_push_key)
+    # Liveloop's own address as WeChat Pay reaches it (the settings page's, when saved): the
+    # notify_url of a transfer the worker sends.
+    site_url = models.URLField(max_length=200, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -260,6 +263,9 @@ class WechatPayMerchant(TenantModel):
     @property
     def notify_path(self) -> str:
         return f"/wechatpay/notify/{self.notify_key}/"
+
+    def notify_url(self, base: str = "") -> str:
+        return (base or self.site_url or "http://127.0.0.1:8000").rstrip("/") + self.notify_path
 
     @property
     def api_base(self) -> str:

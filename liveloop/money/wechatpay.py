@@ -191,7 +191,7 @@ def send(org, merchant: WechatPayMerchant, transfers, client: PayClient | None =
             answer = client.create(out_bill_no=transfer.out_bill_no, scene_id=merchant.scene_id,
                                    openid=transfer.openid, amount=transfer.amount, remark=merchant.remark,
                                    report_infos=merchant.report_infos, user_name=name,
-                                   notify_url=notify_base.rstrip("/") + merchant.notify_path)
+                                   notify_url=merchant.notify_url(notify_base))
         except PayUnavailable as error:
             log.warning("transfer %s not sent: %s", transfer.out_bill_no, error)
             continue
@@ -300,6 +300,14 @@ def poll(org, merchant: WechatPayMerchant, client: PayClient | None = None, now:
             changed += apply_bill(org, client.query(transfer.out_bill_no), now=now)
         except (PayUnavailable, PayApiError) as error:
             log.warning("transfer %s not queried: %s", transfer.out_bill_no, error)
+    return changed
+
+
+def poll_all(now: datetime | None = None, older_than: timedelta = timedelta(minutes=10)) -> int:
+    """`liveloop wechatpay-poll`: every organisation's merchant, one after another."""
+    changed = 0
+    for merchant in WechatPayMerchant.objects.select_related("org").order_by("pk"):
+        changed += poll(merchant.org, merchant, now=now, older_than=older_than)
     return changed
 
 

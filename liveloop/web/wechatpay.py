@@ -133,8 +133,9 @@ class MerchantForm(forms.Form):
             raise forms.ValidationError(_("Between 1 and 5 report fields, as the scene asks."))
         return infos
 
-    def save(self, org) -> WechatPayMerchant:
+    def save(self, org, site_url: str = "") -> WechatPayMerchant:
         merchant = self.merchant or WechatPayMerchant(org=org)
+        merchant.site_url = site_url or merchant.site_url
         data = dict(self.cleaned_data)
         data["receiver_daily_fen"] = int(data.pop("receiver_daily") * 100)
         data["merchant_daily_fen"] = int(data.pop("merchant_daily") * 100)
@@ -180,7 +181,7 @@ def _save(request, org, merchant):
     form = MerchantForm(request.POST, merchant=merchant)
     if not form.is_valid():
         return _page(request, merchant, form, status=400)
-    saved = form.save(org)
+    saved = form.save(org, site_url=request.build_absolute_uri("/"))
     audit.record(org, request.user, "wechatpay.settings", "organisation", mchid=saved.mchid, appid=saved.appid,
                  scene=saved.scene_id, receiver_daily=saved.receiver_daily_fen,
                  merchant_daily=saved.merchant_daily_fen)
