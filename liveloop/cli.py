@@ -286,8 +286,9 @@ def rebuild(slug, check):
 
 
 
-@main.command("wechat-emulator", help="Serve a local WeChat emulator: the shop API, web login and "
-                                      "the mini-program's server APIs (tests, demo).")
+@main.command("wechat-emulator", help="Serve a local WeChat emulator: the shop API, web login, "
+                                      "the mini-program's server APIs and WeChat Pay's merchant transfers "
+                                      "(tests, demo).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True, type=int)
 @click.option("--appid", required=True)
@@ -315,7 +316,9 @@ def wechat_emulator(host, port, appid, secret, token, aes_key, push_url, apps):
     server = EmulatorServer(store, host, port)
     click.echo(f"WeChat shop emulator on {server.base_url}: point the shop's api_base_url (or the "
                f"LIVELOOP_WECHAT_API_BASE setting) at it; POST /emulator/pay, /emulator/refund "
-               f"or /emulator/sharer to drive it")
+               f"or /emulator/sharer to drive it. WeChat Pay transfers under /v3/: connect an organisation "
+               f"with `liveloop wechatpay-emulator-merchant --org SLUG --emulator {server.base_url}`; "
+               f"POST /emulator/pay/confirm, /emulator/pay/expire or /emulator/pay/fail to play the receiver")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
