@@ -11,6 +11,7 @@ import hashlib
 import io
 from datetime import timedelta
 
+from liveloop.events.models import Order
 from liveloop.integrations.models import WechatPayMerchant
 from liveloop.integrations.wechatpay import protocol
 from liveloop.integrations.wechatpay.emulator import PayStore, new_merchant
@@ -88,9 +89,10 @@ WECHAT_RECEIVERS = 3
 
 
 def _wechat_receivers(live) -> list[Promoter]:
-    """Give the first few promoters of `live` (who sold in it) a WeChat openid under the demo
-    merchant's AppID, before settlement copies the payee."""
-    promoters = list(Promoter.objects.for_org(live.org).filter(enrolments__programme__live=live)
+    """Give the first few promoters who sold in `live` without one (the shop's sharers have theirs) a
+    WeChat openid under the demo merchant's AppID, before settlement copies the payee."""
+    sold = Order.objects.for_org(live.org).filter(live=live, promoter__isnull=False).values("promoter")
+    promoters = list(Promoter.objects.for_org(live.org).filter(pk__in=sold, openid="")
                      .order_by("code")[:WECHAT_RECEIVERS])
     for promoter in promoters:
         promoter.openid = "oDEMO" + hashlib.sha256(promoter.code.encode()).hexdigest()[:23]
@@ -110,7 +112,9 @@ def pay_by_wechat(org, receivers, now) -> None:
         merchant = connect_in_process(org, store, server.base_url)
         store.deliver = lambda url, headers, body: _deliver(merchant, headers, body, now)
         try:
-            batch, _planned = wechatpay.start_run(org, None, merchant, now=now)
+            only = Statement.objects.for_org(org).filter(promoter__in=receivers, state=payouts.SETTLED)
+            batch, _planned = wechatpay.start_run(org, None, merchant, now=now,
+                                                  only=set(only.values_list("pk", flat=True)))
         except payouts.PayoutError:  # the receivers had nothing payable in this live
             return
         client = wechatpay.client_for(merchant, clock=lambda: now.timestamp())

@@ -109,9 +109,9 @@ class RunPlan:
         return sum(s.payable for s in self.held)
 
 
-def plan(org, merchant: WechatPayMerchant, now: datetime) -> RunPlan:
-    """Which waiting statements today's limits let through, in statement order. Pure reading;
-    the run repeats it under the batch lock."""
+def plan(org, merchant: WechatPayMerchant, now: datetime, only=None) -> RunPlan:
+    """Which waiting statements today's limits let through, in statement order (`only`: of
+    these statement ids). Pure reading; the run repeats it under the batch lock."""
     day = day_of(org, now)
     counted = Transfer.objects.for_org(org).filter(COUNTED, day=day)
     merchant_used = counted.aggregate(total=Sum("amount"))["total"] or 0
@@ -119,7 +119,10 @@ def plan(org, merchant: WechatPayMerchant, now: datetime) -> RunPlan:
     for promoter_id, amount in counted.values_list("statement__promoter_id", "amount"):
         receiver_used[promoter_id] = receiver_used.get(promoter_id, 0) + amount
     result = RunPlan()
-    for statement in payouts.batchable(org):
+    waiting = payouts.batchable(org)
+    if only is not None:
+        waiting = waiting.filter(pk__in=list(only))
+    for statement in waiting:
         if not wechat_payable(statement) or statement.payable < MIN_FEN:
             continue
         amount, who = statement.payable, statement.promoter_id
@@ -137,13 +140,13 @@ def plan(org, merchant: WechatPayMerchant, now: datetime) -> RunPlan:
 
 @transaction.atomic
 def start_run(org, user, merchant: WechatPayMerchant, now: datetime | None = None,
-              expect: tuple[int, int] | None = None):
+              expect: tuple[int, int] | None = None, only=None):
     """Claim today's payable statements into a batch and record their transfers (state NEW).
     Returns (batch, plan). Nothing is sent here: `send` does, after this commits, so a crash
     between leaves NEW transfers that `poll` sends with the same out_bill_no."""
     now = now or datetime.now(timezone.utc)
     batch = payouts.new_batch(org, user, now)  # takes the organisation's batch lock first
-    planned = plan(org, merchant, now)  # read under the lock: two runs cannot both count today
+    planned = plan(org, merchant, now, only)  # read under the lock: two runs cannot both count today
     payouts.check_expected(expect, planned.chosen)
     if not planned.chosen:
         raise payouts.PayoutError(_("No statement paid to a WeChat openid fits today's limits."))
