@@ -4,6 +4,7 @@
 run; replayed and forged callbacks change nothing; the daily limits split a run across days;
 a run retried or raced pays nobody twice; the money stays exact (`liveloop rebuild --check`)."""
 import copy
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -262,3 +263,34 @@ def test_the_settings_are_the_owners_and_the_secrets_never_shown_back(brand, pay
         assert all(value.startswith("enc1:") for value in cursor.fetchone())
     log = owner.get("/money/audit/").content.decode()
     assert "Change WeChat Pay merchant" in log and "1900000111" in log and "¥500.50" in log
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runs_raced_from_four_connections_claim_each_statement_once(brand, pay):
+    """Four runs at the same moment, each in its own connection and transaction: one claims the
+    statements, the others find nothing left (PostgreSQL, where the transactions overlap; SQLite
+    runs one writer at a time, covered by the retry above)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("overlapping transactions need PostgreSQL (LIVELOOP_DATABASE_URL)")
+    settled(brand)
+    merchant = WechatPayMerchant.objects.get(org=brand.org)
+    barrier, outcomes = threading.Barrier(4), []
+
+    def run():
+        try:
+            barrier.wait()
+            _batch, planned = wechatpay.start_run(brand.org, None, merchant, now=DEMO_NOW)
+            outcomes.append(len(planned.chosen))
+        except payouts.PayoutError as error:
+            outcomes.append(type(error).__name__)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(map(str, outcomes)) == ["3", "PayoutError", "PayoutError", "PayoutError"]
+    assert Transfer.objects.for_org(brand.org).count() == 3
+    assert Transfer.objects.for_org(brand.org).values("statement").distinct().count() == 3
