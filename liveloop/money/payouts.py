@@ -357,13 +357,13 @@ check_expected = _confirm
 
 
 def leave_batch(org, user, statement: Statement, batch: PayoutBatch, *, paid: bool, reference: str = "",
-                reason: str = "", action: str) -> None:
+                reason: str = "", action: str, now: datetime | None = None) -> None:
     """A channel's answer for one statement of `batch`: paid, or settled again (out of the
     batch, its reason kept) so that the next run pays it. Conditional on the statement still
     waiting in this batch, like apply_results: an answer applied twice moves it once."""
     if paid:
         _move(org, user, [statement], {SETTLED}, PAID, action, where={"batch": batch},
-              paid_reference=reference[:64], paid_at=datetime.now(timezone.utc), failure="", batch=None)
+              paid_reference=reference[:64], paid_at=now or datetime.now(timezone.utc), failure="", batch=None)
     else:
         _move(org, user, [statement], {SETTLED}, SETTLED, action, where={"batch": batch},
               failure=reason[:200], batch=None)

@@ -233,7 +233,7 @@ def apply(org, transfer: Transfer, state: str, *, fail_reason: str = "", transfe
         if state == T.SUCCESS:
             payouts.leave_batch(org, None, statement, transfer.batch, paid=True,
                                 reference=transfer.transfer_bill_no or transfer.out_bill_no,
-                                action="statement.paid")
+                                action="statement.paid", now=now)
         elif state in (T.FAIL, T.CANCELLED):
             payouts.leave_batch(org, None, statement, transfer.batch, paid=False,
                                 reason=reason_words(state, fail_reason), action="statement.unpaid")
