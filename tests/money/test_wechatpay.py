@@ -4,6 +4,7 @@
 run; replayed and forged callbacks change nothing; the daily limits split a run across days;
 a run retried or raced pays nobody twice; the money stays exact (`liveloop rebuild --check`)."""
 import copy
+import hashlib
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -14,7 +15,8 @@ from django.db import IntegrityError, connection, transaction
 from django.test import Client
 
 from liveloop.cli import main
-from liveloop.integrations.models import WechatPayMerchant
+from liveloop.integrations.models import WechatApps, WechatPayMerchant
+from liveloop.integrations.wechat import oauth
 from liveloop.integrations.wechatpay import protocol
 from liveloop.integrations.wechatpay.emulator import new_merchant
 from liveloop.lib.numbers import yuan
@@ -24,7 +26,7 @@ from liveloop.money.settlement import settle_live
 from liveloop.orgs.models import AuditEntry, Member
 from liveloop.promoters.links import own_page_url
 from liveloop.promoters.models import Enrolment, Promoter
-from tests.actors import DEMO_NOW, deliver_to, ended_live, member_client
+from tests.actors import APPID, DEMO_NOW, SECRET, deliver_to, ended_live, member_client
 
 pytestmark = pytest.mark.django_db
 SALES = [("o1", "v1", 10_000, "PA"), ("o2", "v2", 3_333, "PB"), ("o3", "v3", 5_000, "PC")]
@@ -294,3 +296,24 @@ def test_runs_raced_from_four_connections_claim_each_statement_once(brand, pay):
     assert sorted(map(str, outcomes)) == ["3", "PayoutError", "PayoutError", "PayoutError"]
     assert Transfer.objects.for_org(brand.org).count() == 3
     assert Transfer.objects.for_org(brand.org).values("statement").distinct().count() == 3
+
+
+def test_the_confirmation_page_signs_wx_config_with_the_official_accounts_ticket(brand, pay, emulator):
+    statements = settled(brand)
+    apps = WechatApps.objects.create(org=brand.org, oa_appid=APPID, oa_secret=SECRET)
+    merchant = WechatPayMerchant.objects.get(org=brand.org)
+    batch, _planned = wechatpay.start_run(brand.org, None, merchant, now=DEMO_NOW)
+    wechatpay.send(brand.org, merchant, batch.transfers.select_related("statement__promoter"), now=DEMO_NOW)
+    transfer = Transfer.objects.get(statement=statements["PA"])
+    phone = own_page(brand, "PA")
+    answer = phone.get(f"/me/receive/{transfer.out_bill_no}/")
+    page = answer.content.decode()
+    field = lambda name: page.split(f'data-wx-{name}="')[1].split('"')[0]  # noqa: E731
+    ticket = oauth.jsapi_ticket(apps)  # the one the page used: cached for two hours
+    signed = (f"jsapi_ticket={ticket}&noncestr={field('nonce')}&timestamp={field('timestamp')}"
+              f"&url=http://testserver/me/receive/{transfer.out_bill_no}/")
+    assert field("signature") == hashlib.sha1(signed.encode()).hexdigest() and field("app-id") == APPID
+    assert "https://res.wx.qq.com/open/js/jweixin-1.6.0.js" in page
+    assert "script-src 'self' https://res.wx.qq.com" in answer["Content-Security-Policy"]
+    # Elsewhere the policy stays as it is: no third-party script.
+    assert "res.wx.qq.com" not in phone.get("/me/")["Content-Security-Policy"]

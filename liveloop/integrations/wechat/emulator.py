@@ -181,6 +181,12 @@ class Handler(BaseHTTPRequestHandler):
                 return self._answer(*store.scripted.pop(0))
         if url.path in self.LOGIN_ROUTES or url.path.startswith(("/emulator/", "/connect/")):
             return self._login_get(url.path, query)
+        if url.path == "/cgi-bin/ticket/getticket":  # the official account's JS-SDK ticket
+            with store.lock:
+                known = query.get("access_token") in store.tokens
+            return self._answer(200, {"errcode": 0, "errmsg": "ok", "ticket": "emu-ticket-" + secrets.token_hex(12),
+                                      "expires_in": 7200} if known else
+                                {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"})
         if url.path != "/cgi-bin/token":
             return self._answer(404, {"errcode": 404, "errmsg": "not found"})
         known = {store.appid: store.secret, **store.users.apps}

@@ -16,6 +16,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from liveloop.integrations.wechat import login as wx_login
 from liveloop.integrations.wechat import miniprogram, oauth
+from liveloop.integrations.wechat.client import ShopApiError, ShopUnavailable
+from liveloop.integrations.models import WechatApps
 from liveloop.actions import joining, proof
 from liveloop.money import wechatpay
 from liveloop.promoters import images
@@ -273,10 +275,33 @@ def receive(request, out_bill_no):
     merchant = wechatpay.merchant_of(enrolment.org)
     if transfer is None or merchant is None:
         raise Http404("no such bill waits for you")
-    return render(request, "phone/receive.html", {
+    in_wechat = "MicroMessenger" in request.headers.get("User-Agent", "")
+    jssdk = _jssdk_config(request, enrolment.org) if in_wechat else None
+    response = render(request, "phone/receive.html", {
         **_live_context(enrolment.programme.live, enrolment.promoter.code), "transfer": transfer,
-        "merchant": merchant, "in_wechat": "MicroMessenger" in request.headers.get("User-Agent", ""),
+        "merchant": merchant, "in_wechat": in_wechat, "jssdk": jssdk, "jssdk_script": JSSDK_SCRIPT,
     })
+    if jssdk:  # WeChat's JS-SDK is served only from its own host
+        response["Content-Security-Policy"] = settings.LIVELOOP_CSP.replace(
+            "script-src 'self'", f"script-src 'self' {JSSDK_ORIGIN}")
+    return response
+
+
+JSSDK_ORIGIN = "https://res.wx.qq.com"
+JSSDK_SCRIPT = f"{JSSDK_ORIGIN}/open/js/jweixin-1.6.0.js"
+
+
+def _jssdk_config(request, org) -> dict | None:
+    """wx.config's signed fields for this page, with the official account's JS-SDK ticket (the
+    H5 way to open requestMerchantTransfer); None without an official account or when WeChat
+    cannot be reached (the page then calls WeixinJSBridge directly)."""
+    apps = WechatApps.objects.for_org(org).first()
+    if apps is None or not apps.login_ready:
+        return None
+    try:
+        return oauth.jssdk_config(apps, request.build_absolute_uri())
+    except (ShopApiError, ShopUnavailable, OSError):
+        return None
 
 
 @never_cache
