@@ -1,6 +1,7 @@
 """Secrets and personal data encrypted at rest: shop Token, EncodingAESKey and AppSecret, the
 WeCom callback's Token and EncodingAESKey, a WeCom channel's corp secret and access token,
-webhook signing secrets; promoters' phones and bank accounts and statements' payees.
+webhook signing secrets, the WeChat Pay merchant's API private key and API v3 key; promoters'
+phones and bank accounts, statements' payees and WeChat Pay transfers' openids.
 
 A database dump or backup alone does not reveal them: each value is a Fernet token
 (AES-128-CBC + HMAC-SHA256, from `cryptography`) under a key derived with HKDF-SHA256 from

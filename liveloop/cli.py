@@ -286,8 +286,9 @@ def rebuild(slug, check):
 
 
 
-@main.command("wechat-emulator", help="Serve a local WeChat emulator: the shop API, web login and "
-                                      "the mini-program's server APIs (tests, demo).")
+@main.command("wechat-emulator", help="Serve a local WeChat emulator: the shop API, web login, "
+                                      "the mini-program's server APIs and WeChat Pay's merchant transfers "
+                                      "(tests, demo).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True, type=int)
 @click.option("--appid", required=True)
@@ -328,7 +329,9 @@ def wechat_emulator(host, port, appid, secret, token, aes_key, push_url, apps, t
     server = EmulatorServer(store, host, port)
     click.echo(f"WeChat shop emulator on {server.base_url}: point the shop's api_base_url (or the "
                f"LIVELOOP_WECHAT_API_BASE setting) at it; POST /emulator/pay, /emulator/refund "
-               f"or /emulator/sharer to drive it; /emulator/tuike/... for the 推客 account")
+               f"or /emulator/sharer to drive it; /emulator/tuike/... for the 推客 account. WeChat Pay transfers under /v3/: connect an organisation "
+               f"with `liveloop wechatpay-emulator-merchant --org SLUG --emulator {server.base_url}`; "
+               f"POST /emulator/pay/confirm, /emulator/pay/expire or /emulator/pay/fail to play the receiver")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -402,6 +405,50 @@ def tuike_commissions(once, limit, interval):
 
     _work(process, limit, interval, once,
           lambda o: f"recorded {o.recorded}, waiting {o.waiting}, given up {o.given_up}")
+
+
+@main.command("wechatpay-poll", help="微信支付转账状态查询：查询超过若干分钟未收到结果的转账单，补发未受理的转账。"
+                                     "Query WeChat Pay transfers not final after N minutes (the fallback when a "
+                                     "callback is lost) and send the ones never accepted.")
+@click.option("--once", is_flag=True, help="Query what is due now, then exit.")
+@click.option("--minutes", default=10, show_default=True, type=click.IntRange(1, 1440),
+              help="Query a transfer not heard of for this long.")
+@click.option("--interval", default=60.0, show_default=True, type=float, help="Seconds between rounds.")
+def wechatpay_poll(once, minutes, interval):
+    import time
+    from datetime import timedelta
+
+    from liveloop.money.wechatpay import poll_all
+
+    while True:
+        changed = poll_all(older_than=timedelta(minutes=minutes))
+        if changed:
+            click.echo(f"{changed} transfer(s) changed")
+        if once:
+            return
+        time.sleep(interval)
+
+
+@main.command("wechatpay-emulator-merchant", help="Connect an organisation to a running WeChat Pay emulator "
+                                                  "(`liveloop wechat-emulator`): a fresh merchant key pair and API "
+                                                  "v3 key, registered with the emulator and saved in the "
+                                                  "organisation's WeChat Pay settings. Never for a real merchant.")
+@click.option("--org", "slug", required=True, help="The organisation's slug.")
+@click.option("--emulator", "emulator_url", default="http://127.0.0.1:8765", show_default=True)
+@click.option("--site", "site_url", default="http://127.0.0.1:8000", show_default=True,
+              help="Liveloop's address, where the emulator posts result callbacks.")
+@click.option("--appid", default="wxemulatorpay0001", show_default=True,
+              help="The AppID whose openids receive (the promoters' openids).")
+def wechatpay_emulator_merchant(slug, emulator_url, site_url, appid):
+    from liveloop.demo.money import connect_emulator_merchant
+
+    org = _org(slug)
+    try:
+        merchant = connect_emulator_merchant(org, emulator_url, site_url, appid=appid)
+    except OSError as error:
+        raise click.ClickException(f"the emulator at {emulator_url} did not answer: {error}") from None
+    click.echo(f"{org.slug}: WeChat Pay merchant {merchant.mchid} at {merchant.api_base_url}; "
+               f"callbacks to {merchant.notify_url()}")
 
 
 @main.command("import", help="导入订单、退款、预约或推广员文件（CSV/XLSX）：先检查每一行，再写入。"

@@ -235,3 +235,12 @@ def push(shop, message):
 def run(now=WORKER_NOW):
     """One pass of the shop worker, without waiting between retries."""
     return worker.process(now=now, client_options=NO_SLEEP)
+
+
+def deliver_to(client):
+    """The WeChat Pay emulator's callback sender, posting into the Django test client (the
+    in-process emulator cannot reach a server that does not listen)."""
+    def deliver(url, headers, body):
+        path = urllib.parse.urlsplit(url).path
+        return client.post(path, body, content_type="application/json", headers=headers).status_code
+    return deliver

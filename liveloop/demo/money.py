@@ -11,8 +11,12 @@ import hashlib
 import io
 from datetime import timedelta
 
-from liveloop.money import payouts
-from liveloop.money.models import Statement
+from liveloop.events.models import Order
+from liveloop.integrations.models import WechatPayMerchant
+from liveloop.integrations.wechatpay import protocol
+from liveloop.integrations.wechatpay.emulator import PayStore, new_merchant
+from liveloop.money import payouts, wechatpay
+from liveloop.money.models import Statement, Transfer
 from liveloop.money.plans import save_plan
 from liveloop.money.settlement import settle_live, settleable_from
 from liveloop.promoters.models import Promoter, Team
@@ -67,12 +71,99 @@ def settle_past(org, lives) -> None:
     them, and pay the oldest through a payout batch whose results came back with one failed
     transfer. The newest is left for whoever tries the demo: its refund window has passed, so
     they press 结算 on /money/ themselves and see its statements appear, frozen, to approve."""
+    receivers = _wechat_receivers(lives[1]) if len(lives) > 2 else []
     runs = [settle_live(org, live, now=settleable_from(org, live) + timedelta(minutes=1)) for live in lives[:-1]]
     for number, run in enumerate(runs):
         payouts.approve(org, None, Statement.objects.for_org(org).filter(run=run))
         if number == 0:
             batch = payouts.create_batch(org, None, now=settleable_from(org, lives[0]) + timedelta(days=1))
             payouts.apply_results(org, None, batch, _results(batch))
+    if receivers:
+        pay_by_wechat(org, receivers, now=settleable_from(org, lives[1]) + timedelta(days=1))
+
+
+# Three promoters of the second live are paid to their WeChat openid, through the WeChat Pay
+# emulator: one confirms (paid), one lets the bill expire (settled again, with the reason), one
+# has not confirmed yet (their own page shows 确认收款).
+WECHAT_RECEIVERS = 3
+
+
+def _wechat_receivers(live) -> list[Promoter]:
+    """Give the first few promoters who sold in `live` without one (the shop's sharers have theirs) a
+    WeChat openid under the demo merchant's AppID, before settlement copies the payee."""
+    sold = Order.objects.for_org(live.org).filter(live=live, promoter__isnull=False).values("promoter")
+    promoters = list(Promoter.objects.for_org(live.org).filter(pk__in=sold, openid="")
+                     .order_by("code")[:WECHAT_RECEIVERS])
+    for promoter in promoters:
+        promoter.openid = "oDEMO" + hashlib.sha256(promoter.code.encode()).hexdigest()[:23]
+    Promoter.objects.bulk_update(promoters, ["openid"])
+    return promoters
+
+
+def pay_by_wechat(org, receivers, now) -> None:
+    """The same code a WeChat Pay run on /money/batches/ runs, against an in-process emulator;
+    the emulator's callbacks go straight to the callback handler (no server listens while the
+    demo seeds)."""
+    from liveloop.integrations.wechat.emulator import EmulatorServer, Store
+
+    store = PayStore(clock=lambda: now.timestamp())
+    server = EmulatorServer(Store(appid="", secret="", pay_store=store)).start()
+    try:
+        merchant = connect_in_process(org, store, server.base_url)
+        store.deliver = lambda url, headers, body: _deliver(merchant, headers, body, now)
+        try:
+            only = Statement.objects.for_org(org).filter(promoter__in=receivers, state=payouts.SETTLED)
+            batch, _planned = wechatpay.start_run(org, None, merchant, now=now,
+                                                  only=set(only.values_list("pk", flat=True)))
+        except payouts.PayoutError:  # the receivers had nothing payable in this live
+            return
+        client = wechatpay.client_for(merchant, clock=lambda: now.timestamp())
+        wechatpay.send(org, merchant, batch.transfers.select_related("statement__promoter").order_by("pk"),
+                       client, now=now)
+        transfers = list(Transfer.objects.for_org(org).filter(batch=batch).order_by("statement__number"))
+        if transfers:
+            store.confirm(transfers[0].package_info)
+        if len(transfers) > 1:
+            store.settle_waiting(transfers[1].out_bill_no, "expire")
+    finally:
+        server.stop()
+
+
+def _deliver(merchant, headers, body, now) -> int:
+    try:
+        wechatpay.receive_callback(merchant.notify_key, headers, body, now=now)
+    except wechatpay.CallbackRefused as refused:
+        return refused.status
+    return 204
+
+
+def connect_in_process(org, store: PayStore, base_url: str) -> WechatPayMerchant:
+    fields = new_merchant(store)
+    merchant, _created = WechatPayMerchant.objects.update_or_create(
+        org=org, defaults={**fields, "api_base_url": base_url})
+    return merchant
+
+
+def connect_emulator_merchant(org, emulator_url: str, site_url: str, appid: str) -> WechatPayMerchant:
+    """`liveloop wechatpay-emulator-merchant`: register a fresh merchant with a running emulator
+    over HTTP and save it as the organisation's."""
+    import json
+    import secrets
+    import urllib.request
+
+    private, public = protocol.new_key_pair()
+    api_v3_key, mchid = secrets.token_hex(16), "1900000109"
+    request = urllib.request.Request(emulator_url.rstrip("/") + "/emulator/pay/merchant", method="POST",
+                                     data=json.dumps({"mchid": mchid, "public_key": public,
+                                                      "api_v3_key": api_v3_key}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        answer = json.loads(response.read())
+    merchant, _created = WechatPayMerchant.objects.update_or_create(org=org, defaults={
+        "mchid": mchid, "appid": appid, "cert_serial": secrets.token_hex(20).upper(), "private_key": private,
+        "api_v3_key": api_v3_key, "public_key": answer["public_key"], "public_key_id": answer["public_key_id"],
+        "api_base_url": emulator_url.rstrip("/"), "site_url": site_url})
+    return merchant
 
 
 def _results(batch) -> bytes:

@@ -394,3 +394,65 @@ class TuikeCommissionUpdate(TenantModel):
         constraints = [models.UniqueConstraint(fields=["org", "order_id", "sku_id", "version"],
                                                name="tuikecommission_org_order_sku_version")]
         indexes = [models.Index(fields=["done_at", "due_at"], name="tuikecommission_due")]
+
+
+# --- WeChat Pay: the merchant that pays promoters (商家转账) ----------------------------------
+
+WECHATPAY_API_BASE = "https://api.mch.weixin.qq.com"
+# WeChat Pay's published defaults for merchant transfers (docs/wechat.md "Limits"): a merchant
+# transfers at most 100,000 yuan a day unless it asks for more, and at most 20,000 yuan a day
+# to one user.
+MERCHANT_DAILY_FEN = 100_000 * 100
+RECEIVER_DAILY_FEN = 20_000 * 100
+
+
+def default_report_infos() -> list:
+    # Scene 1005 (佣金报酬) asks for these two report fields.
+    return [{"info_type": "岗位类型", "info_content": "直播推广员"},
+            {"info_type": "报酬说明", "info_content": "直播推广佣金"}]
+
+
+class WechatPayMerchant(TenantModel):
+    """The organisation's WeChat Pay merchant (商户号), one per organisation. The merchant's API
+    private key and API v3 key are sealed at rest (liveloop/at_rest.py) and never shown back;
+    the WeChat Pay public key is public. The callback URL carries only `notify_key`."""
+    mchid = models.CharField(max_length=32)
+    appid = models.CharField(max_length=32)  # the OA or mini-program whose openids receive
+    cert_serial = models.CharField(max_length=64)  # the merchant API certificate's serial number
+    private_key = EncryptedTextField(max_length=8000)
+    api_v3_key = EncryptedTextField(max_length=32)
+    public_key = models.TextField()  # WeChat Pay public key (PEM), or its platform certificate
+    public_key_id = models.CharField(max_length=64)  # PUB_KEY_ID_…, or the certificate's serial
+    scene_id = models.CharField(max_length=16, default="1005")
+    report_infos = models.JSONField(default=default_report_infos)
+    remark = models.CharField(max_length=32, default="佣金报酬")
+    receiver_daily_fen = models.BigIntegerField(default=RECEIVER_DAILY_FEN)
+    merchant_daily_fen = models.BigIntegerField(default=MERCHANT_DAILY_FEN)
+    api_base_url = models.URLField(max_length=200, default=WECHATPAY_API_BASE)
+    notify_key = models.CharField(max_length=64, unique=True, default=new_push_key)
+    # Liveloop's own address as WeChat Pay reaches it (the settings page's, when saved): the
+    # notify_url of a transfer the worker sends.
+    site_url = models.URLField(max_length=200, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org"], name="wechatpaymerchant_one_per_org"),
+            models.CheckConstraint(condition=models.Q(receiver_daily_fen__gt=0, merchant_daily_fen__gt=0),
+                                   name="wechatpaymerchant_limits_positive"),
+        ]
+
+    def __str__(self):
+        return self.mchid
+
+    @property
+    def notify_path(self) -> str:
+        return f"/wechatpay/notify/{self.notify_key}/"
+
+    def notify_url(self, base: str = "") -> str:
+        return (base or self.site_url or "http://127.0.0.1:8000").rstrip("/") + self.notify_path
+
+    @property
+    def api_base(self) -> str:
+        # One setting points every merchant at the local emulator (demo, tests), like shops.
+        return (getattr(settings, "LIVELOOP_WECHATPAY_API_BASE", "") or self.api_base_url).rstrip("/")

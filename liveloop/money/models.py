@@ -190,3 +190,45 @@ class PayoutItem(TenantModel):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "batch", "statement"],
                                                name="payoutitem_org_batch_statement")]
+
+
+class Transfer(TenantModel):
+    """A WeChat Pay merchant transfer (商家转账) of one statement: the bill WeChat Pay holds under
+    `out_bill_no`. A statement whose bill fails, is cancelled or expires goes back to settled
+    and is paid by a new attempt, a new bill (docs/decisions.md "WeChat Pay transfers").
+
+    out_bill_no is derived from the statement's number and the attempt, and unique: a run
+    retried or raced cannot make a second bill for the same attempt (the insert fails), and
+    at most one bill per statement is open at a time (the partial unique index)."""
+    NEW = "NEW"  # recorded here, not yet accepted by WeChat Pay (or its answer was lost)
+    ACCEPTED, PROCESSING, WAIT_USER_CONFIRM, TRANSFERING = "ACCEPTED", "PROCESSING", "WAIT_USER_CONFIRM", "TRANSFERING"
+    SUCCESS, FAIL, CANCELING, CANCELLED = "SUCCESS", "FAIL", "CANCELING", "CANCELLED"
+    STATES = [(s, s) for s in (NEW, ACCEPTED, PROCESSING, WAIT_USER_CONFIRM, TRANSFERING, SUCCESS, FAIL,
+                               CANCELING, CANCELLED)]
+    FINAL = (SUCCESS, FAIL, CANCELLED)
+
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="transfers")
+    batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="transfers")
+    attempt = models.PositiveIntegerField()
+    out_bill_no = models.CharField(max_length=32)
+    openid = EncryptedTextField(max_length=64)
+    amount = models.BigIntegerField()  # fen
+    # The day (organisation's zone) the transfer counts against the daily limits.
+    day = models.DateField()
+    state = models.CharField(max_length=20, choices=STATES, default=NEW)
+    transfer_bill_no = models.CharField(max_length=64, blank=True, default="")
+    package_info = models.TextField(blank=True, default="")  # for requestMerchantTransfer
+    fail_reason = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "out_bill_no"], name="transfer_org_out_bill_no"),
+            models.UniqueConstraint(fields=["org", "statement", "attempt"], name="transfer_org_statement_attempt"),
+            models.UniqueConstraint(fields=["org", "statement"], name="transfer_org_statement_open",
+                                    condition=~models.Q(state__in=["SUCCESS", "FAIL", "CANCELLED"])),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="transfer_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["org", "day"], name="transfer_org_day"),
+                   models.Index(fields=["state", "updated_at"], name="transfer_state_updated")]

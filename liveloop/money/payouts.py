@@ -135,6 +135,21 @@ def _lock_batches(org) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [BATCH_LOCK, org.pk])
 
 
+def new_batch(org, user, now: datetime) -> PayoutBatch:
+    """An empty batch numbered for the organisation's day; the caller claims its statements
+    in the same transaction (a file batch here, a WeChat Pay run in money/wechatpay.py)."""
+    _lock_batches(org)
+    count = PayoutBatch.objects.for_org(org).count() + 1
+    local = now.astimezone(ZoneInfo(org.timezone))  # the number's date is the organisation's day
+    try:
+        with transaction.atomic():
+            return PayoutBatch.objects.create(org=org, number=f"P{local:%Y%m%d}-{count:04d}", user=user,
+                                              total=0, count=0)
+    except IntegrityError:  # the same number from a batch made at the same moment
+        raise Conflict(_("Another payout batch was being made at the same moment: look at the batches again.")) \
+            from None
+
+
 @transaction.atomic
 def create_batch(org, user, now: datetime | None = None, expect: tuple[int, int] | None = None) -> PayoutBatch:
     """A batch of every settled statement in no batch yet.
@@ -143,17 +158,8 @@ def create_batch(org, user, now: datetime | None = None, expect: tuple[int, int]
     state = settled AND batch IS NULL) and is built from what that UPDATE claimed, never from a
     list read before: of two batches made at once, the second finds nothing left to claim.
     (A list read first and locked with FOR UPDATE went stale while it waited: issue 14.)"""
-    _lock_batches(org)
     now = now or datetime.now(timezone.utc)
-    count = PayoutBatch.objects.for_org(org).count() + 1
-    local = now.astimezone(ZoneInfo(org.timezone))  # the number's date is the organisation's day
-    try:
-        with transaction.atomic():
-            batch = PayoutBatch.objects.create(org=org, number=f"P{local:%Y%m%d}-{count:04d}", user=user,
-                                               total=0, count=0)
-    except IntegrityError:  # the same number from a batch made at the same moment
-        raise Conflict(_("Another payout batch was being made at the same moment: look at the batches again.")) \
-            from None
+    batch = new_batch(org, user, now)
     claimed = (Statement.objects.for_org(org).filter(state=SETTLED, payable__gt=0, batch__isnull=True)
                .update(batch=batch))
     if not claimed:
@@ -236,6 +242,9 @@ class ResultCheck:
 def read_results(org, batch: PayoutBatch, data: bytes) -> ResultCheck:
     """Check a results file against the batch; nothing is written here."""
     check = ResultCheck()
+    if batch.transfers.exists():  # WeChat Pay answers for its own bills (money/wechatpay.py)
+        check.errors.append((1, "", _("This batch is paid through WeChat Pay: its results come from WeChat Pay.")))
+        return check
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -341,3 +350,20 @@ def apply_results(org, user, batch: PayoutBatch, data: bytes) -> ResultCheck:
     audit.record(org, user, "payout.results", batch.number, paid=sum(1 for r in check.rows if r[1]),
                  failed=sum(1 for r in check.rows if not r[1]))
     return check
+
+
+# The confirmed count and sum, checked the same way for a WeChat Pay run (money/wechatpay.py).
+check_expected = _confirm
+
+
+def leave_batch(org, user, statement: Statement, batch: PayoutBatch, *, paid: bool, reference: str = "",
+                reason: str = "", action: str, now: datetime | None = None) -> None:
+    """A channel's answer for one statement of `batch`: paid, or settled again (out of the
+    batch, its reason kept) so that the next run pays it. Conditional on the statement still
+    waiting in this batch, like apply_results: an answer applied twice moves it once."""
+    if paid:
+        _move(org, user, [statement], {SETTLED}, PAID, action, where={"batch": batch},
+              paid_reference=reference[:64], paid_at=now or datetime.now(timezone.utc), failure="", batch=None)
+    else:
+        _move(org, user, [statement], {SETTLED}, SETTLED, action, where={"batch": batch},
+              failure=reason[:200], batch=None)

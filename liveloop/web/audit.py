@@ -20,6 +20,7 @@ from liveloop.lib.numbers import yuan
 from liveloop.lives.models import Live
 from liveloop.money.models import Plan
 from liveloop.money.payouts import NO_REASON, NOTHING_TO_PAY, STATE_LABELS
+from liveloop.money.wechatpay import STATE_LABELS as TRANSFER_STATES
 from liveloop.orgs.zones import zone_label
 from liveloop.promoters.models import Promoter, Team
 from liveloop.rules import commission as rules
@@ -31,6 +32,9 @@ ACTIONS = {
     "statement.paid": gettext_lazy("Mark statement paid"),
     "statement.failed": gettext_lazy("Statement payment failed"),
     "statement.retry": gettext_lazy("Pay statement again"),
+    "statement.unpaid": gettext_lazy("Statement not paid: waits again"),
+    "transfer.state": gettext_lazy("WeChat Pay transfer"),
+    "wechatpay.settings": gettext_lazy("Change WeChat Pay merchant"),
     "payout.batch": gettext_lazy("Create payout batch"),
     "payout.results": gettext_lazy("Apply payment results"),
     "settlement.run": gettext_lazy("Settle live"),
@@ -70,6 +74,7 @@ SUBJECTS = {
     "money": gettext_lazy("Money settings"), "promoter": gettext_lazy("Promoter"),
     "member": gettext_lazy("Member"), "key": gettext_lazy("API key"),
     "settings": gettext_lazy("Settings"), "live": gettext_lazy("Live"), "tuike": gettext_lazy("推客"),
+    "transfer": gettext_lazy("WeChat Pay transfer"), "wechatpay": gettext_lazy("WeChat Pay"),
 }
 # Detail keys as words, for the generic rendering of an unknown action or shape.
 DETAIL_LABELS = {
@@ -222,7 +227,7 @@ def _target(entry, detail: dict, names: Names) -> tuple[str, str]:
         return _("team %(name)s") % {"name": key}, ""
     if entry.target == "organisation" or entry.action == "settings.timezone":
         return _("the organisation"), ""
-    if entry.action.startswith("statement.") and entry.target:
+    if entry.action.startswith(("statement.", "transfer.")) and entry.target:
         return entry.target, _url("web:money_statement", entry.target)
     return entry.target, ""
 
@@ -264,8 +269,32 @@ def _settlement(detail, names) -> str:
 
 
 def _batch(detail, names) -> str:
-    return _("%(count)s statements, %(total)s in all") % {"count": f"{detail['count']:,}",
+    text = _("%(count)s statements, %(total)s in all") % {"count": f"{detail['count']:,}",
                                                           "total": yuan(detail["total"])}
+    if detail.get("channel") != "wechatpay":
+        return text
+    parts = [text, _("by WeChat Pay transfer")]
+    if detail.get("held"):
+        parts.append(_("%(count)s statements (%(total)s) held by the daily limits for the next day")
+                     % {"count": detail["held"], "total": yuan(detail.get("held_total") or 0)})
+    return sentences(parts)
+
+
+def _transfer(detail, names) -> str:
+    """A WeChat Pay bill's new state, its amount in yuan, its out_bill_no and any reason."""
+    state = str(TRANSFER_STATES.get(detail.get("state"), detail.get("state")))
+    parts = [_("%(amount)s: now %(state)s") % {"amount": yuan(detail["amount"]), "state": state},
+             _("merchant bill number %(number)s") % {"number": detail.get("out_bill_no", "")}]
+    if detail.get("reason"):
+        parts.append(_("reason: %(reason)s") % {"reason": detail["reason"]})
+    return sentences(parts)
+
+
+def _wechatpay_settings(detail, names) -> str:
+    return sentences([_("merchant %(mchid)s, AppID %(appid)s, scene %(scene)s")
+                      % {"mchid": detail["mchid"], "appid": detail["appid"], "scene": detail["scene"]},
+                      _("daily limits: %(receiver)s per receiver, %(merchant)s for the merchant")
+                      % {"receiver": yuan(detail["receiver_daily"]), "merchant": yuan(detail["merchant_daily"])}])
 
 
 def _results(detail, names) -> str:
@@ -454,6 +483,7 @@ DETAILS = {
     "tuike.sharer_unlink": _tuike_sharer, "tuike.notice_link": _tuike_notice, "tuike.notice_unlink": _tuike_notice,
     "tuike.sync": _tuike_sync,
     "tuike.relink": _relink, "tuike.gap_threshold": _gap_threshold,
+    "statement.unpaid": _statement, "transfer.state": _transfer, "wechatpay.settings": _wechatpay_settings,
 }
 
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from liveloop.web import brand, notices, people, planner, room, shops, tuike, views, wechat_apps
+from liveloop.web import brand, notices, people, planner, room, shops, tuike, views, wechat_apps, wechatpay
 from liveloop.web import scorecards
 from liveloop.web import report, trends, tuike_reconcile
 
@@ -80,6 +80,9 @@ urlpatterns = [
     path("tuike/sharers/fetch/", tuike.tuike_sharers_fetch, name="tuike_sharers_fetch"),
     path("tuike/sharers/<int:sharer_id>/link/", tuike.tuike_sharer_link, name="tuike_sharer_link"),
     path("tuike/sharers/<int:sharer_id>/unlink/", tuike.tuike_sharer_unlink, name="tuike_sharer_unlink"),
+    path("settings/wechatpay/", wechatpay.wechatpay_page, name="wechatpay"),
+    # WeChat Pay's result callbacks: the key alone names the merchant and the organisation.
+    path("wechatpay/notify/<str:key>/", wechatpay.notify, name="wechatpay_notify"),
     path("settings/shops/", shops.shops_page, name="shops"),
     path("settings/shops/new/", shops.shop_add, name="shop_add"),
     path("settings/shops/<int:shop_id>/", shops.shop_page, name="shop"),

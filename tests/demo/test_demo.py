@@ -18,7 +18,7 @@ from liveloop.lib.numbers import yuan
 from liveloop.events.models import Event, LiveViewer
 from liveloop.events.rebuild import differences, replay
 from liveloop.lives.models import Account
-from liveloop.money.models import SettlementRun, Statement
+from liveloop.money.models import SettlementRun, Statement, Transfer
 from liveloop.orgs.models import Member, Organisation
 from liveloop.promoters.models import Enrolment, Promoter, Team
 from liveloop.rules.attribution import LAPSE_AFTER
@@ -155,6 +155,12 @@ def test_demo_seeds_a_believable_brand_through_ingest():
               for live in demo.past]
     assert set(states[0]) == {"paid", "failed"} and states[0]["failed"] == 1
     assert set(states[1]) <= {"settled", "paid"} and states[1]["settled"] > 100
+    # Three of the next live's promoters were paid by WeChat Pay transfer through the emulator:
+    # one confirmed (paid), one expired (settled again, with its reason), one waits for 确认收款.
+    bills = Counter(Transfer.objects.for_org(org).filter(statement__run__live=demo.past[1])
+                    .values_list("state", flat=True))
+    assert bills == {"SUCCESS": 1, "CANCELLED": 1, "WAIT_USER_CONFIRM": 1} and states[1]["paid"] == 1
+    assert Statement.objects.for_org(org).filter(run__live=demo.past[1], failure__contains="24小时").count() == 1
     assert not states[2] and not SettlementRun.objects.for_org(org).filter(live=demo.past[2]).exists()
     assert not SettlementRun.objects.for_org(org).filter(live=ended).exists()
     assert any("待结算" in line and demo.past[2].title in line for line in lines)

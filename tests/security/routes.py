@@ -80,6 +80,7 @@ CLASSES = {
     "web:money": ORG, "web:money_settings": ORG, "web:money_plans": ORG, "web:money_plan_new": ORG,
     "web:money_batches": ORG, "web:money_teams": ORG, "web:money_audit": ORG,
     "web:tuike_settings": ORG, "web:tuike_sharers": ORG, "web:tuike_sharers_fetch": ORG,
+    "web:wechatpay": ORG, "web:money_wechat_run": ORG,
     **{name: OBJECT for name in (
         "web:live", "web:edit_live", "web:cancel_live", "web:live_cover", "web:live_cover_image", "web:live_promoters_csv", "web:live_promoters_xlsx",
         "web:room", "web:room_data", "web:planner", "web:programme", "web:programme_recruiting",
@@ -101,7 +102,11 @@ CLASSES = {
     **{name: CAPABILITY for name in (
         "phone:join", "phone:join_code", "phone:join_verify", "phone:me_link", "phone:invite", "phone:invite_ics",
         "phone:invite_cover", "phone:invite_logo", "phone:invite_wechat_qr",
-        "wechat:push", "wechat:tuike_callback", "wecom:callback", "wecom:route")},
+        "wechat:push", "wechat:tuike_callback", "wecom:callback", "wecom:route",
+        # WeChat Pay's result callback (its key names the merchant; the RSA signature is the
+        # proof: tests/money/test_wechatpay.py) and a promoter's bill to confirm (the page's
+        # cookie names the promoter; only their own bill answers).
+        "web:wechatpay_notify", "phone:receive")},
 }
 
 
@@ -143,6 +148,8 @@ web:brand_logo                          Y     -       -       -      -        -
 web:brand_cover                         Y     -       -       -      -        -
 web:live_cover                          Y     Y       -       -      -        -
 web:shop_add                            Y     -       -       -      -        -
+web:wechatpay                           Y     -       -       -      -        -
+web:money_wechat_run                    Y     -       Y       -      -        -
 web:wechat_apps                         Y     -       -       -      -        -
 web:shop_map                            Y     -       -       -      -        -
 web:shop_unmap                          Y     -       -       -      -        -

@@ -59,6 +59,8 @@ CAPABILITY_ATTACKS = {
     "wecom:callback": lambda mine, theirs: [{"callback_key": "not-a-key"}],
     "wechat:tuike_callback": lambda mine, theirs: [{"callback_key": "not-a-key"},
                                                    {"callback_key": theirs.objects["callback_key"]}],
+    "web:wechatpay_notify": lambda mine, theirs: [{"key": "not-a-key"}],
+    "phone:receive": lambda mine, theirs: [{"out_bill_no": "S0NOTABILLA1"}],
     "wecom:route": lambda mine, theirs: [
         # A link signed for B's live, presented on A's live.
         {"live_public_id": mine.objects["live"], "signed": sign_viewer(theirs.live, "VIEWER0001")},

@@ -21,7 +21,8 @@ from tests.security.world import mine, promoter_client  # noqa: F401
 # (tests/integrations); the API is authorised by key (tests/api/test_tenancy.py).
 # The mini-program's report is authorised by the ticket Liveloop signed and the wx.login code
 # WeChat spends (tests/integrations/test_mini_program.py).
-NOT_ROLE_BASED = {"wechat:push", "wechat:tuike_callback", "wecom:callback", "phone:mp_report"}
+NOT_ROLE_BASED = {"wechat:push", "wechat:tuike_callback", "wecom:callback", "phone:mp_report",
+                  "web:wechatpay_notify"}
 
 def _accepts_post(view) -> bool:
     """Whether a view writes: a method list with POST in its decorators, or code reading POST."""

@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from liveloop.integrations.tuike import emulator as tuike
 from liveloop.integrations.wechat import emulator_login
 from liveloop.integrations.wechat.crypto import PushCrypto, signature
+from liveloop.integrations.wechatpay import emulator as pay_emulator
+from liveloop.integrations.wechatpay.emulator import PayStore
 
 ORDER_NOT_FOUND = 100002  # the emulator's own code; WeChat's is not documented in WECHAT.md
 
@@ -46,6 +48,16 @@ class Store:
     # The brand's 联盟带货机构 account (推客): integrations/tuike/emulator.py.
     tuike: tuike.TuikeWorld = field(default_factory=tuike.TuikeWorld)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # WeChat Pay's merchant transfers (wechatpay/emulator.py), made on first use: its RSA key
+    # pair takes a moment to generate, and most uses of the emulator never pay.
+    pay_store: PayStore | None = None
+
+    @property
+    def pay(self) -> PayStore:
+        with self.lock:
+            if self.pay_store is None:
+                self.pay_store = PayStore()
+            return self.pay_store
 
     def expire_tokens(self) -> None:
         with self.lock:
@@ -151,8 +163,23 @@ class Handler(BaseHTTPRequestHandler):
             return {}
         return data if isinstance(data, dict) else {}
 
+    def _pay(self, method: str) -> None:
+        """WeChat Pay's API (api.mch.weixin.qq.com): the path and query are what is signed."""
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode(errors="replace") if length else ""
+        status, headers, text = self.server.store.pay.handle(method, self.path, self.headers, body)
+        data = text.encode()
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_GET(self):
         store = self.server.store
+        if self.path.startswith("/v3/"):
+            return self._pay("GET")
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
         with store.lock:
@@ -163,6 +190,12 @@ class Handler(BaseHTTPRequestHandler):
             return self._png(tuike.qr_png(query))
         if url.path in self.LOGIN_ROUTES or url.path.startswith(("/emulator/", "/connect/")):
             return self._login_get(url.path, query)
+        if url.path == "/cgi-bin/ticket/getticket":  # the official account's JS-SDK ticket
+            with store.lock:
+                known = query.get("access_token") in store.tokens
+            return self._answer(200, {"errcode": 0, "errmsg": "ok", "ticket": "emu-ticket-" + secrets.token_hex(12),
+                                      "expires_in": 7200} if known else
+                                {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"})
         if url.path != "/cgi-bin/token":
             return self._answer(404, {"errcode": 404, "errmsg": "not found"})
         known = {store.appid: store.secret, **store.users.apps}
@@ -229,6 +262,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         store = self.server.store
+        if self.path.startswith("/v3/"):
+            return self._pay("POST")
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
         body = self._body()
@@ -242,6 +277,9 @@ class Handler(BaseHTTPRequestHandler):
                 pushed, said = self._push_tuike(callback)
                 answer = {"push_status": pushed, "push_answer": said}
             return self._answer(status, answer)
+        if url.path.startswith("/emulator/pay/"):
+            answer = pay_emulator.control(store.pay, url.path, body)
+            return self._answer(*(answer or (404, {"error": "unknown control endpoint"})))
         if url.path.startswith("/emulator/"):
             return self._control(url.path, body)
         stall = store.tuike.take_stall()

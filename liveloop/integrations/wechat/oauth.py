@@ -3,6 +3,10 @@ organisation's WechatApps: the official account's web authorization and the mini
 code2Session and URL Link. Field names are WeChat's documented ones."""
 from __future__ import annotations
 
+import hashlib
+import secrets
+import threading
+import time
 import urllib.parse
 
 from django.conf import settings
@@ -56,3 +60,34 @@ def url_link(apps, path: str, query: str, days: int = URL_LINK_DAYS) -> str:
     """A URL Link opening the mini-program's `path?query` from a page or a message."""
     return _mp(apps).call("/wxa/generate_urllink", {
         "path": path, "query": query, "expire_type": 1, "expire_interval": days})["url_link"]
+
+
+# The official account's JS-SDK ticket (jsapi_ticket): valid 7200 seconds, limited in how often
+# it may be fetched, so cached per (API base, AppID) like access tokens.
+_tickets: dict[tuple[str, str], tuple[str, float]] = {}
+_tickets_lock = threading.Lock()
+TICKET_MARGIN = 300
+
+
+def jsapi_ticket(apps, clock=time.monotonic) -> str:
+    key = (apps.api_base, apps.oa_appid)
+    with _tickets_lock:
+        held = _tickets.get(key)
+        if held and held[1] > clock():
+            return held[0]
+    client = _oa(apps)
+    payload = client.get("/cgi-bin/ticket/getticket", {"access_token": client.access_token(), "type": "jsapi"})
+    ticket = str(payload["ticket"])
+    with _tickets_lock:
+        _tickets[key] = (ticket, clock() + int(payload.get("expires_in", 7200)) - TICKET_MARGIN)
+    return ticket
+
+
+def jssdk_config(apps, url: str, now: int | None = None, nonce: str | None = None) -> dict:
+    """wx.config's fields for the page at `url` (without its #fragment): the JS-SDK signature is
+    SHA-1 over jsapi_ticket, noncestr, timestamp and url, in that order (JS-SDK appendix 1)."""
+    timestamp = str(int(now if now is not None else time.time()))
+    nonce = nonce or secrets.token_hex(8)
+    text = f"jsapi_ticket={jsapi_ticket(apps)}&noncestr={nonce}&timestamp={timestamp}&url={url.split('#')[0]}"
+    return {"appId": apps.oa_appid, "timestamp": timestamp, "nonceStr": nonce,
+            "signature": hashlib.sha1(text.encode()).hexdigest()}

@@ -5,11 +5,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from liveloop.importers.readers import ReadError
-from liveloop.money import exports, payouts
+from liveloop.lib.numbers import yuan
+from liveloop.money import exports, payouts, wechatpay
 from liveloop.web.context import org_view, requires
 from liveloop.web.money import queries
 from liveloop.web.money.forms import ResultsForm, confirmed
@@ -40,13 +42,53 @@ def batches_page(request, org):
             return redirect("web:money_batches")
         return redirect("web:money_batch", batch.pk)
     page = Paginator(queries.batches(org), PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "web/money/batches.html", {"page_obj": page, **queries.waiting(org)})
+    return render(request, "web/money/batches.html", {"page_obj": page, **queries.waiting(org),
+                                                      "wechat": _wechat_plan(org)})
+
+
+def _wechat_plan(org) -> dict | None:
+    """What a WeChat Pay run would pay now, and what today's limits hold for tomorrow."""
+    merchant = wechatpay.merchant_of(org)
+    if merchant is None:
+        return None
+    planned = wechatpay.plan(org, merchant, timezone.now())
+    return {"count": len(planned.chosen), "total": sum(s.payable for s in planned.chosen),
+            "held": len(planned.held), "held_total": planned.held_total,
+            "too_large": len(planned.too_large), "too_large_total": sum(s.payable for s in planned.too_large)}
+
+
+@require_POST
+@org_view
+@requires("manage_money")
+def wechat_run(request, org):
+    """Pay the statements that fit today's limits by WeChat Pay merchant transfer."""
+    merchant = wechatpay.merchant_of(org)
+    expect = confirmed(request)
+    if merchant is None or expect is None:
+        messages.error(request, _("Tick the box confirming the count and sum first."))
+        return redirect("web:money_batches")
+    try:
+        batch, planned = wechatpay.start_run(org, request.user, merchant, expect=expect)
+    except payouts.PayoutError as error:
+        messages.error(request, str(error))
+        return redirect("web:money_batches")
+    wechatpay.send(org, merchant, batch.transfers.select_related("statement__promoter").order_by("pk"),
+                   notify_base=request.build_absolute_uri("/"))
+    if planned.held:
+        messages.warning(request, _("%(count)d statements (%(total)s) are over today's WeChat Pay limits: the next "
+                                    "day's run pays them.") % {"count": len(planned.held),
+                                                              "total": yuan(planned.held_total)})
+    return redirect("web:money_batch", batch.pk)
 
 
 def _batch_page(request, org, batch, form=None, errors=(), status=200):
     # The column as the page names it (付款参考号, 状态…), never the code the reader keys it by.
+    transfers = {t.statement_id: t for t in batch.transfers.all()}
+    items = list(queries.batch_items(batch))
+    for item in items:  # a WeChat Pay run's bill beside each statement
+        item.transfer = transfers.get(item.statement_id)
     return render(request, "web/money/batch.html", {
-        "batch": batch, "items": queries.batch_items(batch), "form": form or ResultsForm(), "errors": errors,
+        "batch": batch, "items": items, "wechat": bool(transfers), "form": form or ResultsForm(), "errors": errors,
         "error_rows": [(row, payouts.RESULT_COLUMN_LABELS.get(column, column), reason)
                        for row, column, reason in errors],
         "states": STATEMENT_STATES,

@@ -22,6 +22,7 @@ urlpatterns = [
     path("statements/<str:number>/paid/", statements.statement_paid, name="money_statement_paid"),
     path("statements/<str:number>/retry/", statements.statement_retry, name="money_statement_retry"),
     path("batches/", payouts.batches_page, name="money_batches"),
+    path("batches/wechatpay/", payouts.wechat_run, name="money_wechat_run"),
     path("batches/<int:batch_id>/", payouts.batch_page, name="money_batch"),
     path("batches/<int:batch_id>/batch.csv", payouts.batch_file, {"kind": "csv"}, name="money_batch_csv"),
     path("batches/<int:batch_id>/batch.xlsx", payouts.batch_file, {"kind": "xlsx"}, name="money_batch_xlsx"),

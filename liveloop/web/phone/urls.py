@@ -11,6 +11,7 @@ urlpatterns = [
     path("me/", views.me, name="me"),
     path("me/poster.png", views.poster, name="poster"),
     path("me/qr.png", views.my_qr, name="my_qr"),
+    path("me/receive/<str:out_bill_no>/", views.receive, name="receive"),
     path("me/<str:signed>/", views.me_link, name="me_link"),
     path("wx/login/", wechat.callback, name="wx_callback"),
     path("wx/mp/report/", wechat.mp_report, name="mp_report"),

@@ -18,7 +18,10 @@ from liveloop.integrations.tuike import links as tuike_links
 from liveloop.integrations.tuike import qr as tuike_qr
 from liveloop.integrations.wechat import login as wx_login
 from liveloop.integrations.wechat import miniprogram, oauth
+from liveloop.integrations.wechat.client import ShopApiError, ShopUnavailable
+from liveloop.integrations.models import WechatApps
 from liveloop.actions import joining, proof
+from liveloop.money import wechatpay
 from liveloop.promoters import images
 from liveloop.promoters.links import own_page_url, sign_enrolment
 from liveloop.promoters.poster import draw_poster
@@ -209,6 +212,7 @@ def _own_page(request, enrolment, *, signed: str):
         "others": [(e, own_page_url(e)) for e in owner.other_enrolments(enrolment)],
         # WeChat's own count when the promoter is a linked 推客 of the live's notice.
         "official": tuike_links.materials_for(live, promoter),
+        "transfers": wechatpay.waiting_for(enrolment.org, promoter),
     }
     response = render(request, "phone/me.html", context)
     _set_cookie(response, OWN_COOKIE, signed)
@@ -262,6 +266,46 @@ def _active_from_cookie(request):
     if enrolment is None or not enrolment.active:
         raise Http404("open your own page's link first")
     return enrolment
+
+
+@never_cache
+@rate_limited("own")
+def receive(request, out_bill_no):
+    """确认收款: one WeChat Pay bill waiting for this promoter's confirmation. Only their own
+    (the page's cookie names the promoter; the organisation scopes the query): any other → 404."""
+    enrolment = _active_from_cookie(request)
+    transfer = next((t for t in wechatpay.waiting_for(enrolment.org, enrolment.promoter)
+                     if t.out_bill_no == out_bill_no), None)
+    merchant = wechatpay.merchant_of(enrolment.org)
+    if transfer is None or merchant is None:
+        raise Http404("no such bill waits for you")
+    in_wechat = "MicroMessenger" in request.headers.get("User-Agent", "")
+    jssdk = _jssdk_config(request, enrolment.org) if in_wechat else None
+    response = render(request, "phone/receive.html", {
+        **_live_context(enrolment.programme.live, enrolment.promoter.code), "transfer": transfer,
+        "merchant": merchant, "in_wechat": in_wechat, "jssdk": jssdk, "jssdk_script": JSSDK_SCRIPT,
+    })
+    if jssdk:  # WeChat's JS-SDK is served only from its own host
+        response["Content-Security-Policy"] = settings.LIVELOOP_CSP.replace(
+            "script-src 'self'", f"script-src 'self' {JSSDK_ORIGIN}")
+    return response
+
+
+JSSDK_ORIGIN = "https://res.wx.qq.com"
+JSSDK_SCRIPT = f"{JSSDK_ORIGIN}/open/js/jweixin-1.6.0.js"
+
+
+def _jssdk_config(request, org) -> dict | None:
+    """wx.config's signed fields for this page, with the official account's JS-SDK ticket (the
+    H5 way to open requestMerchantTransfer); None without an official account or when WeChat
+    cannot be reached (the page then calls WeixinJSBridge directly)."""
+    apps = WechatApps.objects.for_org(org).first()
+    if apps is None or not apps.login_ready:
+        return None
+    try:
+        return oauth.jssdk_config(apps, request.build_absolute_uri())
+    except (ShopApiError, ShopUnavailable, OSError):
+        return None
 
 
 @never_cache

@@ -8,6 +8,7 @@ from liveloop.lib.numbers import yuan
 from liveloop.money.models import Entry
 from liveloop.money.payouts import NO_REASON
 from liveloop.money.settlement import CARRIED_FROM, CARRIED_TO
+from liveloop.money.wechatpay import STATE_LABELS as TRANSFER_STATES
 from liveloop.orgs.zones import zone_label
 from liveloop.web.tables import MONEY, STATE_LABELS, TEXT
 from liveloop.web.words import named
@@ -24,6 +25,12 @@ def count(value) -> str:
 @register.filter
 def state_label(state: str) -> str:
     return STATE_LABELS.get(state, state)
+
+
+@register.filter
+def transfer_state(state: str) -> str:
+    """A WeChat Pay bill's state in words; none for a statement without a bill."""
+    return str(TRANSFER_STATES.get(state, state or ""))
 
 
 @register.filter
