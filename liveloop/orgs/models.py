@@ -43,6 +43,9 @@ class Organisation(models.Model):
     # individual income tax on labour remuneration (劳务报酬) for the brand.
     refund_window_days = models.PositiveIntegerField(default=7)
     withhold_tax = models.BooleanField(default=False)
+    # The most one promoter is paid in one payout batch, in fen (None: no ceiling): above it,
+    # their statements are held out of the batch until finance releases them (money.payouts).
+    payout_ceiling = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
