@@ -215,7 +215,9 @@ def create_batch(org, user, now: datetime | None = None, expect: tuple[int, int]
     batch.save(update_fields=["total", "count"])
     PayoutItem.objects.bulk_create([PayoutItem(org=org, batch=batch, statement=s, amount=s.payable)
                                     for s in statements], batch_size=CHUNK)
-    audit.record(org, user, "payout.batch", batch.number, count=batch.count, total=batch.total)
+    held_count = held(org).count()  # left for the next batch: said in the audit line
+    audit.record(org, user, "payout.batch", batch.number, count=batch.count, total=batch.total,
+                 **({"held": held_count} if held_count else {}))
     return batch
 
 

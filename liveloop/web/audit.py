@@ -263,8 +263,11 @@ def _settlement(detail, names) -> str:
 
 
 def _batch(detail, names) -> str:
-    return _("%(count)s statements, %(total)s in all") % {"count": f"{detail['count']:,}",
+    text = _("%(count)s statements, %(total)s in all") % {"count": f"{detail['count']:,}",
                                                           "total": yuan(detail["total"])}
+    if detail.get("held"):
+        text = sentences([text, _("%(held)s held by the payout ceiling") % {"held": f"{detail['held']:,}"}])
+    return text
 
 
 def _results(detail, names) -> str:

@@ -38,6 +38,8 @@ def test_a_promoter_over_the_ceiling_is_held_out_of_the_batch_with_the_reason(br
     batch = PayoutBatch.objects.for_org(brand.org).get()
     assert [i.statement.number for i in batch.items.all()] == [approved["PB"].number]
     assert Statement.objects.get(pk=approved["PA"].pk).batch_id is None
+    log = clients[FINANCE].get("/money/audit/").content.decode()
+    assert "1 张结算单，合计 ¥3.33" in log and "1 张因付款上限暂缓" in log
 
 
 def test_finance_releases_a_held_statement_audited_and_the_next_batch_takes_it(brand, clients, approved):

@@ -126,6 +126,9 @@ def test_the_export_is_in_yuan_with_two_decimals_lists_the_missing_and_is_audite
     assert by_code["PB"]["证件号码"] == "" and "缺少身份信息" in by_code["PB"]["备注"]
     entry = AuditEntry.objects.get(org=brand.org, action="tax.export")
     assert entry.detail["rows"] == 2 and entry.detail["missing"] == 1
+    log = clients[FINANCE].get("/money/audit/").content.decode()
+    assert "导出平台涉税信息报送表" in log and f"所属期 {paid_month}" in log
+    assert f"收入额合计 ¥{income:,}" in log and "1 位推广员缺少涉税信息" in log
     book = load_workbook(io.BytesIO(clients[FINANCE].get(f"/money/tax/report.xlsx?period={paid_month}").content))
     sheet = [[c.value for c in row] for row in book.active.iter_rows()]
     assert sheet[0] == list(tax_report.HEADERS)
