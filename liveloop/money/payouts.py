@@ -390,9 +390,11 @@ def _check_row(check: ResultCheck, batch, items, seen, where, number, row) -> No
         check.errors.append((number, *mismatch))
         return
     paid = status in PAID_WORDS
-    # A bank's result file carries no transaction id of its own per row: the batch it paid in is
-    # the reference (the bank's 业务参考号 is for the whole batch).
-    transaction_id = cell("transaction")[:64] if "transaction" in where else batch.number
+    # A bank's result file (the number found in its note) carries no transaction id of its own
+    # per row: the batch it paid in is the reference (the bank's 业务参考号 is the whole batch's).
+    # Any other file without one still has each paid row refused.
+    bank_layout = "transaction" not in where and where.get("note") == where["reference"]
+    transaction_id = batch.number if bank_layout else cell("transaction")[:64]
     if paid and not transaction_id:
         check.errors.append((number, "transaction", _("a paid row needs the channel's transaction id")))
         return
