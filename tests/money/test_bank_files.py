@@ -133,3 +133,11 @@ def test_a_result_file_naming_another_organisations_statements_changes_nothing(b
     assert upload(clients[FINANCE], batch, theirs.encode("gb18030")).status_code == 400
     assert upload(clients[FINANCE], other_batch, theirs.encode("gb18030")).status_code == 404
     assert set(Statement.objects.values_list("state", flat=True)) == {Statement.SETTLED}
+
+
+def test_only_the_banks_layout_may_leave_out_the_transaction_id(brand, clients, paid_by_bank):
+    run, batch = paid_by_bank
+    ours = f"付款参考号,状态\r\nS{run.pk:05d}-PB,成功\r\n".encode()
+    answer = upload(clients[FINANCE], batch, ours)
+    assert answer.status_code == 400 and "成功的行须填写支付渠道的流水号" in answer.content.decode()
+    assert set(Statement.objects.for_org(brand.org).values_list("state", flat=True)) == {Statement.SETTLED}
