@@ -144,6 +144,15 @@ def batch_xlsx(batch: PayoutBatch) -> bytes:
     return _xlsx_bytes(batch.number, [str(h) for h in BATCH_COLUMNS], _batch_values(batch), BATCH_MONEY)
 
 
+def sheet_csv(headers, rows) -> bytes:
+    """Any of finance's tables as CSV (UTF-8 with BOM), money cells as Decimal with two places."""
+    return _csv_bytes(headers, rows)
+
+
+def sheet_xlsx(title: str, headers, rows, money_columns: set[int]) -> bytes:
+    return _xlsx_bytes(title, headers, rows, money_columns)
+
+
 def download(body: bytes, filename: str, xlsx: bool) -> HttpResponse:
     response = HttpResponse(body, content_type=XLSX_TYPE if xlsx else "text/csv; charset=utf-8")
     # ASCII names only (statement and batch numbers, public ids): no header encoding needed.

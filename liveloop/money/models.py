@@ -142,6 +142,9 @@ class Statement(TenantModel):
     # (… WHERE batch IS NULL): a statement is in at most one open payout (liveloop/money/payouts.py).
     batch = models.ForeignKey("PayoutBatch", null=True, blank=True, on_delete=models.PROTECT,
                               related_name="waiting")
+    # Finance let it through the organisation's payout ceiling (money.payouts.release): the next
+    # batch takes it whatever its amount.
+    released = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

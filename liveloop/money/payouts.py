@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q, Sum
 from django.utils.translation import get_language, gettext as _, pgettext_lazy
 
-from liveloop.lib.numbers import yuan_amount
+from liveloop.lib.numbers import yuan, yuan_amount
 from liveloop.lib.seq import chunks
 from liveloop.money.models import PayoutBatch, PayoutItem, Statement
 from liveloop.orgs import audit
+from liveloop.orgs.models import Organisation
 
 FROZEN, SETTLED, PAID, FAILED = Statement.FROZEN, Statement.SETTLED, Statement.PAID, Statement.FAILED
 NOTHING_TO_PAY = "nothing to pay"
@@ -123,10 +127,56 @@ def retry(org, user, statement: Statement) -> None:
     _move(org, user, [statement], {FAILED}, SETTLED, "statement.retry")
 
 
+def _unbatched(org):
+    return Statement.objects.for_org(org).filter(state=SETTLED, payable__gt=0, batch__isnull=True)
+
+
+def ceiling_of(org) -> int | None:
+    """The organisation's payout ceiling as stored now (not as the caller's copy has it): the
+    batch that claims statements and the page that shows what it would claim read the same."""
+    return Organisation.objects.filter(pk=org.pk).values_list("payout_ceiling", flat=True).first()
+
+
+def _over_ceiling(org, ceiling: int | None):
+    """The promoters whose statements waiting (not released) add up to more than the ceiling,
+    as a subquery: evaluated inside the UPDATE that claims a batch's statements."""
+    if ceiling is None:
+        return None
+    return (_unbatched(org).filter(released=False).values("promoter")
+            .annotate(waiting=Sum("payable")).filter(waiting__gt=ceiling).values("promoter"))
+
+
+def _claimable(org, ceiling: int | None):
+    over = _over_ceiling(org, ceiling)
+    statements = _unbatched(org)
+    return statements if over is None else statements.filter(Q(released=True) | ~Q(promoter__in=over))
+
+
 def batchable(org):
-    """Settled statements not waiting in a batch already."""
-    return (Statement.objects.for_org(org).filter(state=SETTLED, payable__gt=0, batch__isnull=True)
-            .select_related("promoter", "run__live").order_by("number"))
+    """Settled statements the next batch takes: in no batch yet, and not held by the ceiling."""
+    return _claimable(org, ceiling_of(org)).select_related("promoter", "run__live").order_by("number")
+
+
+def held(org):
+    """Settled statements the ceiling holds out of the next batch, until finance releases them."""
+    over = _over_ceiling(org, ceiling_of(org))
+    if over is None:
+        return Statement.objects.none()
+    return (_unbatched(org).filter(released=False, promoter__in=over)
+            .select_related("promoter").order_by("promoter__code", "number"))
+
+
+@transaction.atomic
+def release(org, user, statement: Statement) -> None:
+    """Let one held statement through the ceiling: the next batch takes it. Audited with the
+    amount and the ceiling it was over; only a settled statement in no batch can be released."""
+    ceiling = ceiling_of(org)
+    moved = (_unbatched(org).filter(pk=statement.pk, released=False).update(released=True))
+    if not moved:
+        raise PayoutError(_("%(number)s is not held: nothing was released.") % {"number": statement.number})
+    statement.released = True
+    audit.record(org, user, "statement.release", statement.number, amount=statement.payable,
+                 ceiling=ceiling)
 
 
 def _lock_batches(org) -> None:
@@ -160,8 +210,9 @@ def create_batch(org, user, now: datetime | None = None, expect: tuple[int, int]
     (A list read first and locked with FOR UPDATE went stale while it waited: issue 14.)"""
     now = now or datetime.now(timezone.utc)
     batch = new_batch(org, user, now)
-    claimed = (Statement.objects.for_org(org).filter(state=SETTLED, payable__gt=0, batch__isnull=True)
-               .update(batch=batch))
+    # The ceiling is read and applied inside the one UPDATE (a subquery over the same rows), so
+    # a statement approved or a ceiling lowered a moment before cannot slip a promoter over it.
+    claimed = _claimable(org, ceiling_of(org)).update(batch=batch)
     if not claimed:
         raise PayoutError(_("no settled statements are waiting for payment"))
     statements = list(Statement.objects.for_org(org).filter(batch=batch).order_by("number"))
@@ -170,7 +221,9 @@ def create_batch(org, user, now: datetime | None = None, expect: tuple[int, int]
     batch.save(update_fields=["total", "count"])
     PayoutItem.objects.bulk_create([PayoutItem(org=org, batch=batch, statement=s, amount=s.payable)
                                     for s in statements], batch_size=CHUNK)
-    audit.record(org, user, "payout.batch", batch.number, count=batch.count, total=batch.total)
+    held_count = held(org).count()  # left for the next batch: said in the audit line
+    audit.record(org, user, "payout.batch", batch.number, count=batch.count, total=batch.total,
+                 **({"held": held_count} if held_count else {}))
     return batch
 
 
@@ -199,7 +252,13 @@ RESULT_COLUMNS = {
                "status", "result"),
     "transaction": ("流水号", "交易单号", "微信支付单号", "微信明细单号", "交易流水号", "银行流水号",
                     "transaction", "transaction id"),
-    "reason": ("原因", "失败原因", "备注", "reason"),
+    "reason": ("原因", "失败原因", "错误原因", "备注", "reason"),
+    # A bank's result file (招商银行 代发: money.bank_files) has no reference column: the
+    # statement number comes back inside the 注释 we wrote, with the purpose word before it.
+    # Checked when present: the amount and the account must be the batch's.
+    "note": ("注释", "摘要", "用途"),
+    "amount": ("金额", "交易金额", "amount"),
+    "account": ("账号", "收款账号", "收方账号", "account"),
 }
 # The column as the page names it (the results form's help), for the errors table.
 RESULT_COLUMN_LABELS = {
@@ -207,7 +266,12 @@ RESULT_COLUMN_LABELS = {
     "status": pgettext_lazy("results column", "Status"),
     "transaction": pgettext_lazy("results column", "Transaction id"),
     "reason": pgettext_lazy("results column", "Reason"),
+    "note": pgettext_lazy("results column", "Note"),
+    "amount": pgettext_lazy("results column", "Amount"),
+    "account": pgettext_lazy("results column", "Account"),
 }
+# A statement number inside a note: "佣金 S00012-P7K2M9Q" → S00012-P7K2M9Q.
+NOTE_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 def _header_names(key: str) -> str:
     """The accepted headers of a column, as the error names them: in a Chinese page the Chinese
     ones (the English aliases are still accepted, only not listed among Chinese words)."""
@@ -220,10 +284,11 @@ def _header_names(key: str) -> str:
 
 
 # Compared after strip() and lower(): "SUCCESS" and "success" are one word.
-PAID_WORDS = {"成功", "已完成", "完成", "支付成功", "付款成功", "转账成功", "打款成功", "已支付", "已付款",
+PAID_WORDS = {"成功", "已完成", "完成", "支付成功", "付款成功", "转账成功", "打款成功", "交易成功", "代发成功",
+              "已支付", "已付款",
               "已打款", "已转账", "已到账", "success", "succeeded", "paid", "ok", "completed"}
-FAILED_WORDS = {"失败", "支付失败", "付款失败", "转账失败", "打款失败", "已退回", "退回", "退票", "已退票",
-                "退汇", "已退汇", "已关闭", "failed", "fail", "refused", "returned"}
+FAILED_WORDS = {"失败", "支付失败", "付款失败", "转账失败", "打款失败", "交易失败", "代发失败", "已退回", "退回",
+                "退票", "已退票", "退汇", "已退汇", "已关闭", "failed", "fail", "refused", "returned"}
 # Not an answer yet: the channel is still working on the row.
 PENDING_WORDS = {"处理中", "转账中", "付款中", "支付中", "待确认", "待处理", "processing", "pending"}
 
@@ -272,6 +337,8 @@ def read_results(org, batch: PayoutBatch, data: bytes) -> ResultCheck:
             if option.lower() in names:
                 where[key] = names.index(option.lower())
                 break
+    if "reference" not in where and "note" in where:
+        where["reference"] = where["note"]  # the bank's layout: the number inside the note
     for key in ("reference", "status"):
         if key not in where:
             check.errors.append((1, key, _("no %(column)s column (one of: %(names)s)")
@@ -296,6 +363,10 @@ def _check_row(check: ResultCheck, batch, items, seen, where, number, row) -> No
     cell = lambda key: row[where[key]].strip() if key in where and where[key] < len(row) else ""  # noqa: E731
     reference, status = cell("reference"), cell("status").lower()
     item = items.get(reference)
+    if item is None and "note" in where:
+        found = [token for token in NOTE_TOKEN.findall(cell("note")) if token in items]
+        if found:
+            reference, item = found[0], items[found[0]]
     if item is None:
         check.errors.append((number, "reference", _("“%(reference)s” is not in batch %(batch)s")
                                                 % {"reference": reference, "batch": batch.number}))
@@ -323,12 +394,41 @@ def _check_row(check: ResultCheck, batch, items, seen, where, number, row) -> No
         check.errors.append((number, "reference", _("%(reference)s no longer waits in batch %(batch)s")
                                                 % {"reference": reference, "batch": batch.number}))
         return
+    mismatch = _mismatch(item, cell("amount"), cell("account"))
+    if mismatch:
+        check.errors.append((number, *mismatch))
+        return
     paid = status in PAID_WORDS
-    transaction_id = cell("transaction")[:64]
+    # A bank's result file (the number found in its note) carries no transaction id of its own
+    # per row: the batch it paid in is the reference (the bank's 业务参考号 is the whole batch's).
+    # Any other file without one still has each paid row refused.
+    bank_layout = "transaction" not in where and where.get("note") == where["reference"]
+    transaction_id = batch.number if bank_layout else cell("transaction")[:64]
     if paid and not transaction_id:
         check.errors.append((number, "transaction", _("a paid row needs the channel's transaction id")))
         return
     check.rows.append((item.statement, paid, transaction_id, cell("reason")[:200]))
+
+
+def _mismatch(item, amount: str, account: str):
+    """(column, reason) when the row's amount or account is not what the batch paid: a result
+    file for another batch, or edited by hand, marks nothing."""
+    if amount:
+        try:
+            value = Decimal(amount.replace(",", "").replace("¥", "").replace("￥", ""))
+        except InvalidOperation:
+            value = None
+        if value is None or not value.is_finite():
+            return "amount", _("“%(amount)s” is not an amount in yuan") % {"amount": amount}
+        if value * 100 != item.amount:
+            return "amount", (_("the amount %(amount)s is not the %(paid)s this batch pays %(reference)s")
+                              % {"amount": amount, "paid": yuan(item.amount), "reference": item.statement.number})
+    digits = re.sub(r"\s", "", account)
+    # A masked account (6222****1234) cannot be compared: the reference and amount decide.
+    if digits and "*" not in digits and digits != re.sub(r"\s", "", item.statement.payee):
+        return "account", _("the account is not the one this batch pays %(reference)s") % {
+            "reference": item.statement.number}
+    return None
 
 
 @transaction.atomic

@@ -46,6 +46,9 @@ class Organisation(models.Model):
     # WeChat's 推客 counts against Liveloop's: a gap above this percentage (and at least
     # rules.reconcile.MIN_GAP people) is flagged on the live page (docs/decisions.md).
     reconcile_gap_pct = models.PositiveSmallIntegerField(default=20)
+    # The most one promoter is paid in one payout batch, in fen (None: no ceiling): above it,
+    # their statements are held out of the batch until finance releases them (money.payouts).
+    payout_ceiling = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):

@@ -14,6 +14,9 @@ PERMISSIONS = {
     # Promoters' bank accounts and payees in full (the payout file, the statements export);
     # everyone else sees them masked.
     "payee_details": {OWNER, FINANCE},
+    # Promoters' legal names and ID numbers in full, entering them and the tax report's export:
+    # finance alone, whose work the tax report is (docs/security.md "Tax identities").
+    "tax_identity": {FINANCE},
 }
 
 

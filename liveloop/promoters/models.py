@@ -32,6 +32,20 @@ def mask_account(account: str) -> str:
     return "**** " + account[-4:] if len(account) > 4 else "****"
 
 
+def mask_id_number(number: str) -> str:
+    """1101**********1234: the region's first four and the last four, as receipts show an ID."""
+    if len(number) <= 8:
+        return "*" * len(number)
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+def mask_name(name: str) -> str:
+    """张*三 / 张*: the family name and, for three or more characters, the last one."""
+    if len(name) <= 1:
+        return name
+    return name[0] + "*" * (len(name) - 2 if len(name) > 2 else 1) + (name[-1] if len(name) > 2 else "")
+
+
 def phone_match(org, phone: str, prefix: str = "") -> models.Q:
     """The promoters of `org` whose phone is exactly `phone`, found by its keyed hash (the
     phone itself is stored sealed). `prefix` for a lookup through a relation ("promoter__")."""
@@ -122,6 +136,15 @@ class Promoter(TenantModel):
     # Where commission is paid when not to the openid (WeChat Pay to change): a bank card.
     bank_account = EncryptedTextField(max_length=34, blank=True, default="")
     bank_name = models.CharField(max_length=40, blank=True, default="")
+    # The branch (开户支行) a bank's batch file names for a card at another bank (money.payouts
+    # bank layouts); not personal data by itself.
+    bank_branch = models.CharField(max_length=60, blank=True, default="")
+    # For the platform tax report (互联网平台企业涉税信息报送, money.tax_report) and the bank
+    # file's 户名: the legal name (may differ from `name`, the name shown in lives) and the
+    # identity document. Sealed at rest; shown masked, in full only to finance (docs/security.md).
+    legal_name = EncryptedTextField(max_length=64, blank=True, default="")
+    id_type = models.CharField(max_length=24, blank=True, default="")
+    id_number = EncryptedTextField(max_length=32, blank=True, default="")
     # Signed into every own-page link and cookie of this person (promoters.links): raising it
     # (an operator's re-issue, disabling) makes all of them stop working at once.
     link_version = models.PositiveIntegerField(default=1)
@@ -151,6 +174,14 @@ class Promoter(TenantModel):
     @property
     def masked_bank_account(self) -> str:
         return mask_account(self.bank_account)
+
+    @property
+    def masked_id_number(self) -> str:
+        return mask_id_number(self.id_number)
+
+    @property
+    def masked_legal_name(self) -> str:
+        return mask_name(self.legal_name)
 
     def __str__(self):
         return f"{self.name} ({self.code})"

@@ -24,6 +24,7 @@ from liveloop.money.wechatpay import STATE_LABELS as TRANSFER_STATES
 from liveloop.orgs.zones import zone_label
 from liveloop.promoters.models import Promoter, Team
 from liveloop.rules import commission as rules
+from liveloop.rules.tax_identity import ID_TYPES
 from liveloop.web.tables import ROLE_LABELS
 from liveloop.web.words import chinese, labelled, listed, named, sentences
 
@@ -37,6 +38,10 @@ ACTIONS = {
     "wechatpay.settings": gettext_lazy("Change WeChat Pay merchant"),
     "payout.batch": gettext_lazy("Create payout batch"),
     "payout.results": gettext_lazy("Apply payment results"),
+    "statement.release": gettext_lazy("Release statement over the payout ceiling"),
+    "promoter.tax_identity": gettext_lazy("Enter promoter's tax details"),
+    "promoter.id_reveal": gettext_lazy("Show promoter's ID number in full"),
+    "tax.export": gettext_lazy("Export platform tax report"),
     "settlement.run": gettext_lazy("Settle live"),
     "ledger.adjust": gettext_lazy("Adjust ledger"),
     "plan.save": gettext_lazy("Save commission plan"),
@@ -75,6 +80,7 @@ SUBJECTS = {
     "member": gettext_lazy("Member"), "key": gettext_lazy("API key"),
     "settings": gettext_lazy("Settings"), "live": gettext_lazy("Live"), "tuike": gettext_lazy("推客"),
     "transfer": gettext_lazy("WeChat Pay transfer"), "wechatpay": gettext_lazy("WeChat Pay"),
+    "tax": gettext_lazy("Tax report"),
 }
 # Detail keys as words, for the generic rendering of an unknown action or shape.
 DETAIL_LABELS = {
@@ -221,10 +227,13 @@ def _target(entry, detail: dict, names: Names) -> tuple[str, str]:
         return _("plan “%(name)s”") % {"name": name}, _url("web:money_plan", _plan_id(key))
     if kind == "promoter" and key:
         # A money change links to the promoter's ledger; anything else to their page.
-        page = "web:money_ledger" if entry.action.startswith("ledger.") else "web:promoter"
+        page = ("web:money_ledger" if entry.action.startswith("ledger.") or entry.action in LEDGER_ACTIONS
+                else "web:promoter")
         return names.promoter(key), _url(page, key)
     if kind == "team" and key:
         return _("team %(name)s") % {"name": key}, ""
+    if kind == "period" and key:
+        return _("period %(period)s") % {"period": key}, ""
     if entry.target == "organisation" or entry.action == "settings.timezone":
         return _("the organisation"), ""
     if entry.action.startswith(("statement.", "transfer.")) and entry.target:
@@ -272,6 +281,8 @@ def _batch(detail, names) -> str:
     text = _("%(count)s statements, %(total)s in all") % {"count": f"{detail['count']:,}",
                                                           "total": yuan(detail["total"])}
     if detail.get("channel") != "wechatpay":
+        if detail.get("held"):  # a file batch: what the payout ceiling kept out
+            text = sentences([text, _("%(held)s held by the payout ceiling") % {"held": f"{detail['held']:,}"}])
         return text
     parts = [text, _("by WeChat Pay transfer")]
     if detail.get("held"):
@@ -385,12 +396,37 @@ def _days(value) -> str:
     return _("%(n)s days") % {"n": value}
 
 
+def _ceiling(fen) -> str:
+    return _("no ceiling") if fen is None else yuan(fen)
+
+
 def _money_settings(detail, names) -> str:
     before, after = detail["before"], detail["after"]
-    return sentences([_before_after(_("refund window"), _days(before["refund_window_days"]),
-                                _days(after["refund_window_days"])),
-                  _before_after(_("withhold labour-remuneration tax"), yes_no(before["withhold_tax"]),
-                                yes_no(after["withhold_tax"]))])
+    parts = [_before_after(_("refund window"), _days(before["refund_window_days"]),
+                           _days(after["refund_window_days"])),
+             _before_after(_("withhold labour-remuneration tax"), yes_no(before["withhold_tax"]),
+                           yes_no(after["withhold_tax"]))]
+    if "payout_ceiling" in after:  # rows from before the ceiling existed have no such key
+        parts.append(_before_after(_("payout ceiling per promoter per batch"),
+                                   _ceiling(before.get("payout_ceiling")), _ceiling(after["payout_ceiling"])))
+    return sentences(parts)
+
+
+def _release(detail, names) -> str:
+    return (_("%(amount)s paid in the next batch although above the ceiling of %(ceiling)s")
+            % {"amount": yuan(detail["amount"]), "ceiling": _ceiling(detail.get("ceiling"))})
+
+
+def _tax_identity(detail, names) -> str:
+    return sentences([labelled(_("legal name"), detail.get("legal_name", "")),
+                      labelled(_("ID"), f"{ID_TYPES.get(detail.get('id_type'), '')} {detail.get('id_number', '')}")])
+
+
+def _tax_export(detail, names) -> str:
+    return sentences([_("%(rows)s rows, %(income)s income in all") % {"rows": f"{detail['rows']:,}",
+                                                                     "income": yuan(detail["income"])},
+                      _("%(missing)s promoters without tax details") % {"missing": detail["missing"]},
+                      str(detail.get("format", "")).upper()])
 
 
 def _role(role) -> str:
@@ -484,7 +520,11 @@ DETAILS = {
     "tuike.sync": _tuike_sync,
     "tuike.relink": _relink, "tuike.gap_threshold": _gap_threshold,
     "statement.unpaid": _statement, "transfer.state": _transfer, "wechatpay.settings": _wechatpay_settings,
+    "statement.release": _release, "promoter.tax_identity": _tax_identity, "promoter.id_reveal": _nothing,
+    "tax.export": _tax_export,
 }
+# Promoter actions whose page is the promoter's ledger (finance's), not their promoter page.
+LEDGER_ACTIONS = {"promoter.tax_identity", "promoter.id_reveal"}
 
 
 def _value(key, value) -> str:

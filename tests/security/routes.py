@@ -81,6 +81,7 @@ CLASSES = {
     "web:money_batches": ORG, "web:money_teams": ORG, "web:money_audit": ORG,
     "web:tuike_settings": ORG, "web:tuike_sharers": ORG, "web:tuike_sharers_fetch": ORG,
     "web:wechatpay": ORG, "web:money_wechat_run": ORG,
+    "web:money_tax": ORG, "web:money_tax_csv": ORG, "web:money_tax_xlsx": ORG,
     **{name: OBJECT for name in (
         "web:live", "web:edit_live", "web:cancel_live", "web:live_cover", "web:live_cover_image", "web:live_promoters_csv", "web:live_promoters_xlsx",
         "web:room", "web:room_data", "web:planner", "web:programme", "web:programme_recruiting",
@@ -98,7 +99,9 @@ CLASSES = {
         "web:live_tuike_notices", "web:live_tuike_link", "web:live_tuike_unlink", "web:live_tuike_sync",
         "web:tuike_sharer_link", "web:tuike_sharer_unlink",
         "web:tuike_reconcile", "web:tuike_reconcile_csv", "web:tuike_reconcile_xlsx", "web:tuike_relink",
-        "web:tuike_threshold")},
+        "web:tuike_threshold",
+        "web:money_batch_cmb_xlsx", "web:money_batch_cmb_txt", "web:money_statement_release",
+        "web:money_tax_identity", "web:money_tax_identity_reveal")},
     **{name: CAPABILITY for name in (
         "phone:join", "phone:join_code", "phone:join_verify", "phone:me_link", "phone:invite", "phone:invite_ics",
         "phone:invite_cover", "phone:invite_logo", "phone:invite_wechat_qr",
@@ -108,6 +111,12 @@ CLASSES = {
         # cookie names the promoter; only their own bill answers).
         "web:wechatpay_notify", "phone:receive")},
 }
+
+
+# Routes the owner may not use either (orgs.roles "tax_identity": finance alone, docs/security.md
+# "Tax identities"): the sweep's control request is made by finance.
+FINANCE_ONLY = {"web:money_tax_identity", "web:money_tax_identity_reveal", "web:money_tax",
+                "web:money_tax_csv", "web:money_tax_xlsx"}
 
 
 def route_url(route: Route, values: dict) -> str:
@@ -182,6 +191,9 @@ web:live_tuike_unlink                   Y     Y       -       -      -        -
 web:live_tuike_sync                     Y     Y       -       -      -        -
 web:tuike_relink                        Y     Y       -       -      -        -
 web:tuike_threshold                     Y     -       -       -      -        -
+web:money_statement_release             Y     -       Y       -      -        -
+web:money_tax_identity                  -     -       Y       -      -        -
+web:money_tax_identity_reveal           -     -       Y       -      -        -
 phone:join                              Y     Y       Y       Y      Y        Y
 phone:join_code                         Y     Y       Y       Y      Y        Y
 phone:join_verify                       Y     Y       Y       Y      Y        Y
@@ -215,6 +227,9 @@ DATA = {
     "web:money_plan": lambda side: {"name": "改名方案", "rate_percent": "6", "override_levels": "0"},
     "web:money_plan_archive": lambda side: {"archived": "1"},
     "web:money_statement_paid": lambda side: {"reference": "WX-1"},
+    "web:money_statement_release": lambda side: {"confirm": "1"},
+    "web:money_tax_identity": lambda side: {"legal_name": "王小明", "id_type": "resident_id",
+                                            "id_number": "11010519491231002X"},
     "web:money_adjust": lambda side: {"amount": "1.23", "reason": "测试", "key": "0123456789abcdef0123456789abcdef"},
     "web:tuike_settings": lambda side: {"appid": "wxtuike0000000001", "app_secret": "tuike-secret-123",
                                         "kind": "talent", "talent_appid": "wxtalent000000001"},

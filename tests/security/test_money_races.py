@@ -17,7 +17,8 @@ with a message, never a 500. The races, in the order a live's money moves:
 - upload the batch's results file ×6 (half paid, half failed);
 - retry one failed statement ×6; then retry the rest, and mark one of them paid by hand ×3
   while three others create a batch;
-- add an adjustment ×6 with the same form key.
+- add an adjustment ×6 with the same form key;
+- release a statement held by the payout ceiling ×3 while three others make a batch.
 
 The module is also the script the test runs in a subprocess (`python -m
 tests.security.test_money_races race`), so the database is set up by the project's own code.
@@ -119,6 +120,11 @@ def test_every_money_action_from_six_clients_at_once_happens_once(engine, tmp_pa
     assert _statuses(adjust["answers"]) == [302] * CLIENTS
     assert _said(adjust["answers"]).count("调整已记录，将出现在推广员的下一张结算单上。") == 1
     assert _said(adjust["answers"]).count("这笔调整已记录过（表单提交了两次）：账上只记一次。") == CLIENTS - 1
+
+    ceiling = races["ceiling"]
+    assert ceiling["released"] and ceiling["release_audit"] == 1 and ceiling["held_before"] >= 3
+    assert ceiling["batches_made"] == 0 and ceiling["batch"] is None  # a stale confirmation makes no batch
+    assert ceiling["next_batch"] == [ceiling["target"]]
 
     check = subprocess.run([sys.executable, "-m", "liveloop.cli", "rebuild", "--check"], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=300)
@@ -314,7 +320,55 @@ def _race() -> dict:
     races["adjust"] = {"answers": answers,
                        "entries": Entry.objects.for_org(org).filter(kind=Entry.ADJUSTMENT).count(),
                        "adjust_audit": audit.filter(action="ledger.adjust").count()}
+    races["ceiling"] = _ceiling_race(org, clients, audit)
     return races
+
+
+def _ceiling_race(org, clients, audit) -> dict:
+    """A second live settled and approved under a ceiling of ¥0.01: every statement held. Half
+    the clients release one of them while the other half make a batch with the confirmation
+    their page showed (nothing waiting). The release happens once; a batch made after it would
+    hold the released statement, so the stale confirmation makes none."""
+    from tests.actors import batch_confirm, run_confirm
+
+    from liveloop.actions.lives import create_live, end_live, start_live
+    from liveloop.actions.promoters import NewPromoter, enrol
+    from liveloop.events.ingest import ingest
+    from liveloop.lives.models import Account
+    from liveloop.money import payouts
+    from liveloop.money.models import PayoutBatch, Statement
+    from liveloop.money.settlement import settle_live
+    from liveloop.orgs.models import Organisation
+
+    start = (datetime.now(timezone.utc) - timedelta(days=9, hours=2)).replace(microsecond=0)
+    live = create_live(org, account=Account.objects.for_org(org).first(), title="上限专场", announced_at=start)
+    enrol(live.programme, [NewPromoter(name=f"推广员{n}", code=f"R{n:02d}") for n in range(3)])
+    start_live(live, start)
+    assert ingest(org, [{"id": f"c{n}", "type": "order_paid", "live": live.public_id, "viewer": f"cv{n}",
+                         "order": f"c{n}", "amount": 10_000, "promoter": f"R{n:02d}",
+                         "at": (start + timedelta(minutes=n + 1)).isoformat()} for n in range(3)]).accepted == 3
+    end_live(live, start + timedelta(hours=2))
+    run = settle_live(org, live)
+    assert clients[0].post(f"/money/runs/{run.pk}/approve/", run_confirm(run)).status_code == 302
+    Organisation.objects.filter(pk=org.pk).update(payout_ceiling=1)
+    held = list(payouts.held(org))
+    target = [s for s in held if s.run_id == run.pk][0]
+    batches_before = PayoutBatch.objects.for_org(org).count()
+    confirm = batch_confirm(org)
+    half = CLIENTS // 2
+    answers = _at_once(clients, lambda i, c: c.post(f"/money/statements/{target.number}/release/", {"confirm": "1"})
+                       if i < half else c.post("/money/batches/", confirm))
+    target = Statement.objects.get(pk=target.pk)
+    after = {"released": target.released, "batch": target.batch_id,
+             "release_audit": audit.filter(action="statement.release", target=target.number).count(),
+             "batches_made": PayoutBatch.objects.for_org(org).count() - batches_before,
+             "held_before": len(held), "confirm": confirm}
+    # Then a batch confirmed afresh takes the released statement and nothing else held.
+    assert clients[0].post("/money/batches/", batch_confirm(org)).status_code == 302
+    batch = PayoutBatch.objects.for_org(org).order_by("pk").last()
+    return {"answers": answers, **after,
+            "next_batch": sorted(batch.items.values_list("statement__number", flat=True)),
+            "target": target.number}
 
 
 if __name__ == "__main__":

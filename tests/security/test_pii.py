@@ -251,7 +251,7 @@ def test_a_rotated_key_and_reseal_keep_phones_and_accounts_readable_and_findable
     assert again.pk == pb.pk
 
     result = CliRunner().invoke(main, ["reseal-secrets"], catch_exceptions=False)
-    assert "promoters.Promoter: 2 rows resealed (phone, bank_account)" in result.output
+    assert "promoters.Promoter: 2 rows resealed (phone, bank_account, legal_name, id_number)" in result.output
     assert "money.Statement: 2 rows resealed (payee)" in result.output
     settings.SECRET_KEY_FALLBACKS = []
     after = {column: raw("promoters_promoter", column, pb.pk) for column in ("phone", "bank_account", "phone_hash")}

@@ -17,6 +17,7 @@ from liveloop.money.teams import set_leadership
 from liveloop.orgs import audit
 from liveloop.promoters.models import Promoter, Team
 from liveloop.rules import commission as rules
+from liveloop.rules.tax_identity import ID_TYPES, InvalidIdNumber, clean_id_number
 from liveloop.web.money.labels import said
 
 
@@ -196,20 +197,68 @@ class MoneySettingsForm(forms.Form):
     withhold_tax = forms.BooleanField(
         label=gettext_lazy("Withhold individual income tax on labour remuneration (劳务报酬)"), required=False)
 
+    payout_ceiling = YuanField(
+        label=gettext_lazy("Most paid to one promoter in one payout batch (yuan)"), required=False,
+        min_value=Decimal("0.01"), max_value=Decimal("10000000"),
+        help_text=gettext_lazy("Above it, the promoter's statements are held out of the batch until finance "
+                               "releases them. Empty: no ceiling."))
+
     def __init__(self, *args, org, **kwargs):
         kwargs.setdefault("initial", {"refund_window_days": org.refund_window_days,
-                                      "withhold_tax": org.withhold_tax})
+                                      "withhold_tax": org.withhold_tax,
+                                      "payout_ceiling": None if org.payout_ceiling is None
+                                      else Decimal(org.payout_ceiling) / 100})
         super().__init__(*args, **kwargs)
         self.org = org
 
     def save(self, user):
-        before = {"refund_window_days": self.org.refund_window_days, "withhold_tax": self.org.withhold_tax}
+        before = {"refund_window_days": self.org.refund_window_days, "withhold_tax": self.org.withhold_tax,
+                  "payout_ceiling": self.org.payout_ceiling}
         self.org.refund_window_days = self.cleaned_data["refund_window_days"]
         self.org.withhold_tax = self.cleaned_data["withhold_tax"]
-        self.org.save(update_fields=["refund_window_days", "withhold_tax"])
+        self.org.payout_ceiling = self.cleaned_data["payout_ceiling"]
+        self.org.save(update_fields=["refund_window_days", "withhold_tax", "payout_ceiling"])
         audit.record(self.org, user, "money.settings", "organisation", before=before,
                      after={"refund_window_days": self.org.refund_window_days,
-                            "withhold_tax": self.org.withhold_tax})
+                            "withhold_tax": self.org.withhold_tax, "payout_ceiling": self.org.payout_ceiling})
+
+
+class TaxIdentityForm(forms.Form):
+    """What the tax report and the bank file name a promoter by: entered by finance on the
+    promoter's ledger page, each field with its own error."""
+    legal_name = forms.CharField(label=gettext_lazy("Legal name (as on the ID and the bank card)"), max_length=64)
+    id_type = forms.ChoiceField(label=gettext_lazy("ID type"), choices=list(ID_TYPES.items()))
+    id_number = forms.CharField(label=gettext_lazy("ID number"), max_length=32)
+    bank_branch = forms.CharField(label=gettext_lazy("Bank branch or city (for a card of another bank)"),
+                                  max_length=60, required=False)
+
+    def clean_legal_name(self):
+        name = " ".join(self.cleaned_data["legal_name"].split())
+        if any(ch.isdigit() or not ch.isprintable() for ch in name):
+            raise forms.ValidationError(_("A legal name has no digits or control characters."))
+        return name
+
+    def clean(self):
+        data = super().clean()
+        if "id_type" in data and "id_number" in data:
+            try:
+                data["id_number"] = clean_id_number(data["id_type"], data["id_number"])
+            except InvalidIdNumber as error:
+                self.add_error("id_number", {
+                    "checksum": _("This ID number's last digit does not match the others: check it against the card."),
+                    "date": _("This ID number does not hold a real birth date."),
+                }.get(error.code, _("This is not a number of the chosen ID type.")))
+        return data
+
+    def save(self, org, user, promoter):
+        data = self.cleaned_data
+        promoter.legal_name, promoter.id_type = data["legal_name"], data["id_type"]
+        promoter.id_number, promoter.bank_branch = data["id_number"], data["bank_branch"]
+        promoter.save(update_fields=["legal_name", "id_type", "id_number", "bank_branch"])
+        # Masked in the log too: the audit page is open to every role.
+        audit.record(org, user, "promoter.tax_identity", f"promoter {promoter.code}",
+                     id_type=data["id_type"], id_number=promoter.masked_id_number,
+                     legal_name=promoter.masked_legal_name)
 
 
 CONFIRM = re.compile(r"(\d{1,9}):(\d{1,15})")

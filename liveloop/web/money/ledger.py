@@ -11,12 +11,20 @@ from django.views.decorators.http import require_POST
 from liveloop.money.ledger import AlreadyRecorded, balances, is_settled
 from liveloop.web.context import org_view, requires
 from liveloop.web.money import queries
-from liveloop.web.money.forms import ADJUST_KEY, AdjustmentForm, adjust_key
+from liveloop.rules.tax_identity import RESIDENT_ID
+from liveloop.web.money.forms import ADJUST_KEY, AdjustmentForm, TaxIdentityForm, adjust_key
 from liveloop.web.money.labels import STATEMENT_STATES
 from liveloop.web.money.queries import LEDGER_PER_PAGE
 
 
-def _ledger_page(request, org, promoter, form=None, status=200):
+def ledger_page_for(request, org, promoter, form=None, identity_form=None, reveal=False, status=200):
+    """The ledger page; for finance with the tax identity form (money.tax_report), the ID in full
+    only when `reveal` (an audited request: web.money.tax)."""
+    return _ledger_page(request, org, promoter, form=form, identity_form=identity_form, reveal=reveal,
+                        status=status)
+
+
+def _ledger_page(request, org, promoter, form=None, identity_form=None, reveal=False, status=200):
     entries = queries.ledger_entries(org, promoter)
     page = Paginator(entries, LEDGER_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "web/money/ledger.html", {
@@ -25,6 +33,10 @@ def _ledger_page(request, org, promoter, form=None, status=200):
         "form": form or AdjustmentForm(), "adjust_key": adjust_key(request),
         "statements": queries.recent_statements(org, promoter),
         "states": STATEMENT_STATES,
+        "identity_form": identity_form or (TaxIdentityForm(initial={
+            "legal_name": promoter.legal_name, "id_type": promoter.id_type or RESIDENT_ID,
+            "bank_branch": promoter.bank_branch}) if request.may["tax_identity"] else None),
+        "reveal": reveal and request.may["tax_identity"],
     }, status=status)
 
 

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from liveloop.importers.readers import ReadError
 from liveloop.lib.numbers import yuan
-from liveloop.money import exports, payouts, wechatpay
+from liveloop.money import bank_files, exports, payouts, wechatpay
 from liveloop.web.context import org_view, requires
 from liveloop.web.money import queries
 from liveloop.web.money.forms import ResultsForm, confirmed
@@ -43,7 +43,8 @@ def batches_page(request, org):
         return redirect("web:money_batch", batch.pk)
     page = Paginator(queries.batches(org), PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "web/money/batches.html", {"page_obj": page, **queries.waiting(org),
-                                                      "wechat": _wechat_plan(org)})
+                                                      "wechat": _wechat_plan(org),
+                                                      "held": payouts.held(org), "ceiling": payouts.ceiling_of(org)})
 
 
 def _wechat_plan(org) -> dict | None:
@@ -81,6 +82,25 @@ def wechat_run(request, org):
     return redirect("web:money_batch", batch.pk)
 
 
+@require_POST
+@org_view
+@requires("manage_money")
+def statement_release(request, org, number):
+    """Let a statement the ceiling holds into the next batch: an explicit, audited decision."""
+    statement = queries.statement_of(org, number)
+    if request.POST.get("confirm") != "1":
+        messages.error(request, _("Tick the box confirming the amount first."))
+        return redirect("web:money_batches")
+    try:
+        payouts.release(org, request.user, statement)
+    except payouts.PayoutError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("%(number)s is released: the next payout batch takes it.")
+                         % {"number": statement.number})
+    return redirect("web:money_batches")
+
+
 def _batch_page(request, org, batch, form=None, errors=(), status=200):
     # The column as the page names it (付款参考号, 状态…), never the code the reader keys it by.
     transfers = {t.statement_id: t for t in batch.transfers.all()}
@@ -89,6 +109,7 @@ def _batch_page(request, org, batch, form=None, errors=(), status=200):
         item.transfer = transfers.get(item.statement_id)
     return render(request, "web/money/batch.html", {
         "batch": batch, "items": items, "wechat": bool(transfers), "form": form or ResultsForm(), "errors": errors,
+        "bank_left_out": bank_files.cmb_file(batch).left_out,
         "error_rows": [(row, payouts.RESULT_COLUMN_LABELS.get(column, column), reason)
                        for row, column, reason in errors],
         "states": STATEMENT_STATES,
@@ -107,6 +128,28 @@ def batch_file(request, org, batch_id, kind):
     xlsx = kind == "xlsx"
     body = exports.batch_xlsx(batch) if xlsx else exports.batch_csv(batch)
     return exports.download(body, f"{batch.number}.{kind}", xlsx)
+
+
+@org_view
+@requires("payee_details")  # full accounts and legal names, for the bank: finance roles only
+def batch_bank_file(request, org, batch_id, kind):
+    """The batch in 招商银行's 代发 layout (money.bank_files): XLSX, or the GBK text import."""
+    batch = queries.batch_of(org, batch_id)
+    bank_file = bank_files.cmb_file(batch)
+    if bank_file.missing_name:
+        messages.error(request, _("The bank file needs each payee's legal name (户名). Missing for: %(codes)s. "
+                                  "Enter it on each promoter's ledger page.")
+                       % {"codes": "、".join(bank_file.missing_name)})
+        return redirect("web:money_batch", batch.pk)
+    if not bank_file.rows:
+        messages.error(request, _("No statement in this batch is paid to a bank card."))
+        return redirect("web:money_batch", batch.pk)
+    if kind == "xlsx":
+        body = bank_files.cmb_xlsx(bank_file, batch.number)
+        return exports.download(body, f"{batch.number}-cmb.xlsx", True)
+    response = exports.download(bank_files.cmb_text(bank_file), f"{batch.number}-cmb.txt", False)
+    response["Content-Type"] = "text/plain; charset=gb18030"
+    return response
 
 
 @require_POST

@@ -1,7 +1,7 @@
 """The finance pages' URL table, included under /money/ by liveloop/web/urls.py (names web:money_*)."""
 from django.urls import path
 
-from liveloop.web.money import audit, ledger, payouts, plans, settlement, statements, teams
+from liveloop.web.money import audit, ledger, payouts, plans, settlement, statements, tax, teams
 
 urlpatterns = [
     path("", settlement.overview, name="money"),
@@ -27,6 +27,14 @@ urlpatterns = [
     path("batches/<int:batch_id>/batch.csv", payouts.batch_file, {"kind": "csv"}, name="money_batch_csv"),
     path("batches/<int:batch_id>/batch.xlsx", payouts.batch_file, {"kind": "xlsx"}, name="money_batch_xlsx"),
     path("batches/<int:batch_id>/results/", payouts.batch_results, name="money_batch_results"),
+    path("batches/<int:batch_id>/cmb.xlsx", payouts.batch_bank_file, {"kind": "xlsx"}, name="money_batch_cmb_xlsx"),
+    path("batches/<int:batch_id>/cmb.txt", payouts.batch_bank_file, {"kind": "txt"}, name="money_batch_cmb_txt"),
+    path("statements/<str:number>/release/", payouts.statement_release, name="money_statement_release"),
+    path("promoters/<str:code>/tax-identity/", tax.identity_save, name="money_tax_identity"),
+    path("promoters/<str:code>/tax-identity/reveal/", tax.identity_reveal, name="money_tax_identity_reveal"),
+    path("tax/", tax.report_page, name="money_tax"),
+    path("tax/report.csv", tax.report_file, {"kind": "csv"}, name="money_tax_csv"),
+    path("tax/report.xlsx", tax.report_file, {"kind": "xlsx"}, name="money_tax_xlsx"),
     path("promoters/<str:code>/", ledger.ledger_page, name="money_ledger"),
     path("promoters/<str:code>/adjust/", ledger.ledger_adjust, name="money_adjust"),
     path("promoters/<str:code>/lives/<str:public_id>/", ledger.ledger_live, name="money_ledger_live"),
