@@ -189,7 +189,10 @@ def send(org, merchant: WechatPayMerchant, transfers, client: PayClient | None =
         if transfer.state != T.NEW:
             continue
         statement = transfer.statement
-        name = statement.promoter.name if transfer.amount >= NAME_FROM_FEN else ""
+        # WeChat Pay checks the name against the openid's real-name account: the legal name
+        # finance recorded for the tax report when there is one, else the promoter's name.
+        promoter = statement.promoter
+        name = (promoter.legal_name or promoter.name) if transfer.amount >= NAME_FROM_FEN else ""
         try:
             answer = client.create(out_bill_no=transfer.out_bill_no, scene_id=merchant.scene_id,
                                    openid=transfer.openid, amount=transfer.amount, remark=merchant.remark,
