@@ -89,7 +89,7 @@ def test_every_secret_field_is_sealed():
         ("TuikeAccount", ("app_secret", "token", "encoding_aes_key")),
         ("WechatPayMerchant", ("private_key", "api_v3_key")),
         # Personal data (tests/security/test_pii.py).
-        ("Promoter", ("phone", "bank_account")), ("Statement", ("payee",)), ("Transfer", ("openid",))}
+        ("Promoter", ("phone", "bank_account", "legal_name", "id_number")), ("Statement", ("payee",)), ("Transfer", ("openid",))}
 
 
 def test_the_shop_page_masks_the_secrets(owner, shop):
