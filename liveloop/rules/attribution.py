@@ -114,6 +114,11 @@ class Rejected(Exception):
     pass
 
 
+# The words of a commission state refused as older than the one the log holds: a caller fetching
+# WeChat's commission orders (integrations.tuike.commissions) takes such a refusal as done.
+STALE_COMMISSION = " is already "
+
+
 def binding_at(viewer: ViewerState, at: datetime, binding_days: int) -> int | None:
     """The promoter holding the viewer at `at`, or None once the binding has run out."""
     if viewer.bound is None:
@@ -274,7 +279,7 @@ class Attribution:
         before = skus.get(sku)
         if before is not None and COMMISSION_RANK[state] <= COMMISSION_RANK[before[0]]:
             # A late or replayed state under a new id: WeChat's callbacks may arrive out of order.
-            raise Rejected(f"WeChat's commission on order {fact.order} SKU {sku} is already {before[0]}")
+            raise Rejected(f"WeChat's commission on order {fact.order} SKU {sku}{STALE_COMMISSION}{before[0]}")
         skus[sku] = [state, attrs["paid"], fact.amount]
         order.wechat = json.dumps(dict(sorted(skus.items())), separators=(",", ":"), ensure_ascii=False)
         order.wechat_paid = sum(paid for s, paid, _ in skus.values() if s != "cancelled")

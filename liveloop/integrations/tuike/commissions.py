@@ -28,6 +28,7 @@ from liveloop.events.models import Order
 from liveloop.integrations.models import TuikeAccount, TuikeCommissionUpdate
 from liveloop.integrations.tuike.client import TuikeClient
 from liveloop.integrations.wechat.client import ShopApiError, ShopUnavailable
+from liveloop.rules.attribution import STALE_COMMISSION
 from liveloop.rules.events import MAX_AMOUNT, MAX_ORDER, MAX_SKU
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,6 @@ def _handle(update: TuikeCommissionUpdate, clients: dict, client_options, now) -
     for rejected in result.rejected:
         # A state WeChat has since moved past (the rules refuse it as stale) is done: the log
         # already holds a later state. Any other refusal is kept as the reason.
-        if " is already " not in rejected["error"]:
+        if STALE_COMMISSION not in rejected["error"]:
             raise Unusable(f"refused: {rejected['error']}"[:300])
     return True
