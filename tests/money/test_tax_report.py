@@ -61,6 +61,7 @@ def test_showing_the_id_in_full_is_finance_only_and_audited(brand, clients, live
     clients[FINANCE].post("/money/promoters/PA/tax-identity/", identity())
     shown = clients[FINANCE].post("/money/promoters/PA/tax-identity/reveal/")
     assert shown.status_code == 200 and ID in shown.content.decode()
+    assert shown["Cache-Control"] == "no-store"
     assert AuditEntry.objects.filter(org=brand.org, action="promoter.id_reveal", target="promoter PA").count() == 1
     log = clients[FINANCE].get("/money/audit/").content.decode()
     assert "查看推广员完整证件号码" in log

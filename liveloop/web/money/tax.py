@@ -41,7 +41,9 @@ def identity_reveal(request, org, code):
     or history keeps), with an audit line saying who looked."""
     promoter = queries.promoter_of(org, code)
     audit.record(org, request.user, "promoter.id_reveal", f"promoter {promoter.code}")
-    return ledger_page_for(request, org, promoter, reveal=True)
+    response = ledger_page_for(request, org, promoter, reveal=True)
+    response["Cache-Control"] = "no-store"  # the ID in full: kept by no cache and no back button
+    return response
 
 
 def _period(request, org) -> str:
