@@ -45,11 +45,16 @@ def is_own_bank(bank_name: str, bank: str = CMB) -> bool:
     return BANK_NAMES[bank] in bank_name or bank_name.strip().upper() in {"CMB", "招行"}
 
 
+def for_the_bank(statement, promoter) -> bool:
+    """Paid to a bank account, not to the promoter's WeChat openid (nor to nobody)."""
+    return bool(statement.payee) and statement.payee != promoter.openid
+
+
 def cmb_file(batch: PayoutBatch) -> BankFile:
     out = BankFile()
     for item in batch.items.select_related("statement__promoter").order_by("statement__number"):
         statement, promoter = item.statement, item.statement.promoter
-        if not statement.payee or statement.payee == promoter.openid:
+        if not for_the_bank(statement, promoter):
             out.left_out += 1
             continue
         if not promoter.legal_name:

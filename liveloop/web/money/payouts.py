@@ -109,7 +109,8 @@ def _batch_page(request, org, batch, form=None, errors=(), status=200):
         item.transfer = transfers.get(item.statement_id)
     return render(request, "web/money/batch.html", {
         "batch": batch, "items": items, "wechat": bool(transfers), "form": form or ResultsForm(), "errors": errors,
-        "bank_left_out": bank_files.cmb_file(batch).left_out,
+        # Counted from the rows already read, not by building the bank's whole file again.
+        "bank_left_out": sum(not bank_files.for_the_bank(i.statement, i.statement.promoter) for i in items),
         "error_rows": [(row, payouts.RESULT_COLUMN_LABELS.get(column, column), reason)
                        for row, column, reason in errors],
         "states": STATEMENT_STATES,
