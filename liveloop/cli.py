@@ -260,17 +260,17 @@ def rebuild(slug, check):
     found = []
     for organisation in organisations:
         count = Event.objects.for_org(organisation).count()
-        snapshots = money_check.Snapshots(organisation)
+        snapshots = money_check.Snapshots(organisation) if check else None
         with tqdm(total=count, unit="ev", desc=organisation.slug, disable=None) as bar:
-            replayed, problems = rebuilding.replay(organisation, progress=bar.update,
-                                                   stops=snapshots.stops)
+            # In parts, each compared or written as it ends (events.rebuild): memory bounded by a part.
+            if check:
+                replayed, problems = rebuilding.check(organisation, progress=bar.update, stops=snapshots.stops)
+            else:
+                rebuilding.rebuild(organisation, progress=bar.update)
         if check:
-            # Only a check compares: a rebuild overwrites the derived tables whatever they hold.
-            problems += rebuilding.differences(organisation, replayed)
             problems += money_check.differences(organisation, replayed, snapshots)
             found += [f"{organisation.slug}: {p}" for p in problems]
         else:
-            rebuilding.replace(organisation, replayed)
             # The ledger is never rewritten: what the replay moved is corrected by new entries.
             corrections = ledger.accrue_open_lives(organisation)
             click.echo(f"{organisation.slug}: rebuilt from {count} events"

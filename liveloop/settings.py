@@ -128,6 +128,9 @@ LIVELOOP_RETRY_AFTER = int(env_str("LIVELOOP_RETRY_AFTER", "5"))
 # PostgreSQL statement_timeout in seconds; 0 (the default) is none. `liveloop serve` sets 50 for
 # its workers, so a runaway query answers 503 before gunicorn kills the worker at 60.
 LIVELOOP_DB_STATEMENT_TIMEOUT = float(env_str("LIVELOOP_DB_STATEMENT_TIMEOUT", "0"))
+# A rebuild replays the log in parts of about this many events, one group of persons at a time,
+# so its memory is bounded by a part, not by the log (events.rebuild, docs/architecture.md).
+LIVELOOP_REPLAY_PART_EVENTS = int(env_str("LIVELOOP_REPLAY_PART_EVENTS", "500000"))
 
 
 def database_from_url(url: str) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from operator import attrgetter
 
 from liveloop.analytics.models import AudienceStats, AudienceViewer, LiveAudience
-from liveloop.events.projections import Projection, register
+from liveloop.events.projections import CHECK, KEEP, REPLACE, Projection, register
 from liveloop.lib.bulk import add_rows, insert_all, insert_rows, time_adapter, update_rows
 from liveloop.lib.seq import chunks
 from liveloop.rules.audience import BREAKDOWN, DIMENSIONS, LIVE_FIGURES, Audience, Profile
@@ -58,23 +58,40 @@ def write(org, audience: Audience) -> None:
 
 
 # --- rebuild -----------------------------------------------------------------------------------
+# A replay's state is an Audience of totals (breakdowns and the lives' figures, added up over
+# the parts); each part is fed its own Audience, whose profiles are compared or written when the
+# part ends (events.rebuild), or kept on the totals' `profiles` for a replay of one part.
 
-def _replayed(audience: Audience):
-    breakdown = {k: list(v) for k, v in audience.breakdown.items() if any(v)}
-    lives = {k: list(v) for k, v in audience.lives.items() if any(v)}
-    profiles = {k: row for k, p in audience.profiles.items() if (row := profile_row(p)) != DEFAULT_PROFILE}
-    return breakdown, lives, profiles
+def fold(total: Audience, part: Audience) -> None:
+    """Add a part's breakdowns and lives' figures to the replay's totals."""
+    for key, figures in part.breakdown.items():
+        row = total.breakdown[key]
+        for index, amount in enumerate(figures):
+            row[index] += amount
+    for live_id, figures in part.lives.items():
+        row = total.lives[live_id]
+        for index, amount in enumerate(figures):
+            row[index] += amount
+
+
+def profile_differences(stored_rows, profiles: dict, names: dict) -> list[str]:
+    """Stored profiles (rows of live, viewer, PROFILE_COLUMNS) against replayed ones."""
+    stored = {(r[0], r[1]): tuple(r[2:]) for r in stored_rows}
+    stored = {k: v for k, v in stored.items() if v != DEFAULT_PROFILE}
+    replayed = {k: row for k, p in profiles.items() if (row := profile_row(p)) != DEFAULT_PROFILE}
+    return [f"live {names.get(key[0])} audience viewer {key[1]}: stored {stored.get(key)}, "
+            f"replay {replayed.get(key)}"
+            for key in set(stored) | set(replayed) if stored.get(key) != replayed.get(key)]
 
 
 def differences(org, audience: Audience, names: dict) -> list[str]:
-    """What the stored audience tables hold that a replay (`audience`) does not, and back."""
-    breakdown, lives, profiles = _replayed(audience)
+    """What the stored breakdowns and lives' figures hold that a replay's totals do not."""
+    breakdown = {k: list(v) for k, v in audience.breakdown.items() if any(v)}
+    lives = {k: list(v) for k, v in audience.lives.items() if any(v)}
     stored_breakdown = {(r[0], r[1], r[2]): list(r[3:]) for r in
                         AudienceStats.objects.for_org(org).values_list("live_id", "dimension", "value", *BREAKDOWN)}
     stored_lives = {r[0]: list(r[1:]) for r in
                     LiveAudience.objects.for_org(org).values_list("live_id", *LIVE_FIGURES)}
-    stored_profiles = {(r[0], r[1]): tuple(r[2:]) for r in
-                       AudienceViewer.objects.for_org(org).values_list("live_id", "viewer", *PROFILE_COLUMNS)}
     found = []
     for key in sorted(set(stored_breakdown) | set(breakdown)):
         stored = stored_breakdown.get(key)
@@ -90,29 +107,28 @@ def differences(org, audience: Audience, names: dict) -> list[str]:
         if stored != lives.get(key):
             found.append(f"live {names.get(key)} watch time and flywheel {LIVE_FIGURES}: stored {stored}, "
                          f"replay {lives.get(key)}")
-    stored_profiles = {k: v for k, v in stored_profiles.items() if v != DEFAULT_PROFILE}
-    for key in set(stored_profiles) | set(profiles):
-        if stored_profiles.get(key) != profiles.get(key):
-            found.append(f"live {names.get(key[0])} audience viewer {key[1]}: stored {stored_profiles.get(key)}, "
-                         f"replay {profiles.get(key)}")
     return found
 
 
-def replace(org, audience: Audience) -> None:
-    """Overwrite the audience tables with a replay's totals (inside rebuild's transaction), as
-    plain rows (lib.bulk.insert_all)."""
+def insert_profiles(org, profiles: dict) -> None:
+    """Plain rows (lib.bulk.insert_all) of the profiles not in the default state."""
     org_id, adapt = org.pk, time_adapter()
+    insert_all(AudienceViewer, ("org_id", "live_id", "viewer", *PROFILE_COLUMNS),
+               # open_since, the last column, is the one datetime
+               ((org_id, *key, *row[:-1], adapt(row[-1])) for key, p in profiles.items()
+                if (row := profile_row(p)) != DEFAULT_PROFILE))
+
+
+def replace(org, audience: Audience) -> None:
+    """Overwrite the breakdowns and lives' figures with a replay's totals (inside rebuild's
+    transaction), as plain rows."""
+    org_id = org.pk
     AudienceStats.objects.for_org(org).delete()
     insert_all(AudienceStats, ("org_id", "live_id", "dimension", "value", *BREAKDOWN),
                ((org_id, *key, *figures) for key, figures in audience.breakdown.items() if any(figures)))
     LiveAudience.objects.for_org(org).delete()
     insert_all(LiveAudience, ("org_id", "live_id", *LIVE_FIGURES),
                ((org_id, live_id, *figures) for live_id, figures in audience.lives.items() if any(figures)))
-    AudienceViewer.objects.for_org(org).delete()
-    insert_all(AudienceViewer, ("org_id", "live_id", "viewer", *PROFILE_COLUMNS),
-               # open_since, the last column, is the one datetime
-               ((org_id, *key, *row[:-1], adapt(row[-1])) for key, p in audience.profiles.items()
-                if (row := profile_row(p)) != DEFAULT_PROFILE))
 
 
 class AudienceProjection(Projection):
@@ -129,13 +145,37 @@ class AudienceProjection(Projection):
         write(batch.org, state)
 
     def start(self, replay):
+        if replay.mode == REPLACE:  # the parts' profiles are written as they end
+            AudienceViewer.objects.for_org(replay.org).delete()
+        return Audience(None)
+
+    def part(self, replay, state):
         return Audience(replay.attribution)
 
+    def end_part(self, replay, state, fed) -> list[str]:
+        fold(state, fed)
+        if replay.mode == CHECK:
+            stored = replay.in_part(AudienceViewer.objects.for_org(replay.org)).values_list(
+                "live_id", "viewer", *PROFILE_COLUMNS)
+            return profile_differences(stored, fed.profiles, replay.names)
+        if replay.mode == REPLACE:
+            insert_profiles(replay.org, fed.profiles)
+        else:
+            state.profiles = fed.profiles
+        return []
+
     def differences(self, replay, state) -> list[str]:
-        return differences(replay.org, state, replay.names)
+        found = differences(replay.org, state, replay.names)
+        if replay.mode == KEEP:
+            stored = AudienceViewer.objects.for_org(replay.org).values_list("live_id", "viewer", *PROFILE_COLUMNS)
+            found += profile_differences(stored, state.profiles, replay.names)
+        return found
 
     def replace(self, replay, state) -> None:
         replace(replay.org, state)
+        if replay.mode == KEEP:
+            AudienceViewer.objects.for_org(replay.org).delete()
+            insert_profiles(replay.org, state.profiles)
 
 
 projection = register(AudienceProjection())

@@ -108,54 +108,68 @@ def after_batch(org, watch: FarmWatch, attribution, moved: set[int]) -> None:
 
 # --- rebuild -----------------------------------------------------------------------------------
 
-def replayed(org, attribution, watch: FarmWatch | None) -> dict:
-    """(live, promoter) -> [self_referrals, suspect_reservations] from a replay's state."""
-    own = own_ids(org, Promoter.objects.for_org(org).exclude(openid="").values_list("pk", flat=True))
-    flags: dict = defaultdict(lambda: [0, 0])
-    held = ((live, viewer, v.reserved_for) for (live, viewer), v in attribution.viewers.items() if v.reserved)
-    for key, n in self_referrals(held, own).items():
-        flags[key][0] = n
-    for key, n in (watch.suspects.items() if watch is not None else ()):
-        if n:
-            flags[key][1] = n
-    return {k: v for k, v in flags.items() if any(v)}
+class Replayed:
+    """A replay's flags. One FarmWatch for every part: which reservations are suspect depends on
+    the set of keyed reservations alone, not on the order they come in (rules.fraud), so the
+    parts may feed it one after the other. Self-referrals follow the reservations held at the
+    end, added up part by part."""
+
+    def __init__(self, org):
+        self.watch = FarmWatch()
+        self.own = own_ids(org, Promoter.objects.for_org(org).exclude(openid="").values_list("pk", flat=True))
+        self.self_referrals: defaultdict = defaultdict(int)
+
+    def end_part(self, attribution) -> None:
+        held = ((live, viewer, v.reserved_for) for (live, viewer), v in attribution.viewers.items() if v.reserved)
+        for key, n in self_referrals(held, self.own).items():
+            self.self_referrals[key] += n
+        self.watch.touched.clear()  # ingest's: where self-referrals can change
+
+    def flags(self) -> dict:
+        """(live, promoter) -> [self_referrals, suspect_reservations]."""
+        flags: dict = defaultdict(lambda: [0, 0])
+        for key, n in self.self_referrals.items():
+            if n:
+                flags[key][0] = n
+        for key, n in self.watch.suspects.items():
+            if n:
+                flags[key][1] = n
+        return dict(flags)
 
 
-def differences(org, attribution, watch: FarmWatch | None, names: dict, codes: dict) -> list[str]:
+def differences(org, replayed: Replayed, names: dict, codes: dict) -> list[str]:
     found = []
-    flags = replayed(org, attribution, watch)
+    flags = replayed.flags()
     stored = {(r[0], r[1]): list(r[2:]) for r in PromoterStats.objects.for_org(org)
               .values_list("live_id", "promoter_id", *FLAGS) if any(r[2:])}
     for key in sorted(set(stored) | set(flags), key=lambda k: (k[0], k[1] or 0)):
         if stored.get(key) != flags.get(key):
             found.append(f"live {names.get(key[0])} promoter {codes.get(key[1], key[1])} "
                          f"(self-referrals, suspect reservations): stored {stored.get(key)}, replay {flags.get(key)}")
-    if watch is not None:
-        rows = {(r[0], r[1], r[2]): tuple(r[3:]) for r in ReservationSignal.objects.for_org(org).values_list(
-            "live_id", "promoter_id", "viewer", "at", "device", "net", "suspect")}
-        replay = {k: (s.at, s.device, s.net, s.suspect) for k, s in watch.signals.items()}
-        for key in sorted(set(rows) | set(replay), key=str):
-            if rows.get(key) != replay.get(key):
-                found.append(f"live {names.get(key[0])} promoter {codes.get(key[1], key[1])} reservation signal "
-                             f"of {key[2]}: stored {rows.get(key)}, replay {replay.get(key)}")
+    rows = {(r[0], r[1], r[2]): tuple(r[3:]) for r in ReservationSignal.objects.for_org(org).values_list(
+        "live_id", "promoter_id", "viewer", "at", "device", "net", "suspect")}
+    replay = {k: (s.at, s.device, s.net, s.suspect) for k, s in replayed.watch.signals.items()}
+    for key in sorted(set(rows) | set(replay), key=str):
+        if rows.get(key) != replay.get(key):
+            found.append(f"live {names.get(key[0])} promoter {codes.get(key[1], key[1])} reservation signal "
+                         f"of {key[2]}: stored {rows.get(key)}, replay {replay.get(key)}")
     return found
 
 
-def replace(org, attribution, watch: FarmWatch | None) -> None:
-    """Overwrite the flags (and the signals, when the replay kept them) with a replay's."""
+def replace(org, replayed: Replayed) -> None:
+    """Overwrite the flags and the signals with a replay's."""
     # Plain rows (one statement per table on PostgreSQL), not model instances through
     # bulk_update's CASE WHEN and bulk_create.
     org_id, adapt = org.pk, time_adapter()
-    flags = replayed(org, attribution, watch)
+    flags = replayed.flags()
     update_rows(PromoterStats, {"id": "bigint", **dict.fromkeys(FLAGS, "bigint")},
             [(pk, *flags.get((live, promoter), (0, 0))) for pk, live, promoter in
              PromoterStats.objects.for_org(org).values_list("pk", "live_id", "promoter_id")],
             sets=", ".join(f"{f} = v.{f}" for f in FLAGS), where="t.id = v.id")
-    if watch is not None:
-        ReservationSignal.objects.for_org(org).delete()
-        insert_all(ReservationSignal, ("org_id", "live_id", "promoter_id", "viewer", "at", "device", "net", "suspect"),
-                   ((org_id, *entry, adapt(s.at), s.device, s.net, s.suspect)
-                    for entry, s in watch.signals.items()))
+    ReservationSignal.objects.for_org(org).delete()
+    insert_all(ReservationSignal, ("org_id", "live_id", "promoter_id", "viewer", "at", "device", "net", "suspect"),
+               ((org_id, *entry, adapt(s.at), s.device, s.net, s.suspect)
+                for entry, s in replayed.watch.signals.items()))
 
 
 class FraudFlags(Projection):
@@ -173,13 +187,20 @@ class FraudFlags(Projection):
         after_batch(batch.org, state, batch.attribution, batch.own_ids_moved())
 
     def start(self, replay):
-        return FarmWatch()
+        return Replayed(replay.org)
+
+    def part(self, replay, state):
+        return state.watch
+
+    def end_part(self, replay, state, fed) -> list[str]:
+        state.end_part(replay.attribution)
+        return []
 
     def differences(self, replay, state) -> list[str]:
-        return differences(replay.org, replay.attribution, state, replay.names, replay.codes)
+        return differences(replay.org, state, replay.names, replay.codes)
 
     def replace(self, replay, state) -> None:
-        replace(replay.org, replay.attribution, state)
+        replace(replay.org, state)
 
 
 projection = register(FraudFlags())

@@ -8,9 +8,14 @@ owning its tables, with the same few verbs for both callers:
 - ingest: `load(batch)` reads the stored state the batch can touch and returns the batch's
   state; `fact(state, fact, counted)` takes each accepted fact in log order; `write(batch,
   state)` writes what the batch changed (additive figures summed by the database);
-- rebuild: `start(replay)` returns an empty state, fed the same `fact` calls over the whole
-  log; `differences(replay, state)` lists what the stored tables hold that the replay does
-  not (and back), in words; `replace(replay, state)` overwrites the tables with it.
+- rebuild (events.rebuild, in parts: one group of persons at a time): `start(replay)`
+  returns the replay's state, once; `part(replay, state)` the state fed one part's facts
+  (by default the same: a projection whose state is only totals); the same `fact` calls;
+  `end_part(replay, state, fed)` folds what the part added into `state` and deals with the
+  part's per-viewer rows as the replay's mode says — CHECK: returns their differences in
+  words, REPLACE: writes them, KEEP: keeps them on `state`; then `differences(replay, state)`
+  lists what the stored tables hold that the replay does not (and back), in words, and
+  `replace(replay, state)` overwrites the tables with it.
 
 A projection with nothing to do for a batch or a replay returns `NO_STATE` from `load` or
 `start`: it is then not fed the facts (money's accrual has nothing to replay: the ledger is
@@ -23,6 +28,9 @@ none of them: adding a derived table is one module and one registration. They ru
 from __future__ import annotations
 
 NO_STATE = None
+# A replay's modes (events.rebuild): its per-viewer rows kept for a later compare or replace
+# (one part), compared as each part ends, or written as each part ends.
+KEEP, CHECK, REPLACE = "keep", "check", "replace"
 
 
 class Projection:
@@ -43,6 +51,12 @@ class Projection:
 
     def start(self, replay):
         return NO_STATE
+
+    def part(self, replay, state):
+        return state
+
+    def end_part(self, replay, state, fed) -> list[str]:
+        return []
 
     def differences(self, replay, state) -> list[str]:
         return []

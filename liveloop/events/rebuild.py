@@ -1,30 +1,54 @@
-"""Replay the log and compare with, or replace, the derived state.
+"""Replay the log and compare with, or replace, the derived state (docs/architecture.md
+"Rebuild in parts").
 
-The replay runs the same `rules.attribution` and `rules.identity` as ingest over every accepted
-event in sequence order, starting from nothing, and hands each fact with what it counted to
-every registered projection (events.projections); what they end with is what the derived
-tables must hold. The viewers', orders', links' and lives' state are the write path's own
-and compared and replaced here; each projection compares and replaces its own tables.
+A replay runs the same `rules.attribution` as ingest over the accepted events in sequence
+order, starting from nothing, and hands each fact with what it counted to every registered
+projection (events.projections); what they end with is what the derived tables must hold.
+
+**In parts.** A viewer's state in a live (binding, reservation, entry, purchase), an order
+with its refunds and a viewer's audience profile depend only on that person's own events and
+on the live's transitions. So the log is replayed one group of persons at a time — a *part*:
+the events whose person falls in it (`part_sql`, computed by the database), with every live's
+transitions — and each part's per-viewer rows are compared or written as soon as the part
+ends. Only totals outlive a part (figures per promoter, minutes, audience breakdowns, the
+fraud clusters' keyed reservations) with the identity links: memory is bounded by a part, not
+by the log. A log where a refund or a WeChat commission names a person of another part than
+the order's buyer is replayed in one part (the order and its refund must meet).
+
+**Added up by the database.** What needs no order-dependent rule is not replayed: the room's
+entries, exits and online samples per minute and the lives' online peak are one aggregate
+query over the log (analytics.live_figures); `online` events never reach Python.
+
+**Identity links** are replayed in one pass over the log (rules.identity), which checks the
+person each event was recorded under; the parts then use the recorded person.
+
+Three modes: KEEP (`replay`: one part, kept whole for `differences` or `replace` called
+afterwards; what the tests and small logs use), CHECK (`check`) and REPLACE (`rebuild`): in
+parts, each part compared or written as it ends.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections import defaultdict
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cached_property
 from operator import attrgetter
 from typing import Callable
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils.dateparse import parse_datetime
 
 from liveloop.events.ingest import ORDER_COLUMNS, VIEWER_COLUMNS
 from liveloop.events.models import Event, LiveViewer, Order, ViewerLink
-from liveloop.events.projections import NO_STATE, registered
+from liveloop.events.projections import CHECK, KEEP, NO_STATE, REPLACE, registered
 from liveloop.lib.bulk import insert_all, json_value, lock_org, page_cache, time_adapter
 from liveloop.lives.models import Live
 from liveloop.promoters.models import Promoter
-from liveloop.rules.attribution import Attribution, Fact, LiveState, OrderState, Rejected, ViewerState
-from liveloop.rules.identity import Identities
+from liveloop.rules.attribution import (FIGURES, TRANSITIONS, Attribution, Fact, LiveState, OrderState, Rejected,
+                                        ViewerState)
+from liveloop.rules.identity import ID_ATTRS, Identities
 
 # A state as the tuple of its fields (the order of VIEWER_COLUMNS and ORDER_COLUMNS). Not
 # dataclasses.astuple: it deep-copies every field and was a third of a rebuild's time.
@@ -34,15 +58,33 @@ DEFAULT_VIEWER = viewer_row(ViewerState())
 LOG_COLUMNS = ("seq", "type", "live_id", "viewer", "promoter_id", "order", "amount", "count", "at", "attrs",
                "touchpoint", "person")
 CHUNK = 5000
+# Summed by the database, never replayed (analytics.live_figures reads them with one query).
+SUMMED = ("online",)
+# More parts than this buys nothing: part_sql's values spread over about a thousand.
+MAX_PARTS = 64
+# A stop at the end of every part (money.check takes the final figures there).
+END = 2 ** 62
+
+
+def _zero() -> list[int]:
+    return [0] * len(FIGURES)
 
 
 @dataclass
 class Replay:
-    """A replay's end state: the rules' (attribution, identities) and each projection's."""
+    """A replay: its mode and number of parts, the totals merged over the parts done (the
+    figures per live and promoter, the lives' state), the identity links, each projection's
+    state, and the part being replayed (KEEP: the whole log's, kept)."""
     org: object
-    attribution: Attribution
+    mode: str
+    parts: int
     identities: Identities
-    projections: list  # (projection, its replayed state), in the projections' order
+    lives: dict                 # live id -> LiveState, merged over the parts
+    stats: defaultdict = field(default_factory=lambda: defaultdict(_zero))  # (live, promoter) -> FIGURES
+    projections: list = field(default_factory=list)  # (projection, its state), in their order
+    part: int = 0
+    attribution: Attribution | None = None
+    found: list = field(default_factory=list)  # CHECK: the differences of the parts done
 
     @cached_property
     def names(self) -> dict:
@@ -54,67 +96,222 @@ class Replay:
         """Promoter id → code, for the differences' words."""
         return dict(Promoter.objects.for_org(self.org).values_list("pk", "code"))
 
+    def in_part(self, queryset, column: str = "viewer"):
+        """`queryset` (one table's) narrowed to the rows of the person ids of the part being
+        replayed; all of them in a replay of one part."""
+        if self.parts == 1:
+            return queryset
+        return queryset.alias(_part=RawSQL(f"{part_sql(connection.ops.quote_name(column))} %% %s",
+                                           [self.parts])).filter(_part=self.part)
+
+
+def part_sql(column: str) -> str:
+    """The part number of a person id (before `% parts`), computed by the database from the
+    codes of its last two characters and its middle one: the same for an event and for that
+    person's rows in the derived tables, and spread evenly over random ids (openids, UUIDs),
+    counters and ids with a fixed suffix. Each engine its own functions; a value is only
+    ever compared within one engine."""
+    if connection.vendor == "sqlite":
+        return (f"coalesce(unicode(substr({column}, -1)) + 7 * coalesce(unicode(substr({column}, -2, 1)), 0)"
+                f" + 31 * unicode(substr({column}, (length({column}) + 1) / 2, 1)), 0)")
+    return (f"(ascii(right({column}, 1)) + 7 * ascii(left(right({column}, 2), 1))"
+            f" + 31 * ascii(substr({column}, (length({column}) + 1) / 2, 1)))")
+
+
+# --- the three ways in ----------------------------------------------------------------------------
 
 def replay(org, progress: Callable[[int], None] | None = None,
            stops: dict[int, Callable[[Attribution], None]] | None = None) -> tuple[Replay, list[str]]:
-    """`stops`: {log position: callback}; each callback sees the rules' state (its figures
-    added up: `Attribution.stats`) once every event up to that position is applied
-    (settlement runs record the position they settled at)."""
-    lives = {live.pk: LiveState(mode=live.programme.mode, binding_days=live.programme.binding_days)
-             for live in Live.objects.for_org(org).select_related("programme")}
-    attribution = Attribution(lives=lives)
-    identities = Identities()
-    state = Replay(org, attribution, identities, [])
-    state.projections = [(projection, projection.start(state)) for projection in registered()]
-    listening = [(projection.fact, kept) for projection, kept in state.projections
-                 if projection.per_fact and kept is not NO_STATE]
-    problems = []
+    """Replay the whole log in one part and keep it for `differences` or `replace`.
+    `stops`: {log position: callback}; each callback sees the rules' state (its figures added
+    up: `Attribution.stats`) once every event up to that position is applied (settlement runs
+    record the position they settled at); in parts, once per part (money.check adds them up)."""
+    return _run(org, KEEP, progress, stops, parts=1)
+
+
+def check(org, progress=None, stops=None, parts: int | None = None) -> tuple[Replay, list[str]]:
+    """Replay in parts, comparing each part as it ends: the replay's problems, then every
+    difference between the stored tables and the replay, in words."""
+    replayed, problems = _run(org, CHECK, progress, stops, parts)
+    return replayed, problems + replayed.found + _shared_differences(org, replayed)
+
+
+# A 64 MB SQLite page cache while the tables are rewritten (lib.bulk.page_cache): with the
+# default 2 MB the unique indexes' pages were read back again and again; a 1M-event rebuild
+# took 28.2 s instead of 32.1, its peak memory 516 MB instead of 451 (docs/performance.md).
+REPLACE_CACHE_KIB = 64 * 1024
+
+
+def rebuild(org, progress=None, stops=None, parts: int | None = None) -> tuple[Replay, list[str]]:
+    """Replay in parts and overwrite the derived tables with it, in one transaction (the log
+    is untouched)."""
+    with page_cache(REPLACE_CACHE_KIB), transaction.atomic():
+        lock_org(org.pk)
+        _clear_viewers(org)
+        replayed, problems = _run(org, REPLACE, progress, stops, parts)
+        _replace_shared(org, replayed)
+    return replayed, problems
+
+
+def differences(org, replay: Replay) -> list[str]:
+    """What the stored state holds that a kept replay does not, and back, in words."""
+    assert replay.mode == KEEP, "a replay in parts was compared as it went (check)"
+    return _viewer_differences(org, replay, replay.attribution) + _shared_differences(org, replay)
+
+
+def replace(org, replay: Replay) -> None:
+    """Overwrite the derived tables with a kept replay (the log is untouched)."""
+    assert replay.mode == KEEP, "a replay in parts was written as it went (rebuild)"
+    with page_cache(REPLACE_CACHE_KIB), transaction.atomic():
+        lock_org(org.pk)
+        _clear_viewers(org)
+        _write_viewers(org, replay.attribution)
+        _replace_shared(org, replay)
+
+
+# --- the replay -----------------------------------------------------------------------------------
+
+def _run(org, mode: str, progress, stops, parts: int | None) -> tuple[Replay, list[str]]:
+    total = Event.objects.for_org(org).count()
+    parts = parts_for(org, total, parts)
+    base = {live.pk: (live.programme.mode, live.programme.binding_days)
+            for live in Live.objects.for_org(org).select_related("programme")}
+    problems: list[str] = []
+    replayed = Replay(org, mode, parts, _identities(org, problems),
+                      {pk: LiveState(mode=m, binding_days=days) for pk, (m, days) in base.items()})
+    replayed.projections = [(projection, projection.start(replayed)) for projection in registered()]
+    stops = stops or {}
     done = 0
-    pending = sorted(stops or {})
-    for seq, kind, live, viewer, promoter, order, amount, count, at, attrs, touchpoint, recorded in _log(org):
-        while pending and seq > pending[0]:
-            stops[pending.pop(0)](attribution)
-        person = identities.apply(viewer, attrs)
-        if person != (recorded or viewer):
-            problems.append(f"event seq {seq}: the log says viewer {viewer} counted as {recorded or viewer}, "
-                            f"a replay of the links says {person}")
-        fact = Fact(kind, live, person, promoter, order, amount, count, at, attrs, touchpoint)
-        try:
-            counted = attribution.apply(fact)
-        except Rejected as error:
-            problems.append(f"event seq {seq} is in the log but a replay rejects it: {error}")
-        else:
-            for take, kept in listening:
-                take(kept, fact, counted)
-        done += 1
-        if progress and done % CHUNK == 0:
-            progress(CHUNK)
+    for part in range(parts):
+        attribution = Attribution(lives={pk: LiveState(mode=m, binding_days=days)
+                                         for pk, (m, days) in base.items()})
+        replayed.part, replayed.attribution = part, attribution
+        feeding = [(projection, state, projection.part(replayed, state))
+                   for projection, state in replayed.projections if state is not NO_STATE]
+        listening = [(projection.fact, fed) for projection, _, fed in feeding if projection.per_fact]
+        pending = sorted(stops)
+        for seq, kind, live, viewer, promoter, order, amount, count, at, attrs, touchpoint, person in (
+                _log(org, part, parts)):
+            while pending and seq > pending[0]:
+                stops[pending.pop(0)](attribution)
+            fact = Fact(kind, live, person or viewer, promoter, order, amount, count, at, attrs, touchpoint)
+            try:
+                counted = attribution.apply(fact)
+            except Rejected as error:
+                problems.append(f"event seq {seq} is in the log but a replay rejects it: {error}")
+            else:
+                for take, fed in listening:
+                    take(fed, fact, counted)
+            if part == 0 or kind not in TRANSITIONS:  # every part replays the transitions
+                done += 1
+                if progress and done % CHUNK == 0:
+                    progress(CHUNK)
+        for stop in pending:
+            stops[stop](attribution)
+        _fold(replayed, attribution)
+        if mode == CHECK:
+            replayed.found += _viewer_differences(org, replayed, attribution)
+        elif mode == REPLACE:
+            _write_viewers(org, attribution)
+        for projection, state, fed in feeding:
+            replayed.found += projection.end_part(replayed, state, fed)
     if progress:
-        progress(done % CHUNK)
-    for stop in pending:
-        stops[stop](attribution)
-    return state, problems
+        progress(total - done + done % CHUNK)  # the last chunk, and the events summed by the database
+    return replayed, problems
 
 
-def _log(org):
-    """The organisation's log in `seq` order as LOG_COLUMNS tuples, with the values the ORM
-    would give (`at` an aware datetime, `attrs` decoded JSON). Read with a plain cursor and
-    converted here: the ORM iterator's per-row converters (Django's regex datetime parser,
-    json.loads) cost more than the database's read. A server-side cursor on PostgreSQL, as the
-    ORM's iterator uses, so the log is never held in memory whole."""
+def parts_for(org, events: int, wanted: int | None = None) -> int:
+    """How many parts a log of `events` is replayed in: `wanted`, else one per
+    settings.LIVELOOP_REPLAY_PART_EVENTS events; one when an order and its refund would part."""
+    if wanted is None:
+        wanted = -(-events // max(1, settings.LIVELOOP_REPLAY_PART_EVENTS))
+    wanted = min(MAX_PARTS, max(1, wanted))
+    if wanted > 1 and _crossed_orders(org, wanted):
+        return 1
+    return wanted
+
+
+def _table_sql():
     quote = connection.ops.quote_name
+    return quote, quote(Event._meta.db_table)
+
+
+def _crossed_orders(org, parts: int) -> bool:
+    """Whether a refund or a WeChat commission of the log names a person in another part than
+    the order's buyer: that part would not hold the order."""
+    quote, table = _table_sql()
+    order = quote("order")
+    refunder, buyer = part_sql("coalesce(r.person, r.viewer)"), part_sql("coalesce(p.person, p.viewer)")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {table} r JOIN {table} p ON p.org_id = r.org_id AND p.{order} = r.{order} "
+            f"AND p.type = 'order_paid' WHERE r.org_id = %s AND r.type IN ('order_refund', 'commission_order') "
+            f"AND {refunder} %% %s <> {buyer} %% %s LIMIT 1", [org.pk, parts, parts])
+        return cursor.fetchone() is not None
+
+
+def _fold(replayed: Replay, attribution: Attribution) -> None:
+    """Add a part's totals to the replay's: figures add up; every part replays the lives'
+    transitions, so their state and lapse are the same in each; their showed-up adds up."""
+    for key, row in attribution.stats.items():
+        total = replayed.stats[key]
+        for index, amount in enumerate(row):
+            total[index] += amount
+    for live_id, live in attribution.lives.items():
+        merged = replayed.lives[live_id]
+        merged.state, merged.lapsed = live.state, live.lapsed
+        merged.showed_up += live.showed_up
+
+
+def _identities(org, problems: list[str]) -> Identities:
+    """Replay the identity links over the whole log, checking the person each event counted
+    as. Only an event whose attrs name an id attribute can link (rules.identity.linked_ids):
+    the others' attrs are not decoded."""
+    quote, table = _table_sql()
+    attrs = quote("attrs") if connection.vendor == "sqlite" else f"{quote('attrs')}::text"
+    sql = f"SELECT seq, viewer, {attrs}, person FROM {table} WHERE org_id = %s ORDER BY seq"
+    identities = Identities()
+    with _cursor() as cursor:
+        cursor.execute(sql, [org.pk])
+        while rows := cursor.fetchmany(CHUNK):
+            for seq, viewer, text, recorded in rows:
+                linking = text is not None and any(name in text for name in ID_ATTRS)
+                person = identities.apply(viewer, json_value(text) if linking else None)
+                if person != (recorded or viewer):
+                    problems.append(f"event seq {seq}: the log says viewer {viewer} counted as "
+                                    f"{recorded or viewer}, a replay of the links says {person}")
+    return identities
+
+
+def _cursor():
+    """A server-side cursor on PostgreSQL, as the ORM's iterator uses, so the log is never held
+    in memory whole (SQLite's cursor steps through the rows as they are fetched)."""
+    chunked = not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
+    return connection.chunked_cursor() if chunked else connection.cursor()
+
+
+def _log(org, part: int = 0, parts: int = 1):
+    """One part of the organisation's log in `seq` order as LOG_COLUMNS tuples, with the values
+    the ORM would give (`at` an aware datetime, `attrs` decoded JSON); the events summed by the
+    database left out. Read with a plain cursor and converted here: the ORM iterator's per-row
+    converters (Django's regex datetime parser, json.loads) cost more than the database's read."""
+    quote, table = _table_sql()
     columns = [quote(Event._meta.get_field(name).column) for name in LOG_COLUMNS]
     if connection.vendor == "sqlite":
         # The stored text, not Django's converter's datetime (a regex parse per row):
         # datetime.fromisoformat below reads the same text several times faster.
         at = LOG_COLUMNS.index("at")
         columns[at] = f"CAST({columns[at]} AS TEXT)"
-    columns = ", ".join(columns)
-    sql = f"SELECT {columns} FROM {quote(Event._meta.db_table)} WHERE org_id = %s ORDER BY seq"
-    chunked = not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
+    summed = ", ".join(["%s"] * len(SUMMED))
+    where, params = f"org_id = %s AND type NOT IN ({summed})", [org.pk, *SUMMED]
+    if parts > 1:
+        transitions = ", ".join(["%s"] * len(TRANSITIONS))
+        where += f" AND (type IN ({transitions}) OR {part_sql('coalesce(person, viewer)')} %% %s = %s)"
+        params += [*TRANSITIONS, parts, part]
+    sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {where} ORDER BY seq"
     tz = connection.timezone
-    with (connection.chunked_cursor() if chunked else connection.cursor()) as cursor:
-        cursor.execute(sql, [org.pk])
+    with _cursor() as cursor:
+        cursor.execute(sql, params)
         while rows := cursor.fetchmany(CHUNK):
             for *head, at, attrs, touchpoint, person in rows:
                 if not isinstance(at, datetime):  # SQLite: naive text in the connection's time zone
@@ -127,12 +324,15 @@ def _log(org):
                 yield (*head, at, json_value(attrs), touchpoint, person)
 
 
-def differences(org, replay: Replay) -> list[str]:
-    """What the stored state holds that the replay does not, and back, in words."""
-    attribution, names = replay.attribution, replay.names
-    viewers = {(r[0], r[1]): tuple(r[2:]) for r in
-               LiveViewer.objects.for_org(org).values_list("live_id", "viewer", *VIEWER_COLUMNS)}
-    orders = {r[0]: tuple(r[1:]) for r in Order.objects.for_org(org).values_list("order", *ORDER_COLUMNS)}
+# --- the write path's own tables ------------------------------------------------------------------
+
+def _viewer_differences(org, replayed: Replay, attribution: Attribution) -> list[str]:
+    """The viewers and orders of the part replayed: stored against replayed, in words."""
+    names = replayed.names
+    viewers = {(r[0], r[1]): tuple(r[2:]) for r in replayed.in_part(LiveViewer.objects.for_org(org))
+               .values_list("live_id", "viewer", *VIEWER_COLUMNS)}
+    orders = {r[0]: tuple(r[1:]) for r in replayed.in_part(Order.objects.for_org(org))
+              .values_list("order", *ORDER_COLUMNS)}
     found = []
     replayed_viewers = {k: row for k, v in attribution.viewers.items() if (row := viewer_row(v)) != DEFAULT_VIEWER}
     stored_viewers = {k: v for k, v in viewers.items() if v != DEFAULT_VIEWER}
@@ -144,55 +344,49 @@ def differences(org, replay: Replay) -> list[str]:
     for key in set(orders) | set(replayed_orders):
         if orders.get(key) != replayed_orders.get(key):
             found.append(f"order {key}: stored {orders.get(key)}, replay {replayed_orders.get(key)}")
+    return found
+
+
+def _shared_differences(org, replayed: Replay) -> list[str]:
+    """What outlives the parts: the lives' state, the identity links, each projection's tables."""
+    found, names = [], replayed.names
     states = dict(Live.objects.for_org(org).values_list("pk", "state"))
-    for live_id, live in attribution.lives.items():
+    for live_id, live in replayed.lives.items():
         if states.get(live_id) != live.state:
             found.append(f"live {names.get(live_id)}: stored state {states.get(live_id)}, replay {live.state}")
     stored_links = dict(ViewerLink.objects.for_org(org).values_list("viewer", "person"))
-    replayed_links = replay.identities.final()
+    replayed_links = replayed.identities.final()
     for viewer in sorted(set(stored_links) | set(replayed_links)):
         if stored_links.get(viewer) != replayed_links.get(viewer):
             found.append(f"id {viewer}: stored person {stored_links.get(viewer)}, "
                          f"replay {replayed_links.get(viewer)}")
-    for projection, state in replay.projections:
-        found += projection.differences(replay, state)
+    for projection, state in replayed.projections:
+        found += projection.differences(replayed, state)
     return found
 
 
-def _viewer_rows(org, attribution: Attribution):
-    """LiveViewer rows of the replayed viewers, those left in the default state excepted."""
-    org_id, adapt = org.pk, time_adapter()
-    for (live_id, viewer), state in attribution.viewers.items():
-        row = viewer_row(state)
-        if row != DEFAULT_VIEWER:
-            yield (org_id, live_id, viewer, row[0], adapt(row[1]), *row[2:])
-
-
-# A 64 MB SQLite page cache while the tables are rewritten (lib.bulk.page_cache): with the
-# default 2 MB the unique indexes' pages were read back again and again; a 1M-event rebuild
-# took 28.2 s instead of 32.1, its peak memory 516 MB instead of 451 (docs/performance.md).
-REPLACE_CACHE_KIB = 64 * 1024
-
-
-def replace(org, replay: Replay) -> None:
-    """Overwrite the derived tables with a replay's totals (the log is untouched)."""
-    with page_cache(REPLACE_CACHE_KIB), transaction.atomic():
-        _replace(org, replay)
-
-
-def _replace(org, replay: Replay) -> None:
-    lock_org(org.pk)
-    attribution = replay.attribution
-    org_id = org.pk  # org.pk is a property: not looked up per row
+def _clear_viewers(org) -> None:
     LiveViewer.objects.for_org(org).delete()
     Order.objects.for_org(org).delete()
-    insert_all(LiveViewer, ("org_id", "live_id", "viewer", *VIEWER_COLUMNS), _viewer_rows(org, attribution))
+
+
+def _write_viewers(org, attribution: Attribution) -> None:
+    """The LiveViewer and Order rows of a part (those left in the default state excepted)."""
+    org_id, adapt = org.pk, time_adapter()  # org.pk is a property: not looked up per row
+    insert_all(LiveViewer, ("org_id", "live_id", "viewer", *VIEWER_COLUMNS),
+               ((org_id, live_id, viewer, row[0], adapt(row[1]), *row[2:])
+                for (live_id, viewer), state in attribution.viewers.items()
+                if (row := viewer_row(state)) != DEFAULT_VIEWER))
     insert_all(Order, ("org_id", "order", *ORDER_COLUMNS),
                ((org_id, order_id, *order_row(o)) for order_id, o in attribution.orders.items()))
+
+
+def _replace_shared(org, replayed: Replay) -> None:
+    org_id = org.pk
     ViewerLink.objects.for_org(org).delete()
     insert_all(ViewerLink, ("org_id", "viewer", "person"),
-               ((org_id, v, p) for v, p in replay.identities.final().items()))
-    for live_id, live in attribution.lives.items():
+               ((org_id, v, p) for v, p in replayed.identities.final().items()))
+    for live_id, live in replayed.lives.items():
         Live.objects.for_org(org).filter(pk=live_id).update(state=live.state)
-    for projection, state in replay.projections:
-        projection.replace(replay, state)
+    for projection, state in replayed.projections:
+        projection.replace(replayed, state)

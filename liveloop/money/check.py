@@ -15,6 +15,7 @@ from dataclasses import asdict
 
 from django.db.models import Sum
 
+from liveloop.events.rebuild import END
 from liveloop.lives.models import Live
 from liveloop.money import inputs
 from liveloop.money.models import Entry, SettlementRun, Statement, StatementLine
@@ -25,25 +26,49 @@ from liveloop.money.settlement import month_tax as month_tax_of
 
 
 class Snapshots:
-    """Figures of each settled live taken while a replay passes its run's log position."""
+    """Figures of each settled live taken while a replay passes its run's log position, and of
+    every live at the end of the log: a replay in parts (events.rebuild) stops there once per
+    part, and the parts' ingredients add up (money.inputs.figures_of_parts)."""
 
     def __init__(self, org):
         self.runs = list(SettlementRun.objects.for_org(org).select_related("live"))
         self.announced = dict(Live.objects.for_org(org).values_list("pk", "announced_at"))
-        self.figures: dict[int, dict] = {}
+        settled = {run.live_id for run in self.runs}
+        self.open_lives = list(Live.objects.for_org(org).exclude(pk__in=list(settled)))
+        self.own_now = inputs.own_ids(org, Promoter.objects.for_org(org).values_list("pk", flat=True))
+        self.at_runs: dict[int, list] = defaultdict(list)    # run id -> parts at its position
+        self.final_runs: dict[int, list] = defaultdict(list)  # run id -> parts at the log's end
+        self.final_lives: dict[int, list] = defaultdict(list)  # open live id -> parts at the end
 
     @property
     def stops(self) -> dict:
         stops = defaultdict(list)
         for run in self.runs:
             stops[run.upto_seq].append(run)
-        return {seq: (lambda attribution, runs=runs: self.take(attribution, runs))
-                for seq, runs in stops.items()}
+        taken = {seq: (lambda attribution, runs=runs: self.take(attribution, runs)) for seq, runs in stops.items()}
+        return {**taken, END: self.take_final}
 
     def take(self, attribution, runs) -> None:
         for run in runs:
-            self.figures[run.pk] = inputs.replayed_figures(
-                attribution, run.live, self.announced, inputs.own_ids_from_json(run.own_ids))
+            self.at_runs[run.pk].append(inputs.replayed_part(
+                attribution, run.live, self.announced, inputs.own_ids_from_json(run.own_ids)))
+
+    def take_final(self, attribution) -> None:
+        for run in self.runs:
+            self.final_runs[run.pk].append(inputs.replayed_part(
+                attribution, run.live, self.announced, inputs.own_ids_from_json(run.own_ids)))
+        for live in self.open_lives:
+            self.final_lives[live.pk].append(inputs.replayed_part(attribution, live, self.announced, self.own_now))
+
+    def at_run(self, run) -> dict:
+        parts = self.at_runs.get(run.pk)
+        return inputs.figures_of_parts(parts, inputs.own_ids_from_json(run.own_ids)) if parts else {}
+
+    def final_of_run(self, run) -> dict:
+        return inputs.figures_of_parts(self.final_runs[run.pk], inputs.own_ids_from_json(run.own_ids))
+
+    def final_of_live(self, live) -> dict:
+        return inputs.figures_of_parts(self.final_lives[live.pk], self.own_now)
 
 
 def _totals(rules, figures, teams) -> dict[int, int]:
@@ -67,7 +92,6 @@ def _compare(found, what, expected: dict, recorded: dict, codes, title) -> None:
 
 def differences(org, replay, snapshots: Snapshots) -> list[str]:
     """`replay`: events.rebuild's, run with `snapshots.stops`."""
-    attribution = replay.attribution
     found: list[str] = []
     codes = dict(Promoter.objects.for_org(org).values_list("pk", "code"))
     estimates = _sums(org, Entry.ESTIMATES)
@@ -80,13 +104,11 @@ def differences(org, replay, snapshots: Snapshots) -> list[str]:
     runs = {run.live_id: run for run in snapshots.runs}
     for run in snapshots.runs:
         rules, teams = rules_of(run.plan_rules), inputs.teams_from_json(run.teams)
-        own = inputs.own_ids_from_json(run.own_ids)
-        at_run = snapshots.figures.get(run.pk, {})
+        at_run = snapshots.at_run(run)
         settled = _totals(rules, at_run, teams)
         _compare(found, "settled amount", settled, recorded(settled_sums, run.live_id), codes,
                  run.live.public_id)
-        final = _totals(rules, inputs.replayed_figures(attribution, run.live, snapshots.announced, own),
-                        teams)
+        final = _totals(rules, snapshots.final_of_run(run), teams)
         expected = {p: min(0, final.get(p, 0) - settled.get(p, 0)) for p in set(final) | set(settled)}
         _compare(found, "clawback", expected, recorded(clawbacks, run.live_id), codes, run.live.public_id)
         for line in (StatementLine.objects.for_org(org).filter(statement__run=run, figures__isnull=False)
@@ -98,15 +120,14 @@ def differences(org, replay, snapshots: Snapshots) -> list[str]:
             if stored != replayed and any((line.figures or {}).values()):
                 found.append(f"statement {line.statement.number}: figures {line.figures}, "
                              f"replay {replayed}")
-    open_lives = Live.objects.for_org(org).exclude(pk__in=list(runs))
+    open_lives = snapshots.open_lives
     plans = plans_for(org, [live.pk for live in open_lives])
     teams = inputs.teams_of(org)
-    own = inputs.own_ids(org, codes)
     for live in open_lives:
         plan = plans[live.pk]
         expected = {}
         if plan is not None:
-            figures = inputs.replayed_figures(attribution, live, snapshots.announced, own)
+            figures = snapshots.final_of_live(live)
             expected = _totals(rules_of(plan.rules), figures, teams)
         _compare(found, "estimate", expected, recorded(estimates, live.pk), codes, live.public_id)
     found += statement_differences(org)

@@ -4,6 +4,7 @@ computations of one definition that the check holds against each other."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
@@ -199,11 +200,23 @@ def team_totals(org, live, teams, allow_self_purchase: bool, own=None, pay_wecha
     return totals
 
 
-def replayed_figures(attribution, live, announced: dict, own: dict) -> dict:
-    """The same figures from a replay's state (rules.attribution.Attribution) at some point
-    of the log; `announced` maps every live id to its announced time."""
+@dataclass
+class ReplayedPart:
+    """What one part of a replay (events.rebuild) holds of a live's figures; the parts of a
+    replay add up (`figures_of_parts`): counts and own counts add, orders join, and a buyer's
+    orders are all in the buyer's part, so whether they return is known within it."""
+    counts: dict       # promoter -> [reservations held for them, first entries credited to them]
+    orders: list       # OrderRow of the live's credited orders
+    own_reserved: dict
+    own_entered: dict
+    returning: set
+
+
+def replayed_part(attribution, live, announced: dict, own: dict) -> ReplayedPart:
+    """A live's figures' ingredients from a replay's state (rules.attribution.Attribution) at
+    some point of the log; `announced` maps every live id to its announced time."""
     live_id = live.pk
-    counts = {p: (row[rules.RESERVATIONS], row[rules.ENTERED])
+    counts = {p: [row[rules.RESERVATIONS], row[rules.ENTERED]]
               for (l, p), row in attribution.stats.items() if l == live_id and p is not None}
     order_rows = [OrderRow(o.viewer, o.promoter, o.paid, o.refunded, o.wechat_paid)
                   for o in attribution.orders.values() if o.live == live_id and o.promoter is not None]
@@ -214,6 +227,29 @@ def replayed_figures(attribution, live, announced: dict, own: dict) -> dict:
     buyers = {o.viewer for o in order_rows}
     returning = {o.viewer for o in attribution.orders.values()
                  if o.viewer in buyers and announced[o.live] < announced[live_id]}
-    return promoter_figures(set(counts), order_rows, {p: c[0] for p, c in counts.items()},
+    return ReplayedPart(counts, order_rows, own_reserved, own_entered, returning)
+
+
+def figures_of_parts(parts: list[ReplayedPart], own: dict) -> dict:
+    """The figures per promoter of a live from the ingredients of every part of a replay."""
+    counts: dict = defaultdict(lambda: [0, 0])
+    orders, returning = [], set()
+    own_reserved, own_entered = defaultdict(int), defaultdict(int)
+    for part in parts:
+        for promoter, (reserved, entered) in part.counts.items():
+            counts[promoter][0] += reserved
+            counts[promoter][1] += entered
+        orders += part.orders
+        for promoter, n in part.own_reserved.items():
+            own_reserved[promoter] += n
+        for promoter, n in part.own_entered.items():
+            own_entered[promoter] += n
+        returning |= part.returning
+    return promoter_figures(set(counts), orders, {p: c[0] for p, c in counts.items()},
                             {p: c[1] for p, c in counts.items()},
                             {p: own[p] for p in counts if p in own}, own_reserved, own_entered, returning)
+
+
+def replayed_figures(attribution, live, announced: dict, own: dict) -> dict:
+    """The same figures from a replay's state at some point of the log (one part: the whole)."""
+    return figures_of_parts([replayed_part(attribution, live, announced, own)], own)
