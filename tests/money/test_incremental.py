@@ -6,12 +6,13 @@ from datetime import timedelta
 import pytest
 
 from liveloop.events.ingest import ingest
-from liveloop.events.rebuild import replay
+from liveloop.events.rebuild import check as rebuild_check, replay
 from liveloop.actions.lives import end_live, start_live
 from liveloop.money import check, inputs
 from liveloop.money.ledger import accrue_open_lives
-from liveloop.money.models import Entry, Plan
+from liveloop.money.models import Entry, Plan, StatementLine
 from liveloop.money.plans import rules_of, save_plan
+from liveloop.money.settlement import settle_live
 from liveloop.promoters.models import Promoter, Team
 from liveloop.rules.commission import settle, team_contribution
 from tests.actors import EVENING, event
@@ -150,3 +151,31 @@ def test_teams_of_fills_members_only_among_those_asked_and_leaders(stores):
         t.id: (t.leader, t.parent) for t in full.values()}
     members = set().union(*(t.members for t in partial.values()))
     assert members == {p["P1"].pk, p["P2"].pk, p["P4"].pk}  # P8 leads C from outside it
+
+
+def test_a_check_in_parts_adds_the_settled_figures_up_as_a_whole_replay_does(stores):
+    """A rebuild --check in parts stops at a settlement's log position once per part; the parts'
+    figures (orders, own purchases, returning buyers across lives) add up to the settled ones."""
+    brand, old, live, p = stores
+    save_plan(brand.org, None, name="两级", make_default=True, override_levels=2, fields={
+        "tiers": ((50_000, 500), (None, 800)), "reservation_bounty_fen": 30,
+        "new_buyer_bounty_fen": 200, "override_bps": (300, 100), "cap_fen": 20_000})
+    for batch in BATCHES[:3]:
+        assert not ingest(brand.org, batch(live)).rejected
+    end_live(live, EVENING + timedelta(hours=3))
+    settle_live(brand.org, live, now=EVENING + timedelta(days=9))
+    for batch in BATCHES[3:]:  # after the settlement: refunds claw back
+        assert not ingest(brand.org, batch(live)).rejected
+    for parts in (1, 2, 3, 4):
+        snapshots = check.Snapshots(brand.org)
+        replayed, problems = rebuild_check(brand.org, stops=snapshots.stops, parts=parts)
+        assert replayed.parts == parts
+        assert problems == [] and check.differences(brand.org, replayed, snapshots) == []
+        assert len(snapshots.at_runs[snapshots.runs[0].pk]) == parts
+    # Figures tampered on a statement are found in parts too.
+    line = StatementLine.objects.for_org(brand.org).filter(figures__isnull=False).first()
+    StatementLine.objects.filter(pk=line.pk).update(figures={**line.figures, "net_fen": line.figures["net_fen"] + 1})
+    snapshots = check.Snapshots(brand.org)
+    replayed, _ = rebuild_check(brand.org, stops=snapshots.stops, parts=3)
+    assert any(f"statement {line.statement.number}: figures" in found
+               for found in check.differences(brand.org, replayed, snapshots))

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from liveloop.events.ingest import ingest
-from liveloop.events.rebuild import replay
+from liveloop.events.rebuild import check as rebuild_check, replay
 from liveloop.lives.models import Live
 from liveloop.actions.lives import TransitionError, end_live, start_live
 from liveloop.money import check, inputs
@@ -106,3 +106,8 @@ def test_the_ledger_after_settlement_is_the_plan_on_the_figures(db, scenario, fi
     attribution, problems = replay(org, stops=snapshots.stops)
     assert problems == []
     assert check.differences(org, attribution, snapshots) == []
+    # In parts, the settled figures are the parts' added up (money.inputs.figures_of_parts).
+    snapshots = check.Snapshots(org)
+    replayed, problems = rebuild_check(org, stops=snapshots.stops, parts=3)
+    assert problems == []
+    assert check.differences(org, replayed, snapshots) == []
