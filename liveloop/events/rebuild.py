@@ -8,9 +8,9 @@ projection (events.projections); what they end with is what the derived tables m
 **In parts.** A viewer's state in a live (binding, reservation, entry, purchase), an order
 with its refunds and a viewer's audience profile depend only on that person's own events and
 on the live's transitions. So the log is replayed one group of persons at a time — a *part*:
-the events whose person falls in it (`part_sql`, computed by the database), with every live's
-transitions — and each part's per-viewer rows are compared or written as soon as the part
-ends. Only totals outlive a part (figures per promoter, minutes, audience breakdowns, the
+the events whose person falls in it (`part_sql`, computed by the database, which sorts the
+log by part in one query), with every live's transitions — and each part's per-viewer rows are
+compared or written as soon as the part ends. Only totals outlive a part (figures per promoter, minutes, audience breakdowns, the
 fraud clusters' keyed reservations) with the identity links: memory is bounded by a part, not
 by the log. A log where a refund or a WeChat commission names a person of another part than
 the order's buyer is replayed in one part (the order and its refund must meet).
@@ -182,7 +182,7 @@ def _run(org, mode: str, progress, stops, parts: int | None) -> tuple[Replay, li
     replayed.projections = [(projection, projection.start(replayed)) for projection in registered()]
     stops = stops or {}
     done = 0
-    for part in range(parts):
+    for part, rows in _log(org, parts):
         attribution = Attribution(lives={pk: LiveState(mode=m, binding_days=days)
                                          for pk, (m, days) in base.items()})
         replayed.part, replayed.attribution = part, attribution
@@ -190,8 +190,7 @@ def _run(org, mode: str, progress, stops, parts: int | None) -> tuple[Replay, li
                    for projection, state in replayed.projections if state is not NO_STATE]
         listening = [(projection.fact, fed) for projection, _, fed in feeding if projection.per_fact]
         pending = sorted(stops)
-        for seq, kind, live, viewer, promoter, order, amount, count, at, attrs, touchpoint, person in (
-                _log(org, part, parts)):
+        for seq, kind, live, viewer, promoter, order, amount, count, at, attrs, touchpoint, person in rows:
             while pending and seq > pending[0]:
                 stops[pending.pop(0)](attribution)
             fact = Fact(kind, live, person or viewer, promoter, order, amount, count, at, attrs, touchpoint)
@@ -238,15 +237,14 @@ def _table_sql():
 
 def _crossed_orders(org, parts: int) -> bool:
     """Whether a refund or a WeChat commission of the log names a person in another part than
-    the order's buyer: that part would not hold the order."""
+    the order's buyer: that part would not hold the order. One pass over the orders' events
+    grouped by order (a join of the log with itself had no index to use on SQLite)."""
     quote, table = _table_sql()
-    order = quote("order")
-    refunder, buyer = part_sql("coalesce(r.person, r.viewer)"), part_sql("coalesce(p.person, p.viewer)")
+    order, part = quote("order"), part_sql("coalesce(person, viewer)")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT 1 FROM {table} r JOIN {table} p ON p.org_id = r.org_id AND p.{order} = r.{order} "
-            f"AND p.type = 'order_paid' WHERE r.org_id = %s AND r.type IN ('order_refund', 'commission_order') "
-            f"AND {refunder} %% %s <> {buyer} %% %s LIMIT 1", [org.pk, parts, parts])
+            f"SELECT 1 FROM {table} WHERE org_id = %s AND type IN ('order_paid', 'order_refund', 'commission_order') "
+            f"GROUP BY {order} HAVING min({part} %% %s) <> max({part} %% %s) LIMIT 1", [org.pk, parts, parts])
         return cursor.fetchone() is not None
 
 
@@ -290,11 +288,50 @@ def _cursor():
     return connection.chunked_cursor() if chunked else connection.cursor()
 
 
-def _log(org, part: int = 0, parts: int = 1):
-    """One part of the organisation's log in `seq` order as LOG_COLUMNS tuples, with the values
-    the ORM would give (`at` an aware datetime, `attrs` decoded JSON); the events summed by the
-    database left out. Read with a plain cursor and converted here: the ORM iterator's per-row
-    converters (Django's regex datetime parser, json.loads) cost more than the database's read."""
+def _log(org, parts: int = 1):
+    """The organisation's log as (part, its rows) for each part in turn, each part's rows in
+    `seq` order with every live's transitions among them, as LOG_COLUMNS tuples; the events
+    summed by the database left out. One query sorted by part then seq: the database sorts
+    (spilling to disk as it needs), so no part is ever held whole, and the log is read once."""
+    if parts == 1:
+        yield 0, _rows(org, f"type NOT IN ({_marks(SUMMED)})", [*SUMMED])
+        return
+    transitions = list(_rows(org, f"type IN ({_marks(TRANSITIONS)})", [*TRANSITIONS]))
+    stream = _rows(org, f"type NOT IN ({_marks((*SUMMED, *TRANSITIONS))})", [*SUMMED, *TRANSITIONS],
+                   parts=parts)
+    head = next(stream, None)
+
+    def rows_of(k):
+        nonlocal head
+        while head is not None and head[0] == k:
+            yield head[1:]
+            head = next(stream, None)
+
+    for k in range(parts):
+        yield k, _merged(rows_of(k), transitions)
+
+
+def _marks(values) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _merged(rows, transitions: list):
+    """`rows` and `transitions`, both in seq order, as one stream in seq order."""
+    i, n = 0, len(transitions)
+    for row in rows:
+        while i < n and transitions[i][0] < row[0]:
+            yield transitions[i]
+            i += 1
+        yield row
+    yield from transitions[i:]
+
+
+def _rows(org, where: str, params: list, parts: int | None = None):
+    """The log's rows matching `where` as LOG_COLUMNS tuples — led by their part when `parts`
+    is given, sorted by it then `seq` — with the values the ORM would give (`at` an aware
+    datetime, `attrs` decoded JSON). Read with a plain cursor and converted here: the ORM
+    iterator's per-row converters (Django's regex datetime parser, json.loads) cost more than
+    the database's read."""
     quote, table = _table_sql()
     columns = [quote(Event._meta.get_field(name).column) for name in LOG_COLUMNS]
     if connection.vendor == "sqlite":
@@ -302,16 +339,14 @@ def _log(org, part: int = 0, parts: int = 1):
         # datetime.fromisoformat below reads the same text several times faster.
         at = LOG_COLUMNS.index("at")
         columns[at] = f"CAST({columns[at]} AS TEXT)"
-    summed = ", ".join(["%s"] * len(SUMMED))
-    where, params = f"org_id = %s AND type NOT IN ({summed})", [org.pk, *SUMMED]
-    if parts > 1:
-        transitions = ", ".join(["%s"] * len(TRANSITIONS))
-        where += f" AND (type IN ({transitions}) OR {part_sql('coalesce(person, viewer)')} %% %s = %s)"
-        params += [*TRANSITIONS, parts, part]
-    sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {where} ORDER BY seq"
+    order, head = "seq", []
+    if parts is not None:
+        columns.insert(0, f"{part_sql('coalesce(person, viewer)')} %% %s AS part")
+        order, head = "part, seq", [parts]
+    sql = f"SELECT {', '.join(columns)} FROM {table} WHERE org_id = %s AND {where} ORDER BY {order}"
     tz = connection.timezone
     with _cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*head, org.pk, *params])
         while rows := cursor.fetchmany(CHUNK):
             for *head, at, attrs, touchpoint, person in rows:
                 if not isinstance(at, datetime):  # SQLite: naive text in the connection's time zone

@@ -24,7 +24,11 @@ def test_the_log_reads_as_the_orm_reads_it(brand, outsider):
     Event.objects.filter(org=brand.org, eid="e3").update(attrs={"n": 2 ** 70, "nested": [1, {"a": None}]})
 
     orm = list(Event.objects.for_org(brand.org).order_by("seq").values_list(*LOG_COLUMNS))
-    assert list(_log(brand.org)) == orm
+    assert [row for _, rows in _log(brand.org) for row in rows] == orm
+    # In parts: every event in exactly one part (no transitions here), each part in seq order.
+    parted = [list(rows) for _, rows in _log(brand.org, 3)]
+    assert sorted(row for rows in parted for row in rows) == orm
+    assert all(rows == sorted(rows) for rows in parted) and len(parted) == 3
     assert len(orm) == 4 and orm[2][LOG_COLUMNS.index("attrs")]["n"] == 2 ** 70
     assert all(row[LOG_COLUMNS.index("at")].tzinfo is not None for row in orm)
 
