@@ -111,11 +111,12 @@ def differences(org, audience: Audience, names: dict) -> list[str]:
 
 
 def insert_profiles(org, profiles: dict) -> None:
-    """Plain rows (lib.bulk.insert_all) of the profiles not in the default state."""
+    """Plain rows (lib.bulk.insert_all) of the profiles not in the default state, in the order
+    of their unique key (the index filled at its end)."""
     org_id, adapt = org.pk, time_adapter()
     insert_all(AudienceViewer, ("org_id", "live_id", "viewer", *PROFILE_COLUMNS),
                # open_since, the last column, is the one datetime
-               ((org_id, *key, *row[:-1], adapt(row[-1])) for key, p in profiles.items()
+               ((org_id, *key, *row[:-1], adapt(row[-1])) for key, p in sorted(profiles.items())
                 if (row := profile_row(p)) != DEFAULT_PROFILE))
 
 

@@ -98,12 +98,15 @@ def after_batch(org, watch: FarmWatch, attribution, moved: set[int]) -> None:
     if attribution.reset_lives:
         PromoterStats.objects.for_org(org).filter(live_id__in=list(attribution.reset_lives)).exclude(
             self_referrals=0).update(self_referrals=0)
-    promoters = holders(org, touched) if touched else set()
+    # A promoter whose own ids moved is recounted in every live; one whose own id's reservation
+    # moved, in the lives it moved in. (Recounting a promoter in both sets only in the touched
+    # lives left their other lives' count stale: found by tests/events/test_exact_properties.py.)
+    if moved:
+        refresh_self_referrals(org, moved)
+    promoters = (holders(org, touched) if touched else set()) - moved
     if promoters:
         lives = {live for ids in touched.values() for live in ids}
         refresh_self_referrals(org, promoters, lives)
-    if moved:
-        refresh_self_referrals(org, moved - promoters)
 
 
 # --- rebuild -----------------------------------------------------------------------------------

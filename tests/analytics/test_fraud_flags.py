@@ -139,6 +139,23 @@ def test_self_referrals_count_own_ids_holding_a_reservation_credited_to_the_prom
     assert differences(brand.org, replay(brand.org)[0]) == []
 
 
+def test_a_link_moving_a_promoters_own_id_recounts_every_live_even_one_the_batch_reserves_in(brand):
+    """One request both reserves in a live through the promoter's own id and links that id to
+    another person who holds a reservation in an earlier live: the earlier live is recounted
+    too (the batch's reservation once made only its own live be recounted)."""
+    first, second = brand.live(promoters=["A"]), brand.live(title="第二场", promoters=["A"])
+    a = Promoter.objects.for_org(brand.org).get(code="A")
+    link_promoter(a, "V1")
+    brand.send([event("r1", "reservation", first.public_id, "V1", promoter="A"),
+                event("r2", "reservation", first.public_id, "H1", promoter="A", attrs={"unionid": "U1"})])
+    assert flags(brand.org, first)["A"][1] == 1  # V1 only: H1 is someone else still
+    brand.send([event("r3", "reservation", second.public_id, "V1", promoter="A"),
+                event("id", "identify", None, "U1", attrs={"openid": "V1"})])  # V1 is H1's now
+    assert flags(brand.org, first)["A"][1] == 2 and flags(brand.org, second)["A"][1] == 1
+    attribution, problems = replay(brand.org)
+    assert problems == [] and differences(brand.org, attribution) == []
+
+
 def test_farm_flags_stay_when_the_reservations_are_cancelled(brand):
     live = brand.live(promoters=["A"])
     L = live.public_id
