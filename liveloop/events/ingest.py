@@ -185,12 +185,16 @@ def _resolve(org, events) -> Batch:
                                lapsed=lapsed, showed_up=showed_up)
     live_ids = list(states)
 
-    identities = load_identities(org, events)
+    # Every id the batch names: the events' viewers and the other ids in their attrs (worked
+    # out once: the ids, whether the batch declares links, and the lookups all need them).
+    linked = {o for _, e in events for o in linked_ids(e.viewer, e.attrs)}
+    ids = {e.viewer for _, e in events} | linked
+    identities = load_identities(org, ids, declares_links=bool(linked))
     # Every person an event of this batch can resolve to, links made within the batch included:
     # every id the batch names and the persons they already belong to. Also the ids of events
     # that name no live (an identify, a capture outside a live): a link they make can send a
     # later event of the batch to a person whose row in a live exists but was not loaded.
-    viewer_ids = batch_ids(events) | set(identities.persons.values())
+    viewer_ids = ids | set(identities.persons.values())
     known_viewers = {}
     viewers = {}
     read_time = time_reader()
@@ -266,7 +270,8 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
             continue
         for take, state in listening:
             take(state, fact, counted)
-        identities.commit(links)
+        if links:
+            identities.commit(links)
         rows.append((org.pk, event.id, event.type, fact.live, event.viewer, event.promoter,
                      promoter_id, event.order, event.amount, event.count, adapt(event.at),
                      event.touchpoint, json_text(event.attrs), source,
@@ -280,18 +285,14 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
         projection.write(batch, state)
 
 
-def batch_ids(events) -> set[str]:
-    """Every id a batch names: the events' viewers and the other ids in their attrs."""
-    return {e.viewer for _, e in events} | {o for _, e in events for o in linked_ids(e.viewer, e.attrs)}
-
-
-def load_identities(org, events) -> Identities:
-    """The links of every id a batch names (viewers and the ids in their attrs)."""
-    ids = batch_ids(events)
+def load_identities(org, ids, declares_links: bool) -> Identities:
+    """The links of `ids`, every id a batch names (viewers and the ids in their attrs)."""
     identities = Identities()
-    if not any(linked_ids(e.viewer, e.attrs) for _, e in events) and not \
-            ViewerLink.objects.for_org(org).exists():
-        return identities  # nobody has declared a link yet: every id is its own person
+    if not declares_links:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {_table(ViewerLink)} WHERE org_id = %s LIMIT 1", [org.pk])
+            if cursor.fetchone() is None:
+                return identities  # nobody has declared a link yet: every id is its own person
     identities.persons.update(select_in(
         f"SELECT viewer, person FROM {_table(ViewerLink)} WHERE org_id = %s AND viewer", org.pk, ids))
     return identities

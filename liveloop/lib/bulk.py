@@ -44,8 +44,10 @@ def time_adapter():
         if value is None:
             return None
         if value.tzinfo is not None:
-            value = value.astimezone(tz).replace(tzinfo=None)
-        return str(value)
+            # Ingest's times are UTC already (rules.dates.to_utc), the connection's zone: no
+            # conversion then (ingest adapts several times per event).
+            value = (value if value.tzinfo is tz else value.astimezone(tz)).replace(tzinfo=None)
+        return value.isoformat(" ")  # str(value), without its indirection
     return adapt
 
 
