@@ -1,11 +1,11 @@
 """Bulk writes of plain rows, shared by the write path and its projections.
 
 Ingest writes plain values, never model instances (building them cost two thirds of ingest
-time), and on PostgreSQL in one statement per table (COPY, and UPDATE … FROM unnest of
-arrays): a statement per row is parsed and planned per row, and a statement with thousands of
-placeholders is re-split by the driver on every call (docs/performance.md). On SQLite one
-prepared statement runs per row (executemany), or a batch arrives as one JSON parameter
-(`rows_source`) when the database itself is to add it up. Reads of the rows a batch names go
+time), and on PostgreSQL in one statement per table (COPY, and UPDATE … FROM the batch's rows
+as one JSON parameter, `rows_source`): a statement per row is parsed and planned per row, and a
+statement with thousands of placeholders is re-split by the driver on every call
+(docs/performance.md). On SQLite one prepared statement runs per row (executemany), or a batch
+arrives as one JSON parameter (`rows_source`) when the database itself is to add it up. Reads of the rows a batch names go
 through `select_in`, not the ORM's `__in` lookups, which compile each value in Python.
 """
 from __future__ import annotations
@@ -151,10 +151,8 @@ def update_rows(model, types: dict[str, str], rows, *, sets: str, where: str) ->
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            arrays = ", ".join(f"CAST(%s AS {types[c]}[])" for c in columns)
-            cursor.execute(f"UPDATE {table} AS t SET {sets} FROM unnest({arrays}) "
-                           f"AS v({', '.join(columns)}) WHERE {where}",
-                           [list(column) for column in zip(*rows)])
+            source, params = rows_source(types, rows, alias="v")
+            cursor.execute(f"UPDATE {table} AS t SET {sets} FROM {source} WHERE {where}", params)
         else:
             # SQLite prepares this once and runs it per row (UPDATE … FROM needs SQLite ≥ 3.33).
             cursor.executemany(f"WITH v ({', '.join(columns)}) AS (VALUES ({', '.join(['%s'] * len(columns))})) "
@@ -172,11 +170,10 @@ def add_rows(org_id: int, model, keys, key_types, adds, rows, peaks=()) -> None:
     conflict = _on_conflict(table, keys, adds, peaks)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            types = (*key_types, *["bigint"] * (len(adds) + len(peaks)))
-            arrays = ", ".join(f"CAST(%s AS {t}[])" for t in types)
+            source, params = rows_source(dict(zip(columns, (*key_types, *["bigint"] * (len(adds) + len(peaks))))),
+                                         rows)
             cursor.execute(f"INSERT INTO {table} (org_id, {', '.join(columns)}) "
-                           f"SELECT {int(org_id)}, * FROM unnest({arrays}) {conflict}",
-                           [list(column) for column in zip(*rows)])
+                           f"SELECT {int(org_id)}, {', '.join(columns)} FROM {source} {conflict}", params)
         else:
             cursor.executemany(f"INSERT INTO {table} (org_id, {', '.join(columns)}) "
                                f"VALUES ({int(org_id)}, {', '.join(['%s'] * len(columns))}) {conflict}",
@@ -190,17 +187,20 @@ def _on_conflict(table: str, keys, adds, peaks) -> str:
     return f"ON CONFLICT (org_id, {', '.join(keys)}) DO UPDATE SET {', '.join(sets)}"
 
 
-def rows_source(types: dict[str, str], rows) -> tuple[str, list]:
-    """A FROM item (alias `c`, columns named by `types`) holding `rows`, and its parameters,
-    for one set-wise statement over a whole batch: unnest of one array per column on
-    PostgreSQL, json_each of one JSON text on SQLite (parsed by SQLite in C; datetimes must
-    already be adapted to text there)."""
+def rows_source(types: dict[str, str], rows, alias: str = "c") -> tuple[str, list]:
+    """A FROM item (alias `alias`, columns named by `types`) holding `rows`, and its parameters,
+    for one set-wise statement over a whole batch: the rows as one JSON text (orjson), which
+    the database parses in C — json_array_elements on PostgreSQL, each column cast to its
+    type; json_each on SQLite, where datetimes must already be adapted to text. On PostgreSQL
+    this replaced unnest of one array per column: psycopg dumped the arrays element by element
+    in Python, about twenty times the client's CPU of one JSON text (docs/performance.md)."""
     columns = list(types)
+    params = [orjson.dumps(rows).decode()]
     if connection.vendor == "postgresql":
-        arrays = ", ".join(f"CAST(%s AS {types[c]}[])" for c in columns)
-        return f"unnest({arrays}) AS c({', '.join(columns)})", [list(column) for column in zip(*rows)]
+        picks = ", ".join(f"CAST(value->>{i} AS {types[c]}) AS {c}" for i, c in enumerate(columns))
+        return f"(SELECT {picks} FROM json_array_elements(CAST(%s AS json))) AS {alias}", params
     picks = ", ".join(f"json_extract(value, '$[{i}]') AS {c}" for i, c in enumerate(columns))
-    return f"(SELECT {picks} FROM json_each(%s)) AS c", [orjson.dumps(rows).decode()]
+    return f"(SELECT {picks} FROM json_each(%s)) AS {alias}", params
 
 
 def add_grouped(org_id: int, model, keys, key_types: dict[str, str], figures, rows, *,
