@@ -5,8 +5,9 @@ time), and on PostgreSQL in one statement per table (COPY, and UPDATE … FROM t
 as one JSON parameter, `rows_source`): a statement per row is parsed and planned per row, and a
 statement with thousands of placeholders is re-split by the driver on every call
 (docs/performance.md). On SQLite one prepared statement runs per row (executemany), or a batch
-arrives as one JSON parameter (`rows_source`) when the database itself is to add it up. Reads of the rows a batch names go
-through `select_in`, not the ORM's `__in` lookups, which compile each value in Python.
+arrives as one JSON parameter (`rows_source`) when the database itself is to add it up. The
+rows a batch names are read through `select_in`, not the ORM's `__in` lookups, which compile
+each value in Python.
 """
 from __future__ import annotations
 
