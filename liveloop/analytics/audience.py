@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from operator import attrgetter
 
+from django.db import connection
+
 from liveloop.analytics.models import AudienceStats, AudienceViewer, LiveAudience
 from liveloop.events.projections import CHECK, KEEP, REPLACE, Projection, register
-from liveloop.lib.bulk import add_rows, insert_all, insert_rows, time_adapter, update_rows
-from liveloop.lib.seq import chunks
+from liveloop.lib.bulk import (add_rows, insert_all, insert_rows, select_in, sql_ids, time_adapter, time_reader,
+                               update_rows)
 from liveloop.rules.audience import BREAKDOWN, DIMENSIONS, LIVE_FIGURES, Audience, Profile
 
 PROFILE_COLUMNS = (*DIMENSIONS, "public", "public_captured", "open_since")  # Profile's fields
@@ -23,12 +25,13 @@ def load(org, attribution, live_ids, viewer_ids) -> Audience:
     """An Audience over `attribution` holding the stored profiles of the batch's viewers; the
     row ids of those it found are in `audience.known`."""
     profiles, known = {}, {}
-    for chunk in chunks(viewer_ids):
-        for pk, live_id, viewer, *state in (
-                AudienceViewer.objects.for_org(org).filter(live_id__in=live_ids, viewer__in=chunk)
-                .values_list("pk", "live_id", "viewer", *PROFILE_COLUMNS)):
-            known[(live_id, viewer)] = pk
-            profiles[(live_id, viewer)] = Profile(*state)
+    quote, read_time = connection.ops.quote_name, time_reader()
+    rows = select_in(f"SELECT id, live_id, viewer, {', '.join(map(quote, PROFILE_COLUMNS))} "
+                     f"FROM {quote(AudienceViewer._meta.db_table)} WHERE org_id = %s "
+                     f"AND live_id IN ({sql_ids(live_ids)}) AND viewer", org.pk, viewer_ids) if live_ids else []
+    for pk, live_id, viewer, *state, open_since in rows:  # open_since: the last column
+        known[(live_id, viewer)] = pk
+        profiles[(live_id, viewer)] = Profile(*state, read_time(open_since))
     audience = Audience(attribution, profiles)
     audience.known = known
     return audience

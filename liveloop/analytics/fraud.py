@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db.models import Q
+from django.db import connection
 
 from liveloop.analytics.models import PromoterStats, ReservationSignal
 from liveloop.events.models import LiveViewer
 from liveloop.events.own_ids import holders, own_ids
 from liveloop.events.projections import Projection, register
-from liveloop.lib.bulk import insert_all, insert_rows, time_adapter, update_rows
-from liveloop.lib.seq import chunks
+from liveloop.lib.bulk import (adapt_time, insert_all, insert_rows, select_in, sql_ids, time_adapter, time_reader,
+                               update_rows)
 from liveloop.promoters.models import Promoter
 from liveloop.rules.fraud import DEVICE, NET, FarmWatch, Signal, self_referrals, signal_keys
 
@@ -24,25 +24,25 @@ def load(org, events, lives: dict, viewer_ids) -> FarmWatch:
     (one entry per viewer), and those sharing a key with its reservations within the window of
     their times. Nothing is read for a batch without keyed reservations."""
     watch = FarmWatch()
-    keyed = [(lives[e.live].pk, e.at, signal_keys(e.attrs)) for _, e in events
+    keyed = [(lives[e.live], e.at, signal_keys(e.attrs)) for _, e in events
              if e.type == "reservation" and e.live in lives and signal_keys(e.attrs)]
     if not keyed:
         return watch
     live_ids = {live for live, _, _ in keyed}
     since = min(at for _, at, _ in keyed) - watch.window
     until = max(at for _, at, _ in keyed) + watch.window
-    rows = ReservationSignal.objects.for_org(org).filter(live_id__in=live_ids)
-    columns = ("pk", "live_id", "promoter_id", "viewer", "at", "device", "net", "suspect")
+    rows = (f"SELECT id, live_id, promoter_id, viewer, at, device, net, suspect "
+            f"FROM {connection.ops.quote_name(ReservationSignal._meta.db_table)} "
+            f"WHERE org_id = %s AND live_id IN ({sql_ids(live_ids)})")
     found = {}
-    for kind in (DEVICE, NET):
+    for kind in (DEVICE, NET):  # the column names
         keys = {k[kind] for _, _, k in keyed if kind in k}
-        for chunk in chunks(keys):
-            found.update((r[0], r) for r in rows.filter(Q(**{f"{kind}__in": chunk}), at__gte=since, at__lte=until)
-                         .values_list(*columns))
-    for chunk in chunks(viewer_ids):
-        found.update((r[0], r) for r in rows.filter(viewer__in=chunk).values_list(*columns))
+        found.update((r[0], r) for r in select_in(f"{rows} AND at >= %s AND at <= %s AND {kind}", org.pk, keys,
+                                                  [adapt_time(since), adapt_time(until)]))
+    found.update((r[0], r) for r in select_in(f"{rows} AND viewer", org.pk, viewer_ids))
+    read_time = time_reader()
     for pk, live, promoter, viewer, at, device, net, suspect in found.values():
-        watch.add_known(live, promoter, viewer, Signal(at, device, net, suspect))
+        watch.add_known(live, promoter, viewer, Signal(read_time(at), device, net, suspect))
         watch.known[(live, promoter, viewer)] = pk
     return watch
 

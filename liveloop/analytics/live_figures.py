@@ -44,13 +44,15 @@ class Counted:
         if fact.live is None:
             return
         kind = fact.type
+        if not counted and kind not in ROOM and kind != "online":
+            return
+        minute = minute_of(fact.at)
         if counted:
-            minute = minute_of(fact.at)
             self.rows += [(fact.live, promoter, minute, figure, amount) for promoter, figure, amount in counted]
         if kind in ROOM:
-            self.rows.append((fact.live, None, minute_of(fact.at), ROOM[kind], 1))
+            self.rows.append((fact.live, None, minute, ROOM[kind], 1))
         elif kind == "online":
-            self.rows.append((fact.live, None, minute_of(fact.at), ONLINE, fact.count))
+            self.rows.append((fact.live, None, minute, ONLINE, fact.count))
 
 
 class Replayed:
@@ -127,8 +129,10 @@ class LiveFigures(Projection):
         update_grouped(PromoterStats, {"live": "bigint"}, FIGURES,
                        [(live, figure, amount) for live, promoter, _, figure, amount in figures if promoter is None],
                        where=f"t.org_id = {int(org.pk)} AND t.live_id = v.live AND t.promoter_id IS NULL")
+        # A batch's rows fall in a few minutes: each adapted once, not once per row.
+        minutes = {minute: adapt(minute) for minute in {row[2] for row in state.rows}}
         add_grouped(org.pk, LiveMinute, ("live_id", "minute"), {"live_id": "bigint", "minute": "timestamptz"},
-                    MINUTE_FIGURES, [(live, adapt(minute), figure, amount)
+                    MINUTE_FIGURES, [(live, minutes[minute], figure, amount)
                                      for live, _, minute, figure, amount in state.rows], peaks=PEAKS)
         # Cancelling a preview resets its reservations (PRODUCT.md), after what the batch added.
         for live_id in attribution.reset_lives:

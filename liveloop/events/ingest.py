@@ -23,11 +23,11 @@ from django.db import connection, transaction
 from liveloop.events import own_ids
 from liveloop.events.models import Event, LiveViewer, Order, ViewerLink
 from liveloop.events.projections import NO_STATE, registered
-from liveloop.lib.bulk import insert_rows, json_text, lock_org, time_adapter, update_rows
-from liveloop.lib.seq import chunks
+from liveloop.lib.bulk import (insert_rows, json_text, lock_org, select_in, sql_ids, time_adapter, time_reader,
+                               update_rows)
 from liveloop.lives.models import Live
 from liveloop.overload import Overloaded
-from liveloop.promoters.models import Enrolment
+from liveloop.promoters.models import Enrolment, Programme, Promoter
 from liveloop.rules.attribution import Attribution, Fact, LiveState, OrderState, Rejected, ViewerState
 from liveloop.rules.events import EventError, IncomingEvent, parse_event
 from liveloop.rules.identity import Identities, linked_ids
@@ -136,9 +136,7 @@ def _busy_timeout(seconds: float):
 
 def _drop_duplicates(org, events, result: IngestResult):
     ids = {event.id for _, event in events}
-    seen = set()
-    for chunk in chunks(ids):
-        seen.update(Event.objects.for_org(org).filter(eid__in=chunk).values_list("eid", flat=True))
+    seen = {eid for eid, in select_in(f"SELECT eid FROM {_table(Event)} WHERE org_id = %s AND eid", org.pk, ids)}
     fresh = []
     for index, event in events:
         if event.id in seen:
@@ -151,10 +149,10 @@ def _drop_duplicates(org, events, result: IngestResult):
 @dataclass
 class Batch:
     """What a batch resolved, for the projections: its organisation, its fresh events, the lives
-    they name (public id → Live), every viewer id it can touch, and the rules' state after it."""
+    they name (public id → live id), every viewer id it can touch, and the rules' state after it."""
     org: object
     events: list
-    lives: dict
+    lives: dict  # public id -> Live row id
     live_ids: list
     viewer_ids: set
     attribution: Attribution
@@ -173,40 +171,49 @@ class Batch:
 def _resolve(org, events) -> Batch:
     """Load the lives, programme members, persons, viewers and orders a batch names."""
     public_ids = {e.live for _, e in events if e.live is not None}
-    lives = {}
-    for chunk in chunks(public_ids):
-        for live in (Live.objects.for_org(org).filter(public_id__in=chunk)
-                     .select_related("programme", "stats")):
-            lives[live.public_id] = live
-    states = {live.pk: LiveState(mode=live.programme.mode, binding_days=live.programme.binding_days,
-                                 state=live.state, peak_online=live.stats.peak_online,
-                                 lapsed=live.stats.reservations_lapsed, showed_up=live.stats.showed_up)
-              for live in lives.values()}
+    lives, states = {}, {}
+    # A live's programme and stats rows are made with it (actions.lives), as select_related
+    # assumed before: the joins drop no live.
+    for pk, public_id, state, mode, binding_days, peak_online, lapsed, showed_up in select_in(
+            f"SELECT l.id, l.public_id, l.state, p.mode, p.binding_days, s.peak_online, "
+            f"s.reservations_lapsed, s.showed_up FROM {_table(Live)} l "
+            f"JOIN {_table(_related(Live, 'programme'))} p ON p.live_id = l.id "
+            f"JOIN {_table(_related(Live, 'stats'))} s ON s.live_id = l.id WHERE l.org_id = %s AND l.public_id",
+            org.pk, public_ids):
+        lives[public_id] = pk
+        states[pk] = LiveState(mode=mode, binding_days=binding_days, state=state, peak_online=peak_online,
+                               lapsed=lapsed, showed_up=showed_up)
     live_ids = list(states)
 
-    identities = load_identities(org, events)
+    # Every id the batch names: the events' viewers and the other ids in their attrs (worked
+    # out once: the ids, whether the batch declares links, and the lookups all need them).
+    linked = {o for _, e in events for o in linked_ids(e.viewer, e.attrs)}
+    ids = {e.viewer for _, e in events} | linked
+    identities = load_identities(org, ids, declares_links=bool(linked))
     # Every person an event of this batch can resolve to, links made within the batch included:
     # every id the batch names and the persons they already belong to. Also the ids of events
     # that name no live (an identify, a capture outside a live): a link they make can send a
     # later event of the batch to a person whose row in a live exists but was not loaded.
-    viewer_ids = batch_ids(events) | set(identities.persons.values())
+    viewer_ids = ids | set(identities.persons.values())
     known_viewers = {}
     viewers = {}
-    for chunk in chunks(viewer_ids):
-        for pk, live_id, viewer, *state in (
-                LiveViewer.objects.for_org(org).filter(live_id__in=live_ids, viewer__in=chunk)
-                .values_list("pk", "live_id", "viewer", *VIEWER_COLUMNS)):
-            known_viewers[(live_id, viewer)] = pk
-            viewers[(live_id, viewer)] = ViewerState(*state)
+    read_time = time_reader()
+    # No live, no viewer row to look for (and no values, no query: `IN ()` is never run).
+    for pk, live_id, viewer, bound, bound_at, *state in select_in(
+            f"SELECT id, live_id, viewer, {_names(VIEWER_COLUMNS)} FROM {_table(LiveViewer)} "
+            f"WHERE org_id = %s AND live_id IN ({sql_ids(live_ids)}) AND viewer", org.pk,
+            viewer_ids if live_ids else ()):  # VIEWER_COLUMNS start bound, bound_at (ViewerState)
+        known_viewers[(live_id, viewer)] = pk
+        viewers[(live_id, viewer)] = ViewerState(bound, read_time(bound_at), *state)
 
     order_ids = {e.order for _, e in events if e.order is not None}
     known_orders = {}
     orders = {}
-    for chunk in chunks(order_ids):
-        for pk, order, *state in (Order.objects.for_org(org).filter(order__in=chunk)
-                                  .values_list("pk", "order", *ORDER_COLUMNS)):
-            known_orders[order] = pk
-            orders[order] = OrderState(*state)
+    for pk, order, *state in select_in(
+            f"SELECT id, {_names(('order', *ORDER_COLUMNS))} FROM {_table(Order)} "
+            f"WHERE org_id = %s AND {_names(['order'])}", org.pk, order_ids):
+        known_orders[order] = pk
+        orders[order] = OrderState(*state)
     # Figures are added up by the projections in the database, not kept here (tally=False).
     attribution = Attribution(lives=states, viewers=viewers, orders=orders, tally=False)
     return Batch(org, events, lives, live_ids, viewer_ids, attribution, identities, known_viewers, known_orders)
@@ -215,13 +222,12 @@ def _resolve(org, events) -> Batch:
 def _members(org, events, live_ids) -> dict:
     """(live id, promoter code) -> promoter id of the active programme members a batch names."""
     codes = {e.promoter for _, e in events if e.promoter is not None}
-    members = {}
-    for chunk in chunks(codes):
-        members.update({(live_id, code): promoter_id for live_id, code, promoter_id in
-                        Enrolment.objects.for_org(org)
-                        .filter(programme__live_id__in=live_ids, promoter__code__in=chunk, active=True)
-                        .values_list("programme__live_id", "promoter__code", "promoter_id")})
-    return members
+    if not live_ids:
+        return {}
+    return {(live_id, code): promoter_id for live_id, code, promoter_id in select_in(
+        f"SELECT p.live_id, m.code, e.promoter_id FROM {_table(Enrolment)} e "
+        f"JOIN {_table(Programme)} p ON p.id = e.programme_id JOIN {_table(Promoter)} m ON m.id = e.promoter_id "
+        f"WHERE e.org_id = %s AND e.active AND p.live_id IN ({sql_ids(live_ids)}) AND m.code", org.pk, codes)}
 
 
 def _apply(org, events, source: str, result: IngestResult) -> None:
@@ -247,7 +253,7 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
             continue
         promoter_id = None
         if event.promoter is not None:
-            promoter_id = members.get((live.pk, event.promoter)) if live else None
+            promoter_id = members.get((live, event.promoter)) if live is not None else None
             if promoter_id is None:
                 result.notes.append({"index": index, "id": event.id,
                                      "note": f"promoter {event.promoter!r} is not in this live's "
@@ -255,7 +261,7 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
         # One person, many ids (rules.identity): the event counts for the person its viewer id
         # belongs to, links it declares included; the links stand only if the event is accepted.
         person, links = identities.propose(event.viewer, event.attrs)
-        fact = Fact(event.type, live.pk if live else None, person, promoter_id, event.order,
+        fact = Fact(event.type, live, person, promoter_id, event.order,
                     event.amount, event.count, event.at, event.attrs, event.touchpoint)
         try:
             counted = attribution.apply(fact)
@@ -264,7 +270,8 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
             continue
         for take, state in listening:
             take(state, fact, counted)
-        identities.commit(links)
+        if links:
+            identities.commit(links)
         rows.append((org.pk, event.id, event.type, fact.live, event.viewer, event.promoter,
                      promoter_id, event.order, event.amount, event.count, adapt(event.at),
                      event.touchpoint, json_text(event.attrs), source,
@@ -278,21 +285,16 @@ def _apply(org, events, source: str, result: IngestResult) -> None:
         projection.write(batch, state)
 
 
-def batch_ids(events) -> set[str]:
-    """Every id a batch names: the events' viewers and the other ids in their attrs."""
-    return {e.viewer for _, e in events} | {o for _, e in events for o in linked_ids(e.viewer, e.attrs)}
-
-
-def load_identities(org, events) -> Identities:
-    """The links of every id a batch names (viewers and the ids in their attrs)."""
-    ids = batch_ids(events)
+def load_identities(org, ids, declares_links: bool) -> Identities:
+    """The links of `ids`, every id a batch names (viewers and the ids in their attrs)."""
     identities = Identities()
-    if not any(linked_ids(e.viewer, e.attrs) for _, e in events) and not \
-            ViewerLink.objects.for_org(org).exists():
-        return identities  # nobody has declared a link yet: every id is its own person
-    for chunk in chunks(ids):
-        identities.persons.update(ViewerLink.objects.for_org(org).filter(viewer__in=chunk)
-                                  .values_list("viewer", "person"))
+    if not declares_links:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {_table(ViewerLink)} WHERE org_id = %s LIMIT 1", [org.pk])
+            if cursor.fetchone() is None:
+                return identities  # nobody has declared a link yet: every id is its own person
+    identities.persons.update(select_in(
+        f"SELECT viewer, person FROM {_table(ViewerLink)} WHERE org_id = %s AND viewer", org.pk, ids))
     return identities
 
 
@@ -303,9 +305,8 @@ def write_identities(org, identities: Identities) -> None:
     for merged, person in identities.merged.items():
         # Ids of the merged person this batch did not load move too.
         ViewerLink.objects.for_org(org).filter(person=merged).update(person=identities.person_of(person))
-    known = {}
-    for chunk in chunks(identities.changed):
-        known.update(ViewerLink.objects.for_org(org).filter(viewer__in=chunk).values_list("viewer", "pk"))
+    known = dict(select_in(f"SELECT viewer, id FROM {_table(ViewerLink)} WHERE org_id = %s AND viewer",
+                           org.pk, identities.changed))
     insert_rows(ViewerLink, ("org_id", "viewer", "person"),
             [(org.pk, v, final[v]) for v in identities.changed if v not in known])
     update_rows(ViewerLink, {"id": "bigint", "person": "text"},
@@ -352,6 +353,19 @@ def write_state(org, attribution: Attribution, known_viewers: dict, known_orders
 
 EVENT_COLUMNS = ("org_id", "eid", "type", "live_id", "viewer", "promoter_code", "promoter_id",
                  "order", "amount", "count", "at", "touchpoint", "attrs", "source", "person")
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _related(model, name: str):
+    """The model on the other side of `model`'s relation `name` (a reverse one-to-one included)."""
+    return model._meta.get_field(name).related_model
+
+
+def _names(columns) -> str:
+    return ", ".join(map(connection.ops.quote_name, columns))
 
 
 def _columns(model, state) -> tuple[str, ...]:

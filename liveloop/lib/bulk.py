@@ -1,11 +1,13 @@
 """Bulk writes of plain rows, shared by the write path and its projections.
 
 Ingest writes plain values, never model instances (building them cost two thirds of ingest
-time), and on PostgreSQL in one statement per table (COPY, and UPDATE … FROM unnest of
-arrays): a statement per row is parsed and planned per row, and a statement with thousands of
-placeholders is re-split by the driver on every call (docs/performance.md). On SQLite one
-prepared statement runs per row (executemany), or a batch arrives as one JSON parameter
-(`rows_source`) when the database itself is to add it up.
+time), and on PostgreSQL in one statement per table (COPY, and UPDATE … FROM the batch's rows
+as one JSON parameter, `rows_source`): a statement per row is parsed and planned per row, and a
+statement with thousands of placeholders is re-split by the driver on every call
+(docs/performance.md). On SQLite one prepared statement runs per row (executemany), or a batch
+arrives as one JSON parameter (`rows_source`) when the database itself is to add it up. The
+rows a batch names are read through `select_in`, not the ORM's `__in` lookups, which compile
+each value in Python.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from itertools import islice
 
 import orjson
 from django.db import connection
+
+from liveloop.lib.seq import chunks
 
 
 def lock_org(org_id: int) -> None:
@@ -41,9 +45,59 @@ def time_adapter():
         if value is None:
             return None
         if value.tzinfo is not None:
-            value = value.astimezone(tz).replace(tzinfo=None)
-        return str(value)
+            # Ingest's times are UTC already (rules.dates.to_utc), the connection's zone: no
+            # conversion then (ingest adapts several times per event).
+            value = (value if value.tzinfo is tz else value.astimezone(tz)).replace(tzinfo=None)
+        return value.isoformat(" ")  # str(value), without its indirection
     return adapt
+
+
+def time_reader():
+    """A function giving the value the ORM would give for a DateTimeField read by `select_in`: an
+    aware datetime. SQLite's cursor gives the naive time of the connection's time zone (its
+    declared-type converter parsed it), PostgreSQL's an aware datetime already."""
+    if connection.vendor != "sqlite":
+        return lambda value: value
+    tz = connection.timezone
+
+    def read(value):
+        return value.replace(tzinfo=tz) if value is not None and value.tzinfo is None else value
+    return read
+
+
+def select_in(head: str, org_id: int, values, params=(), size: int = 500) -> list[tuple]:
+    """The rows of `head` whose last term matches one of `values`, as the cursor gives them.
+
+    `head` is a SELECT whose WHERE scopes the organisation (`org_id = %s`, taking `org_id`, its
+    first parameter: tenants never see each other's rows), then `params`, and ends with the
+    column (or expression) to match: `… WHERE t.org_id = %s AND t.live_id = %s AND t.viewer`.
+    Plain SQL because the ORM's `__in` compiles every value through the lookup's Python (most
+    of resolving an ingest batch, docs/performance.md). PostgreSQL takes all the values as one
+    array (`= ANY(%s)`: one statement text whatever their number); SQLite an `IN (%s, …)` list
+    per `size` values (its older builds allow 999 parameters a statement).
+
+    Columns come back as the cursor reads them: booleans as bool on both engines (SQLite's
+    declared-type converter), datetimes through `time_reader`, JSON as text."""
+    if "org_id = %s" not in head:
+        raise ValueError("select_in: the query must scope the organisation (org_id = %s)")
+    values = list(values)
+    if not values:
+        return []
+    rows = []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"{head} = ANY(%s)", [org_id, *params, values])
+            return cursor.fetchall()
+        for chunk in chunks(values, size):
+            cursor.execute(f"{head} IN ({', '.join(['%s'] * len(chunk))})", [org_id, *params, *chunk])
+            rows += cursor.fetchall()
+    return rows
+
+
+def sql_ids(pks) -> str:
+    """Row ids (ints from our own tables) as SQL literals: a second, short IN list beside
+    `select_in`'s adds no parameters to its chunks. Never for values from outside."""
+    return ", ".join(str(int(pk)) for pk in pks)
 
 
 def json_text(value):
@@ -98,10 +152,8 @@ def update_rows(model, types: dict[str, str], rows, *, sets: str, where: str) ->
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            arrays = ", ".join(f"CAST(%s AS {types[c]}[])" for c in columns)
-            cursor.execute(f"UPDATE {table} AS t SET {sets} FROM unnest({arrays}) "
-                           f"AS v({', '.join(columns)}) WHERE {where}",
-                           [list(column) for column in zip(*rows)])
+            source, params = rows_source(types, rows, alias="v")
+            cursor.execute(f"UPDATE {table} AS t SET {sets} FROM {source} WHERE {where}", params)
         else:
             # SQLite prepares this once and runs it per row (UPDATE … FROM needs SQLite ≥ 3.33).
             cursor.executemany(f"WITH v ({', '.join(columns)}) AS (VALUES ({', '.join(['%s'] * len(columns))})) "
@@ -119,11 +171,10 @@ def add_rows(org_id: int, model, keys, key_types, adds, rows, peaks=()) -> None:
     conflict = _on_conflict(table, keys, adds, peaks)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            types = (*key_types, *["bigint"] * (len(adds) + len(peaks)))
-            arrays = ", ".join(f"CAST(%s AS {t}[])" for t in types)
+            source, params = rows_source(dict(zip(columns, (*key_types, *["bigint"] * (len(adds) + len(peaks))))),
+                                         rows)
             cursor.execute(f"INSERT INTO {table} (org_id, {', '.join(columns)}) "
-                           f"SELECT {int(org_id)}, * FROM unnest({arrays}) {conflict}",
-                           [list(column) for column in zip(*rows)])
+                           f"SELECT {int(org_id)}, {', '.join(columns)} FROM {source} {conflict}", params)
         else:
             cursor.executemany(f"INSERT INTO {table} (org_id, {', '.join(columns)}) "
                                f"VALUES ({int(org_id)}, {', '.join(['%s'] * len(columns))}) {conflict}",
@@ -137,17 +188,20 @@ def _on_conflict(table: str, keys, adds, peaks) -> str:
     return f"ON CONFLICT (org_id, {', '.join(keys)}) DO UPDATE SET {', '.join(sets)}"
 
 
-def rows_source(types: dict[str, str], rows) -> tuple[str, list]:
-    """A FROM item (alias `c`, columns named by `types`) holding `rows`, and its parameters,
-    for one set-wise statement over a whole batch: unnest of one array per column on
-    PostgreSQL, json_each of one JSON text on SQLite (parsed by SQLite in C; datetimes must
-    already be adapted to text there)."""
+def rows_source(types: dict[str, str], rows, alias: str = "c") -> tuple[str, list]:
+    """A FROM item (alias `alias`, columns named by `types`) holding `rows`, and its parameters,
+    for one set-wise statement over a whole batch: the rows as one JSON text (orjson), which
+    the database parses in C — json_array_elements on PostgreSQL, each column cast to its
+    type; json_each on SQLite, where datetimes must already be adapted to text. On PostgreSQL
+    this replaced unnest of one array per column: psycopg dumped the arrays element by element
+    in Python, about twenty times the client's CPU of one JSON text (docs/performance.md)."""
     columns = list(types)
+    params = [orjson.dumps(rows).decode()]
     if connection.vendor == "postgresql":
-        arrays = ", ".join(f"CAST(%s AS {types[c]}[])" for c in columns)
-        return f"unnest({arrays}) AS c({', '.join(columns)})", [list(column) for column in zip(*rows)]
+        picks = ", ".join(f"CAST(value->>{i} AS {types[c]}) AS {c}" for i, c in enumerate(columns))
+        return f"(SELECT {picks} FROM json_array_elements(CAST(%s AS json))) AS {alias}", params
     picks = ", ".join(f"json_extract(value, '$[{i}]') AS {c}" for i, c in enumerate(columns))
-    return f"(SELECT {picks} FROM json_each(%s)) AS c", [orjson.dumps(rows).decode()]
+    return f"(SELECT {picks} FROM json_each(%s)) AS {alias}", params
 
 
 def add_grouped(org_id: int, model, keys, key_types: dict[str, str], figures, rows, *,
