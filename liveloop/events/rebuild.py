@@ -12,8 +12,8 @@ the events whose person falls in it (`part_sql`, computed by the database, which
 log by part in one query), with every live's transitions — and each part's per-viewer rows are
 compared or written as soon as the part ends. Only totals outlive a part (figures per promoter, minutes, audience breakdowns, the
 fraud clusters' keyed reservations) with the identity links: memory is bounded by a part, not
-by the log. A log where a refund or a WeChat commission names a person of another part than
-the order's buyer is replayed in one part (the order and its refund must meet).
+by the log. A refund or a WeChat commission naming a person of another part than the order's
+buyer finds no order in its part: the replay then starts again in one part (`Parted`).
 
 **Added up by the database.** What needs no order-dependent rule is not replayed: the room's
 entries, exits and online samples per minute and the lives' online peak are one aggregate
@@ -64,6 +64,8 @@ SUMMED = ("online",)
 MAX_PARTS = 64
 # A stop at the end of every part (money.check takes the final figures there).
 END = 2 ** 62
+# The facts that follow an order: their part must hold it.
+FOLLOWING_ORDERS = ("order_refund", "commission_order")
 
 
 def _zero() -> list[int]:
@@ -120,19 +122,28 @@ def part_sql(column: str) -> str:
 
 # --- the three ways in ----------------------------------------------------------------------------
 
+class Parted(Exception):
+    """A refund or a WeChat commission met in a part without its order: it names a person of
+    another part than the order's buyer. The replay starts again in one part."""
+
+
 def replay(org, progress: Callable[[int], None] | None = None,
-           stops: dict[int, Callable[[Attribution], None]] | None = None) -> tuple[Replay, list[str]]:
+           stops: dict[int, Callable[[Attribution, int, int], None]] | None = None) -> tuple[Replay, list[str]]:
     """Replay the whole log in one part and keep it for `differences` or `replace`.
-    `stops`: {log position: callback}; each callback sees the rules' state (its figures added
-    up: `Attribution.stats`) once every event up to that position is applied (settlement runs
-    record the position they settled at); in parts, once per part (money.check adds them up)."""
+    `stops`: {log position: callback(attribution, part, parts)}; each callback sees the rules'
+    state (its figures added up: `Attribution.stats`) once every event up to that position is
+    applied (settlement runs record the position they settled at); in parts, once per part
+    (money.check adds them up; a replay started again in one part calls them again)."""
     return _run(org, KEEP, progress, stops, parts=1)
 
 
 def check(org, progress=None, stops=None, parts: int | None = None) -> tuple[Replay, list[str]]:
     """Replay in parts, comparing each part as it ends: the replay's problems, then every
     difference between the stored tables and the replay, in words."""
-    replayed, problems = _run(org, CHECK, progress, stops, parts)
+    try:
+        replayed, problems = _run(org, CHECK, progress, stops, parts)
+    except Parted:
+        replayed, problems = _run(org, CHECK, progress, stops, 1)
     return replayed, problems + replayed.found + _shared_differences(org, replayed)
 
 
@@ -147,9 +158,17 @@ def rebuild(org, progress=None, stops=None, parts: int | None = None) -> tuple[R
     is untouched)."""
     with page_cache(REPLACE_CACHE_KIB), transaction.atomic():
         lock_org(org.pk)
-        _clear_viewers(org)
-        replayed, problems = _run(org, REPLACE, progress, stops, parts)
-        _replace_shared(org, replayed)
+        try:
+            with transaction.atomic():  # a savepoint: the parts written before a restart go
+                return _rewrite(org, progress, stops, parts)
+        except Parted:
+            return _rewrite(org, progress, stops, 1)
+
+
+def _rewrite(org, progress, stops, parts) -> tuple[Replay, list[str]]:
+    _clear_viewers(org)
+    replayed, problems = _run(org, REPLACE, progress, stops, parts)
+    _replace_shared(org, replayed)
     return replayed, problems
 
 
@@ -173,7 +192,7 @@ def replace(org, replay: Replay) -> None:
 
 def _run(org, mode: str, progress, stops, parts: int | None) -> tuple[Replay, list[str]]:
     total = Event.objects.for_org(org).count()
-    parts = parts_for(org, total, parts)
+    parts = parts_for(total, parts)
     base = {live.pk: (live.programme.mode, live.programme.binding_days)
             for live in Live.objects.for_org(org).select_related("programme")}
     problems: list[str] = []
@@ -181,9 +200,21 @@ def _run(org, mode: str, progress, stops, parts: int | None) -> tuple[Replay, li
     replayed = Replay(org, mode, parts, _identities(org, problems, in_org),
                       {pk: LiveState(mode=m, binding_days=days) for pk, (m, days) in base.items()})
     replayed.projections = [(projection, projection.start(replayed)) for projection in registered()]
-    stops = stops or {}
+    log = _log(org, parts, in_org)
+    try:
+        done = _parts(org, replayed, base, log, problems, stops or {}, progress)
+    finally:
+        log.close()  # its cursor closed now, before a restart's rollback (Parted)
+    if progress:
+        progress(total - done + done % CHUNK)  # the last chunk, and the events summed by the database
+    return replayed, problems
+
+
+def _parts(org, replayed: Replay, base: dict, log, problems: list[str], stops: dict, progress) -> int:
+    """Replay each part of `log` in turn (see the module's docstring); the events replayed."""
+    mode, parts = replayed.mode, replayed.parts
     done = 0
-    for part, rows in _log(org, parts, in_org):
+    for part, rows in log:
         attribution = Attribution(lives={pk: LiveState(mode=m, binding_days=days)
                                          for pk, (m, days) in base.items()})
         replayed.part, replayed.attribution = part, attribution
@@ -193,11 +224,13 @@ def _run(org, mode: str, progress, stops, parts: int | None) -> tuple[Replay, li
         pending = sorted(stops)
         for seq, kind, live, viewer, promoter, order, amount, count, at, attrs, touchpoint, person in rows:
             while pending and seq > pending[0]:
-                stops[pending.pop(0)](attribution)
+                stops[pending.pop(0)](attribution, part, parts)
             fact = Fact(kind, live, person or viewer, promoter, order, amount, count, at, attrs, touchpoint)
             try:
                 counted = attribution.apply(fact)
             except Rejected as error:
+                if parts > 1 and kind in FOLLOWING_ORDERS and order not in attribution.orders:
+                    raise Parted(f"event seq {seq}: order {order} is in another part") from error
                 problems.append(f"event seq {seq} is in the log but a replay rejects it: {error}")
             else:
                 for take, fed in listening:
@@ -207,7 +240,7 @@ def _run(org, mode: str, progress, stops, parts: int | None) -> tuple[Replay, li
                 if progress and done % CHUNK == 0:
                     progress(CHUNK)
         for stop in pending:
-            stops[stop](attribution)
+            stops[stop](attribution, part, parts)
         _fold(replayed, attribution)
         if mode == CHECK:
             replayed.found += _viewer_differences(org, replayed, attribution)
@@ -215,38 +248,20 @@ def _run(org, mode: str, progress, stops, parts: int | None) -> tuple[Replay, li
             _write_viewers(org, attribution)
         for projection, state, fed in feeding:
             replayed.found += projection.end_part(replayed, state, fed)
-    if progress:
-        progress(total - done + done % CHUNK)  # the last chunk, and the events summed by the database
-    return replayed, problems
+    return done
 
 
-def parts_for(org, events: int, wanted: int | None = None) -> int:
+def parts_for(events: int, wanted: int | None = None) -> int:
     """How many parts a log of `events` is replayed in: `wanted`, else one per
-    settings.LIVELOOP_REPLAY_PART_EVENTS events; one when an order and its refund would part."""
+    settings.LIVELOOP_REPLAY_PART_EVENTS events."""
     if wanted is None:
         wanted = -(-events // max(1, settings.LIVELOOP_REPLAY_PART_EVENTS))
-    wanted = min(MAX_PARTS, max(1, wanted))
-    if wanted > 1 and _crossed_orders(org, wanted):
-        return 1
-    return wanted
+    return min(MAX_PARTS, max(1, wanted))
 
 
 def _table_sql():
     quote = connection.ops.quote_name
     return quote, quote(Event._meta.db_table)
-
-
-def _crossed_orders(org, parts: int) -> bool:
-    """Whether a refund or a WeChat commission of the log names a person in another part than
-    the order's buyer: that part would not hold the order. One pass over the orders' events
-    grouped by order (a join of the log with itself had no index to use on SQLite)."""
-    quote, table = _table_sql()
-    order, part = quote("order"), part_sql("coalesce(person, viewer)")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {table} WHERE org_id = %s AND type IN ('order_paid', 'order_refund', 'commission_order') "
-            f"GROUP BY {order} HAVING min({part} %% %s) <> max({part} %% %s) LIMIT 1", [org.pk, parts, parts])
-        return cursor.fetchone() is not None
 
 
 def _fold(replayed: Replay, attribution: Attribution) -> None:
@@ -320,24 +335,31 @@ def _log(org, parts: int = 1, in_org: str = "org_id = %s"):
     summed by the database left out. One query sorted by part then seq: the database sorts
     (spilling to disk as it needs), so no part is ever held whole, and the log is read once."""
     if parts == 1:
-        yield 0, _rows(org, f"type NOT IN ({_marks(SUMMED)})", [*SUMMED], in_org=in_org)
+        rows = _rows(org, f"type NOT IN ({_marks(SUMMED)})", [*SUMMED], in_org=in_org)
+        try:
+            yield 0, rows
+        finally:
+            rows.close()
         return
     # The transitions lead the stream (part -1), read once, then merged into every part.
     stream = _rows(org, f"type NOT IN ({_marks(SUMMED)})", [*SUMMED], parts=parts, in_org=in_org)
-    head = next(stream, None)
-    transitions = []
-    while head is not None and head[0] == -1:
-        transitions.append(head[1:])
+    try:
         head = next(stream, None)
-
-    def rows_of(k):
-        nonlocal head
-        while head is not None and head[0] == k:
-            yield head[1:]
+        transitions = []
+        while head is not None and head[0] == -1:
+            transitions.append(head[1:])
             head = next(stream, None)
 
-    for k in range(parts):
-        yield k, _merged(rows_of(k), transitions)
+        def rows_of(k):
+            nonlocal head
+            while head is not None and head[0] == k:
+                yield head[1:]
+                head = next(stream, None)
+
+        for k in range(parts):
+            yield k, _merged(rows_of(k), transitions)
+    finally:
+        stream.close()
 
 
 def _marks(values) -> str:

@@ -28,7 +28,8 @@ from liveloop.money.settlement import month_tax as month_tax_of
 class Snapshots:
     """Figures of each settled live taken while a replay passes its run's log position, and of
     every live at the end of the log: a replay in parts (events.rebuild) stops there once per
-    part, and the parts' ingredients add up (money.inputs.figures_of_parts)."""
+    part, and the parts' ingredients add up (money.inputs.figures_of_parts). Kept by (number of
+    parts, part): a replay started again in one part supersedes what its parts took."""
 
     def __init__(self, org):
         self.runs = list(SettlementRun.objects.for_org(org).select_related("live"))
@@ -36,39 +37,47 @@ class Snapshots:
         settled = {run.live_id for run in self.runs}
         self.open_lives = list(Live.objects.for_org(org).exclude(pk__in=list(settled)))
         self.own_now = inputs.own_ids(org, Promoter.objects.for_org(org).values_list("pk", flat=True))
-        self.at_runs: dict[int, list] = defaultdict(list)    # run id -> parts at its position
-        self.final_runs: dict[int, list] = defaultdict(list)  # run id -> parts at the log's end
-        self.final_lives: dict[int, list] = defaultdict(list)  # open live id -> parts at the end
+        self.parts = 1  # of the replay that called last
+        self.at_runs: dict[int, dict] = defaultdict(dict)    # run id -> {(parts, part): at its position}
+        self.final_runs: dict[int, dict] = defaultdict(dict)  # run id -> {(parts, part): at the log's end}
+        self.final_lives: dict[int, dict] = defaultdict(dict)  # open live id -> the same
 
     @property
     def stops(self) -> dict:
         stops = defaultdict(list)
         for run in self.runs:
             stops[run.upto_seq].append(run)
-        taken = {seq: (lambda attribution, runs=runs: self.take(attribution, runs)) for seq, runs in stops.items()}
+        taken = {seq: (lambda attribution, part, parts, runs=runs: self.take(attribution, part, parts, runs))
+                 for seq, runs in stops.items()}
         return {**taken, END: self.take_final}
 
-    def take(self, attribution, runs) -> None:
+    def take(self, attribution, part: int, parts: int, runs) -> None:
+        self.parts = parts
         for run in runs:
-            self.at_runs[run.pk].append(inputs.replayed_part(
-                attribution, run.live, self.announced, inputs.own_ids_from_json(run.own_ids)))
+            self.at_runs[run.pk][(parts, part)] = inputs.replayed_part(
+                attribution, run.live, self.announced, inputs.own_ids_from_json(run.own_ids))
 
-    def take_final(self, attribution) -> None:
+    def take_final(self, attribution, part: int, parts: int) -> None:
+        self.parts = parts
         for run in self.runs:
-            self.final_runs[run.pk].append(inputs.replayed_part(
-                attribution, run.live, self.announced, inputs.own_ids_from_json(run.own_ids)))
+            self.final_runs[run.pk][(parts, part)] = inputs.replayed_part(
+                attribution, run.live, self.announced, inputs.own_ids_from_json(run.own_ids))
         for live in self.open_lives:
-            self.final_lives[live.pk].append(inputs.replayed_part(attribution, live, self.announced, self.own_now))
+            self.final_lives[live.pk][(parts, part)] = inputs.replayed_part(
+                attribution, live, self.announced, self.own_now)
+
+    def _latest(self, taken: dict) -> list:
+        return [found for (parts, _), found in taken.items() if parts == self.parts]
 
     def at_run(self, run) -> dict:
-        parts = self.at_runs.get(run.pk)
+        parts = self._latest(self.at_runs.get(run.pk, {}))
         return inputs.figures_of_parts(parts, inputs.own_ids_from_json(run.own_ids)) if parts else {}
 
     def final_of_run(self, run) -> dict:
-        return inputs.figures_of_parts(self.final_runs[run.pk], inputs.own_ids_from_json(run.own_ids))
+        return inputs.figures_of_parts(self._latest(self.final_runs[run.pk]), inputs.own_ids_from_json(run.own_ids))
 
     def final_of_live(self, live) -> dict:
-        return inputs.figures_of_parts(self.final_lives[live.pk], self.own_now)
+        return inputs.figures_of_parts(self._latest(self.final_lives[live.pk]), self.own_now)
 
 
 def _totals(rules, figures, teams) -> dict[int, int]:
