@@ -23,8 +23,8 @@ from django.db import connection, transaction
 from liveloop.events import own_ids
 from liveloop.events.models import Event, LiveViewer, Order, ViewerLink
 from liveloop.events.projections import NO_STATE, registered
-from liveloop.lib.bulk import (insert_rows, json_text, lock_org, select_in, sql_ids, time_adapter, time_reader,
-                               update_rows)
+from liveloop.lib.bulk import (insert_rows, json_text, lock_org, select_in, sql_ids, table, time_adapter,
+                               time_reader, update_rows)
 from liveloop.lives.models import Live
 from liveloop.overload import Overloaded
 from liveloop.promoters.models import Enrolment, Programme, Promoter
@@ -136,7 +136,7 @@ def _busy_timeout(seconds: float):
 
 def _drop_duplicates(org, events, result: IngestResult):
     ids = {event.id for _, event in events}
-    seen = {eid for eid, in select_in(f"SELECT eid FROM {_table(Event)} WHERE org_id = %s AND eid", org.pk, ids)}
+    seen = {eid for eid, in select_in(f"SELECT eid FROM {table(Event)} WHERE org_id = %s AND eid", org.pk, ids)}
     fresh = []
     for index, event in events:
         if event.id in seen:
@@ -176,9 +176,9 @@ def _resolve(org, events) -> Batch:
     # assumed before: the joins drop no live.
     for pk, public_id, state, mode, binding_days, peak_online, lapsed, showed_up in select_in(
             f"SELECT l.id, l.public_id, l.state, p.mode, p.binding_days, s.peak_online, "
-            f"s.reservations_lapsed, s.showed_up FROM {_table(Live)} l "
-            f"JOIN {_table(_related(Live, 'programme'))} p ON p.live_id = l.id "
-            f"JOIN {_table(_related(Live, 'stats'))} s ON s.live_id = l.id WHERE l.org_id = %s AND l.public_id",
+            f"s.reservations_lapsed, s.showed_up FROM {table(Live)} l "
+            f"JOIN {table(_related(Live, 'programme'))} p ON p.live_id = l.id "
+            f"JOIN {table(_related(Live, 'stats'))} s ON s.live_id = l.id WHERE l.org_id = %s AND l.public_id",
             org.pk, public_ids):
         lives[public_id] = pk
         states[pk] = LiveState(mode=mode, binding_days=binding_days, state=state, peak_online=peak_online,
@@ -200,7 +200,7 @@ def _resolve(org, events) -> Batch:
     read_time = time_reader()
     # No live, no viewer row to look for (and no values, no query: `IN ()` is never run).
     for pk, live_id, viewer, bound, bound_at, *state in select_in(
-            f"SELECT id, live_id, viewer, {_names(VIEWER_COLUMNS)} FROM {_table(LiveViewer)} "
+            f"SELECT id, live_id, viewer, {_names(VIEWER_COLUMNS)} FROM {table(LiveViewer)} "
             f"WHERE org_id = %s AND live_id IN ({sql_ids(live_ids)}) AND viewer", org.pk,
             viewer_ids if live_ids else ()):  # VIEWER_COLUMNS start bound, bound_at (ViewerState)
         known_viewers[(live_id, viewer)] = pk
@@ -210,7 +210,7 @@ def _resolve(org, events) -> Batch:
     known_orders = {}
     orders = {}
     for pk, order, *state in select_in(
-            f"SELECT id, {_names(('order', *ORDER_COLUMNS))} FROM {_table(Order)} "
+            f"SELECT id, {_names(('order', *ORDER_COLUMNS))} FROM {table(Order)} "
             f"WHERE org_id = %s AND {_names(['order'])}", org.pk, order_ids):
         known_orders[order] = pk
         orders[order] = OrderState(*state)
@@ -225,8 +225,8 @@ def _members(org, events, live_ids) -> dict:
     if not live_ids:
         return {}
     return {(live_id, code): promoter_id for live_id, code, promoter_id in select_in(
-        f"SELECT p.live_id, m.code, e.promoter_id FROM {_table(Enrolment)} e "
-        f"JOIN {_table(Programme)} p ON p.id = e.programme_id JOIN {_table(Promoter)} m ON m.id = e.promoter_id "
+        f"SELECT p.live_id, m.code, e.promoter_id FROM {table(Enrolment)} e "
+        f"JOIN {table(Programme)} p ON p.id = e.programme_id JOIN {table(Promoter)} m ON m.id = e.promoter_id "
         f"WHERE e.org_id = %s AND e.active AND p.live_id IN ({sql_ids(live_ids)}) AND m.code", org.pk, codes)}
 
 
@@ -290,11 +290,11 @@ def load_identities(org, ids, declares_links: bool) -> Identities:
     identities = Identities()
     if not declares_links:
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT 1 FROM {_table(ViewerLink)} WHERE org_id = %s LIMIT 1", [org.pk])
+            cursor.execute(f"SELECT 1 FROM {table(ViewerLink)} WHERE org_id = %s LIMIT 1", [org.pk])
             if cursor.fetchone() is None:
                 return identities  # nobody has declared a link yet: every id is its own person
     identities.persons.update(select_in(
-        f"SELECT viewer, person FROM {_table(ViewerLink)} WHERE org_id = %s AND viewer", org.pk, ids))
+        f"SELECT viewer, person FROM {table(ViewerLink)} WHERE org_id = %s AND viewer", org.pk, ids))
     return identities
 
 
@@ -305,7 +305,7 @@ def write_identities(org, identities: Identities) -> None:
     for merged, person in identities.merged.items():
         # Ids of the merged person this batch did not load move too.
         ViewerLink.objects.for_org(org).filter(person=merged).update(person=identities.person_of(person))
-    known = dict(select_in(f"SELECT viewer, id FROM {_table(ViewerLink)} WHERE org_id = %s AND viewer",
+    known = dict(select_in(f"SELECT viewer, id FROM {table(ViewerLink)} WHERE org_id = %s AND viewer",
                            org.pk, identities.changed))
     insert_rows(ViewerLink, ("org_id", "viewer", "person"),
             [(org.pk, v, final[v]) for v in identities.changed if v not in known])
@@ -353,10 +353,6 @@ def write_state(org, attribution: Attribution, known_viewers: dict, known_orders
 
 EVENT_COLUMNS = ("org_id", "eid", "type", "live_id", "viewer", "promoter_code", "promoter_id",
                  "order", "amount", "count", "at", "touchpoint", "attrs", "source", "person")
-
-
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
 
 
 def _related(model, name: str):

@@ -43,7 +43,7 @@ from django.utils.dateparse import parse_datetime
 from liveloop.events.ingest import ORDER_COLUMNS, VIEWER_COLUMNS
 from liveloop.events.models import Event, LiveViewer, Order, ViewerLink
 from liveloop.events.projections import CHECK, KEEP, NO_STATE, REPLACE, registered
-from liveloop.lib.bulk import insert_all, json_value, lock_org, page_cache, time_adapter
+from liveloop.lib.bulk import insert_all, json_value, lock_org, page_cache, table, time_adapter
 from liveloop.lives.models import Live
 from liveloop.promoters.models import Promoter
 from liveloop.rules.attribution import (FIGURES, TRANSITIONS, Attribution, Fact, LiveState, OrderState, Rejected,
@@ -259,11 +259,6 @@ def parts_for(events: int, wanted: int | None = None) -> int:
     return min(MAX_PARTS, max(1, wanted))
 
 
-def _table_sql():
-    quote = connection.ops.quote_name
-    return quote, quote(Event._meta.db_table)
-
-
 def _fold(replayed: Replay, attribution: Attribution) -> None:
     """Add a part's totals to the replay's: figures add up; every part replays the lives'
     transitions, so their state and lapse are the same in each; their showed-up adds up."""
@@ -284,7 +279,7 @@ def _in_org(org, events: int) -> str:
     rebuild), while the table itself is in seq order already."""
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT count(*) FROM {_table_sql()[1]}")
+            cursor.execute(f"SELECT count(*) FROM {table(Event)}")
             if 2 * events >= cursor.fetchone()[0]:
                 return "+org_id = %s"
     return "org_id = %s"
@@ -296,8 +291,8 @@ def _identities(org, problems: list[str], in_org: str = "org_id = %s") -> Identi
     name an id attribute (rules.identity.linked_ids decides), those recorded under a person,
     and those of an id the links table holds. Any other event's viewer was never linked, so it
     counted as itself, as the log says; a link missing from the table is itself a difference."""
-    quote, table = _table_sql()
-    links = quote(ViewerLink._meta.db_table)
+    quote, log = connection.ops.quote_name, table(Event)
+    links = table(ViewerLink)
     if connection.vendor == "sqlite":
         attrs = quote("attrs")
         # The stored JSON text: every id attribute's name but phone_hash ends in "id".
@@ -307,7 +302,7 @@ def _identities(org, problems: list[str], in_org: str = "org_id = %s") -> Identi
         attrs = f"{quote('attrs')}::text"
         linking = f"{quote('attrs')} ?| %s"
         params = [org.pk, list(ID_ATTRS), org.pk]
-    sql = (f"SELECT seq, viewer, {attrs}, person FROM {table} WHERE {in_org} AND (person IS NOT NULL "
+    sql = (f"SELECT seq, viewer, {attrs}, person FROM {log} WHERE {in_org} AND (person IS NOT NULL "
            f"OR {linking} OR viewer IN (SELECT viewer FROM {links} WHERE org_id = %s)) ORDER BY seq")
     identities = Identities()
     with _cursor() as cursor:
@@ -383,7 +378,7 @@ def _rows(org, where: str, params: list, parts: int | None = None, in_org: str =
     datetime, `attrs` decoded JSON). Read with a plain cursor and converted here: the ORM
     iterator's per-row converters (Django's regex datetime parser, json.loads) cost more than
     the database's read."""
-    quote, table = _table_sql()
+    quote, log = connection.ops.quote_name, table(Event)
     columns = [quote(Event._meta.get_field(name).column) for name in LOG_COLUMNS]
     if connection.vendor == "sqlite":
         # The stored text, not Django's converter's datetime (a regex parse per row):
@@ -396,7 +391,7 @@ def _rows(org, where: str, params: list, parts: int | None = None, in_org: str =
         columns.insert(0, f"CASE WHEN type IN ({transitions}) THEN -1 "
                           f"ELSE {part_sql('coalesce(person, viewer)')} %% %s END AS part")
         order, head = "part, seq", [*TRANSITIONS, parts]
-    sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {in_org} AND {where} ORDER BY {order}"
+    sql = f"SELECT {', '.join(columns)} FROM {log} WHERE {in_org} AND {where} ORDER BY {order}"
     tz = connection.timezone
     # SQLite's text is the naive time in the connection's zone: read with UTC's offset written
     # on, it parses straight to an aware datetime (a sixth of the time of parse then replace).

@@ -21,6 +21,11 @@ from django.db import connection
 from liveloop.lib.seq import chunks
 
 
+def table(model) -> str:
+    """The quoted name of `model`'s table, for plain SQL."""
+    return connection.ops.quote_name(model._meta.db_table)
+
+
 def lock_org(org_id: int) -> None:
     """Serialise writers per organisation so the log's sequence is the order of application.
     SQLite already serialises writers (BEGIN IMMEDIATE, see settings)."""
