@@ -249,6 +249,7 @@ def ingest_file(file, slug, batch):
 @click.option("--org", "slug", default=None, help="Only this organisation.")
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 and name every difference.")
 def rebuild(slug, check):
+    from django.db import transaction
     from tqdm import tqdm
 
     from liveloop.events import rebuild as rebuilding
@@ -271,8 +272,11 @@ def rebuild(slug, check):
             problems += money_check.differences(organisation, replayed, snapshots)
             found += [f"{organisation.slug}: {p}" for p in problems]
         else:
-            # The ledger is never rewritten: what the replay moved is corrected by new entries.
-            corrections = ledger.accrue_open_lives(organisation)
+            # The ledger is never rewritten: what the replay moved is corrected by new entries,
+            # after the running totals of its estimates are made again from the entries.
+            with transaction.atomic():
+                ledger.restore_estimates(organisation)
+                corrections = ledger.accrue_open_lives(organisation)
             click.echo(f"{organisation.slug}: rebuilt from {count} events"
                        + (f", {len(corrections)} ledger correction(s)" if corrections else ""))
     if check:

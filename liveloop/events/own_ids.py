@@ -4,21 +4,26 @@ reservations and purchases out of their pay (rules.earnings) and the fraud flags
 as self-referrals (rules.fraud); both ask here, below them."""
 from __future__ import annotations
 
-from django.db.models import Q
-
 from liveloop.events.models import ViewerLink
+from liveloop.lib.bulk import select, select_in, sql_ids, table
 from liveloop.lib.seq import chunks
 from liveloop.promoters.models import Promoter
 
 
 def own_ids(org, promoters=None, teams=None) -> dict[int, frozenset]:
-    """For `promoters` and the members of `teams` (ids), or everyone with an openid."""
-    rows = Promoter.objects.for_org(org).exclude(openid="")
+    """For `promoters` and the members of `teams` (ids), or everyone with an openid. Plain SQL:
+    the ledger asks every ingest batch (money.inputs)."""
+    sql = f"SELECT id, openid FROM {table(Promoter)} WHERE org_id = %s AND openid <> ''"
     if promoters is not None or teams is not None:
-        rows = rows.filter(Q(pk__in=list(promoters or ())) | Q(team_id__in=list(teams or ())))
-    openids = dict(rows.values_list("pk", "openid"))
-    persons = dict(ViewerLink.objects.for_org(org).filter(viewer__in=list(openids.values()))
-                   .values_list("viewer", "person"))
+        promoters, teams = list(promoters or ()), list(teams or ())
+        terms = [f"id IN ({sql_ids(promoters)})"] if promoters else []
+        terms += [f"team_id IN ({sql_ids(teams)})"] if teams else []
+        if not terms:
+            return {}
+        sql += f" AND ({' OR '.join(terms)})"
+    openids = dict(select(sql, org.pk))
+    persons = dict(select_in(f"SELECT viewer, person FROM {table(ViewerLink)} WHERE org_id = %s AND viewer",
+                             org.pk, set(openids.values())))
     return {pk: frozenset({openid, persons.get(openid, openid)}) for pk, openid in openids.items()}
 
 

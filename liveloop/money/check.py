@@ -18,7 +18,7 @@ from django.db.models import Sum
 from liveloop.events.rebuild import END
 from liveloop.lives.models import Live
 from liveloop.money import inputs
-from liveloop.money.models import Entry, SettlementRun, Statement, StatementLine
+from liveloop.money.models import Entry, Estimate, SettlementRun, Statement, StatementLine
 from liveloop.money.plans import plans_for, rules_of
 from liveloop.promoters.models import Promoter
 from liveloop.rules.commission import settle
@@ -139,8 +139,20 @@ def differences(org, replay, snapshots: Snapshots) -> list[str]:
             figures = snapshots.final_of_live(live)
             expected = _totals(rules_of(plan.rules), figures, teams)
         _compare(found, "estimate", expected, recorded(estimates, live.pk), codes, live.public_id)
+    found += estimate_differences(org, estimates, codes)
     found += statement_differences(org)
     return found
+
+
+def estimate_differences(org, estimates: dict, codes: dict) -> list[str]:
+    """The running totals of the estimates (money.models.Estimate, which ingest reads) against
+    the estimate entries they add up."""
+    kept = {(live, p): amount for live, p, amount in
+            Estimate.objects.for_org(org).values_list("live_id", "promoter_id", "amount")}
+    titles = dict(Live.objects.for_org(org).values_list("pk", "public_id"))
+    return [f"live {titles.get(live, live)}: promoter {codes.get(p, p)} estimates kept {kept.get((live, p), 0)}, "
+            f"entries add up to {estimates.get((live, p), 0)}"
+            for live, p in sorted(set(kept) | set(estimates)) if kept.get((live, p), 0) != estimates.get((live, p), 0)]
 
 
 def statement_differences(org) -> list[str]:

@@ -5,17 +5,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 
 from liveloop.analytics.models import PromoterStats
 from liveloop.events.models import Event, LiveViewer, Order
 from liveloop.events.own_ids import own_ids  # noqa: F401  (money's callers ask money.inputs)
+from liveloop.lib.bulk import adapt_time, select, select_in, sql_ids, table, time_reader
+from liveloop.lives.models import Live
 from liveloop.promoters.models import Promoter, Team as TeamRow
 from liveloop.rules import attribution as rules
 from liveloop.rules.commission import PromoterFigures, Team
 from liveloop.rules.earnings import OrderRow, promoter_figures, wechat_part
+
+# The reads below run for every ingest batch into a paying live (money.ledger.accrue), so they
+# are plain SQL through lib.bulk (scoped by organisation, as the ORM's managers are): compiling
+# the ORM's queries cost more than the database answering them (docs/performance.md "The
+# ledger's reads as plain SQL"). Id lists are our own integers, written as SQL literals.
 
 
 def teams_of(org, only=None) -> dict:
@@ -23,12 +31,13 @@ def teams_of(org, only=None) -> dict:
     (promoter ids), members are filled only among those and the teams' leaders: enough to
     find whose pay they move and to pay overrides on team_totals, without reading every
     member of every team each ingest batch."""
-    rows = list(TeamRow.objects.for_org(org).values_list("pk", "leader_id", "parent_id"))
+    rows = select(f"SELECT id, leader_id, parent_id FROM {table(TeamRow)} WHERE org_id = %s", org.pk)
     members: dict = {pk: set() for pk, _, _ in rows}
-    promoters = Promoter.objects.for_org(org).filter(team__isnull=False)
+    sql = f"SELECT id, team_id FROM {table(Promoter)} WHERE org_id = %s AND team_id IS NOT NULL"
     if only is not None:
-        promoters = promoters.filter(pk__in=list({*only, *(leader for _, leader, _ in rows if leader)}))
-    for pk, team_id in promoters.values_list("pk", "team_id"):
+        wanted = {*only, *(leader for _, leader, _ in rows if leader)}
+        sql += f" AND id IN ({sql_ids(wanted)})" if wanted else " AND false"
+    for pk, team_id in select(sql, org.pk):
         members[team_id].add(pk)
     return {pk: Team(pk, leader, parent, frozenset(members[pk])) for pk, leader, parent in rows}
 
@@ -46,17 +55,52 @@ def team_of(teams: dict) -> dict:
 
 
 def last_seq(org) -> int:
-    events = Event.objects.for_org(org)
-    if connection.vendor == "sqlite":
-        # Through the (org, eid) index SQLite reads all the organisation's events and sorts
-        # them, every ingest batch; walking the table back from its end (org_id + 0 cannot use
-        # the index) stops at the organisation's latest, the very last row after its ingest.
-        events = Event.objects.alias(org_key=F("org_id") + 0).filter(org_key=org.pk)
-    return events.order_by("-seq").values_list("seq", flat=True).first() or 0
+    # Through the (org, eid) index SQLite reads all the organisation's events and sorts them,
+    # every ingest batch; walking the table back from its end (+org_id cannot use the index)
+    # stops at the organisation's latest, the very last row after its ingest.
+    org_id = "+org_id" if connection.vendor == "sqlite" else "org_id"
+    rows = select(f"SELECT seq FROM {table(Event)} WHERE {org_id} = %s ORDER BY seq DESC LIMIT 1", org.pk)
+    return rows[0][0] if rows else 0
+
+
+class LiveAt(NamedTuple):
+    """What the figures need of a live: `stored_figures` and `team_totals` take it or a Live."""
+    pk: int
+    announced_at: datetime
+
+
+def lives_of(org, ids) -> list[LiveAt]:
+    read = time_reader()
+    return [LiveAt(pk, read(at)) for pk, at in select(
+        f"SELECT id, announced_at FROM {table(Live)} WHERE org_id = %s AND id IN ({sql_ids(ids) or 'NULL'}) "
+        "ORDER BY id", org.pk)]
 
 
 def own_ids_from_json(stored: dict) -> dict[int, frozenset]:
     return {int(p): frozenset(ids) for p, ids in stored.items()}
+
+
+class _Orders:
+    """A live's orders credited to promoters (alias o): to all of them, or to `promoters`, or
+    to the members of `teams` (ids) as the teams are now. `where` takes the organisation and
+    the live as its parameters."""
+
+    def __init__(self, org, live, promoters=None, teams=None):
+        self.org, self.live = org, live
+        self.where = "o.org_id = %s AND o.live_id = %s AND o.promoter_id IS NOT NULL"
+        if promoters is not None:
+            self.where += f" AND o.promoter_id IN ({sql_ids(promoters) or 'NULL'})"
+        if teams is not None:
+            self.where += (f" AND o.promoter_id IN (SELECT p.id FROM {table(Promoter)} p "
+                           f"WHERE p.org_id = {int(org.pk)} AND p.team_id IN ({sql_ids(teams) or 'NULL'}))")
+
+    def select(self, columns: str, more: str = "", params=()) -> list[tuple]:
+        return select(f"SELECT {columns} FROM {table(Order)} o WHERE {self.where} {more}", self.org.pk,
+                      [self.live.pk, *params])
+
+    def select_viewers(self, columns: str, viewers) -> list[tuple]:
+        return select_in(f"SELECT {columns} FROM {table(Order)} o WHERE {self.where} AND o.viewer",
+                         self.org.pk, viewers, [self.live.pk])
 
 
 def stored_figures(org, live, promoters=None, own=None, new_buyers=True) -> dict:
@@ -69,41 +113,45 @@ def stored_figures(org, live, promoters=None, own=None, new_buyers=True) -> dict
     `rebuild --check` compares with these), summed by the database: ingest calls this after
     every batch for the promoters whose pay it moved, and reading their orders row by row would
     cost as much as the live has orders."""
-    stats = PromoterStats.objects.for_org(org).filter(live=live, promoter__isnull=False)
-    orders = Order.objects.for_org(org).filter(live=live, promoter__isnull=False)
+    stats = (f"SELECT promoter_id, reservations, entered, gmv, refunded FROM {table(PromoterStats)} "
+             f"WHERE org_id = %s AND live_id = %s AND promoter_id")
     if promoters is not None:
         promoters = list(promoters)
-        stats = stats.filter(promoter_id__in=promoters)
-        orders = orders.filter(promoter_id__in=promoters)
+        rows = select(f"{stats} IN ({sql_ids(promoters)})", org.pk, [live.pk]) if promoters else []
+    else:
+        rows = select(f"{stats} IS NOT NULL", org.pk, [live.pk])
+    orders = _Orders(org, live, promoters)
     counts, net = {}, {}
     # gmv − refunded of a promoter's row is the net of the orders credited to them (docs/events.md).
-    for p, reserved, entered, gmv, refunded in stats.values_list("promoter_id", "reservations", "entered",
-                                                                 "gmv", "refunded"):
+    for p, reserved, entered, gmv, refunded in rows:
         counts[p], net[p] = (reserved, entered), gmv - refunded
     wanted = set(promoters) if promoters is not None else set(counts)
     own = own_ids(org, wanted) if own is None else {p: ids for p, ids in own.items() if p in wanted}
     holder = holders(own)
-    # One index probe (org, viewer) per order rather than reading every earlier order.
-    earlier = Order.objects.for_org(org).filter(viewer=OuterRef("viewer"),
-                                                live__announced_at__lt=live.announced_at)
     own_net, own_bought = _self_purchases(orders, own)
     wechat_net = _wechat_parts(orders, own)
     new = {}
-    if new_buyers:
+    if new_buyers and wanted:
         if new_buyers is not True and (promoters is None or set(new_buyers) != set(promoters)):
-            orders = orders.filter(promoter_id__in=list(new_buyers))
-        new = dict(orders.filter(~Exists(earlier)).values("promoter_id")
-                   .annotate(n=Count("viewer", distinct=True)).values_list("promoter_id", "n"))
+            orders = _Orders(org, live, [p for p in new_buyers if promoters is None or p in wanted])
+        announced = adapt_time(live.announced_at)
+        # One index probe (org, viewer) per order rather than reading every earlier order.
+        new = dict(orders.select(
+            "o.promoter_id, COUNT(DISTINCT o.viewer)",
+            f"AND NOT EXISTS (SELECT 1 FROM {table(Order)} e JOIN {table(Live)} l ON l.id = e.live_id "
+            "WHERE e.org_id = o.org_id AND e.viewer = o.viewer AND l.announced_at < %s) GROUP BY o.promoter_id",
+            [announced]))
         # The promoter's own first purchase is no new buyer of theirs.
-        returning = set(Order.objects.for_org(org).filter(
-            viewer__in=list({viewer for viewer, _ in own_bought}),
-            live__announced_at__lt=live.announced_at).values_list("viewer", flat=True))
+        returning = {viewer for viewer, in select_in(
+            f"SELECT e.viewer FROM {table(Order)} e JOIN {table(Live)} l ON l.id = e.live_id "
+            "WHERE e.org_id = %s AND l.announced_at < %s AND e.viewer", org.pk,
+            {viewer for viewer, _ in own_bought}, [announced])}
         for viewer, promoter in own_bought:
             if viewer not in returning and promoter in new:
                 new[promoter] -= 1
-    own_reserved, own_entered = own_counts(
-        LiveViewer.objects.for_org(org).filter(live=live, viewer__in=list(holder))
-        .values_list("viewer", "reserved_for_id", "entered_for_id"), holder)
+    own_reserved, own_entered = own_counts(select_in(
+        f"SELECT viewer, reserved_for_id, entered_for_id FROM {table(LiveViewer)} "
+        "WHERE org_id = %s AND live_id = %s AND viewer", org.pk, holder, [live.pk]), holder)
     return {p: PromoterFigures(
         net_fen=(net.get(p) or 0) - own_net[p] - wechat_net[p], self_purchase_net_fen=own_net[p],
         wechat_net_fen=wechat_net[p],
@@ -139,7 +187,7 @@ def own_counts(rows, holder: dict) -> tuple[defaultdict, defaultdict]:
     return own_reserved, own_entered
 
 
-def _self_purchases(orders, own: dict) -> tuple[dict, set]:
+def _self_purchases(orders: _Orders, own: dict) -> tuple[dict, set]:
     """The net of each promoter's own purchases among `orders` (a live's, credited to them),
     and the (viewer, promoter) pairs that bought. An order is a self-purchase when its viewer
     is one of the credited promoter's own ids, as in rules.earnings.promoter_figures."""
@@ -147,21 +195,21 @@ def _self_purchases(orders, own: dict) -> tuple[dict, set]:
     viewers = {viewer for ids in own.values() for viewer in ids}
     if not viewers:
         return own_net, bought
-    for viewer, promoter, amount in orders.filter(viewer__in=list(viewers)).values_list(
-            "viewer", "promoter_id", F("paid") - F("refunded")):
+    for viewer, promoter, amount in orders.select_viewers("o.viewer, o.promoter_id, o.paid - o.refunded",
+                                                          viewers):
         if viewer in own.get(promoter, ()):
             own_net[promoter] += amount
             bought.add((viewer, promoter))
     return own_net, bought
 
 
-def _wechat_parts(orders, own: dict) -> defaultdict:
+def _wechat_parts(orders: _Orders, own: dict) -> defaultdict:
     """The part of each promoter's net among `orders` that WeChat's 推客 programme commissions
     (rules.earnings.wechat_part), own purchases left out as rules.earnings.promoter_figures
     does. Few orders have any: read one by one."""
     parts = defaultdict(int)
-    for viewer, promoter, paid, refunded, wechat_paid in orders.filter(wechat_paid__gt=0).values_list(
-            "viewer", "promoter_id", "paid", "refunded", "wechat_paid"):
+    for viewer, promoter, paid, refunded, wechat_paid in orders.select(
+            "o.viewer, o.promoter_id, o.paid, o.refunded, o.wechat_paid", "AND o.wechat_paid > 0"):
         if viewer not in own.get(promoter, ()):
             parts[promoter] += wechat_part(paid, refunded, wechat_paid)
     return parts
@@ -178,12 +226,15 @@ def team_totals(org, live, teams, allow_self_purchase: bool, own=None, pay_wecha
     if not teams:
         return totals
     # gmv − refunded of a promoter's row is the net of the orders credited to them (docs/events.md).
-    totals.update(PromoterStats.objects.for_org(org).filter(live=live, promoter__team_id__in=teams)
-                  .order_by().values("promoter__team_id").annotate(net=Sum(F("gmv") - F("refunded")))
-                  .values_list("promoter__team_id", "net"))
+    # (int(): PostgreSQL's SUM of bigints is numeric.)
+    totals.update((team, int(net)) for team, net in select(
+        f"SELECT p.team_id, SUM(s.gmv - s.refunded) FROM {table(PromoterStats)} s "
+        f"JOIN {table(Promoter)} p ON p.id = s.promoter_id "
+        f"WHERE s.org_id = %s AND s.live_id = %s AND p.team_id IN ({sql_ids(teams)}) GROUP BY p.team_id",
+        org.pk, [live.pk]))
     if allow_self_purchase and pay_wechat:
         return totals
-    orders = Order.objects.for_org(org).filter(live=live, promoter__team_id__in=teams)
+    orders = _Orders(org, live, teams=teams)
     own = own_ids(org, teams=teams) if own is None else own
     less = defaultdict(int)
     if not allow_self_purchase:
@@ -194,8 +245,8 @@ def team_totals(org, live, teams, allow_self_purchase: bool, own=None, pay_wecha
         for promoter, fen in _wechat_parts(orders, own).items():
             less[promoter] += fen
     if less:
-        for promoter, team in (Promoter.objects.for_org(org).filter(pk__in=list(less))
-                               .values_list("pk", "team_id")):
+        for promoter, team in select(f"SELECT id, team_id FROM {table(Promoter)} "
+                                     f"WHERE org_id = %s AND id IN ({sql_ids(less)})", org.pk):
             totals[team] -= less[promoter]
     return totals
 

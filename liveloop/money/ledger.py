@@ -16,6 +16,7 @@ owed for it.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -25,10 +26,10 @@ from django.utils.translation import gettext as _
 from liveloop.analytics.models import PromoterStats
 from liveloop.events.models import Order
 from liveloop.events.projections import Projection, register
-from liveloop.lib.bulk import insert_rows
+from liveloop.lib.bulk import add_rows, insert_rows, lock_org, select, sql_ids, table
 from liveloop.lives.models import Live
 from liveloop.money import inputs
-from liveloop.money.models import Entry, SettlementRun, Statement, StatementLine
+from liveloop.money.models import Entry, Estimate, SettlementRun, Statement, StatementLine
 from liveloop.money.stored_plans import plans_for, rules_of
 from liveloop.orgs import audit
 from liveloop.rules.commission import settle
@@ -71,22 +72,46 @@ def amounts_for(org, live, rules, teams: dict, promoters=ALL, own=None, current=
 
 
 def sums(org, live_id, promoters, kinds) -> dict[int, int]:
-    rows = (Entry.objects.for_org(org).filter(live_id=live_id, kind__in=kinds)
-            .values("promoter_id").annotate(total=Sum("amount")).values_list("promoter_id", "total"))
+    """{promoter: the sum of their entries of `kinds` for the live}. Plain SQL: ingest asks
+    every batch into a paying live (money.inputs says why)."""
+    sql = (f"SELECT promoter_id, SUM(amount) FROM {table(Entry)} WHERE org_id = %s AND live_id = %s "
+           f"AND kind IN ({', '.join(['%s'] * len(kinds))})")
     if promoters is not ALL:
-        rows = rows.filter(promoter_id__in=list(promoters))
-    return dict(rows)
+        promoters = list(promoters)
+        if not promoters:
+            return {}
+        sql += f" AND promoter_id IN ({sql_ids(promoters)})"
+    # int(): PostgreSQL's SUM of bigints is numeric.
+    return {p: int(total) for p, total in select(f"{sql} GROUP BY promoter_id", org.pk, [live_id, *kinds])}
 
 
-def accrue(org, touched) -> list[Entry]:
+class Accrued(NamedTuple):
+    """An entry `accrue` appended: plain values, not an Entry instance (building those for up
+    to one earner each every ingest batch cost more than inserting them)."""
+    promoter_id: int
+    live_id: int
+    kind: str
+    amount: int
+    upto_seq: int
+    run_id: int | None = None
+
+
+def accrue(org, touched) -> list[Accrued]:
     """Bring the ledger up to date for `touched`: {live id: promoter ids, or ALL}, or an
     iterable of live ids (all their promoters)."""
     if not isinstance(touched, dict):
         touched = dict.fromkeys(touched, ALL)
     if not touched:
         return []
+    # Read, then append the difference: two accruals of one organisation at once (a plan saved
+    # while a batch comes in) would both append it. Ingest holds this lock already.
+    lock_org(org.pk)
     plans = plans_for(org, touched)
-    runs = {run.live_id: run for run in SettlementRun.objects.for_org(org).filter(live_id__in=list(touched))}
+    # Most batches go to open lives: a plain look for runs first, the runs themselves if any.
+    settled = [live_id for live_id, in select(f"SELECT live_id FROM {table(SettlementRun)} WHERE org_id = %s "
+                                              f"AND live_id IN ({sql_ids(touched)})", org.pk)]
+    runs = {run.live_id: run for run in SettlementRun.objects.for_org(org).filter(live_id__in=settled)} \
+        if settled else {}
     wanted = [live_id for live_id in touched if plans[live_id] is not None or live_id in runs]
     if not wanted:
         return []  # no plan pays on these lives: nothing to estimate
@@ -97,7 +122,7 @@ def accrue(org, touched) -> list[Entry]:
         teams = inputs.teams_of(org, None if any(a is ALL for a in asked) else set().union(*asked))
     seq = inputs.last_seq(org)
     entries = []
-    for live in Live.objects.for_org(org).filter(pk__in=wanted):
+    for live in inputs.lives_of(org, wanted):
         run = runs.get(live.pk)
         if run is not None:
             # A settled live stays on the plan, teams and own ids it was settled with.
@@ -107,34 +132,58 @@ def accrue(org, touched) -> list[Entry]:
         else:
             amounts = amounts_for(org, live, rules_of(plans[live.pk].rules), teams, touched[live.pk],
                                   current=True)
-            held = sums(org, live.pk, _asked(amounts, touched[live.pk]), Entry.ESTIMATES)
+            held = held_estimates(org, live.pk, _asked(amounts, touched[live.pk]))
             for promoter in set(amounts) | set(held):
                 delta = amounts.get(promoter, 0) - held.get(promoter, 0)
                 if delta:
-                    entries.append(Entry(org_id=org.pk, promoter_id=promoter, live_id=live.pk, amount=delta,
-                                         kind=Entry.ACCRUAL if delta > 0 else Entry.REVERSAL,
-                                         upto_seq=seq))
-    _write(entries)
+                    entries.append(Accrued(promoter, live.pk, Entry.ACCRUAL if delta > 0 else Entry.REVERSAL,
+                                           delta, seq))
+    _write(org, entries)
     return entries
 
 
 ENTRY_COLUMNS = ("org_id", "promoter_id", "live_id", "kind", "amount", "at", "upto_seq", "run_id", "reason")
 
 
-def _write(entries: list[Entry]) -> None:
+def _write(org, entries: list[Accrued]) -> None:
     """Insert the entries, as bulk_create would: ingest writes up to one per earner every
     batch, and bulk_create's preparation of each field of each row cost more than the INSERT
     (COPY on PostgreSQL)."""
     if not entries:
         return
-    at = timezone.now()
-    stored_at = connection.ops.adapt_datetimefield_value(at)
-    rows = []
-    for entry in entries:
-        entry.at = at
-        rows.append((entry.org_id, entry.promoter_id, entry.live_id, entry.kind, entry.amount, stored_at,
-                     entry.upto_seq, entry.run_id, entry.reason))
-    insert_rows(Entry, ENTRY_COLUMNS, rows)
+    at = connection.ops.adapt_datetimefield_value(timezone.now())
+    insert_rows(Entry, ENTRY_COLUMNS, [(org.pk, e.promoter_id, e.live_id, e.kind, e.amount, at, e.upto_seq,
+                                        e.run_id, "") for e in entries])
+    estimates = defaultdict(int)
+    for e in entries:
+        if e.kind in Entry.ESTIMATES:
+            estimates[e.live_id, e.promoter_id] += e.amount
+    add_rows(org.pk, Estimate, ("live_id", "promoter_id"), ("bigint", "bigint"), ("amount",),
+             [(live, promoter, amount) for (live, promoter), amount in estimates.items()])
+
+
+def held_estimates(org, live_id, promoters) -> dict[int, int]:
+    """{promoter: what their estimates for the live add up to} for `promoters` (or ALL), from
+    the running totals `_write` keeps (money.models.Estimate): one row an earner, however many
+    batches the live has had."""
+    sql = f"SELECT promoter_id, amount FROM {table(Estimate)} WHERE org_id = %s AND live_id = %s"
+    if promoters is not ALL:
+        promoters = list(promoters)
+        if not promoters:
+            return {}
+        sql += f" AND promoter_id IN ({sql_ids(promoters)})"
+    return dict(select(sql, org.pk, [live_id]))
+
+
+def restore_estimates(org) -> None:
+    """Rewrite the running totals of the estimates from the entries (`liveloop rebuild`)."""
+    lock_org(org.pk)  # no accrual in between
+    Estimate.objects.for_org(org).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table(Estimate)} (org_id, live_id, promoter_id, amount) "
+                       f"SELECT org_id, live_id, promoter_id, SUM(amount) FROM {table(Entry)} "
+                       "WHERE org_id = %s AND live_id IS NOT NULL AND kind IN (%s, %s) "
+                       "GROUP BY org_id, live_id, promoter_id", [org.pk, *Entry.ESTIMATES])
 
 
 def _asked(amounts: dict, promoters):
@@ -143,7 +192,7 @@ def _asked(amounts: dict, promoters):
     return ALL if promoters is ALL else set(amounts)
 
 
-def _clawbacks(org, live, run, amounts: dict, asked, seq: int) -> list[Entry]:
+def _clawbacks(org, live, run, amounts: dict, asked, seq: int) -> list[Accrued]:
     settled = sums(org, live.pk, asked, (*Entry.ESTIMATES, Entry.SETTLEMENT))
     clawed = sums(org, live.pk, asked, (Entry.CLAWBACK,))
     entries = []
@@ -151,12 +200,11 @@ def _clawbacks(org, live, run, amounts: dict, asked, seq: int) -> list[Entry]:
         target = min(0, amounts.get(promoter, 0) - settled.get(promoter, 0))
         delta = target - clawed.get(promoter, 0)
         if delta:
-            entries.append(Entry(org=org, promoter_id=promoter, live=live, amount=delta,
-                                 kind=Entry.CLAWBACK, upto_seq=seq, run=run))
+            entries.append(Accrued(promoter, live.pk, Entry.CLAWBACK, delta, seq, run.pk))
     return entries
 
 
-def accrue_open_lives(org) -> list[Entry]:
+def accrue_open_lives(org) -> list[Accrued]:
     """After a plan or a team changes: every live, all promoters. (A cancelled live keeps what
     its figures still pay: its reservations were reset, orders it somehow took still count.)"""
     return accrue(org, Live.objects.for_org(org).values_list("pk", flat=True))

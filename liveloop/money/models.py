@@ -100,6 +100,21 @@ class Entry(TenantModel):
         raise TypeError("ledger entries are never deleted: add a correcting entry")
 
 
+class Estimate(TenantModel):
+    """What a promoter's estimates (accrual and reversal entries) for one live add up to: a
+    running total the ledger keeps beside its entries, in the same transaction, so an ingest
+    batch reads one row per earner instead of summing every estimate the live's earlier batches
+    wrote (that sum grew with the live: docs/performance.md "Held estimates"). Derived from the
+    entries: `liveloop rebuild --check` compares the two, `liveloop rebuild` rewrites it."""
+    live = models.ForeignKey("lives.Live", on_delete=models.CASCADE, related_name="+")
+    promoter = models.ForeignKey("promoters.Promoter", on_delete=models.CASCADE, related_name="+")
+    amount = models.BigIntegerField(default=0)  # fen, signed
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "live", "promoter"],
+                                               name="estimate_org_live_promoter")]
+
+
 class SettlementRun(TenantModel):
     """The recorded decision to settle a live: the log position, plan and teams it used.
     `liveloop rebuild --check` replays the log to `upto_seq` and must find the same figures

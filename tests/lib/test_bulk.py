@@ -1,4 +1,4 @@
-"""lib.bulk.select_in, the plain-SQL lookup of ingest's batches, on whichever engine the suite runs
+"""lib.bulk.select_in (and select), the plain-SQL lookup of ingest's batches, on whichever engine the suite runs
 (SQLite by default, PostgreSQL with LIVELOOP_DATABASE_URL): every value found however many, one
 organisation's rows only, and the values the ORM gives."""
 import pytest
@@ -6,7 +6,7 @@ from django.db import connection
 
 from liveloop.events.ingest import VIEWER_COLUMNS
 from liveloop.events.models import LiveViewer, ViewerLink
-from liveloop.lib.bulk import select_in, time_reader
+from liveloop.lib.bulk import select, select_in, time_reader
 from tests.actors import EVENING
 
 LINKS = "SELECT viewer, person FROM events_viewerlink WHERE org_id = %s AND viewer"
@@ -44,6 +44,16 @@ def test_only_the_organisations_rows(brand, outsider):
 def test_a_query_without_the_organisation_is_refused(brand):
     with pytest.raises(ValueError, match="org_id"):
         select_in("SELECT viewer FROM events_viewerlink WHERE viewer", brand.org.pk, ["V1"])
+    with pytest.raises(ValueError, match="org_id"):
+        select("SELECT viewer FROM events_viewerlink", brand.org.pk)
+
+
+def test_select_reads_only_the_organisations_rows(brand, outsider):
+    link(brand, "V1", person="ours-")
+    link(outsider, "V1", "V2", person="theirs-")
+    sql = "SELECT viewer, person FROM events_viewerlink WHERE org_id = %s AND person <> %s ORDER BY viewer"
+    assert select(sql, brand.org.pk, ["nobody"]) == [("V1", "ours-V1")]
+    assert select(sql, outsider.org.pk, ["theirs-V1"]) == [("V2", "theirs-V2")]
 
 
 def test_parameters_come_between_the_organisation_and_the_values(brand):

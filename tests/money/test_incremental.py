@@ -9,8 +9,8 @@ from liveloop.events.ingest import ingest
 from liveloop.events.rebuild import check as rebuild_check, replay
 from liveloop.actions.lives import end_live, start_live
 from liveloop.money import check, inputs
-from liveloop.money.ledger import accrue_open_lives
-from liveloop.money.models import Entry, Plan, StatementLine
+from liveloop.money.ledger import accrue_open_lives, restore_estimates
+from liveloop.money.models import Entry, Estimate, Plan, StatementLine
 from liveloop.money.plans import rules_of, save_plan
 from liveloop.money.settlement import settle_live
 from liveloop.promoters.models import Promoter, Team
@@ -44,6 +44,12 @@ def estimates(org, live):
                              .values_list("promoter_id", "amount")):
         totals[promoter] = totals.get(promoter, 0) + amount
     return {p: v for p, v in totals.items() if v}
+
+
+def kept(org, live):
+    """The running totals ingest reads instead of summing the entries (money.models.Estimate)."""
+    return {p: v for p, v in Estimate.objects.for_org(org).filter(live=live).values_list("promoter_id", "amount")
+            if v}
 
 
 def recomputed(org, live):
@@ -98,6 +104,7 @@ def test_each_batch_leaves_the_ledger_at_the_full_recomputation(stores, allow_se
         result = ingest(brand.org, batch(live))
         assert not result.rejected, result.rejected
         assert estimates(brand.org, live) == recomputed(brand.org, live), f"after batch {number}"
+        assert kept(brand.org, live) == estimates(brand.org, live), f"after batch {number}"
     figures = inputs.stored_figures(brand.org, live)
     assert figures[p["P2"].pk].self_purchase_net_fen == 30_000
     assert figures[p["P3"].pk].new_buyers == 1  # v-back bought last week, v1 here first from P2
@@ -179,3 +186,32 @@ def test_a_check_in_parts_adds_the_settled_figures_up_as_a_whole_replay_does(sto
     replayed, _ = rebuild_check(brand.org, stops=snapshots.stops, parts=3)
     assert any(f"statement {line.statement.number}: figures" in found
                for found in check.differences(brand.org, replayed, snapshots))
+
+
+def test_kept_estimates_that_differ_from_the_entries_are_found_and_made_again(stores):
+    """The running totals are derived from the ledger: `rebuild --check` names a total that no
+    longer adds up its entries, and `rebuild` makes the totals again from the entries, then
+    accrues what the plan pays — the ledger ends at the full recomputation either way."""
+    brand, old, live, p = stores
+    save_plan(brand.org, None, name="两级", make_default=True, override_levels=2, fields={
+        "tiers": ((50_000, 500), (None, 800)), "reservation_bounty_fen": 30,
+        "new_buyer_bounty_fen": 200, "override_bps": (300, 100), "cap_fen": 20_000})
+    for batch in BATCHES[:3]:
+        assert not ingest(brand.org, batch(live)).rejected
+    right = estimates(brand.org, live)
+    Estimate.objects.filter(org=brand.org, live=live, promoter=p["P2"]).update(amount=1)
+    snapshots = check.Snapshots(brand.org)
+    replayed, _ = rebuild_check(brand.org, stops=snapshots.stops)
+    found = check.differences(brand.org, replayed, snapshots)
+    assert found == [f"live {live.public_id}: promoter P2 estimates kept 1, entries add up to {right[p['P2'].pk]}"]
+    # Trusting the tampered total, the next batch appends a wrong estimate for P2 …
+    assert not ingest(brand.org, BATCHES[3](live)).rejected
+    assert estimates(brand.org, live) != recomputed(brand.org, live)
+    # … which a rebuild corrects: the totals again from the entries, then the accrual.
+    restore_estimates(brand.org)
+    assert kept(brand.org, live) == estimates(brand.org, live)
+    assert accrue_open_lives(brand.org)
+    assert estimates(brand.org, live) == recomputed(brand.org, live) == kept(brand.org, live)
+    snapshots = check.Snapshots(brand.org)
+    replayed, problems = rebuild_check(brand.org, stops=snapshots.stops, parts=2)
+    assert problems == [] and check.differences(brand.org, replayed, snapshots) == []
