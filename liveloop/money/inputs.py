@@ -70,6 +70,7 @@ class LiveAt(NamedTuple):
 
 
 def lives_of(org, ids) -> list[LiveAt]:
+    """The lives of `ids` (ours), with what the figures need of them."""
     read = time_reader()
     return [LiveAt(pk, read(at)) for pk, at in select(
         f"SELECT id, announced_at FROM {table(Live)} WHERE org_id = %s AND id IN ({sql_ids(ids) or 'NULL'}) "
