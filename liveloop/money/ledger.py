@@ -34,7 +34,7 @@ from liveloop.money.models import Entry, Estimate, SettlementRun, Statement, Sta
 from liveloop.money.stored_plans import plans_for, rules_of
 from liveloop.orgs import audit
 from liveloop.rules.commission import settle
-from liveloop.rules.earnings import earners_touched, teams_paying
+from liveloop.rules.earnings import earners_touched, figures_paid_on, teams_paying
 
 ALL = None  # every promoter of the live
 
@@ -97,9 +97,41 @@ class Accrued(NamedTuple):
     run_id: int | None = None
 
 
-def accrue(org, touched) -> list[Accrued]:
+class Paying:
+    """What pays on some lives: the plan of each (None: no plan), and the settlement run of
+    those settled (a settled live stays on the plan it was settled by). Read once a batch and
+    shared by the accrual's steps."""
+
+    def __init__(self, org):
+        self.org, self.plans, self.runs = org, {}, {}
+
+    def read(self, live_ids) -> Paying:
+        """Adds the lives of `live_ids` not read yet."""
+        missing = [live_id for live_id in live_ids if live_id not in self.plans]
+        if missing:
+            self.plans.update(plans_for(self.org, missing))
+            # Most batches go to open lives: a plain look for runs first, the runs themselves if any.
+            settled = [live_id for live_id, in select(f"SELECT live_id FROM {table(SettlementRun)} "
+                                                      f"WHERE org_id = %s AND live_id IN ({sql_ids(missing)})",
+                                                      self.org.pk)]
+            if settled:
+                self.runs.update((run.live_id, run) for run in
+                                 SettlementRun.objects.for_org(self.org).filter(live_id__in=settled))
+        return self
+
+    def figures(self, live_id) -> frozenset | None:
+        """The counted figures whose moving can move what the live pays (rules.earnings), or
+        None for every figure: a settled live's clawbacks follow its run's plan."""
+        if live_id in self.runs:
+            return None
+        plan = self.plans[live_id]
+        return frozenset() if plan is None else figures_paid_on(rules_of(plan.rules))
+
+
+def accrue(org, touched, paying: Paying | None = None) -> list[Accrued]:
     """Bring the ledger up to date for `touched`: {live id: promoter ids, or ALL}, or an
-    iterable of live ids (all their promoters)."""
+    iterable of live ids (all their promoters). `paying`: what pays on some of the lives, read
+    already."""
     if not isinstance(touched, dict):
         touched = dict.fromkeys(touched, ALL)
     if not touched:
@@ -107,12 +139,8 @@ def accrue(org, touched) -> list[Accrued]:
     # Read, then append the difference: two accruals of one organisation at once (a plan saved
     # while a batch comes in) would both append it. Ingest holds this lock already.
     lock_org(org.pk)
-    plans = plans_for(org, touched)
-    # Most batches go to open lives: a plain look for runs first, the runs themselves if any.
-    settled = [live_id for live_id, in select(f"SELECT live_id FROM {table(SettlementRun)} WHERE org_id = %s "
-                                              f"AND live_id IN ({sql_ids(touched)})", org.pk)]
-    runs = {run.live_id: run for run in SettlementRun.objects.for_org(org).filter(live_id__in=settled)} \
-        if settled else {}
+    paying = (paying or Paying(org)).read(touched)
+    plans, runs = paying.plans, paying.runs
     wanted = [live_id for live_id in touched if plans[live_id] is not None or live_id in runs]
     if not wanted:
         return []  # no plan pays on these lives: nothing to estimate
@@ -264,6 +292,9 @@ class _Moved(defaultdict):
     orders: dict
 
 
+WECHAT_COMMISSION = "commission_order"  # beside the figures' indexes: WeChat commissioned an order
+
+
 class Accrual(Projection):
     """The ledger as a projection of ingest (events.projections): the promoters a batch's
     counted facts moved are re-estimated on the stored figures, in the same transaction. After
@@ -273,27 +304,37 @@ class Accrual(Projection):
     order = 20
 
     def load(self, batch):
-        # live -> promoters some figure change was counted for; the batch's orders beside it
-        # (the projection is shared by concurrent requests: nothing is kept on it).
-        moved = _Moved(set)
+        # live -> figure -> the promoters a change of it was counted for; the batch's orders
+        # beside it (the projection is shared by concurrent requests: nothing is kept on it).
+        moved = _Moved(lambda: defaultdict(set))
         moved.orders = batch.attribution.orders
         return moved
 
     def fact(self, state, fact, counted) -> None:
-        for promoter, _figure, amount in counted:
+        for promoter, figure, amount in counted:
             if promoter is not None and amount:
-                state[fact.live].add(promoter)
+                state[fact.live][figure].add(promoter)
         if fact.type == "commission_order":
             # No figure moves, but what the plan pays the order's promoter may (rules.earnings).
             promoter = state.orders[fact.order].promoter
             if promoter is not None:
-                state[fact.live].add(promoter)
+                state[fact.live][WECHAT_COMMISSION].add(promoter)
 
     def write(self, batch, state) -> None:
         org = batch.org
-        touched = touched_by_batch(org, state, batch.attribution, batch.known_orders)
-        moved = batch.own_ids_moved()
-        accrue(org, touched_by_own_ids(org, touched, moved) if moved else touched)
+        paying = Paying(org).read(state)
+        # Only the figures the live's plan pays on: an entry on a plan without a view bounty,
+        # a follow on any plan, moves no one's pay (rules.earnings.figures_paid_on).
+        moved = {}
+        for live_id, by_figure in state.items():
+            paid = paying.figures(live_id)
+            promoters = set().union(*(promoters for figure, promoters in by_figure.items()
+                                      if paid is None or figure in paid or figure == WECHAT_COMMISSION))
+            if promoters:
+                moved[live_id] = promoters
+        touched = touched_by_batch(org, moved, batch.attribution, batch.known_orders)
+        own_moved = batch.own_ids_moved()
+        accrue(org, touched_by_own_ids(org, touched, own_moved) if own_moved else touched, paying)
 
 
 projection = register(Accrual())

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable
 
-from liveloop.rules.commission import PromoterFigures, Team
+from liveloop.rules import attribution
+from liveloop.rules.commission import Plan, PromoterFigures, Team
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,20 @@ def promoter_figures(promoters: Iterable[int], orders: Iterable[OrderRow],
         new_buyers=len(new_buyers[p]),
         effective_views=max(0, entered_for.get(p, 0) - own_entered.get(p, 0)))
         for p in wanted}
+
+
+def figures_paid_on(plan: Plan) -> frozenset[int]:
+    """The counted figures (rules.attribution.FIGURES) whose moving can move what `plan` pays:
+    net (orders, GMV, refunds — own and team members' sales included), buyers (new buyers),
+    reservations when it pays a bounty on them, first entries when it pays on effective views.
+    Follows and captures never move pay. Ingest re-estimates only the promoters one of these
+    moved for (money.ledger.Accrual): an entry on a plan without a view bounty changes nothing."""
+    paid = {attribution.ORDERS, attribution.GMV, attribution.REFUNDED, attribution.BUYERS}
+    if plan.reservation_bounty_fen:
+        paid.add(attribution.RESERVATIONS)
+    if plan.effective_view_bounty_fen:
+        paid.add(attribution.ENTERED)
+    return frozenset(paid)
 
 
 def earners_touched(promoters: Iterable[int], team_of: dict[int, object],
