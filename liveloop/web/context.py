@@ -22,7 +22,7 @@ def pick_org(orgs, chosen):
 
 
 def choose_org(request, org_id: str) -> bool:
-    if not org_id.isdigit() or not orgs_of(request.user).filter(pk=int(org_id)).exists():
+    if not org_id.isdigit() or not any(org.pk == int(org_id) for org in orgs_of(request.user)):
         return False
     request.session[SESSION_KEY] = int(org_id)
     return True

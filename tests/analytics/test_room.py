@@ -189,6 +189,20 @@ def test_a_promoter_name_with_markup_is_escaped(brand, owner):
     assert "<b>队</b>" not in body and "&lt;b&gt;队&lt;/b&gt;" in body
 
 
+def test_the_data_block_is_seven_statements(brand, owner, django_assert_num_queries):
+    """The 2-second poll: the session, the user, the organisations with the member's role, the
+    live, and room()'s three reads — nothing per promoter, minute or template variable (on
+    PostgreSQL every statement is a round trip; docs/performance.md "The room's data request")."""
+    live = on_air(brand, promoters=["A", "B"])
+    L = live.public_id
+    brand.send([event("e1", "room_enter", L, "V1", promoter="A", at=at(0)),
+                event("o1", "order_paid", L, "V1", order="O1", amount=1000, at=at(1))])
+    _page(owner, live, data=True)
+    with django_assert_num_queries(7):
+        response = _page(owner, live, data=True)
+    assert response.status_code == 200 and "¥10.00" in response.content.decode()
+
+
 def test_another_organisations_live_is_not_found(brand, outsider, owner):
     theirs = on_air(outsider)
     assert _page(owner, theirs).status_code == 404

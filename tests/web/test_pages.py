@@ -10,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
 from django.test import Client
 from django.utils import translation
 
@@ -186,6 +187,29 @@ def test_a_role_held_in_the_brand_itself_wins_over_the_agencys(db):
     assert staff.post("/lives/new/", new_live).status_code == 403
     staff.post("/org/", {"org": client_a.pk})
     assert staff.post("/lives/new/", new_live).status_code != 403
+
+
+def test_orgs_of_reads_whole_organisations_by_name_and_none_of_anothers(db):
+    """orgs_of is written out in SQL (the room polls every two seconds): its organisations are
+    the ORM's, field for field (times aware, booleans as booleans), in name order, and hold
+    nobody else's organisation."""
+    agency, _ = create_org("星河服务商", kind=Organisation.AGENCY)
+    client_b, _ = create_org("乙客户", agency=agency)
+    client_a, _ = create_org("甲客户", agency=agency)
+    stranger, _ = create_org("别家")
+    Organisation.objects.filter(pk=client_a.pk).update(withhold_tax=True, payout_ceiling=123_456)
+    add_member(stranger, "someone-else", Member.OWNER)
+    user = add_member(agency, "agent", Member.OPERATOR).user
+    found = orgs_of(user)
+    expected = list(Organisation.objects.filter(pk__in=[agency.pk, client_a.pk, client_b.pk]).order_by("name"))
+    assert [org.pk for org in found] == [org.pk for org in expected]
+    fields = [field.attname for field in Organisation._meta.concrete_fields]
+    assert ([[getattr(org, name) for name in fields] for org in found]
+            == [[getattr(org, name) for name in fields] for org in expected])
+    assert all(org.created_at.tzinfo is not None for org in found)
+    assert {org.member_role for org in found} == {Member.OPERATOR}
+    assert orgs_of(add_member(stranger, "owner-only", Member.VIEWER).user) == [stranger]
+    assert orgs_of(AnonymousUser()) == []
 
 
 def test_switching_to_a_foreign_organisation_is_ignored(owner, brand, outsider):
