@@ -31,15 +31,21 @@ def teams_of(org, only=None) -> dict:
     (promoter ids), members are filled only among those and the teams' leaders: enough to
     find whose pay they move and to pay overrides on team_totals, without reading every
     member of every team each ingest batch."""
-    rows = select(f"SELECT id, leader_id, parent_id FROM {table(TeamRow)} WHERE org_id = %s", org.pk)
-    members: dict = {pk: set() for pk, _, _ in rows}
-    sql = f"SELECT id, team_id FROM {table(Promoter)} WHERE org_id = %s AND team_id IS NOT NULL"
+    # One statement: each team with its members among those asked (LEFT JOIN: a team without
+    # any still comes, with a NULL member).
+    members_of = "m.team_id = t.id AND m.org_id = t.org_id"
     if only is not None:
-        wanted = {*only, *(leader for _, leader, _ in rows if leader)}
-        sql += f" AND id IN ({sql_ids(wanted)})" if wanted else " AND false"
-    for pk, team_id in select(sql, org.pk):
-        members[team_id].add(pk)
-    return {pk: Team(pk, leader, parent, frozenset(members[pk])) for pk, leader, parent in rows}
+        # The asked and every team's leader: a leader's own team is what its overrides follow.
+        members_of += (f" AND (m.id IN ({sql_ids(only) or 'NULL'}) OR m.id IN "
+                       f"(SELECT leader_id FROM {table(TeamRow)} WHERE org_id = {int(org.pk)}))")
+    teams: dict = {}
+    for pk, leader, parent, member in select(
+            f"SELECT t.id, t.leader_id, t.parent_id, m.id FROM {table(TeamRow)} t "
+            f"LEFT JOIN {table(Promoter)} m ON {members_of} WHERE t.org_id = %s ORDER BY t.id", org.pk):
+        members = teams.setdefault(pk, (leader, parent, set()))[2]
+        if member is not None:
+            members.add(member)
+    return {pk: Team(pk, leader, parent, frozenset(members)) for pk, (leader, parent, members) in teams.items()}
 
 
 def teams_as_json(teams: dict) -> list:

@@ -31,7 +31,7 @@ from liveloop.lib.bulk import (add_rows, adapt_time, insert_rows, lock_org, sele
 from liveloop.lives.models import Live
 from liveloop.money import inputs
 from liveloop.money.models import Entry, Estimate, SettlementRun, Statement, StatementLine
-from liveloop.money.stored_plans import plans_for, rules_of
+from liveloop.money.stored_plans import rules_of, stored_rules_for
 from liveloop.orgs import audit
 from liveloop.rules.commission import settle
 from liveloop.rules.earnings import earners_touched, figures_paid_on, teams_paying
@@ -98,9 +98,9 @@ class Accrued(NamedTuple):
 
 
 class Paying:
-    """What pays on some lives: the plan of each (None: no plan), and the settlement run of
-    those settled (a settled live stays on the plan it was settled by). Read once a batch and
-    shared by the accrual's steps."""
+    """What pays on some lives: the stored rules of each one's plan (`plans`; None: no plan),
+    and the settlement run of those settled (a settled live stays on the plan it was settled
+    by). Read once a batch and shared by the accrual's steps."""
 
     def __init__(self, org):
         self.org, self.plans, self.runs = org, {}, {}
@@ -109,7 +109,7 @@ class Paying:
         """Adds the lives of `live_ids` not read yet."""
         missing = [live_id for live_id in live_ids if live_id not in self.plans]
         if missing:
-            self.plans.update(plans_for(self.org, missing))
+            self.plans.update(stored_rules_for(self.org, missing))
             # Most batches go to open lives: a plain look for runs first, the runs themselves if any.
             settled = [live_id for live_id, in select(f"SELECT live_id FROM {table(SettlementRun)} "
                                                       f"WHERE org_id = %s AND live_id IN ({sql_ids(missing)})",
@@ -124,8 +124,8 @@ class Paying:
         None for every figure: a settled live's clawbacks follow its run's plan."""
         if live_id in self.runs:
             return None
-        plan = self.plans[live_id]
-        return frozenset() if plan is None else figures_paid_on(rules_of(plan.rules))
+        stored = self.plans[live_id]
+        return frozenset() if stored is None else figures_paid_on(rules_of(stored))
 
 
 def accrue(org, touched, paying: Paying | None = None) -> list[Accrued]:
@@ -159,7 +159,7 @@ def accrue(org, touched, paying: Paying | None = None) -> list[Accrued]:
                                   touched[live.pk], inputs.own_ids_from_json(run.own_ids))
             entries += _clawbacks(org, live, run, amounts, _asked(amounts, touched[live.pk]), seq)
         else:
-            amounts = amounts_for(org, live, rules_of(plans[live.pk].rules), teams, touched[live.pk],
+            amounts = amounts_for(org, live, rules_of(plans[live.pk]), teams, touched[live.pk],
                                   current=True)
             held = held_estimates(org, live.pk, _asked(amounts, touched[live.pk]))
             for promoter in set(amounts) | set(held):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from liveloop.lib.bulk import select, sql_ids, table
+from liveloop.lib.bulk import json_value, select, sql_ids, table
 from liveloop.money.models import Plan, ProgrammePlan
 from liveloop.rules.commission import Plan as Rules
 
@@ -28,9 +28,29 @@ def plan_for(org, live) -> Plan | None:
 def plans_for(org, live_ids) -> dict:
     """{live id: Plan or None} in two queries."""
     live_ids = list(live_ids)
-    # Plain SQL: ingest asks every batch into a live (money.inputs says why).
-    chosen = dict(select(f"SELECT live_id, plan_id FROM {table(ProgrammePlan)} WHERE org_id = %s "
-                         f"AND live_id IN ({sql_ids(live_ids) or 'NULL'})", org.pk))
+    chosen = _chosen(org, live_ids)
     plans = {p.pk: p for p in Plan.objects.for_org(org)}
     default = next((p for p in plans.values() if p.is_default), None)
     return {live_id: plans[chosen[live_id]] if live_id in chosen else default for live_id in live_ids}
+
+
+def stored_rules_for(org, live_ids) -> dict:
+    """{live id: the stored rules of the plan it pays by, or None}: what the ledger reads of
+    `plans_for`, in plain SQL and only the plans named (ingest asks every batch: money.inputs
+    says why)."""
+    live_ids = list(live_ids)
+    chosen = _chosen(org, live_ids)
+    rules, default = {}, None
+    for pk, stored, is_default in select(f"SELECT id, rules, is_default FROM {table(Plan)} WHERE org_id = %s "
+                                         f"AND (is_default OR id IN ({sql_ids(set(chosen.values())) or 'NULL'}))",
+                                         org.pk):
+        rules[pk] = json_value(stored)
+        if is_default:
+            default = rules[pk]
+    return {live_id: rules[chosen[live_id]] if live_id in chosen else default for live_id in live_ids}
+
+
+def _chosen(org, live_ids) -> dict:
+    """{live id: plan id} for the lives whose programme chose a plan."""
+    return dict(select(f"SELECT live_id, plan_id FROM {table(ProgrammePlan)} WHERE org_id = %s "
+                       f"AND live_id IN ({sql_ids(live_ids) or 'NULL'})", org.pk))
