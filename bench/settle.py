@@ -100,21 +100,23 @@ def engine_run(args) -> int:
     credited = rng.choices(promoters, weights=weights, k=args.orders)
     buyers = max(1, args.orders * 3 // 10)
     totals: dict[int, list[int]] = {pk: [0, 0, 0] for pk in promoters}
+    # Every NOT NULL column of the order table (no WeChat 推客 commission on these orders).
+    columns = ("org_id", "order", "live_id", "viewer", "promoter_id", "paid", "refunded", "wechat", "wechat_paid")
     with transaction.atomic():
         rows = []
         for n, promoter in enumerate(credited):
             paid = rng.randrange(3_900, 129_900)
             refunded = paid if rng.random() < 0.04 else 0
             rows.append((org.pk, f"B{n:09d}", live.pk, f"o-buyer-{rng.randrange(buyers):07d}", promoter,
-                         paid, refunded))
+                         paid, refunded, "", 0))
             t = totals[promoter]
             t[0] += 1
             t[1] += paid
             t[2] += refunded
             if len(rows) == 50_000:
-                insert_rows(Order, ("org_id", "order", "live_id", "viewer", "promoter_id", "paid", "refunded"), rows)
+                insert_rows(Order, columns, rows)
                 rows = []
-        insert_rows(Order, ("org_id", "order", "live_id", "viewer", "promoter_id", "paid", "refunded"), rows)
+        insert_rows(Order, columns, rows)
         for pk, (orders, gmv, refunded) in totals.items():
             PromoterStats.objects.filter(org=org, live=live, promoter_id=pk).update(
                 orders=orders, buyers=orders, gmv=gmv, refunded=refunded, reservations=orders * 3)
