@@ -17,6 +17,7 @@ from liveloop.integrations.wechat import worker
 from liveloop.integrations.wechat.emulator import signed_push
 from liveloop.lives.models import Account
 from liveloop.actions.lives import create_live, end_live, start_live
+from liveloop.money.models import Entry
 from liveloop.money.payouts import batchable
 from liveloop.orgs.models import Member
 from liveloop.orgs.services import add_member, create_org
@@ -141,6 +142,16 @@ def ended_live(tenant, title="上周专场", days=8, promoters=("PA", "PB"), sal
     end_live(live, start + timedelta(hours=2))
     live.refresh_from_db()
     return live
+
+
+def estimates(org, live) -> dict:
+    """{promoter id: what their estimate entries (accrual, reversal) for `live` add up to}, the
+    promoters at 0 left out: the ledger's own record, summed here apart from the kept totals."""
+    totals = {}
+    for promoter, amount in (Entry.objects.for_org(org).filter(live=live, kind__in=Entry.ESTIMATES)
+                             .values_list("promoter_id", "amount")):
+        totals[promoter] = totals.get(promoter, 0) + amount
+    return {p: v for p, v in totals.items() if v}
 
 
 def run_confirm(run) -> dict:

@@ -98,18 +98,19 @@ class Accrued(NamedTuple):
 
 
 class Paying:
-    """What pays on some lives: the stored rules of each one's plan (`plans`; None: no plan),
-    and the settlement run of those settled (a settled live stays on the plan it was settled
-    by). Read once a batch and shared by the accrual's steps."""
+    """What pays on some lives: the rules of each one's plan (`rules`; None: no plan), and the
+    settlement run of those settled (a settled live stays on the plan it was settled by). Read
+    once a batch and shared by the accrual's steps."""
 
     def __init__(self, org):
-        self.org, self.plans, self.runs = org, {}, {}
+        self.org, self.rules, self.runs = org, {}, {}
 
     def read(self, live_ids) -> Paying:
         """Adds the lives of `live_ids` not read yet."""
-        missing = [live_id for live_id in live_ids if live_id not in self.plans]
+        missing = [live_id for live_id in live_ids if live_id not in self.rules]
         if missing:
-            self.plans.update(stored_rules_for(self.org, missing))
+            self.rules.update((live_id, None if stored is None else rules_of(stored))
+                              for live_id, stored in stored_rules_for(self.org, missing).items())
             # Most batches go to open lives: a plain look for runs first, the runs themselves if any.
             settled = [live_id for live_id, in select(f"SELECT live_id FROM {table(SettlementRun)} "
                                                       f"WHERE org_id = %s AND live_id IN ({sql_ids(missing)})",
@@ -124,8 +125,8 @@ class Paying:
         None for every figure: a settled live's clawbacks follow its run's plan."""
         if live_id in self.runs:
             return None
-        stored = self.plans[live_id]
-        return frozenset() if stored is None else figures_paid_on(rules_of(stored))
+        rules = self.rules[live_id]
+        return frozenset() if rules is None else figures_paid_on(rules)
 
 
 def accrue(org, touched, paying: Paying | None = None) -> list[Accrued]:
@@ -140,8 +141,8 @@ def accrue(org, touched, paying: Paying | None = None) -> list[Accrued]:
     # while a batch comes in) would both append it. Ingest holds this lock already.
     lock_org(org.pk)
     paying = (paying or Paying(org)).read(touched)
-    plans, runs = paying.plans, paying.runs
-    wanted = [live_id for live_id in touched if plans[live_id] is not None or live_id in runs]
+    rules, runs = paying.rules, paying.runs
+    wanted = [live_id for live_id in touched if rules[live_id] is not None or live_id in runs]
     if not wanted:
         return []  # no plan pays on these lives: nothing to estimate
     asked = [touched[live_id] for live_id in wanted if live_id not in runs]
@@ -159,7 +160,7 @@ def accrue(org, touched, paying: Paying | None = None) -> list[Accrued]:
                                   touched[live.pk], inputs.own_ids_from_json(run.own_ids))
             entries += _clawbacks(org, live, run, amounts, _asked(amounts, touched[live.pk]), seq)
         else:
-            amounts = amounts_for(org, live, rules_of(plans[live.pk]), teams, touched[live.pk],
+            amounts = amounts_for(org, live, rules[live.pk], teams, touched[live.pk],
                                   current=True)
             held = held_estimates(org, live.pk, _asked(amounts, touched[live.pk]))
             for promoter in set(amounts) | set(held):

@@ -1,6 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from liveloop.lib.bulk import table
 from liveloop.orgs.models import ApiKey, Member, Organisation
 
 
@@ -32,15 +33,16 @@ def add_member(org: Organisation, username: str, role: str, password: str | None
 # block every two seconds, and building this query through the ORM (two correlated subqueries,
 # two IN subqueries) cost several times what running it does (docs/performance.md, "The room's
 # data request"). A member is unique per (org, user), so each subquery finds at most one row.
-_ORGS_SQL = """
+def _orgs_sql() -> str:
+    member, organisation = table(Member), table(Organisation)
+    return f"""
 SELECT o.*, COALESCE(
-  (SELECT m."role" FROM "orgs_member" m WHERE m."user_id" = %s AND m."org_id" = o."id"),
-  (SELECT m."role" FROM "orgs_member" m WHERE m."user_id" = %s AND m."org_id" = o."agency_id"))
-  AS "member_role"
-FROM "orgs_organisation" o
-WHERE o."id" IN (SELECT "org_id" FROM "orgs_member" WHERE "user_id" = %s)
-   OR o."agency_id" IN (SELECT "org_id" FROM "orgs_member" WHERE "user_id" = %s)
-ORDER BY o."name"
+  (SELECT m.role FROM {member} m WHERE m.user_id = %s AND m.org_id = o.id),
+  (SELECT m.role FROM {member} m WHERE m.user_id = %s AND m.org_id = o.agency_id)) AS member_role
+FROM {organisation} o
+WHERE o.id IN (SELECT org_id FROM {member} WHERE user_id = %s)
+   OR o.agency_id IN (SELECT org_id FROM {member} WHERE user_id = %s)
+ORDER BY o.name
 """
 
 
@@ -54,4 +56,4 @@ def orgs_of(user) -> list[Organisation]:
     if not user.is_authenticated:
         return []
     # raw(): whole instances, the database's values converted as the ORM does (times, booleans).
-    return list(Organisation.objects.raw(_ORGS_SQL, [user.pk] * 4))
+    return list(Organisation.objects.raw(_orgs_sql(), [user.pk] * 4))

@@ -12,6 +12,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from liveloop.analytics.realtime import room
+from liveloop.lib.bulk import table
 from liveloop.lib.numbers import whole_yuan, yuan
 from liveloop.lives.models import Live
 from liveloop.rules.attribution import LIVE, SCHEDULED
@@ -132,19 +133,17 @@ def _context(live) -> dict:
     }
 
 
-# The data block's live, written out in SQL: the ORM's get() took three times as long to build
-# its query as the statement takes to run, on every poll (docs/performance.md, "The room's data
-# request"). Scoped by organisation like queries.live_of: another organisation's id is a 404.
-_LIVE_SQL = 'SELECT * FROM "lives_live" WHERE "org_id" = %s AND "public_id" = %s'
-
-
 def _live(org, public_id, *related):
     # The organisation's live or 404, joining only what the template reads: the data block,
     # asked for every two seconds, reads the live's own columns alone.
     if related:
         live = get_object_or_404(Live.objects.for_org(org).select_related(*related), public_id=public_id)
     else:
-        live = next(iter(Live.objects.raw(_LIVE_SQL, [org.pk, public_id])), None)
+        # Written out in SQL: the ORM's get() took three times as long to build its query as the
+        # statement takes to run, on every poll (docs/performance.md, "The room's data request").
+        # Scoped by organisation like queries.live_of: another organisation's id is a 404.
+        live = next(iter(Live.objects.raw(f"SELECT * FROM {table(Live)} WHERE org_id = %s AND public_id = %s",
+                                          [org.pk, public_id])), None)
         if live is None:
             raise Http404("No live matches the given query.")
     live.org = org  # found in this organisation: no need to read the org again

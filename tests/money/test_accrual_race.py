@@ -15,18 +15,10 @@ from liveloop.actions.lives import start_live
 from liveloop.money.ledger import accrue_open_lives
 from liveloop.money.models import Entry, Estimate, Plan
 from liveloop.money.plans import save_plan
-from tests.actors import EVENING, event
+from tests.actors import EVENING, estimates, event
 
 CLIENTS = 4
 CODES = [f"P{n}" for n in range(1, 7)]
-
-
-def sums(org, live):
-    totals = {}
-    for promoter, amount in (Entry.objects.for_org(org).filter(live=live, kind__in=Entry.ESTIMATES)
-                             .values_list("promoter_id", "amount")):
-        totals[promoter] = totals.get(promoter, 0) + amount
-    return {p: v for p, v in totals.items() if v}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -39,7 +31,7 @@ def test_accruals_at_once_append_the_difference_once(brand):
     orders = [event(f"o{n}", "order_paid", live.public_id, f"v{n}", at=EVENING + timedelta(minutes=n),
                     order=f"o{n}", amount=10_000 * n, promoter=code) for n, code in enumerate(CODES, 1)]
     assert ingest(brand.org, orders).accepted == len(CODES)
-    assert sum(sums(brand.org, live).values()) == 1_000 * sum(range(1, len(CODES) + 1))
+    assert sum(estimates(brand.org, live).values()) == 1_000 * sum(range(1, len(CODES) + 1))
     # The rate doubles behind the ledger's back: every estimate is now short by what it holds.
     Plan.objects.filter(pk=plan.pk).update(rules={**plan.rules, "rate_bps": 2000})
 
@@ -61,7 +53,7 @@ def test_accruals_at_once_append_the_difference_once(brand):
     for thread in threads:
         thread.join(60)
     assert not errors, errors
-    assert sum(sums(brand.org, live).values()) == 2_000 * sum(range(1, len(CODES) + 1))
+    assert sum(estimates(brand.org, live).values()) == 2_000 * sum(range(1, len(CODES) + 1))
     assert Entry.objects.for_org(brand.org).filter(live=live).count() == 2 * len(CODES)  # one accrual each, once
     kept = dict(Estimate.objects.for_org(brand.org).filter(live=live).values_list("promoter_id", "amount"))
-    assert kept == sums(brand.org, live)
+    assert kept == estimates(brand.org, live)

@@ -10,12 +10,12 @@ from liveloop.events.rebuild import check as rebuild_check, replay
 from liveloop.actions.lives import end_live, start_live
 from liveloop.money import check, inputs
 from liveloop.money.ledger import accrue_open_lives, restore_estimates
-from liveloop.money.models import Entry, Estimate, Plan, StatementLine
+from liveloop.money.models import Estimate, Plan, StatementLine
 from liveloop.money.plans import rules_of, save_plan
 from liveloop.money.settlement import settle_live
 from liveloop.promoters.models import Promoter, Team
 from liveloop.rules.commission import settle, team_contribution
-from tests.actors import EVENING, event
+from tests.actors import EVENING, estimates, event
 
 pytestmark = pytest.mark.django_db
 
@@ -38,12 +38,11 @@ def reserve(n, live, viewer, code):
                  at=EVENING - timedelta(hours=1, minutes=n))
 
 
-def estimates(org, live):
-    totals = {}
-    for promoter, amount in (Entry.objects.for_org(org).filter(live=live, kind__in=Entry.ESTIMATES)
-                             .values_list("promoter_id", "amount")):
-        totals[promoter] = totals.get(promoter, 0) + amount
-    return {p: v for p, v in totals.items() if v}
+def two_levels(brand, **more):
+    """The default plan most tests here pay by: two override levels, every bounty but views, a cap."""
+    save_plan(brand.org, None, name="两级", make_default=True, override_levels=2, fields={
+        "tiers": ((50_000, 500), (None, 800)), "reservation_bounty_fen": 30,
+        "new_buyer_bounty_fen": 200, "override_bps": (300, 100), "cap_fen": 20_000, **more})
 
 
 def kept(org, live):
@@ -96,10 +95,7 @@ BATCHES = [
 @pytest.mark.parametrize("allow_self_purchase", [False, True])
 def test_each_batch_leaves_the_ledger_at_the_full_recomputation(stores, allow_self_purchase):
     brand, old, live, p = stores
-    save_plan(brand.org, None, name="两级", make_default=True, override_levels=2, fields={
-        "tiers": ((50_000, 500), (None, 800)), "reservation_bounty_fen": 30,
-        "new_buyer_bounty_fen": 200, "override_bps": (300, 100), "cap_fen": 20_000,
-        "allow_self_purchase": allow_self_purchase})
+    two_levels(brand, allow_self_purchase=allow_self_purchase)
     for number, batch in enumerate(BATCHES):
         result = ingest(brand.org, batch(live))
         assert not result.rejected, result.rejected
@@ -164,9 +160,7 @@ def test_a_check_in_parts_adds_the_settled_figures_up_as_a_whole_replay_does(sto
     """A rebuild --check in parts stops at a settlement's log position once per part; the parts'
     figures (orders, own purchases, returning buyers across lives) add up to the settled ones."""
     brand, old, live, p = stores
-    save_plan(brand.org, None, name="两级", make_default=True, override_levels=2, fields={
-        "tiers": ((50_000, 500), (None, 800)), "reservation_bounty_fen": 30,
-        "new_buyer_bounty_fen": 200, "override_bps": (300, 100), "cap_fen": 20_000})
+    two_levels(brand)
     for batch in BATCHES[:3]:
         assert not ingest(brand.org, batch(live)).rejected
     end_live(live, EVENING + timedelta(hours=3))
@@ -193,9 +187,7 @@ def test_kept_estimates_that_differ_from_the_entries_are_found_and_made_again(st
     longer adds up its entries, and `rebuild` makes the totals again from the entries, then
     accrues what the plan pays — the ledger ends at the full recomputation either way."""
     brand, old, live, p = stores
-    save_plan(brand.org, None, name="两级", make_default=True, override_levels=2, fields={
-        "tiers": ((50_000, 500), (None, 800)), "reservation_bounty_fen": 30,
-        "new_buyer_bounty_fen": 200, "override_bps": (300, 100), "cap_fen": 20_000})
+    two_levels(brand)
     for batch in BATCHES[:3]:
         assert not ingest(brand.org, batch(live)).rejected
     right = estimates(brand.org, live)
