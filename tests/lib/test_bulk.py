@@ -1,12 +1,14 @@
 """lib.bulk.select_in (and select), the plain-SQL lookup of ingest's batches, on whichever engine the suite runs
 (SQLite by default, PostgreSQL with LIVELOOP_DATABASE_URL): every value found however many, one
 organisation's rows only, and the values the ORM gives."""
+import json
+
 import pytest
 from django.db import connection
 
 from liveloop.events.ingest import VIEWER_COLUMNS
 from liveloop.events.models import LiveViewer, ViewerLink
-from liveloop.lib.bulk import select, select_in, time_reader
+from liveloop.lib.bulk import rows_source, select, select_in, time_reader
 from tests.actors import EVENING
 
 LINKS = "SELECT viewer, person FROM events_viewerlink WHERE org_id = %s AND viewer"
@@ -81,3 +83,27 @@ def test_booleans_and_times_come_back_as_the_orms(brand):
     for viewer, state in rows.items():
         assert [type(value) for value in state] == [type(value) for value in orm[viewer]], viewer
     assert rows["V1"][at] == EVENING and rows["V1"][at].tzinfo is not None
+
+
+def test_a_batchs_rows_are_parsed_once_a_row_not_once_a_mention(db):
+    """rows_source's subquery is not folded into the statement around it: folded, each column
+    was parsed out of the JSON text again wherever the statement named it (add_grouped names
+    the figure and the amount once for every figure it sums)."""
+    source, params = rows_source({"figure": "integer", "amount": "bigint"}, [(0, 5), (1, 7), (0, 3)])
+    sql = (f"SELECT SUM(CASE WHEN figure = 0 THEN amount END), SUM(CASE WHEN figure = 1 THEN amount END) "
+           f"FROM {source}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        assert [int(v) for v in cursor.fetchone()] == [8, 7]
+        if connection.vendor == "postgresql":
+            cursor.execute(f"EXPLAIN (VERBOSE, FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0]
+            plan = plan[0]["Plan"] if isinstance(plan, list) else json.loads(plan)[0]["Plan"]
+            scan = plan["Plans"][0]
+            # The casts are computed by the scan of the JSON, once a row.
+            assert scan["Node Type"] in ("Function Scan", "Subquery Scan")
+            assert any("::integer" in column or "AS integer" in column
+                       for column in json.dumps(scan).split('"')), scan
+        else:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+            assert any("CO-ROUTINE" in row[3] or "MATERIALIZE" in row[3] for row in cursor.fetchall())
