@@ -26,12 +26,12 @@ from django.utils.translation import gettext as _
 from liveloop.analytics.models import PromoterStats
 from liveloop.events.models import Order
 from liveloop.events.projections import Projection, register
-from liveloop.lib.bulk import (add_rows, adapt_time, insert_rows, lock_org, select, select_in, sql_ids, table,
-                               time_reader)
+from liveloop.lib.bulk import (add_rows, adapt_time, insert_rows, json_value, lock_org, select, select_in, sql_ids,
+                               table, time_reader)
 from liveloop.lives.models import Live
 from liveloop.money import inputs
-from liveloop.money.models import Entry, Estimate, SettlementRun, Statement, StatementLine
-from liveloop.money.stored_plans import rules_of, stored_rules_for
+from liveloop.money.models import Entry, Estimate, Plan, ProgrammePlan, SettlementRun, Statement, StatementLine
+from liveloop.money.stored_plans import rules_of
 from liveloop.orgs import audit
 from liveloop.rules.commission import settle
 from liveloop.rules.earnings import earners_touched, figures_paid_on, teams_paying
@@ -99,25 +99,38 @@ class Accrued(NamedTuple):
 
 class Paying:
     """What pays on some lives: the rules of each one's plan (`rules`; None: no plan), and the
-    settlement run of those settled (a settled live stays on the plan it was settled by). Read
-    once a batch and shared by the accrual's steps."""
+    settlement run of those settled (a settled live stays on the plan it was settled by), and
+    when each was announced (`lives`: inputs.LiveAt). Read once a batch and shared by the
+    accrual's steps."""
 
     def __init__(self, org):
-        self.org, self.rules, self.runs = org, {}, {}
+        self.org, self.rules, self.runs, self.lives = org, {}, {}, {}
 
     def read(self, live_ids) -> Paying:
-        """Adds the lives of `live_ids` not read yet."""
+        """Adds the lives of `live_ids` not read yet: one statement (a round trip each was
+        most of what the paying path added per batch on PostgreSQL), the runs themselves only
+        for a live that has one. A live not the organisation's pays nothing."""
         missing = [live_id for live_id in live_ids if live_id not in self.rules]
-        if missing:
-            self.rules.update((live_id, None if stored is None else rules_of(stored))
-                              for live_id, stored in stored_rules_for(self.org, missing).items())
-            # Most batches go to open lives: a plain look for runs first, the runs themselves if any.
-            settled = [live_id for live_id, in select(f"SELECT live_id FROM {table(SettlementRun)} "
-                                                      f"WHERE org_id = %s AND live_id IN ({sql_ids(missing)})",
-                                                      self.org.pk)]
-            if settled:
-                self.runs.update((run.live_id, run) for run in
-                                 SettlementRun.objects.for_org(self.org).filter(live_id__in=settled))
+        if not missing:
+            return self
+        self.rules.update(dict.fromkeys(missing))
+        read, settled = time_reader(), []
+        for live_id, announced, stored, has_run in select(
+                f"SELECT l.id, l.announced_at, COALESCE(c.rules, d.rules), "
+                f"EXISTS (SELECT 1 FROM {table(SettlementRun)} r WHERE r.org_id = l.org_id AND r.live_id = l.id) "
+                f"FROM {table(Live)} l "
+                f"LEFT JOIN {table(ProgrammePlan)} pp ON pp.org_id = l.org_id AND pp.live_id = l.id "
+                f"LEFT JOIN {table(Plan)} c ON c.org_id = l.org_id AND c.id = pp.plan_id "
+                # One default at most (plan_org_one_default).
+                f"LEFT JOIN {table(Plan)} d ON d.org_id = l.org_id AND d.is_default "
+                f"WHERE l.org_id = %s AND l.id IN ({sql_ids(missing)})", self.org.pk):
+            self.lives[live_id] = inputs.LiveAt(live_id, read(announced))
+            self.rules[live_id] = None if stored is None else rules_of(json_value(stored))
+            if has_run:
+                settled.append(live_id)
+        if settled:
+            self.runs.update((run.live_id, run) for run in
+                             SettlementRun.objects.for_org(self.org).filter(live_id__in=settled))
         return self
 
     def figures(self, live_id) -> frozenset | None:
@@ -129,17 +142,18 @@ class Paying:
         return frozenset() if rules is None else figures_paid_on(rules)
 
 
-def accrue(org, touched, paying: Paying | None = None) -> list[Accrued]:
+def accrue(org, touched, paying: Paying | None = None, locked: bool = False) -> list[Accrued]:
     """Bring the ledger up to date for `touched`: {live id: promoter ids, or ALL}, or an
     iterable of live ids (all their promoters). `paying`: what pays on some of the lives, read
-    already."""
+    already. `locked`: the caller holds the organisation's lock (ingest's projections do)."""
     if not isinstance(touched, dict):
         touched = dict.fromkeys(touched, ALL)
     if not touched:
         return []
     # Read, then append the difference: two accruals of one organisation at once (a plan saved
-    # while a batch comes in) would both append it. Ingest holds this lock already.
-    lock_org(org.pk)
+    # while a batch comes in) would both append it.
+    if not locked:
+        lock_org(org.pk)
     paying = (paying or Paying(org)).read(touched)
     rules, runs = paying.rules, paying.runs
     wanted = [live_id for live_id in touched if rules[live_id] is not None or live_id in runs]
@@ -152,7 +166,7 @@ def accrue(org, touched, paying: Paying | None = None) -> list[Accrued]:
         teams = inputs.teams_of(org, None if any(a is ALL for a in asked) else set().union(*asked))
     seq = inputs.last_seq(org)
     entries = []
-    for live in inputs.lives_of(org, wanted):
+    for live in sorted((paying.lives[live_id] for live_id in wanted), key=lambda live: live.pk):
         run = runs.get(live.pk)
         if run is not None:
             # A settled live stays on the plan, teams and own ids it was settled with.
@@ -240,11 +254,12 @@ def accrue_open_lives(org) -> list[Accrued]:
     return accrue(org, Live.objects.for_org(org).values_list("pk", flat=True))
 
 
-def touched_by_batch(org, promoters: dict, attribution, known_orders: dict) -> dict:
+def touched_by_batch(org, promoters: dict, attribution, known_orders: dict, paying: Paying) -> dict:
     """The (live, promoter) pairs an ingest batch moved, for `accrue`: `promoters`, live →
     the promoters some figure change was counted for. A buyer's first order
     in a live also decides whether they are a new buyer (新客) in the organisation's later
-    lives, so those lives' promoters credited with that buyer are touched too."""
+    lives, so those lives' promoters credited with that buyer are touched too. `paying`: the
+    batch's lives read already (more are read if the orders name others)."""
     touched: dict = defaultdict(set)
     for live_id, moved in promoters.items():
         touched[live_id] |= moved
@@ -258,7 +273,8 @@ def touched_by_batch(org, promoters: dict, attribution, known_orders: dict) -> d
     if not new_buyers:
         return dict(touched)
     # Plain SQL, as the accrual's other reads (money.inputs says why): a batch with orders asks.
-    announced = {live.pk: live.announced_at for live in inputs.lives_of(org, new_buyers)}
+    lives = paying.read(new_buyers).lives
+    announced = {live_id: lives[live_id].announced_at for live_id in new_buyers}
     candidates = select(f"SELECT id, announced_at FROM {table(Live)} WHERE org_id = %s AND announced_at > %s",
                         org.pk, [adapt_time(min(announced.values()))])
     read = time_reader()
@@ -333,9 +349,9 @@ class Accrual(Projection):
                                       if paid is None or figure in paid or figure == WECHAT_COMMISSION))
             if promoters:
                 moved[live_id] = promoters
-        touched = touched_by_batch(org, moved, batch.attribution, batch.known_orders)
+        touched = touched_by_batch(org, moved, batch.attribution, batch.known_orders, paying)
         own_moved = batch.own_ids_moved()
-        accrue(org, touched_by_own_ids(org, touched, own_moved) if own_moved else touched, paying)
+        accrue(org, touched_by_own_ids(org, touched, own_moved) if own_moved else touched, paying, locked=True)
 
 
 projection = register(Accrual())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from liveloop.lib.bulk import json_value, select, sql_ids, table
+from liveloop.lib.bulk import select, sql_ids, table
 from liveloop.money.models import Plan, ProgrammePlan
 from liveloop.rules.commission import Plan as Rules
 
@@ -32,22 +32,6 @@ def plans_for(org, live_ids) -> dict:
     plans = {p.pk: p for p in Plan.objects.for_org(org)}
     default = next((p for p in plans.values() if p.is_default), None)
     return {live_id: plans[chosen[live_id]] if live_id in chosen else default for live_id in live_ids}
-
-
-def stored_rules_for(org, live_ids) -> dict:
-    """{live id: the stored rules of the plan it pays by, or None}: what the ledger reads of
-    `plans_for`, in plain SQL and only the plans named (ingest asks every batch: money.inputs
-    says why)."""
-    live_ids = list(live_ids)
-    chosen = _chosen(org, live_ids)
-    rules, default = {}, None
-    for pk, stored, is_default in select(f"SELECT id, rules, is_default FROM {table(Plan)} WHERE org_id = %s "
-                                         f"AND (is_default OR id IN ({sql_ids(set(chosen.values())) or 'NULL'}))",
-                                         org.pk):
-        rules[pk] = json_value(stored)
-        if is_default:
-            default = rules[pk]
-    return {live_id: rules[chosen[live_id]] if live_id in chosen else default for live_id in live_ids}
 
 
 def _chosen(org, live_ids) -> dict:
