@@ -165,9 +165,15 @@ def engine_run(args) -> int:
         # The same stream into a live that pays commission: the ledger's estimates move in the
         # same transaction (liveloop/money/ledger.py), which is what this path costs on top.
         live_money = _money_live(org, codes)
+        analyze.settled()  # its teams and plan, as autovacuum would have
         money_batches = LiveStream(live_money.public_id, codes, args.seed + 3).batches(args.events, args.batch)
         figures["paths"]["ingest_money"] = _bench_function(org, money_batches, " + commission")
         _check_log(org, live_money, args.events)
+        # The same two paths once more, batch by batch in turn, into two fresh lives: both see
+        # the same database at the same moment, so their ratio is moved neither by the log
+        # having grown by the first path's events nor by the machine's drift between two runs.
+        plain_turns, money_turns = _bench_turns(org, codes, args)
+        figures["paths"]["ingest_turns"], figures["paths"]["ingest_money_turns"] = plain_turns, money_turns
         connections.close_all()  # SQLite has one writer: the server must not wait on us.
 
         figures["paths"]["http"] = _bench_http(key, http_batches, args)
@@ -192,9 +198,13 @@ class _Autoanalyze:
     """Stands in for autovacuum's ANALYZE where the server runs without it (as this test
     machine's PostgreSQL does): every second, refresh the planner's statistics of the tables
     ingest reads, as autovacuum does on a growing table in production. Without it the planner
-    believes the log is tiny and filters a tenant's whole log instead of seeking its index."""
+    believes the log is tiny and filters a tenant's whole log instead of seeking its index.
+    `settled()` analyses the whole database once, as autovacuum does within a minute of the
+    setup's thousand promoters: left without statistics, PostgreSQL took the promoters table
+    for one row and read it whole for every team (the paying path's teams: 7 ms, not 0.3)."""
 
-    TABLES = ("events_event", "events_liveviewer", "events_order", "analytics_promoterstats")
+    TABLES = ("events_event", "events_liveviewer", "events_order", "analytics_promoterstats",
+              "analytics_audienceviewer", "analytics_liveminute", "money_entry", "money_estimate")
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
@@ -203,9 +213,18 @@ class _Autoanalyze:
 
     def __enter__(self):
         if self.enabled:
+            self.settled()
             self._thread = threading.Thread(target=self._loop, daemon=True)
             self._thread.start()
         return self
+
+    def settled(self) -> None:
+        """After a setup: every table's statistics, once."""
+        if self.enabled:
+            import psycopg
+
+            with psycopg.connect(os.environ["LIVELOOP_DATABASE_URL"], autocommit=True) as conn:
+                conn.execute("ANALYZE")
 
     def _loop(self) -> None:
         import psycopg
@@ -240,12 +259,17 @@ def _live(org, title: str, codes: list[str]):
     return live, {p.code: p.pk for p in promoters}
 
 
-def _money_live(org, codes):
+def _money_live(org, codes, title: str = "佣金写入基准"):
     from liveloop.demo.money import DEMO_RULES
+    from liveloop.money.models import Plan
     from liveloop.money.plans import choose_plan, save_plan
     from liveloop.promoters.models import Promoter, Team
 
-    live, ids = _live(org, "佣金写入基准", codes)
+    live, ids = _live(org, title, codes)
+    plan = Plan.objects.for_org(org).filter(name="基准方案").first()
+    if plan is not None:  # the stores and the plan of the first paying live
+        choose_plan(org, None, live, plan)
+        return live
     # 20 stores with a leader each, as the demo brand has: overrides move with every sale.
     stores = Team.objects.bulk_create([Team(org=org, name=f"基准门店{n}") for n in range(20)])
     for index, pk in enumerate(sorted(ids.values())):
@@ -291,6 +315,35 @@ def _bench_function(org, batches: list[list[dict]], label: str = "") -> dict:
     # process): on a busy machine the wall time drifts with the neighbours, this much less.
     path["cpu_seconds"] = round(time.process_time() - cpu, 3)
     return path
+
+
+def _bench_turns(org, codes, args) -> tuple[dict, dict]:
+    """Plain and paying ingest, a batch of each in turn (two fresh lives, the streams of two
+    more seeds)."""
+    from liveloop.events.ingest import ingest
+
+    live_plain, _ = _live(org, "交替写入基准", codes)
+    live_money = _money_live(org, codes, "交替佣金写入基准")
+    turns = zip(LiveStream(live_plain.public_id, codes, args.seed + 4).batches(args.events, args.batch),
+                LiveStream(live_money.public_id, codes, args.seed + 5).batches(args.events, args.batch))
+    latencies: tuple[list, list] = ([], [])
+    cpu = [0.0, 0.0]
+    for pair in turns:
+        for path, batch in enumerate(pair):
+            before, before_cpu = time.perf_counter(), time.process_time()
+            result = ingest(org, batch, source="bench")
+            latencies[path].append(time.perf_counter() - before)
+            cpu[path] += time.process_time() - before_cpu
+            if result.accepted != len(batch):
+                raise SystemExit(f"ingest() did not accept a clean batch: {result.rejected[:3]}")
+    _check_log(org, live_plain, args.events)
+    _check_log(org, live_money, args.events)
+    paths = []
+    for path, label in enumerate((f"ingest() ×{args.batch}, in turn", f"ingest() ×{args.batch} + commission, in turn")):
+        figures = _path(label, args.events, sum(latencies[path]), latencies[path])
+        figures["cpu_seconds"] = round(cpu[path], 3)
+        paths.append(figures)
+    return paths[0], paths[1]
 
 
 def _check_log(org, live, expected: int) -> None:

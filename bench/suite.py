@@ -125,6 +125,12 @@ def _ingest(d: dict) -> list[dict]:
                               "engine bulk insert, UNIQUE only", raw, goal, met))
             if path.get("p99_ms") is not None and key == "http":
                 out.append(figure(f"ingest.{engine}.{key}.p99", path["p99_ms"], "ms"))
+        # Into a live paying commission, over plain ingest: run one after the other, and in turn.
+        for money, plain in (("ingest_money", "ingest"), ("ingest_money_turns", "ingest_turns")):
+            if money in f["paths"]:
+                rate, base = f["paths"][money]["rate"], f["paths"][plain]["rate"]
+                out.append(figure(f"ingest.{engine}.{money}.x_plain", rate, "events/s",
+                                  f["paths"][plain]["label"], base, "≥ 0.8 × plain", rate / base >= 0.8))
     return out
 
 

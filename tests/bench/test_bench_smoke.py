@@ -13,5 +13,5 @@ def test_the_ingest_benchmark_runs_and_checks_every_event_arrived():
     run = subprocess.run([sys.executable, str(ROOT / "bench" / "ingest.py"), "--quick", "--engines", "sqlite"],
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    for path in ("ingest() ×500", "HTTP ×500", "engine bulk insert"):
+    for path in ("ingest() ×500", "ingest() ×500 + commission, in turn", "HTTP ×500", "engine bulk insert"):
         assert path in run.stdout

@@ -52,6 +52,20 @@ def test_the_suite_names_each_figure_with_its_same_run_baseline_and_goal():
     assert "reads.sqlite.1M.live_summary" in table and "NOT met" in table and "p95 < 10 ms: met" in table
 
 
+def test_the_paying_ingest_is_named_against_plain_ingest_of_the_same_run_both_ways():
+    def path(rate):
+        return {"label": f"path at {rate}", "rate": rate}
+    ingest = {"engines": {"sqlite": {"paths": {
+        "ingest": path(10_000.0), "ingest_money": path(7_000.0),
+        "ingest_turns": path(9_000.0), "ingest_money_turns": path(7_650.0), "raw": path(100_000.0)}}}}
+    figures = {f["name"]: f for f in suite._ingest(ingest)}
+    after = figures["ingest.sqlite.ingest_money.x_plain"]
+    assert (after["baseline_value"], after["ratio"], after["goal"], after["met"]) == (10_000.0, 0.7, "≥ 0.8 × plain", False)
+    turns = figures["ingest.sqlite.ingest_money_turns.x_plain"]
+    assert (turns["baseline_value"], turns["ratio"], turns["met"]) == (9_000.0, 0.85, True)
+    assert figures["ingest.sqlite.ingest"]["ratio"] == 0.1 and figures["ingest.sqlite.ingest"]["met"] is False
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("script", ["burst.py", "reads.py"])
 def test_the_quick_burst_and_reads_run_and_check_their_figures(script):
