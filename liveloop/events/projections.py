@@ -7,7 +7,8 @@ owning its tables, with the same few verbs for both callers:
 
 - ingest: `load(batch)` reads the stored state the batch can touch and returns the batch's
   state; `fact(state, fact, counted)` takes each accepted fact in log order; `write(batch,
-  state)` writes what the batch changed (additive figures summed by the database);
+  state)` writes what the batch changed (additive figures summed by the database). All three
+  run inside ingest's transaction with the organisation's lock held (lib.bulk.lock_org);
 - rebuild (events.rebuild, in parts: one group of persons at a time): `start(replay)`
   returns the replay's state, once; `part(replay, state)` the state fed one part's facts
   (by default the same: a projection whose state is only totals); the same `fact` calls;
