@@ -172,7 +172,7 @@ def engine_run(args) -> int:
         # The same two paths once more, batch by batch in turn, into two fresh lives: both see
         # the same database at the same moment, so their ratio is moved neither by the log
         # having grown by the first path's events nor by the machine's drift between two runs.
-        plain_turns, money_turns = _bench_turns(org, codes, args)
+        plain_turns, money_turns = _bench_turns(org, codes, args, analyze)
         figures["paths"]["ingest_turns"], figures["paths"]["ingest_money_turns"] = plain_turns, money_turns
         connections.close_all()  # SQLite has one writer: the server must not wait on us.
 
@@ -317,13 +317,14 @@ def _bench_function(org, batches: list[list[dict]], label: str = "") -> dict:
     return path
 
 
-def _bench_turns(org, codes, args) -> tuple[dict, dict]:
+def _bench_turns(org, codes, args, analyze: _Autoanalyze) -> tuple[dict, dict]:
     """Plain and paying ingest, a batch of each in turn (two fresh lives, the streams of two
     more seeds)."""
     from liveloop.events.ingest import ingest
 
     live_plain, _ = _live(org, "交替写入基准", codes)
     live_money = _money_live(org, codes, "交替佣金写入基准")
+    analyze.settled()
     turns = zip(LiveStream(live_plain.public_id, codes, args.seed + 4).batches(args.events, args.batch),
                 LiveStream(live_money.public_id, codes, args.seed + 5).batches(args.events, args.batch))
     latencies: tuple[list, list] = ([], [])
