@@ -8,7 +8,7 @@ from liveloop.settings import database_from_url
 def test_sqlite_checkpoints_its_log_every_10000_pages_not_every_1000():
     # An ingest commit that crosses the WAL's limit copies it into the database and syncs:
     # at SQLite's default 1,000 pages that was every few batches (docs/performance.md).
-    options = database_from_url("sqlite:////tmp/x.sqlite3")["OPTIONS"]
+    options = database_from_url("sqlite:///liveloop.sqlite3")["OPTIONS"]
     assert "PRAGMA wal_autocheckpoint=10000" in options["init_command"]
     assert "PRAGMA journal_mode=WAL" in options["init_command"]
 
