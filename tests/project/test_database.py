@@ -20,3 +20,17 @@ def test_the_suites_sqlite_connection_has_them():
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA wal_autocheckpoint")
         assert cursor.fetchone()[0] == 10000
+
+
+def test_postgresql_plans_for_a_disk_that_seeks_as_fast_as_it_reads():
+    options = database_from_url("postgresql://liveloop@localhost:5432/liveloop")["OPTIONS"]["options"]
+    assert "-c random_page_cost=1.1" in options and "-c lock_timeout=" in options
+
+
+@pytest.mark.django_db
+def test_the_suites_postgresql_connection_has_it():
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's settings")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        assert cursor.fetchone()[0] == "1.1"
