@@ -24,6 +24,7 @@ from liveloop.promoters.models import Enrolment, Promoter, Team
 from liveloop.rules.attribution import LAPSE_AFTER
 from liveloop.rules.events import parse_event
 from liveloop.rules.forecast import fit
+from liveloop.web.money import settlement as web_settlement
 from liveloop.web.planner import history
 from tests.actors import DEMO_NOW as NOW
 
@@ -74,7 +75,7 @@ def test_generated_events_keep_the_contract_and_their_order():
 
 @pytest.mark.slow
 @pytest.mark.django_db
-def test_demo_seeds_a_believable_brand_through_ingest():
+def test_demo_seeds_a_believable_brand_through_ingest(monkeypatch):
     lines = []
     demo = seed_demo(seed=1, scale=SCALE, echo=lines.append, now=NOW)
     org, ended, upcoming = demo.org, demo.ended, demo.upcoming
@@ -200,6 +201,9 @@ def test_demo_seeds_a_believable_brand_through_ingest():
 
     # The newcomer presses 结算 on the money page: the newest weekly live's refund window has
     # passed (the festival live's has not), and its statements appear, frozen, to approve.
+    # The page asks the clock: the demo's own moment, as `liveloop demo` seeds at the real one
+    # (the real clock here passed the festival live's window a week after NOW).
+    monkeypatch.setattr(web_settlement, "_now", lambda: NOW + timedelta(hours=1))
     money = client.get(reverse("web:money")).content.decode()
     settle_url = reverse("web:money_settle", args=[demo.past[2].public_id])
     assert settle_url in money and reverse("web:money_settle", args=[ended.public_id]) not in money
