@@ -31,6 +31,7 @@ from bench.harness import RESULTS, machine, run_each, run_engine, write_report  
 
 ENGINES = ("sqlite", "postgresql")
 DEMO_PORT = 8000
+BENCH_PLAN = "基准方案"  # the paying lives' plan: the demo's rules, one override level
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,7 +267,7 @@ def _money_live(org, codes, title: str = "佣金写入基准"):
     from liveloop.promoters.models import Promoter, Team
 
     live, ids = _live(org, title, codes)
-    plan = Plan.objects.for_org(org).filter(name="基准方案").first()
+    plan = Plan.objects.for_org(org).filter(name=BENCH_PLAN).first()
     if plan is not None:  # the stores and the plan of the first paying live
         choose_plan(org, None, live, plan)
         return live
@@ -276,7 +277,7 @@ def _money_live(org, codes, title: str = "佣金写入基准"):
         Promoter.objects.filter(pk=pk).update(team=stores[index % 20])
     for index, store in enumerate(stores):
         Team.objects.filter(pk=store.pk).update(leader_id=sorted(ids.values())[index])
-    plan = save_plan(org, None, name="基准方案", fields=dict(DEMO_RULES), override_levels=1)
+    plan = save_plan(org, None, name=BENCH_PLAN, fields=dict(DEMO_RULES), override_levels=1)
     choose_plan(org, None, live, plan)
     return live
 

@@ -70,17 +70,10 @@ def last_seq(org) -> int:
 
 
 class LiveAt(NamedTuple):
-    """What the figures need of a live: `stored_figures` and `team_totals` take it or a Live."""
+    """What the figures need of a live (ledger.Paying reads it): `stored_figures` and `team_totals`
+    take it or a Live."""
     pk: int
     announced_at: datetime
-
-
-def lives_of(org, ids) -> list[LiveAt]:
-    """The lives of `ids` (ours), with what the figures need of them."""
-    read = time_reader()
-    return [LiveAt(pk, read(at)) for pk, at in select(
-        f"SELECT id, announced_at FROM {table(Live)} WHERE org_id = %s AND id IN ({sql_ids(ids) or 'NULL'}) "
-        "ORDER BY id", org.pk)]
 
 
 def own_ids_from_json(stored: dict) -> dict[int, frozenset]:

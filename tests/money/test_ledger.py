@@ -7,7 +7,7 @@ import pytest
 from liveloop.events.ingest import ingest
 from liveloop.actions.lives import end_live, start_live
 from liveloop.money import payouts
-from liveloop.money.ledger import accrue_open_lives
+from liveloop.money.ledger import Paying, accrue, accrue_open_lives
 from liveloop.money.models import Entry, Plan, Statement
 from liveloop.money.plans import save_plan
 from liveloop.money.settlement import SettleError, settle_live
@@ -106,6 +106,22 @@ def test_team_leader_override_moves_with_members_sales(brand):
     ingest(brand.org, [order("o1", live, "v1", 10_000, "PM")])
     assert held(brand.org, member, live) == 500
     assert held(brand.org, leader, live) == 200
+
+
+def test_another_organisations_live_accrues_nothing_here(setup, outsider):
+    """accrue() reads what pays on the lives it is asked about scoped by organisation: a foreign
+    live id (plans of its own, orders credited in it) is no live of ours and appends nothing."""
+    brand, live, a, _b = setup
+    theirs = outsider.live(promoters=("PA",))
+    save_plan(outsider.org, None, name="他们的", fields={"rate_bps": 5000}, make_default=True)
+    start_live(theirs, EVENING)
+    ingest(outsider.org, [order("o1", theirs, "v1", 10_000, "PA")])
+    paying = Paying(brand.org).read([theirs.pk, live.pk])
+    assert paying.rules[theirs.pk] is None and theirs.pk not in paying.lives and live.pk in paying.lives
+    before = Entry.objects.count()
+    assert accrue(brand.org, {theirs.pk: {a.pk}}) == [] and accrue(brand.org, [theirs.pk]) == []
+    assert Entry.objects.count() == before
+    assert not Entry.objects.for_org(brand.org).exists()
 
 
 def test_entries_are_never_changed(setup):

@@ -13,24 +13,16 @@ def test_sqlite_checkpoints_its_log_every_10000_pages_not_every_1000():
     assert "PRAGMA journal_mode=WAL" in options["init_command"]
 
 
-@pytest.mark.django_db
-def test_the_suites_sqlite_connection_has_them():
-    if connection.vendor != "sqlite":
-        pytest.skip("SQLite's pragmas")
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA wal_autocheckpoint")
-        assert cursor.fetchone()[0] == 10000
-
-
 def test_postgresql_plans_for_a_disk_that_seeks_as_fast_as_it_reads():
     options = database_from_url("postgresql://liveloop@localhost:5432/liveloop")["OPTIONS"]["options"]
     assert "-c random_page_cost=1.1" in options and "-c lock_timeout=" in options
 
 
 @pytest.mark.django_db
-def test_the_suites_postgresql_connection_has_it():
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's settings")
+def test_the_suites_connection_has_its_engines_setting():
+    # SQLite's pragma, PostgreSQL's planner cost: each as the options above set it.
+    asked, expected = {"sqlite": ("PRAGMA wal_autocheckpoint", 10000),
+                       "postgresql": ("SHOW random_page_cost", "1.1")}[connection.vendor]
     with connection.cursor() as cursor:
-        cursor.execute("SHOW random_page_cost")
-        assert cursor.fetchone()[0] == "1.1"
+        cursor.execute(asked)
+        assert cursor.fetchone()[0] == expected
